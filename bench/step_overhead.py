@@ -1,0 +1,99 @@
+"""Per-step overhead of `runtime` vs pydantic-graph 0.0.39 vs a plain asyncio loop.
+
+Runs a two-node loop graph (dataclass state, default history and snapshot) for
+STEPS steps on each, in one process, and prints microseconds per step, ratios and
+the peak memory of each run (tracemalloc).
+
+    python bench/step_overhead.py [STEPS]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+STEPS = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+
+
+@dataclass
+class LoopState:
+    count: int = 0
+    total: int = 0
+
+
+def build(lib: Any) -> tuple[Any, Any]:
+    """The same two-node loop against `lib` (runtime or pydantic_graph)."""
+
+    @dataclass
+    class Ping(lib.BaseNode[LoopState, None, int]):  # type: ignore[misc,name-defined]
+        async def run(self, ctx: Any) -> Any:
+            ctx.state.count += 1
+            return Pong()
+
+    @dataclass
+    class Pong(lib.BaseNode[LoopState, None, int]):  # type: ignore[misc,name-defined]
+        async def run(self, ctx: Any) -> Any:
+            ctx.state.total += ctx.state.count
+            if ctx.state.count >= STEPS // 2:
+                return lib.End(ctx.state.total)
+            return Ping()
+
+    Ping.run.__annotations__["return"] = Pong
+    Pong.run.__annotations__["return"] = Ping | lib.End[int]
+    return lib.Graph(nodes=[Ping, Pong], name="loop"), Ping
+
+
+async def plain_loop() -> int:
+    """The node logic alone: no graph, no history."""
+    import runtime
+
+    _, ping = build(runtime)
+    state = LoopState()
+    ctx = runtime.GraphRunContext(state, None)
+    node: Any = ping()
+    while not isinstance(node, runtime.End):
+        node = await node.run(ctx)
+    return int(node.data)
+
+
+def measure(label: str, make: Callable[[], Coroutine[Any, Any, Any]]) -> tuple[float, int]:
+    gc.collect()
+    tracemalloc.start()
+    start = time.perf_counter()
+    asyncio.run(make())
+    elapsed = time.perf_counter() - start
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    # time again without tracemalloc, which slows allocation-heavy code unevenly
+    gc.collect()
+    start = time.perf_counter()
+    asyncio.run(make())
+    elapsed = time.perf_counter() - start
+    per_step = elapsed / STEPS * 1e6
+    print(f"{label:<22} {per_step:8.2f} us/step   peak memory {peak / 2**20:8.1f} MiB")
+    return per_step, peak
+
+
+def main() -> None:
+    import pydantic_graph
+
+    import runtime
+
+    ours, ours_start = build(runtime)
+    theirs, theirs_start = build(pydantic_graph)
+    print(f"{STEPS:,} steps, Python {sys.version.split()[0]}")
+    plain, _ = measure("plain asyncio loop", plain_loop)
+    mine, _ = measure("runtime", lambda: ours.run(ours_start(), state=LoopState()))
+    ref, _ = measure("pydantic-graph 0.0.39", lambda: theirs.run(theirs_start(), state=LoopState()))
+    print(f"runtime is {ref / mine:.1f}x faster than pydantic-graph 0.0.39 (target >= 10x)")
+    print(f"runtime is {mine / plain:.1f}x the plain loop (target <= 3x)")
+
+
+if __name__ == "__main__":
+    main()

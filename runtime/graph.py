@@ -1,0 +1,537 @@
+"""`Graph`, `GraphRun` and `GraphRunResult`: running nodes with pydantic_graph 0.0.39 semantics."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import threading
+import types
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, ExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import cached_property
+from time import perf_counter
+from typing import Annotated, Any, Generic, Literal, TypeVar, cast
+
+import pydantic
+import typing_extensions
+
+from . import mermaid
+from .exceptions import GraphRuntimeError, GraphSetupError
+from .nodes import BaseNode, DepsT, End, GraphRunContext, NodeDef, RunEndT
+from .state import EndStep, HistoryStep, NodeStep, StateT, deep_copy_state, nodes_schema_var
+
+__all__ = ("Graph", "GraphRun", "GraphRunResult")
+
+T = TypeVar("T")
+_R = TypeVar("_R")
+
+
+class _Unset:
+    pass
+
+
+_UNSET = _Unset()
+
+
+@dataclass(init=False)
+class Graph(Generic[StateT, DepsT, RunEndT]):
+    """A set of nodes whose `run` annotations define the edges between them.
+
+    ```py
+    @dataclass
+    class Increment(BaseNode[MyState]):
+        async def run(self, ctx: GraphRunContext[MyState]) -> Check42:
+            ctx.state.number += 1
+            return Check42()
+
+    @dataclass
+    class Check42(BaseNode[MyState, None, int]):
+        async def run(self, ctx: GraphRunContext[MyState]) -> Increment | End[int]:
+            return Increment() if ctx.state.number == 42 else End(ctx.state.number)
+
+    never_42_graph = Graph(nodes=(Increment, Check42))
+    never_42_graph.run_sync(Increment(), state=MyState(41)).output  # 43
+    ```
+    """
+
+    name: str | None
+    node_defs: dict[str, NodeDef[StateT, DepsT, RunEndT]]
+    snapshot_state: Callable[[StateT], StateT]
+    start_node: type[BaseNode[StateT, DepsT, RunEndT]] | None = field(repr=False)
+    _state_type: type[StateT] | _Unset = field(repr=False)
+    _run_end_type: type[RunEndT] | _Unset = field(repr=False)
+    _node_classes: frozenset[type[Any]] = field(repr=False)
+
+    def __init__(
+        self,
+        *,
+        nodes: Sequence[type[BaseNode[StateT, DepsT, RunEndT]]],
+        name: str | None = None,
+        state_type: type[StateT] | _Unset = _UNSET,
+        run_end_type: type[RunEndT] | _Unset = _UNSET,
+        snapshot_state: Callable[[StateT], StateT] = deep_copy_state,
+        auto_instrument: bool = True,
+        start_node: type[BaseNode[StateT, DepsT, RunEndT]] | None = None,
+    ) -> None:
+        """Create a graph from its node classes.
+
+        Args:
+            nodes: The node classes; their ids must be unique.
+            name: Name of the graph; if omitted it is inferred from the variable the
+                graph is assigned to, on the first call to a graph method.
+            state_type: The state type, normally inferred from the nodes' generic parameters.
+            run_end_type: The output type, normally inferred from the nodes' generic parameters.
+            snapshot_state: Copies the state into each history step (default: a deep copy).
+            auto_instrument: Accepted for compatibility with pydantic_graph; this
+                runtime records no tracing spans.
+            start_node: The node class a run starts from when none is passed; it must
+                be constructible without arguments.
+        """
+        del auto_instrument
+        self.name = name
+        self._state_type = state_type
+        self._run_end_type = run_end_type
+        self.snapshot_state = snapshot_state
+        parent_namespace = _parent_namespace(inspect.currentframe())
+        self.node_defs = {}
+        for node in nodes:
+            node_id = node.get_id()
+            if existing := self.node_defs.get(node_id):
+                raise GraphSetupError(f"Node ID `{node_id}` is not unique — found on {existing.node} and {node}")
+            self.node_defs[node_id] = node.get_node_def(parent_namespace)
+        self._validate_edges()
+        if start_node is not None and self.node_defs.get(start_node.get_id(), None) is None:
+            raise GraphSetupError(f"Start node `{start_node.get_id()}` is not in the graph.")
+        self.start_node = start_node
+        self._node_classes = frozenset(node_def.node for node_def in self.node_defs.values())
+
+    async def run(
+        self: Graph[StateT, DepsT, T],
+        start_node: BaseNode[StateT, DepsT, T] | None = None,
+        *,
+        state: StateT = None,  # type: ignore[assignment]  # as pydantic_graph: None when stateless
+        deps: DepsT = None,  # type: ignore[assignment]
+        infer_name: bool = True,
+        span: AbstractContextManager[Any] | None = None,
+        max_steps: int | None = None,
+    ) -> GraphRunResult[StateT, T]:
+        """Run the graph from a start node until a node returns `End`.
+
+        Args:
+            start_node: The first node to run; defaults to the graph's `start_node`.
+            state: The initial state of the graph.
+            deps: The dependencies of the graph.
+            infer_name: Whether to infer the graph name from the calling frame.
+            span: A context manager entered around the run (e.g. a tracing span).
+            max_steps: Stop with `GraphRuntimeError` after running this many nodes.
+
+        Returns:
+            The output, the final state and the history of the run.
+        """
+        if infer_name and self.name is None:
+            self._infer_name(inspect.currentframe())
+        async with self._iter(start_node, None, state, deps, span, max_steps) as graph_run:
+            async for _node in graph_run:
+                pass
+        result = graph_run.result
+        assert result is not None, "GraphRun should have a final result"
+        return result
+
+    def iter(
+        self: Graph[StateT, DepsT, T],
+        start_node: BaseNode[StateT, DepsT, T] | None = None,
+        *,
+        history: list[HistoryStep[StateT, T]] | None = None,
+        state: StateT = None,  # type: ignore[assignment]  # as pydantic_graph: None when stateless
+        deps: DepsT = None,  # type: ignore[assignment]
+        infer_name: bool = True,
+        span: AbstractContextManager[Any] | None = None,
+        max_steps: int | None = None,
+    ) -> AbstractAsyncContextManager[GraphRun[StateT, DepsT, T]]:
+        """Open a run to drive step by step: `async with graph.iter(node) as run:`.
+
+        The `GraphRun` can be async-iterated (yielding each next node, not the start
+        node) or driven with `GraphRun.next`.
+
+        Args:
+            start_node: The first node to run; defaults to the graph's `start_node`.
+            history: History to append to, e.g. when resuming; a new list if omitted.
+            state: The initial state of the graph.
+            deps: The dependencies of the graph.
+            infer_name: Whether to infer the graph name from the calling frame.
+            span: A context manager entered around the run (e.g. a tracing span).
+            max_steps: Stop with `GraphRuntimeError` after running this many nodes.
+        """
+        if infer_name and self.name is None:
+            self._infer_name(inspect.currentframe())
+        return self._iter(start_node, history, state, deps, span, max_steps)
+
+    @asynccontextmanager
+    async def _iter(
+        self: Graph[StateT, DepsT, T],
+        start_node: BaseNode[StateT, DepsT, T] | None,
+        history: list[HistoryStep[StateT, T]] | None,
+        state: StateT,
+        deps: DepsT,
+        span: AbstractContextManager[Any] | None,
+        max_steps: int | None,
+    ) -> AsyncIterator[GraphRun[StateT, DepsT, T]]:
+        with ExitStack() as stack:
+            if span is not None:
+                stack.enter_context(span)
+            yield GraphRun(
+                self,
+                start_node if start_node is not None else self._default_start_node(),
+                history=history if history is not None else [],
+                state=state,
+                deps=deps,
+                max_steps=max_steps,
+            )
+
+    def run_sync(
+        self: Graph[StateT, DepsT, T],
+        start_node: BaseNode[StateT, DepsT, T] | None = None,
+        *,
+        state: StateT = None,  # type: ignore[assignment]  # as pydantic_graph: None when stateless
+        deps: DepsT = None,  # type: ignore[assignment]
+        infer_name: bool = True,
+        max_steps: int | None = None,
+    ) -> GraphRunResult[StateT, T]:
+        """Run the graph to completion from synchronous code.
+
+        Unlike pydantic_graph, this also works while an event loop is running in
+        the calling thread: the run then happens on a fresh loop in a worker thread.
+
+        Args:
+            start_node: The first node to run; defaults to the graph's `start_node`.
+            state: The initial state of the graph.
+            deps: The dependencies of the graph.
+            infer_name: Whether to infer the graph name from the calling frame.
+            max_steps: Stop with `GraphRuntimeError` after running this many nodes.
+        """
+        if infer_name and self.name is None:
+            self._infer_name(inspect.currentframe())
+        return _run_coroutine_sync(
+            lambda: self.run(start_node, state=state, deps=deps, infer_name=False, max_steps=max_steps)
+        )
+
+    async def next(
+        self: Graph[StateT, DepsT, T],
+        node: BaseNode[StateT, DepsT, T],
+        history: list[HistoryStep[StateT, T]],
+        *,
+        state: StateT = None,  # type: ignore[assignment]  # as pydantic_graph: None when stateless
+        deps: DepsT = None,  # type: ignore[assignment]
+        infer_name: bool = True,
+    ) -> BaseNode[StateT, DepsT, Any] | End[T]:
+        """Run one node, append its steps to `history`, and return what it returned.
+
+        Args:
+            node: The node to run.
+            history: The history of the run so far; mutated to add the new steps.
+            state: The current state of the graph.
+            deps: The dependencies of the graph.
+            infer_name: Whether to infer the graph name from the calling frame.
+        """
+        if infer_name and self.name is None:
+            self._infer_name(inspect.currentframe())
+        return await self._step(node, history, state, deps)
+
+    async def _step(
+        self: Graph[StateT, DepsT, T],
+        node: BaseNode[StateT, DepsT, T],
+        history: list[HistoryStep[StateT, T]],
+        state: StateT,
+        deps: DepsT,
+        ctx: GraphRunContext[StateT, DepsT] | None = None,
+    ) -> BaseNode[StateT, DepsT, Any] | End[T]:
+        """Run one node and record it; `ctx` is reused when it still holds `state` and `deps`."""
+        if type(node) not in self._node_classes:
+            if isinstance(node, End):
+                raise GraphRuntimeError(f"Cannot call `next` with an `End` node: {node!r}.")
+            if node.get_id() not in self.node_defs:
+                raise GraphRuntimeError(f"Node `{node}` is not in the graph.")
+        if ctx is None or ctx.state is not state or ctx.deps is not deps:
+            ctx = GraphRunContext(state, deps)
+        start_ts = datetime.now(tz=timezone.utc)
+        start = perf_counter()
+        next_node = await node.run(ctx)
+        duration = perf_counter() - start
+        history.append(NodeStep._record(state, node, start_ts, duration, self.snapshot_state))
+        if isinstance(next_node, End):
+            history.append(EndStep(result=next_node))
+        elif not isinstance(next_node, BaseNode):
+            raise GraphRuntimeError(
+                f"Invalid node return type: `{type(next_node).__name__}`. Expected `BaseNode` or `End`."
+            )
+        return next_node
+
+    def dump_history(
+        self: Graph[StateT, DepsT, T], history: list[HistoryStep[StateT, T]], *, indent: int | None = None
+    ) -> bytes:
+        """Dump the history of a run as JSON, in pydantic_graph's format.
+
+        Args:
+            history: The history of the graph run.
+            indent: The number of spaces to indent the JSON.
+        """
+        return self.history_type_adapter.dump_json(history, indent=indent)
+
+    def load_history(self, json_bytes: str | bytes | bytearray) -> list[HistoryStep[StateT, RunEndT]]:
+        """Load history dumped by `dump_history` (or by pydantic_graph).
+
+        Args:
+            json_bytes: The JSON representation of the history.
+        """
+        return self.history_type_adapter.validate_json(json_bytes)
+
+    @cached_property
+    def history_type_adapter(self) -> pydantic.TypeAdapter[list[HistoryStep[StateT, RunEndT]]]:
+        """The pydantic adapter that (de)serialises this graph's history."""
+        nodes = [node_def.node for node_def in self.node_defs.values()]
+        state_t = self._get_state_type()
+        end_t = self._get_run_end_type()
+        token = nodes_schema_var.set(nodes)
+        try:
+            step_type: Any = HistoryStep[state_t, end_t]  # type: ignore[misc,valid-type]
+            return pydantic.TypeAdapter(list[Annotated[step_type, pydantic.Discriminator("kind")]])
+        finally:
+            nodes_schema_var.reset(token)
+
+    def mermaid_code(
+        self,
+        *,
+        start_node: Sequence[mermaid.NodeIdent] | mermaid.NodeIdent | None = None,
+        title: str | Literal[False] | None = None,
+        edge_labels: bool = True,
+        notes: bool = True,
+        highlighted_nodes: Sequence[mermaid.NodeIdent] | mermaid.NodeIdent | None = None,
+        highlight_css: str = mermaid.DEFAULT_HIGHLIGHT_CSS,
+        infer_name: bool = True,
+        direction: mermaid.StateDiagramDirection | None = None,
+    ) -> str:
+        """Mermaid state-diagram code for the graph, as pydantic_graph 0.0.39 writes it.
+
+        Args:
+            start_node: Nodes drawn with an edge from the start state.
+            title: The diagram title; defaults to the graph name, `False` for none.
+            edge_labels: Whether to draw edge labels.
+            notes: Whether to draw notes from docstrings.
+            highlighted_nodes: Nodes to highlight.
+            highlight_css: CSS for highlighted nodes.
+            infer_name: Whether to infer the graph name from the calling frame.
+            direction: The direction of flow.
+        """
+        if infer_name and self.name is None:
+            self._infer_name(inspect.currentframe())
+        if title is None and self.name:
+            title = self.name
+        return mermaid.generate_code(
+            self,
+            start_node=start_node,
+            highlighted_nodes=highlighted_nodes,
+            highlight_css=highlight_css,
+            title=title or None,
+            edge_labels=edge_labels,
+            notes=notes,
+            direction=direction,
+        )
+
+    def _default_start_node(self) -> BaseNode[StateT, DepsT, Any]:
+        if self.start_node is None:
+            raise GraphRuntimeError("No start node was given and the graph declares no default start node.")
+        try:
+            return self.start_node()
+        except TypeError as e:
+            raise GraphRuntimeError(
+                f"The default start node `{self.start_node.get_id()}` cannot be created without arguments ({e}); "
+                "pass a start node."
+            ) from e
+
+    def _get_state_type(self) -> type[StateT]:
+        if not isinstance(self._state_type, _Unset):
+            return self._state_type
+        for args in self._base_node_args():
+            if args:
+                return cast("type[StateT]", args[0])
+        return cast("type[StateT]", type(None))
+
+    def _get_run_end_type(self) -> type[RunEndT]:
+        if not isinstance(self._run_end_type, _Unset):
+            return self._run_end_type
+        for args in self._base_node_args():
+            if len(args) == 3 and args[2] is not typing_extensions.Never and args[2] is not typing_extensions.NoReturn:
+                return cast("type[RunEndT]", args[2])
+        raise GraphSetupError("Could not infer run end type from nodes, please set `run_end_type`.")
+
+    def _base_node_args(self) -> list[tuple[Any, ...]]:
+        """The generic arguments each node passed to `BaseNode`, in node order."""
+        found = []
+        for node_def in self.node_defs.values():
+            for base in typing_extensions.get_original_bases(node_def.node):
+                if typing_extensions.get_origin(base) is BaseNode:
+                    found.append(typing_extensions.get_args(base))
+                    break
+        return found
+
+    def _validate_edges(self) -> None:
+        bad_edges: dict[str, list[str]] = {}
+        for node_id, node_def in self.node_defs.items():
+            for edge in node_def.next_node_edges:
+                if edge not in self.node_defs:
+                    bad_edges.setdefault(edge, []).append(f"`{node_id}`")
+        if not bad_edges:
+            return
+        problems = [f"`{k}` is referenced by {_comma_and(v)}" for k, v in bad_edges.items()]
+        if len(problems) == 1:
+            raise GraphSetupError(f"{problems[0]} but not included in the graph.")
+        listing = "\n".join(f" {p}" for p in problems)
+        raise GraphSetupError(f"Nodes are referenced in the graph but not included in the graph:\n{listing}")
+
+    def _infer_name(self, function_frame: types.FrameType | None) -> None:
+        """Name the graph after the variable holding it in the caller's frame."""
+        if function_frame is None or (parent_frame := function_frame.f_back) is None:
+            return
+        for name, item in parent_frame.f_locals.items():
+            if item is self:
+                self.name = name
+                return
+        if parent_frame.f_locals is not parent_frame.f_globals:
+            for name, item in parent_frame.f_globals.items():
+                if item is self:
+                    self.name = name
+                    return
+
+
+class GraphRun(Generic[StateT, DepsT, RunEndT]):
+    """A run of a graph in progress, from `Graph.iter`.
+
+    `async for node in run` runs nodes until `End` (yielding each returned node);
+    `await run.next(node)` runs one node at a time.
+    """
+
+    def __init__(
+        self,
+        graph: Graph[StateT, DepsT, RunEndT],
+        start_node: BaseNode[StateT, DepsT, RunEndT],
+        *,
+        history: list[HistoryStep[StateT, RunEndT]],
+        state: StateT,
+        deps: DepsT,
+        max_steps: int | None = None,
+    ) -> None:
+        """Create a run of `graph` starting at `start_node`; normally made by `Graph.iter`.
+
+        Args:
+            graph: The graph to run.
+            start_node: The node where execution will begin.
+            history: The history so far; steps are appended to it.
+            state: The state shared by all nodes via `ctx.state`.
+            deps: The dependencies available to nodes via `ctx.deps`.
+            max_steps: Stop with `GraphRuntimeError` after running this many nodes.
+        """
+        self.graph = graph
+        self.history = history
+        self.state = state
+        self.deps = deps
+        self.max_steps = max_steps
+        self.steps = 0
+        self._ctx = GraphRunContext(state, deps)
+        self._next_node: BaseNode[StateT, DepsT, RunEndT] | End[RunEndT] = start_node
+
+    @property
+    def next_node(self) -> BaseNode[StateT, DepsT, RunEndT] | End[RunEndT]:
+        """The node that runs next if none is passed to `next`."""
+        return self._next_node
+
+    @property
+    def result(self) -> GraphRunResult[StateT, RunEndT] | None:
+        """The result once a node has returned `End`, otherwise `None`."""
+        if not isinstance(self._next_node, End):
+            return None
+        return GraphRunResult(self._next_node.data, state=self.state, history=self.history)
+
+    async def next(
+        self: GraphRun[StateT, DepsT, T], node: BaseNode[StateT, DepsT, T] | None = None
+    ) -> BaseNode[StateT, DepsT, T] | End[T]:
+        """Run `node` (default: `next_node`) and return the node it returned.
+
+        Args:
+            node: The node to run; defaults to `next_node`.
+        """
+        if node is None:
+            if isinstance(self._next_node, End):
+                raise GraphRuntimeError("This graph run has already ended.")
+            node = self._next_node
+        return await self._advance(node)
+
+    async def _advance(self, node: BaseNode[StateT, DepsT, RunEndT]) -> BaseNode[StateT, DepsT, Any] | End[RunEndT]:
+        if self.max_steps is not None and self.steps >= self.max_steps:
+            raise GraphRuntimeError(
+                f"The graph run exceeded max_steps={self.max_steps} before reaching `End`; "
+                f"next node: `{node.get_id()}`."
+            )
+        self.steps += 1
+        self._next_node = await self.graph._step(node, self.history, self.state, self.deps, self._ctx)
+        return self._next_node
+
+    def __aiter__(self) -> AsyncIterator[BaseNode[StateT, DepsT, RunEndT] | End[RunEndT]]:
+        return self
+
+    async def __anext__(self) -> BaseNode[StateT, DepsT, RunEndT] | End[RunEndT]:
+        """Run the last returned node and return what it returned."""
+        if isinstance(self._next_node, End):
+            raise StopAsyncIteration
+        return await self._advance(self._next_node)
+
+    def __repr__(self) -> str:
+        return f"<GraphRun name={self.graph.name or '<unnamed>'} step={len(self.history) + 1}>"
+
+
+@dataclass
+class GraphRunResult(Generic[StateT, RunEndT]):
+    """The final result of running a graph."""
+
+    output: RunEndT
+    state: StateT
+    history: list[HistoryStep[StateT, RunEndT]] = field(repr=False)
+
+
+def _run_coroutine_sync(make: Callable[[], Coroutine[Any, Any, _R]]) -> _R:
+    """Run a coroutine to completion, on a worker thread if this thread's loop is busy."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(make())
+    outcome: list[_R] = []
+    failure: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            outcome.append(asyncio.run(make()))
+        except BaseException as e:  # re-raised in the calling thread
+            failure.append(e)
+
+    thread = threading.Thread(target=worker, name="graphc-run-sync")
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+    return outcome[0]
+
+
+def _parent_namespace(frame: types.FrameType | None) -> dict[str, Any] | None:
+    """The locals of the frame that created the graph, skipping `typing`'s generic-alias frame."""
+    if frame is None or (back := frame.f_back) is None:
+        return None
+    if back.f_globals.get("__name__") == "typing":
+        return _parent_namespace(back)
+    return back.f_locals
+
+
+def _comma_and(items: list[str]) -> str:
+    if len(items) == 1:
+        return items[0]
+    return ", ".join(items[:-1]) + ", and " + items[-1]

@@ -1,0 +1,161 @@
+"""Nodes, the `End` marker, edge labels and the context a node runs with."""
+
+from __future__ import annotations
+
+import inspect
+import types
+import typing
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, is_dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Generic
+
+from typing_extensions import Never, TypeAliasType, TypeVar
+
+from .exceptions import GraphSetupError
+
+if TYPE_CHECKING:
+    from .state import StateT
+else:
+    StateT = TypeVar("StateT", default=None)
+
+__all__ = ("BaseNode", "DepsT", "Edge", "End", "GraphRunContext", "NodeDef", "RunEndT")
+
+RunEndT = TypeVar("RunEndT", covariant=True, default=None)
+"""Covariant type variable for the output of a graph run."""
+NodeRunEndT = TypeVar("NodeRunEndT", covariant=True, default=Never)
+"""Covariant type variable for the `End` data a node's `run` may return."""
+DepsT = TypeVar("DepsT", default=None, contravariant=True)
+"""Type variable for the dependencies of a graph and its nodes."""
+
+
+@dataclass
+class GraphRunContext(Generic[StateT, DepsT]):
+    """What a node's `run` receives: the run's state and dependencies."""
+
+    state: StateT
+    """The state of the graph."""
+    deps: DepsT
+    """Dependencies for the graph."""
+
+
+class BaseNode(ABC, Generic[StateT, DepsT, NodeRunEndT]):
+    """Base class for a node.
+
+    Subclasses are usually dataclasses; the return annotation of `run` declares the
+    node's outgoing edges.
+    """
+
+    docstring_notes: ClassVar[bool] = False
+    """Set to `True` to render the class docstring as a note in mermaid diagrams."""
+
+    @abstractmethod
+    async def run(self, ctx: GraphRunContext[StateT, DepsT]) -> BaseNode[StateT, DepsT, Any] | End[NodeRunEndT]:
+        """Run the node and return the next node, or `End` to finish the run.
+
+        Args:
+            ctx: The graph context.
+        """
+
+    @classmethod
+    def get_id(cls) -> str:
+        """Get the ID of the node: its class name unless overridden."""
+        return cls.__name__
+
+    @classmethod
+    def get_note(cls) -> str | None:
+        """Get the note shown beside the node in mermaid diagrams.
+
+        By default the cleaned class docstring when `docstring_notes` is set,
+        ignoring the docstring `dataclass` generates from the signature.
+        """
+        if not cls.docstring_notes:
+            return None
+        docstring = cls.__doc__
+        # dataclasses get an automatic docstring, their signature: not a note
+        if not docstring or (is_dataclass(cls) and docstring.startswith(f"{cls.__name__}(")):  # type: ignore[unreachable,unused-ignore]
+            return None
+        return inspect.cleandoc(docstring)
+
+    @classmethod
+    def get_node_def(cls, local_ns: dict[str, Any] | None) -> NodeDef[StateT, DepsT, NodeRunEndT]:
+        """Read the node's edges from the return annotation of `run`.
+
+        Args:
+            local_ns: Extra names for resolving string annotations, usually the
+                namespace the graph was defined in.
+        """
+        type_hints = typing.get_type_hints(cls.run, localns=local_ns, include_extras=True)
+        try:
+            return_hint = type_hints["return"]
+        except KeyError as e:
+            raise GraphSetupError(f"Node {cls} is missing a return type hint on its `run` method") from e
+
+        next_node_edges: dict[str, Edge] = {}
+        end_edge: Edge | None = None
+        returns_base_node = False
+        for member in _union_members(return_hint):
+            return_type, annotations = _unpack_annotated(member)
+            edge = next((a for a in annotations if isinstance(a, Edge)), Edge(None))
+            origin = typing.get_origin(return_type) or return_type
+            if origin is End:
+                end_edge = edge
+            elif origin is BaseNode:
+                returns_base_node = True
+            elif isinstance(origin, type) and issubclass(origin, BaseNode):
+                next_node_edges[origin.get_id()] = edge
+            else:
+                raise GraphSetupError(f"Invalid return type: {return_type}")
+        return NodeDef(cls, cls.get_id(), cls.get_note(), next_node_edges, end_edge, returns_base_node)
+
+
+def _union_members(tp: Any) -> tuple[Any, ...]:
+    if isinstance(tp, TypeAliasType):
+        tp = tp.__value__
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        return typing.get_args(tp)
+    return (tp,)
+
+
+def _unpack_annotated(tp: Any) -> tuple[Any, list[Any]]:
+    if typing.get_origin(tp) is typing.Annotated:
+        inner, *metadata = typing.get_args(tp)
+        return inner, metadata
+    return tp, []
+
+
+@dataclass
+class End(Generic[RunEndT]):
+    """Returned by a node to end the run; `data` becomes the run's output."""
+
+    data: RunEndT
+    """Data to return from the graph."""
+
+
+@dataclass(frozen=True)
+class Edge:
+    """Annotation that labels an edge: `Annotated[NextNode, Edge(label="why")]`.
+
+    Unlike pydantic_graph 0.0.39's, this `Edge` is hashable, so return unions
+    holding several labelled edges build on every Python version.
+    """
+
+    label: str | None
+    """Label for the edge."""
+
+
+@dataclass
+class NodeDef(Generic[StateT, DepsT, NodeRunEndT]):
+    """A node as the graph sees it: its class, id, note and outgoing edges."""
+
+    node: type[BaseNode[StateT, DepsT, NodeRunEndT]]
+    """The node class."""
+    node_id: str
+    """ID of the node."""
+    note: str | None
+    """Note rendered beside the node in mermaid diagrams."""
+    next_node_edges: dict[str, Edge]
+    """IDs of the nodes that can run next, with their edge labels."""
+    end_edge: Edge | None
+    """The edge to the end of the run, if the node can return `End`."""
+    returns_base_node: bool
+    """Whether `run` is annotated as returning any `BaseNode`."""

@@ -1,0 +1,214 @@
+"""Run history: `NodeStep`, `EndStep`, and how state is snapshotted into them."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Annotated, Any, Generic, Literal, Union
+
+import pydantic
+from pydantic_core import core_schema
+from typing_extensions import TypeVar
+
+from .nodes import BaseNode, End, RunEndT
+
+__all__ = ("EndStep", "HistoryStep", "NodeStep", "StateT", "deep_copy_state", "nodes_schema_var")
+
+StateT = TypeVar("StateT", default=None)
+"""Type variable for the state in a graph."""
+
+_ATOMIC: frozenset[type] = frozenset({type(None), int, float, bool, complex, str, bytes})
+_plain_class_cache: dict[type, bool] = {}
+
+
+def _is_plain_dataclass(cls: type) -> bool:
+    """Whether `copy.deepcopy` of an instance just copies its `__dict__` field by field."""
+    verdict = _plain_class_cache.get(cls)
+    if verdict is None:
+        verdict = (
+            hasattr(cls, "__dataclass_fields__")
+            and "__slots__" not in cls.__dict__
+            and getattr(cls, "__deepcopy__", None) is None
+            and getattr(cls, "__reduce_ex__", None) is object.__reduce_ex__
+            and getattr(cls, "__reduce__", None) is object.__reduce__
+            and getattr(cls, "__getstate__", None) is getattr(object, "__getstate__", None)
+            and getattr(cls, "__setstate__", None) is None
+        )
+        # deepcopy honours __deepcopy__/__reduce_ex__/__getstate__; only classes without them are copied here
+        _plain_class_cache[cls] = verdict
+    return verdict
+
+
+class _NeedsDeepCopy(Exception):
+    pass
+
+
+def _copy_value(value: Any, seen: set[int]) -> Any:
+    """Copy `value` exactly as `copy.deepcopy` would, for the shapes state usually has.
+
+    Raises `_NeedsDeepCopy` for anything else, including shared references, whose
+    identity `deepcopy` preserves and this fast path would not.
+    """
+    cls = type(value)
+    if cls in _ATOMIC:
+        return value
+    if id(value) in seen:
+        raise _NeedsDeepCopy
+    seen.add(id(value))
+    if cls is list:
+        return [_copy_value(item, seen) for item in value]
+    if cls is dict:
+        return {_copy_value(k, seen): _copy_value(v, seen) for k, v in value.items()}
+    if cls is tuple:
+        return tuple(_copy_value(item, seen) for item in value)
+    if cls is set:
+        return {_copy_value(item, seen) for item in value}
+    if _is_plain_dataclass(cls):
+        clone = object.__new__(cls)
+        clone.__dict__.update({k: _copy_value(v, seen) for k, v in value.__dict__.items()})
+        return clone
+    raise _NeedsDeepCopy
+
+
+def deep_copy_state(state: StateT) -> StateT:
+    """Default snapshot: a deep copy of the state (`None` stays `None`).
+
+    Dataclasses, lists, dicts, tuples and sets of plain values are copied by a fast
+    path that gives the same result as `copy.deepcopy`; anything else goes to
+    `copy.deepcopy` itself.
+    """
+    if state is None:
+        return state
+    cls = type(state)
+    if _plain_class_cache.get(cls) or _is_plain_dataclass(cls):
+        fields = state.__dict__
+        for value in fields.values():
+            if type(value) not in _ATOMIC:
+                break
+        else:  # the common flat case: every field holds an immutable value
+            clone = object.__new__(cls)
+            clone.__dict__.update(fields)
+            return clone
+    try:
+        return _copy_value(state, set())  # type: ignore[no-any-return,unused-ignore]
+    except _NeedsDeepCopy:
+        return copy.deepcopy(state)
+
+
+def _now_utc() -> datetime:
+    return datetime.now(tz=timezone.utc)
+
+
+class _NodeSchema:
+    """Pydantic schema for a node of the graph named by `nodes_schema_var`, tagged with `node_id`."""
+
+    def __get_pydantic_core_schema__(
+        self, _source_type: Any, handler: pydantic.GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        try:
+            nodes = nodes_schema_var.get()
+        except LookupError as e:
+            raise RuntimeError(
+                "Unable to build a Pydantic schema for `NodeStep` or `HistoryStep` without setting "
+                "`nodes_schema_var`; use `Graph.dump_history` / `Graph.load_history`."
+            ) from e
+        nodes_type: Any
+        if len(nodes) == 1:
+            nodes_type = nodes[0]
+        else:
+            tagged = tuple(Annotated[node, pydantic.Tag(node.get_id())] for node in nodes)
+            nodes_type = Annotated[Union[tagged], pydantic.Discriminator(_node_discriminator)]  # noqa: UP007
+        schema: core_schema.CoreSchema = handler(nodes_type)
+        schema["serialization"] = core_schema.wrap_serializer_function_ser_schema(  # type: ignore[index,typeddict-unknown-key,unused-ignore]
+            function=_serialize_node,
+            return_schema=core_schema.dict_schema(core_schema.str_schema(), core_schema.any_schema()),
+        )
+        return schema
+
+
+def _node_discriminator(node_data: Any) -> str | None:
+    if isinstance(node_data, dict):
+        node_id = node_data.get("node_id")
+        return node_id if isinstance(node_id, str) else None
+    if isinstance(node_data, BaseNode):
+        return node_data.get_id()
+    return None
+
+
+def _serialize_node(node: Any, handler: pydantic.SerializerFunctionWrapHandler) -> dict[str, Any]:
+    node_dict: dict[str, Any] = handler(node)
+    node_dict["node_id"] = node.get_id()
+    return node_dict
+
+
+@dataclass(slots=True)
+class NodeStep(Generic[StateT, RunEndT]):
+    """History step describing the execution of a node in a graph."""
+
+    state: StateT
+    """The state of the graph after the node has been run."""
+    node: Annotated[BaseNode[StateT, Any, RunEndT], _NodeSchema()]
+    """The node that was run."""
+    start_ts: datetime = field(default_factory=_now_utc)
+    """The timestamp when the node started running."""
+    duration: float | None = None
+    """The duration of the node run in seconds."""
+    kind: Literal["node"] = "node"
+    """The kind of history step, used as a discriminator when deserializing history."""
+    snapshot_state: Annotated[Callable[[StateT], StateT], pydantic.Field(exclude=True, repr=False)] = field(
+        default=deep_copy_state, repr=False
+    )
+    """Function used to snapshot the state."""
+
+    def __post_init__(self) -> None:
+        # Snapshot so later changes to the live state do not rewrite history.
+        self.state = self.snapshot_state(self.state)
+
+    @classmethod
+    def _record(
+        cls,
+        state: StateT,
+        node: BaseNode[StateT, Any, RunEndT],
+        start_ts: datetime,
+        duration: float,
+        snapshot_state: Callable[[StateT], StateT],
+    ) -> NodeStep[StateT, RunEndT]:
+        """Build a step without the keyword-argument `__init__`: the runtime's hot path."""
+        step = object.__new__(cls)
+        step.state = snapshot_state(state)
+        step.node = node
+        step.start_ts = start_ts
+        step.duration = duration
+        step.kind = "node"
+        step.snapshot_state = snapshot_state
+        return step
+
+    def data_snapshot(self) -> BaseNode[StateT, Any, RunEndT]:
+        """Return a deep copy of the node, for summarising history."""
+        return copy.deepcopy(self.node)
+
+
+@dataclass(slots=True)
+class EndStep(Generic[RunEndT]):
+    """History step describing the end of a graph run."""
+
+    result: End[RunEndT]
+    """The result of the graph run."""
+    ts: datetime = field(default_factory=_now_utc)
+    """The timestamp when the graph run ended."""
+    kind: Literal["end"] = "end"
+    """The kind of history step, used as a discriminator when deserializing history."""
+
+    def data_snapshot(self) -> End[RunEndT]:
+        """Return a deep copy of the result, for summarising history."""
+        return copy.deepcopy(self.result)
+
+
+HistoryStep = Union[NodeStep[StateT, RunEndT], EndStep[RunEndT]]  # noqa: UP007
+"""A step in the history of a graph run."""
+
+nodes_schema_var: ContextVar[Sequence[type[BaseNode[Any, Any, Any]]]] = ContextVar("nodes_schema_var")
+"""The node classes a history schema is being built for."""

@@ -1,0 +1,182 @@
+"""Behaviour of `runtime` beyond what the differential tests compare with pydantic_graph."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated
+
+import pytest
+
+from runtime import (
+    BaseNode,
+    Edge,
+    End,
+    Graph,
+    GraphRunContext,
+    GraphRuntimeError,
+    GraphSetupError,
+    NodeStep,
+    deep_copy_state,
+    load_graph,
+)
+
+
+@dataclass
+class Counter:
+    value: int = 0
+    trail: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Tick(BaseNode[Counter, None, int]):
+    """Count one up."""
+
+    limit: int = 3
+
+    async def run(self, ctx: GraphRunContext[Counter]) -> Annotated[Tick, Edge(label="again")] | End[int]:
+        ctx.state.value += 1
+        ctx.state.trail.append("tick")
+        if ctx.state.value >= self.limit:
+            return End(ctx.state.value)
+        return Tick(self.limit)
+
+
+ticker = Graph(nodes=[Tick], start_node=Tick)
+
+
+def test_edge_is_hashable_so_labelled_unions_build() -> None:
+    assert hash(Edge("a")) == hash(Edge("a"))
+    assert ticker.node_defs["Tick"].next_node_edges == {"Tick": Edge("again")}
+
+
+def test_default_start_node_is_used_when_none_is_passed() -> None:
+    result = ticker.run_sync(state=Counter())
+    assert result.output == 3
+    assert [step.kind for step in result.history] == ["node", "node", "node", "end"]
+
+
+def test_default_start_node_needing_arguments_is_a_clear_error() -> None:
+    @dataclass
+    class Needs(BaseNode[None, None, int]):
+        x: int
+
+        async def run(self, ctx: GraphRunContext) -> End[int]:
+            return End(self.x)
+
+    graph = Graph(nodes=[Needs], start_node=Needs)
+    with pytest.raises(GraphRuntimeError, match="cannot be created without arguments"):
+        graph.run_sync()
+    with pytest.raises(GraphRuntimeError, match="declares no default start node"):
+        Graph(nodes=[Needs]).run_sync()
+
+
+def test_start_node_must_belong_to_the_graph() -> None:
+    class Other(BaseNode):
+        async def run(self, ctx: GraphRunContext) -> End[None]:
+            return End(None)
+
+    with pytest.raises(GraphSetupError, match="Start node `Other` is not in the graph"):
+        Graph(nodes=[Tick], start_node=Other)
+
+
+def test_run_sync_works_inside_a_running_event_loop() -> None:
+    async def main() -> int:
+        return ticker.run_sync(Tick(5), state=Counter()).output
+
+    assert asyncio.run(main()) == 5
+
+
+def test_run_sync_propagates_errors_from_the_worker_thread() -> None:
+    async def main() -> None:
+        ticker.run_sync(Tick(5), state=Counter(), max_steps=2)
+
+    with pytest.raises(GraphRuntimeError, match="max_steps=2"):
+        asyncio.run(main())
+
+
+def test_max_steps_stops_a_runaway_loop_and_keeps_history() -> None:
+    async def main() -> list[object]:
+        async with ticker.iter(Tick(1000), state=Counter(), max_steps=10) as run:
+            with pytest.raises(GraphRuntimeError, match="exceeded max_steps=10"):
+                async for _ in run:
+                    pass
+            return list(run.history)
+
+    history = asyncio.run(main())
+    assert len(history) == 10
+
+
+def test_iter_infers_the_graph_name_from_the_caller() -> None:
+    my_ticker = Graph(nodes=[Tick])
+
+    async def main() -> None:
+        async with my_ticker.iter(Tick(), state=Counter()) as run:
+            assert "my_ticker" in repr(run)
+
+    asyncio.run(main())
+    assert my_ticker.name == "my_ticker"
+
+
+def test_history_snapshots_are_independent_of_the_live_state() -> None:
+    state = Counter()
+    result = ticker.run_sync(Tick(2), state=state)
+    first = result.history[0]
+    assert isinstance(first, NodeStep)
+    assert first.state == Counter(1, ["tick"])
+    assert state == Counter(2, ["tick", "tick"])
+    assert first.state.trail is not state.trail
+
+
+def test_deep_copy_state_matches_deepcopy_including_shared_references() -> None:
+    inner = Counter(1, ["a"])
+
+    @dataclass
+    class Holder:
+        left: Counter
+        right: Counter
+        data: dict[str, tuple[int, ...]]
+
+    holder = Holder(inner, inner, {"k": (1, 2)})
+    snapshot = deep_copy_state(holder)
+    assert snapshot == copy.deepcopy(holder)
+    assert snapshot.left is snapshot.right  # deepcopy keeps aliasing
+    assert snapshot.left is not inner
+    plain = Counter(3, ["x"])
+    fast = deep_copy_state(plain)
+    assert fast == plain and fast.trail is not plain.trail
+    assert deep_copy_state(None) is None
+
+
+def test_dump_and_load_history_round_trip() -> None:
+    result = ticker.run_sync(Tick(2), state=Counter())
+    loaded = ticker.load_history(ticker.dump_history(result.history))
+    assert [getattr(step, "node", None) for step in loaded] == [Tick(2), Tick(2), None]
+    assert ticker.dump_history(loaded) == ticker.dump_history(result.history)
+
+
+def test_load_graph_imports_a_module_from_a_path(tmp_path: Path) -> None:
+    module = tmp_path / "flow_graph.py"
+    module.write_text(
+        "from __future__ import annotations\n"
+        "from dataclasses import dataclass\n"
+        "from runtime import BaseNode, End, Graph, GraphRunContext\n\n"
+        "@dataclass\n"
+        "class Only(BaseNode[None, None, str]):\n"
+        "    async def run(self, ctx: GraphRunContext) -> End[str]:\n"
+        "        return End('done')\n\n"
+        "graph = Graph(nodes=[Only], start_node=Only)\n"
+    )
+    assert load_graph(module).run_sync().output == "done"
+    with pytest.raises(FileNotFoundError):
+        load_graph(tmp_path / "missing.py")
+
+
+def test_concurrent_runs_keep_their_states_apart() -> None:
+    async def main() -> list[int]:
+        runs = [ticker.run(Tick(limit), state=Counter()) for limit in range(1, 200)]
+        return [result.output for result in await asyncio.gather(*runs)]
+
+    assert asyncio.run(main()) == list(range(1, 200))
