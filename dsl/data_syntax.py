@@ -1,0 +1,258 @@
+"""The YAML / TOML forms: located data (`DataNode`) → `GraphSpec`.
+
+Both front-ends turn their text into a tree of `DataNode`s that know where each
+value (and each character of a single-line string) sits in the file; this module
+checks the shape of that tree and parses its strings with the `.graph` grammar's
+`*_input` rules, so every syntax accepts exactly the same expressions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from lark import Tree
+
+from . import ir
+from .diagnostics import Diagnostics, did_you_mean
+from .expressions import PositionMap, TreeToIR
+from .graph_syntax import import_from_tree, parse_expression, parse_fragment
+
+__all__ = ("GRAPH_KEYS", "NODE_KEYS", "DataNode", "data_to_spec")
+
+GRAPH_KEYS = ("graph", "doc", "output", "start", "imports", "state", "deps", "nodes")
+NODE_KEYS = ("doc", "fields", "do", "next")
+BRANCH_KEYS = ("if", "do", "to", "label")
+TYPE_CLASS_KEY = "class"
+
+
+@dataclass
+class DataNode:
+    """A value of the YAML/TOML document with its position.
+
+    `value` is a str/int/float/bool/None, a list of `DataNode`, or a dict of key →
+    `DataNode` (with `key_spans` for the keys). `content` maps positions inside a
+    single-line string to the file; None when the string's text cannot be mapped
+    exactly (escapes, folding), in which case the string's own start is used.
+    """
+
+    value: Any
+    span: ir.Span
+    key_spans: dict[str, ir.Span] = field(default_factory=dict)
+    content: tuple[int, int] | None = None
+
+    def position_map(self) -> PositionMap:
+        """Where a (line, column) of this string's text lies in the file."""
+        if self.content is None:
+            start = (self.span.line, self.span.column)
+            return lambda line, column: start
+        base_line, base_column = self.content
+        return lambda line, column: (base_line + line - 1, base_column + column - 1 if line == 1 else column)
+
+
+_KIND_NAMES = {str: "a string", list: "a list", dict: "a mapping", bool: "true/false", int: "a number", float: "a number"}
+
+
+class _Builder:
+    def __init__(self, file: str, sink: Diagnostics) -> None:
+        self.file = file
+        self.sink = sink
+
+    # ---- shape helpers -------------------------------------------------------------------
+
+    def expect(self, node: DataNode, kind: type, what: str) -> bool:
+        if isinstance(node.value, kind) and not (kind is int and isinstance(node.value, bool)):
+            return True
+        got = "nothing" if node.value is None else _KIND_NAMES.get(type(node.value), type(node.value).__name__)
+        self.sink.error("E022", node.span, f"{what} must be {_KIND_NAMES[kind]}, not {got}")
+        return False
+
+    def keys(self, node: DataNode, allowed: tuple[str, ...], what: str) -> dict[str, DataNode]:
+        entries: dict[str, DataNode] = node.value
+        for key in entries:
+            if key not in allowed:
+                hint = did_you_mean(key, allowed) or "allowed keys: " + ", ".join(f"`{k}`" for k in allowed)
+                self.sink.error("E021", node.key_spans.get(key, node.span), f"unknown key `{key}` in {what}", hint)
+        return {k: v for k, v in entries.items() if k in allowed}
+
+    def text(self, node: DataNode, what: str) -> str | None:
+        return node.value if self.expect(node, str, what) else None
+
+    def converter(self, node: DataNode) -> TreeToIR:
+        position = node.position_map()
+        return TreeToIR(self.file, self.sink, position,
+                        lambda text, pos: parse_expression(text, self.file, self.sink, pos))
+
+    def fragment(self, node: DataNode, start: str, what: str) -> tuple[Tree[Any], TreeToIR] | None:
+        text = self.text(node, what)
+        if text is None:
+            return None
+        if not text.strip():
+            self.sink.error("E022", node.span, f"{what} is empty")
+            return None
+        tree = parse_fragment(text, start, self.file, self.sink, node.position_map())
+        return None if tree is None else (tree, self.converter(node))
+
+    def expr(self, node: DataNode, what: str) -> ir.Expr | None:
+        parsed = self.fragment(node, "expr_input", what)
+        return parsed[1].expr(parsed[0]) if parsed else None
+
+    def type(self, node: DataNode, what: str) -> ir.TypeExpr | None:
+        parsed = self.fragment(node, "type_input", what)
+        return parsed[1].type(parsed[0]) if parsed else None
+
+    def statements(self, node: DataNode | None) -> list[ir.Statement]:
+        if node is None or not self.expect(node, list, "`do`"):
+            return []
+        out = []
+        for item in node.value:
+            parsed = self.fragment(item, "stmt_input", "a statement")
+            if parsed:
+                out.append(parsed[1].statement(parsed[0]))
+        return out
+
+    def fields(self, node: DataNode, what: str, *, allow_class: bool = False) -> tuple[list[ir.FieldSpec], str | None]:
+        if not self.expect(node, dict, what):
+            return [], None
+        out = []
+        class_name = None
+        for name, value in node.value.items():
+            key_span = node.key_spans.get(name, node.span)
+            if allow_class and name == TYPE_CLASS_KEY:
+                class_name = self.text(value, "`class`")
+                continue
+            parsed = self.fragment(value, "field_input", f"the type of field `{name}`")
+            if not parsed:
+                continue
+            tree, convert = parsed
+            type_tree, default = tree.children
+            if not name.isidentifier():
+                self.sink.error("E022", key_span, f"`{name}` is not a valid field name")
+                continue
+            TreeToIR(self.file, self.sink).check_name(_name_token(name, key_span), "field name")
+            span = ir.Span(file=self.file, line=key_span.line, column=key_span.column,
+                           end_line=value.span.end_line, end_column=value.span.end_column)
+            default_expr = convert.expr(default) if default is not None else None
+            out.append(ir.FieldSpec(span=span, name=name, type=convert.type(type_tree), default=default_expr))
+        return out, class_name
+
+    # ---- the document ------------------------------------------------------------------------
+
+    def spec(self, root: DataNode) -> ir.GraphSpec | None:
+        if not self.expect(root, dict, "the document"):
+            return None
+        top = self.keys(root, GRAPH_KEYS, "the graph")
+        fields: dict[str, Any] = {}
+        if "graph" not in top:
+            self.sink.error("E023", root.span, "missing key `graph` (the graph's name)")
+            return None
+        name = self.text(top["graph"], "`graph`")
+        if name is not None and not name.isidentifier():
+            self.sink.error("E022", top["graph"].span, f"`{name}` is not a valid graph name")
+        fields["name"] = name or "Graph"
+        fields["name_span"] = top["graph"].span
+        if "doc" in top:
+            fields["doc"] = self.text(top["doc"], "`doc`")
+        if "output" in top and top["output"].value is not None:
+            fields["output"] = self.type(top["output"], "`output`")
+        if "start" in top:
+            fields["start"] = self.text(top["start"], "`start`")
+            fields["start_span"] = top["start"].span
+        fields["imports"] = self.imports(top.get("imports"))
+        for key in ("state", "deps"):
+            if key in top:
+                fields[key] = self.type_spec(top[key], key)
+        fields["nodes"] = self.nodes(top.get("nodes"))
+        return ir.GraphSpec(span=root.span, **fields)
+
+    def imports(self, node: DataNode | None) -> list[ir.ImportSpec]:
+        if node is None or not self.expect(node, list, "`imports`"):
+            return []
+        out = []
+        for item in node.value:
+            parsed = self.fragment(item, "import_input", "an import")
+            if parsed:
+                tree, convert = parsed
+                out.append(import_from_tree(convert, tree.children[0], item.span))
+        return out
+
+    def type_spec(self, node: DataNode, key: str) -> ir.TypeSpec | None:
+        if isinstance(node.value, str):
+            ref = node.value.strip()
+            if not all(part.isidentifier() for part in ref.split(".")):
+                self.sink.error("E022", node.span, f"`{key}` must be a dotted type name or a mapping of fields")
+                return None
+            return ir.TypeSpec(span=node.span, ref=ref)
+        fields, class_name = self.fields(node, f"`{key}`", allow_class=True)
+        if not fields:
+            if class_name is not None:
+                self.sink.error("E022", node.span, f"`{key}` declares a class but no fields")
+            return None
+        return ir.TypeSpec(span=node.span, class_name=class_name, fields=fields)
+
+    def nodes(self, node: DataNode | None) -> list[ir.NodeSpec]:
+        if node is None or not self.expect(node, dict, "`nodes`"):
+            return []
+        out = []
+        for name, body in node.value.items():
+            name_span = node.key_spans.get(name, node.span)
+            if body.value is None:
+                body = DataNode({}, body.span)
+            if not self.expect(body, dict, f"node `{name}`"):
+                continue
+            entries = self.keys(body, NODE_KEYS, f"node `{name}`")
+            doc = self.text(entries["doc"], "`doc`") if "doc" in entries else None
+            fields = self.fields(entries["fields"], "`fields`")[0] if "fields" in entries else []
+            branches = self.branches(entries.get("next"), name, name_span)
+            TreeToIR(self.file, self.sink).check_name(_name_token(name, name_span), "node name")
+            out.append(ir.NodeSpec(span=body.span, name=name, name_span=name_span, doc=doc, fields=fields,
+                                   do=self.statements(entries.get("do")), next=branches))
+        return out
+
+    def branches(self, node: DataNode | None, name: str, name_span: ir.Span) -> list[ir.Branch]:
+        if node is None:
+            self.sink.error("E008", name_span, f"node `{name}` has no transition",
+                            "give it a `next:` list ending with `{to: NextNode(...)}`")
+            return []
+        if not self.expect(node, list, "`next`"):
+            return []
+        out = []
+        for item in node.value:
+            if not self.expect(item, dict, "a branch"):
+                continue
+            entries = self.keys(item, BRANCH_KEYS, "a branch")
+            if "to" not in entries:
+                self.sink.error("E023", item.span, "a branch needs `to:` (its target)")
+                continue
+            parsed = self.fragment(entries["to"], "target_input", "`to`")
+            if not parsed:
+                continue
+            tree, convert = parsed
+            label = self.text(entries["label"], "`label`") if "label" in entries else None
+            transition = convert.transition(tree.children[0], None, entries["to"].span)
+            if label is not None:
+                transition = transition.model_copy(update={"label": label})
+            condition = self.expr(entries["if"], "`if`") if "if" in entries else None
+            out.append(ir.Branch(span=item.span, condition=condition, do=self.statements(entries.get("do")),
+                                 to=transition))
+        return out
+
+
+def _name_token(name: str, span: ir.Span) -> Any:
+    from lark import Token
+
+    return Token("NAME", name, line=span.line, column=span.column, end_line=span.end_line,
+                 end_column=span.end_column)
+
+
+def data_to_spec(root: DataNode, file: str) -> ir.GraphSpec:
+    """Build a `GraphSpec` from a located YAML/TOML document.
+
+    Raises:
+        DiagnosticError: with every shape and syntax error found.
+    """
+    sink = Diagnostics()
+    spec = _Builder(file, sink).spec(root)
+    sink.raise_if_errors()
+    assert spec is not None
+    return spec

@@ -1,0 +1,489 @@
+"""Lark tree → IR for expressions, types, statements and targets, shared by all front-ends.
+
+`TreeToIR` turns the subtrees every syntax shares into IR models. Positions are
+mapped into the file the text came from, so an expression inside a YAML string
+points into the YAML file.
+"""
+
+from __future__ import annotations
+
+import ast
+import keyword
+import re
+from collections.abc import Callable
+from typing import Any, cast
+
+from lark import Token, Tree
+
+from . import ir
+from .diagnostics import Diagnostics
+
+__all__ = ("PositionMap", "TreeToIR")
+
+PositionMap = Callable[[int, int], tuple[int, int]]
+"""Maps a (line, column) of the parsed text to a (line, column) of the file."""
+
+_STRING_PREFIXES = {"", "r", "u", "b", "br", "rb", "f", "fr", "rf"}
+_BINOPS = {"+", "-", "*", "/", "//", "%", "**"}
+
+
+def _identity(line: int, column: int) -> tuple[int, int]:
+    return line, column
+
+
+class TreeToIR:
+    """Converts lark trees of the shared sub-grammar into IR, recording problems in `sink`."""
+
+    def __init__(
+        self,
+        file: str,
+        sink: Diagnostics,
+        position: PositionMap = _identity,
+        parse_expression: Callable[[str, PositionMap], ir.Expr | None] | None = None,
+    ) -> None:
+        self.file = file
+        self.sink = sink
+        self.position = position
+        # f-string replacement fields are parsed by the caller's parser
+        self.parse_expression = parse_expression
+
+    # ---- spans -------------------------------------------------------------------------
+
+    def span(self, line: int, column: int, end_line: int, end_column: int) -> ir.Span:
+        """A span of the file from positions in the parsed text."""
+        line, column = self.position(line, column)
+        end_line, end_column = self.position(end_line, end_column)
+        return ir.Span(file=self.file, line=line, column=column, end_line=end_line, end_column=end_column)
+
+    def token_span(self, token: Token) -> ir.Span:
+        """The span of one token."""
+        return self.span(
+            token.line or 1, token.column or 1, token.end_line or token.line or 1, token.end_column or token.column or 1
+        )
+
+    def tree_span(self, tree: Tree[Any] | Token) -> ir.Span:
+        """The span of a subtree, from its first to its last token."""
+        if isinstance(tree, Token):
+            return self.token_span(tree)
+        first = last = None
+        for token in tree.scan_values(lambda v: isinstance(v, Token)):
+            if first is None:
+                first = token
+            last = token
+        meta = tree.meta
+        if not meta.empty:
+            return self.span(meta.line, meta.column, meta.end_line, meta.end_column)
+        if first is None or last is None:
+            return self.span(1, 1, 1, 1)
+        return self.span(first.line or 1, first.column or 1, last.end_line or 1, last.end_column or 1)
+
+    def merge(self, start: ir.Span, end: ir.Span) -> ir.Span:
+        """The span from the start of one to the end of another."""
+        return ir.Span(
+            file=self.file, line=start.line, column=start.column, end_line=end.end_line, end_column=end.end_column
+        )
+
+    # ---- names ---------------------------------------------------------------------------
+
+    def check_name(self, token: Token, what: str = "name") -> str:
+        """Validate a user-chosen name: no leading underscore, no Python keyword."""
+        name = str(token)
+        if name.startswith("_"):
+            self.sink.error(
+                "E012",
+                self.token_span(token),
+                f"{what} `{name}` starts with `_`",
+                "names starting with `_` are reserved; rename it",
+            )
+        elif keyword.iskeyword(name):
+            self.sink.error("E013", self.token_span(token), f"`{name}` is a Python keyword and cannot be a {what}")
+        return name
+
+    # ---- expressions -------------------------------------------------------------------------
+
+    def expr(self, node: Tree[Any] | Token) -> ir.Expr:  # noqa: C901 -- one dispatch over the grammar's rules
+        """Convert an expression subtree."""
+        if isinstance(node, Token):  # a bare NAME can appear e.g. through inlining
+            return ir.Name(span=self.token_span(node), id=self.check_name(node))
+        rule = str(node.data)
+        span = self.tree_span(node)
+        c = node.children
+        if rule == "name":
+            return ir.Name(span=span, id=self.check_name(c[0]))
+        if rule == "number":
+            return ir.Constant(span=span, value=self.number(c[0]))
+        if rule == "string":
+            return self.string(c[0])
+        if rule == "const_none":
+            return ir.Constant(span=span, value=None)
+        if rule in ("const_true", "const_false"):
+            return ir.Constant(span=span, value=rule == "const_true")
+        if rule == "getattr":
+            attr = c[1]
+            name = str(attr)
+            if name.startswith("_"):
+                self.sink.error("E012", self.token_span(attr), f"attribute `{name}` starts with `_`",
+                                "private and dunder attributes are not reachable from a spec")
+            return ir.Attribute(span=span, value=self.expr(c[0]), attr=name)
+        if rule == "call":
+            args, keywords = self.arguments(c[1])
+            return ir.Call(span=span, func=self.expr(c[0]), args=args, keywords=keywords)
+        if rule == "getitem":
+            return ir.Subscript(span=span, value=self.expr(c[0]), index=self.expr(c[1]))
+        if rule == "slice":
+            lower, upper, step = (self.expr(x) if x is not None else None for x in c)
+            return ir.Slice(span=span, lower=lower, upper=upper, step=step)
+        if rule == "binop":
+            op = str(c[1])
+            assert op in _BINOPS
+            return ir.BinOp(span=span, left=self.expr(c[0]), op=cast(Any, op), right=self.expr(c[2]))
+        if rule == "unary":
+            return ir.UnaryOp(span=span, op=cast(Any, str(c[0])), operand=self.expr(c[1]))
+        if rule == "not_op":
+            return ir.UnaryOp(span=span, op="not", operand=self.expr(c[0]))
+        if rule in ("and_op", "or_op"):
+            op = "and" if rule == "and_op" else "or"
+            left = self.expr(c[0])
+            values = left.values if isinstance(left, ir.BoolOp) and left.op == op else [left]
+            return ir.BoolOp(span=span, op=op, values=[*values, self.expr(c[1])])
+        if rule == "compare":
+            left = self.expr(c[0])
+            op = " ".join(str(t) for t in c[1].children)
+            if isinstance(left, ir.Compare):  # a chain: a < b < c
+                return ir.Compare(span=span, left=left.left, ops=[*left.ops, cast(Any, op)],
+                                  comparators=[*left.comparators, self.expr(c[2])])
+            return ir.Compare(span=span, left=left, ops=[cast(Any, op)], comparators=[self.expr(c[2])])
+        if rule == "ifexp":
+            return ir.IfExp(span=span, body=self.expr(c[0]), test=self.expr(c[1]), orelse=self.expr(c[2]))
+        if rule == "list":
+            return ir.ListExpr(span=span, elts=[self.expr(x) for x in c if x is not None])
+        if rule == "tuple":
+            return ir.TupleExpr(span=span, elts=[self.expr(x) for x in c if x is not None])
+        if rule == "set":
+            return ir.SetExpr(span=span, elts=[self.expr(x) for x in c if x is not None])
+        if rule == "dict":
+            items = [x for x in c if x is not None]
+            return ir.DictExpr(span=span, keys=[self.expr(i.children[0]) for i in items],
+                               values=[self.expr(i.children[1]) for i in items])
+        if rule == "expr_input":
+            return self.expr(c[0])
+        raise AssertionError(f"unexpected expression rule {rule}")
+
+    def arguments(self, node: Tree[Any] | None) -> tuple[list[ir.Expr], list[ir.Keyword]]:
+        """Positional and keyword arguments of a call or target."""
+        args: list[ir.Expr] = []
+        keywords: list[ir.Keyword] = []
+        if node is None:
+            return args, keywords
+        seen: set[str] = set()
+        for argument in node.children:
+            if argument is None:
+                continue
+            first, value = argument.children
+            if value is None:
+                expr = self.expr(first)
+                if keywords:
+                    self.sink.error("E001", expr.span, "positional argument follows keyword argument")
+                args.append(expr)
+                continue
+            if not (isinstance(first, Tree) and first.data == "name"):
+                self.sink.error("E001", self.tree_span(first), "a keyword argument must be a plain name",
+                                'write `name=value`, as in `Node(count=1)`')
+                continue
+            name_token = first.children[0]
+            name = self.check_name(name_token, "keyword")
+            if name in seen:
+                self.sink.error("E204", self.token_span(name_token), f"keyword argument `{name}` is repeated")
+            seen.add(name)
+            keywords.append(ir.Keyword(span=self.tree_span(argument), name=name, value=self.expr(value)))
+        return args, keywords
+
+    def number(self, token: Token) -> int | float:
+        """The value of a NUMBER token."""
+        try:
+            value = ast.literal_eval(str(token))
+        except (ValueError, SyntaxError):
+            self.sink.error("E007", self.token_span(token), f"invalid number `{token}`")
+            return 0
+        return cast("int | float", value)
+
+    def string(self, token: Token) -> ir.Constant | ir.FString:
+        """A string, bytes or f-string literal."""
+        text = str(token)
+        span = self.token_span(token)
+        prefix = re.match(r"[a-zA-Z]*", text)
+        assert prefix is not None
+        letters = prefix.group().lower()
+        if letters not in _STRING_PREFIXES:
+            self.sink.error("E007", span, f"unknown string prefix `{prefix.group()}`",
+                            "use one of r, b, f, rb, fr")
+            return ir.Constant(span=span, value="")
+        if "f" in letters:
+            return self.fstring(token, letters)
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError) as e:
+            self.sink.error("E007", span, f"invalid string literal: {e.msg if isinstance(e, SyntaxError) else e}")
+            return ir.Constant(span=span, value="")
+        return ir.Constant(span=span, value=cast("str | bytes", value))
+
+    def fstring(self, token: Token, letters: str) -> ir.FString:
+        """Split an f-string into literal text and formatted values, parsing each replacement field."""
+        text = str(token)
+        span = self.token_span(token)
+        body_start = len(letters)
+        quote = text[body_start : body_start + 3] if text[body_start : body_start + 3] in ('"""', "'''") else text[body_start]
+        body = text[body_start + len(quote) : len(text) - len(quote)]
+        offset0 = body_start + len(quote)
+        raw = "r" in letters
+        parts: list[str | ir.FormattedValue] = []
+        literal: list[str] = []
+        i = 0
+
+        def flush() -> None:
+            if literal:
+                chunk = "".join(literal)
+                literal.clear()
+                if not raw:
+                    try:
+                        chunk = ast.literal_eval(quote + chunk + quote)
+                    except (ValueError, SyntaxError):
+                        self.sink.error("E006", span, "invalid escape in f-string")
+                if parts and isinstance(parts[-1], str):
+                    parts[-1] += chunk
+                else:
+                    parts.append(chunk)
+
+        while i < len(body):
+            ch = body[i]
+            if ch == "\\" and not raw and i + 1 < len(body):
+                literal.append(body[i : i + 2])
+                i += 2
+                continue
+            if ch in "{}" and body[i + 1 : i + 2] == ch:
+                literal.append(ch)
+                i += 2
+                continue
+            if ch == "}":
+                self.sink.error("E006", span, "single `}` is not allowed in an f-string", "write `}}` for a literal brace")
+                i += 1
+                continue
+            if ch != "{":
+                literal.append(ch)
+                i += 1
+                continue
+            end = self._field_end(body, i + 1)
+            if end is None:
+                self.sink.error("E006", span, "f-string: expecting `}`")
+                return ir.FString(span=span, parts=[*parts])
+            flush()
+            field = self._formatted_value(token, body[i + 1 : end], offset0 + i + 1)
+            if field is not None:
+                parts.append(field)
+            i = end + 1
+        flush()
+        return ir.FString(span=span, parts=parts)
+
+    @staticmethod
+    def _field_end(body: str, start: int) -> int | None:
+        """Index of the `}` closing a replacement field that starts at `start`."""
+        depth = 0
+        quote: str | None = None
+        i = start
+        while i < len(body):
+            ch = body[i]
+            if quote:
+                if ch == "\\":
+                    i += 1
+                elif ch == quote:
+                    quote = None
+            elif ch in "'\"":
+                quote = ch
+            elif ch in "([{":
+                depth += 1
+            elif ch in ")]":
+                depth -= 1
+            elif ch == "}":
+                if depth == 0:
+                    return i
+                depth -= 1
+            i += 1
+        return None
+
+    def _formatted_value(self, token: Token, field: str, offset: int) -> ir.FormattedValue | None:
+        span = self.token_span(token)
+        expr_text, conversion, spec = field, None, None
+        depth = 0
+        quote: str | None = None
+        escaped = False
+        for j, ch in enumerate(field):
+            if quote:
+                if escaped:
+                    escaped = False
+                elif ch == "\\":
+                    escaped = True
+                elif ch == quote:
+                    quote = None
+            elif ch in "'\"":
+                quote = ch
+            elif ch in "([{":
+                depth += 1
+            elif ch in ")]}":
+                depth -= 1
+            elif depth == 0 and ch == "!" and field[j + 1 : j + 2] != "=":
+                expr_text, rest = field[:j], field[j + 1 :]
+                conversion, _, spec_text = rest.partition(":")
+                spec = spec_text if ":" in rest else None
+                break
+            elif depth == 0 and ch == ":":
+                expr_text, spec = field[:j], field[j + 1 :]
+                break
+        if expr_text.rstrip().endswith("=") and not expr_text.rstrip().endswith(("==", "!=", "<=", ">=")):
+            self.sink.error("E006", span, "self-documenting `{expr=}` fields are not supported in f-strings")
+            return None
+        if conversion is not None and conversion not in ("r", "s", "a"):
+            self.sink.error("E006", span, f"f-string conversion `!{conversion}` is not one of !r, !s, !a")
+            return None
+        if spec is not None and ("{" in spec or "}" in spec):
+            self.sink.error("E006", span, "nested replacement fields in an f-string format spec are not supported")
+            return None
+        if not expr_text.strip():
+            self.sink.error("E006", span, "f-string: empty expression not allowed")
+            return None
+        if self.parse_expression is None:
+            raise AssertionError("f-strings need an expression parser")
+        # position of the field inside the file: count lines within the token text
+        token_text = str(token)
+        before = token_text[:offset]
+        line = (token.line or 1) + before.count("\n")
+        column = (offset - before.rfind("\n")) if "\n" in before else (token.column or 1) + offset
+
+        def inner(line_in: int, column_in: int) -> tuple[int, int]:
+            file_line = line + line_in - 1
+            file_column = column + column_in - 1 if line_in == 1 else column_in
+            return self.position(file_line, file_column)
+
+        value = self.parse_expression(expr_text, inner)
+        if value is None:
+            return None
+        return ir.FormattedValue(span=value.span, value=value, conversion=cast(Any, conversion), format_spec=spec)
+
+    # ---- types ------------------------------------------------------------------------------
+
+    def type(self, node: Tree[Any]) -> ir.TypeExpr:
+        """Convert a type subtree."""
+        rule = str(node.data)
+        span = self.tree_span(node)
+        c = node.children
+        if rule == "type_input":
+            return self.type(c[0])
+        if rule == "union_type":
+            return ir.UnionType(span=span, options=[self.type(x) for x in c])
+        if rule == "none_type":
+            return ir.NamedType(span=span, name="None")
+        if rule == "ellipsis_type":
+            return ir.EllipsisType(span=span)
+        if rule == "named_type":
+            name = ".".join(str(t) for t in c[0].children)
+            for part in c[0].children:
+                if str(part).startswith("_"):
+                    self.sink.error("E012", self.token_span(part), f"type name `{name}` has a part starting with `_`")
+            raw_args = [x for x in c[1:] if x is not None]
+            if name == "Literal":
+                return ir.LiteralType(span=span, values=[self.literal_value(x) for x in raw_args])
+            return ir.NamedType(span=span, name=name, args=[self.type(x) for x in raw_args] if raw_args else None)
+        if rule.startswith("literal"):
+            self.sink.error("E015", span, "a literal value is only allowed inside `Literal[...]`")
+            return ir.NamedType(span=span, name="Any")
+        raise AssertionError(f"unexpected type rule {rule}")
+
+    def literal_value(self, node: Tree[Any]) -> ir.Constant:
+        """A value inside `Literal[...]`."""
+        rule = str(node.data)
+        span = self.tree_span(node)
+        if rule == "literal_arg":
+            child = node.children[0]
+            if isinstance(child, Tree):
+                value = self.string(child.children[0])
+                if isinstance(value, ir.FString):
+                    self.sink.error("E015", span, "f-strings are not allowed in `Literal[...]`")
+                    return ir.Constant(span=span, value="")
+                return value
+            return ir.Constant(span=span, value=self.number(child))
+        if rule == "literal_signed":
+            sign, number = node.children
+            value = self.number(number)
+            return ir.Constant(span=span, value=-value if str(sign) == "-" else value)
+        if rule in ("literal_true", "literal_false"):
+            return ir.Constant(span=span, value=rule == "literal_true")
+        if rule == "none_type":
+            return ir.Constant(span=span, value=None)
+        self.sink.error("E015", span, "`Literal[...]` takes literal values: strings, numbers, True, False, None")
+        return ir.Constant(span=span, value=None)
+
+    # ---- statements and targets ---------------------------------------------------------------
+
+    def statement(self, node: Tree[Any]) -> ir.Statement:
+        """Convert a simple statement (expression, assignment, augmented assignment)."""
+        rule = str(node.data)
+        span = self.tree_span(node)
+        c = node.children
+        if rule == "stmt_input" or rule == "stmt":
+            return self.statement(c[0])
+        if rule == "expr_stmt":
+            value, awaited = self.value(c[0])
+            return ir.ExprStmt(span=span, value=value, awaited=awaited)
+        target_tree, value_tree = c[0], c[-1]
+        op = "=" if rule == "assign_stmt" else str(c[1])
+        target, target_awaited = self.value(target_tree)
+        value, awaited = self.value(value_tree)
+        if target_awaited or not self.assignable(target, augmented=op != "="):
+            self.sink.error(
+                "E014",
+                target.span,
+                "cannot assign to this expression",
+                "assign to a local name (`total = ...`) or to state (`state.total = ...`)",
+            )
+        return ir.Assign(span=span, target=target, op=cast(Any, op), value=value, awaited=awaited)
+
+    def value(self, node: Tree[Any] | Token) -> tuple[ir.Expr, bool]:
+        """An expression that may be preceded by `await`."""
+        if isinstance(node, Tree) and node.data == "await_expr":
+            return self.expr(node.children[0]), True
+        return self.expr(node), False
+
+    @staticmethod
+    def assignable(target: ir.Expr, *, augmented: bool) -> bool:
+        """Locals and paths into `state` can be assigned."""
+        if isinstance(target, ir.Name):
+            return target.id not in ("state", "deps")
+        node: ir.Expr = target
+        while isinstance(node, (ir.Attribute, ir.Subscript)):
+            node = node.value
+        return isinstance(node, ir.Name) and node.id == "state" and target is not node
+
+    def transition(self, target: Tree[Any], label: Tree[Any] | None, span: ir.Span) -> ir.Transition:
+        """Convert `Target(args) [: "label"]`."""
+        name_token, arguments = target.children
+        args, keywords = self.arguments(arguments)
+        label_text: str | None = None
+        if label is not None:
+            label_value = self.string(label.children[0])
+            if isinstance(label_value, ir.FString) or not isinstance(label_value.value, str):
+                self.sink.error("E015", label_value.span, "an edge label must be a plain string")
+            else:
+                label_text = label_value.value
+        name = str(name_token)
+        if name != "End":
+            self.check_name(name_token, "node name")
+        return ir.Transition(span=span, target=name, target_span=self.token_span(name_token), args=args,
+                             keywords=keywords, label=label_text)
+
+    def field(self, name_token: Token, type_tree: Tree[Any], default: Tree[Any] | None, span: ir.Span) -> ir.FieldSpec:
+        """A field declaration `name: TYPE [= DEFAULT]`."""
+        return ir.FieldSpec(
+            span=span,
+            name=self.check_name(name_token, "field name"),
+            type=self.type(type_tree),
+            default=self.expr(default) if default is not None else None,
+        )

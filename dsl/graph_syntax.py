@@ -1,0 +1,441 @@
+"""The `.graph` front-end: `SourceFile` → lark tree (private) → `GraphSpec`.
+
+The grammar lives in `grammars/graph.lark`. Blocks come from an indenter that
+also collects comments (so `fmt` can keep them). After a syntax error, parsing
+resumes at the next top-level declaration, so one run reports an error per
+broken declaration.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from functools import lru_cache
+from typing import Any
+
+from lark import Lark, Token, Tree
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.indenter import Indenter
+
+from grammars import read_grammar
+
+from . import ir
+from .diagnostics import DiagnosticError, Diagnostics
+from .expressions import PositionMap, TreeToIR
+from .source import SourceFile
+
+__all__ = ("MAX_ERRORS", "parse_fragment", "parse_graph")
+
+_PARSE_LOCK = threading.RLock()
+
+MAX_ERRORS = 50
+"""Syntax errors reported per file before giving up."""
+
+_DECL_START = re.compile(r"^(graph|start|from|state|deps|node)\b", re.MULTILINE)
+_FORBIDDEN_WORDS = {
+    "lambda": "lambdas are not allowed in graph expressions",
+    "for": "comprehensions and loops are not allowed in graph expressions",
+    "yield": "`yield` is not allowed in graph expressions",
+    "return": "`return` is not part of the language: end a branch with `-> Target(...)`",
+    "def": "functions cannot be defined in a spec: import them with `from module import name`",
+    "class": "classes cannot be defined in a spec: import them with `from module import name`",
+    "import": "write imports as `from module import name` at the top level",
+    "while": "loops are not part of the language: route back to a node instead",
+    "with": "`with` blocks are not part of the language: put that code in an imported function",
+    "try": "`try` blocks are not part of the language: put that code in an imported function",
+    "async": "`async` is not needed: node bodies may `await` directly",
+    "global": "`global` is not part of the language: keep shared data in `state`",
+    "elif": "`elif` is not part of the language: write another `if` branch",
+}
+_FORBIDDEN = "not part of the graph language: move that logic into a Python function the spec imports"
+_TOKEN_NAMES = {
+    "NAME": "a name",
+    "NUMBER": "a number",
+    "STRING": "a string",
+    "LONG_STRING": "a string",
+    "_NL": "end of line",
+    "_INDENT": "an indented block",
+    "_DEDENT": "end of block",
+    "$END": "end of file",
+    "ADD_OP": "`+` or `-`",
+    "MUL_OP": "an operator",
+    "AUG_OP": "`+=` (or another augmented assignment)",
+    "_ARROW": "`->`",
+    "_LPAR": "`(`",
+    "_RPAR": "`)`",
+}
+
+
+class _IndentProblem(Exception):
+    def __init__(self, line: int, column: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+        self.column = column
+        self.message = message
+
+
+class _GraphIndenter(Indenter):
+    """Python-style INDENT/DEDENT tokens, comment collection, and located dedent errors."""
+
+    NL_type = "_NL"
+    OPEN_PAREN_types = ["_LPAR", "LSQB", "LBRACE"]  # noqa: RUF012 -- lark's interface
+    CLOSE_PAREN_types = ["_RPAR", "RSQB", "RBRACE"]  # noqa: RUF012
+    INDENT_type = "_INDENT"
+    DEDENT_type = "_DEDENT"
+    tab_len = 8
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.comments: list[tuple[int, int, str]] = []
+
+    def process(self, stream: Iterator[Token]) -> Iterator[Token]:
+        """Start a new parse: forget the previous parse's comments."""
+        self.comments = []
+        return super().process(stream)
+
+    def handle_NL(self, token: Token) -> Iterator[Token]:  # noqa: N802 -- lark's interface
+        """Collect comments, then emit INDENT/DEDENT like lark's Indenter, with located errors."""
+        value = str(token)
+        for match in re.finditer(r"#[^\n]*", value):
+            before = value[: match.start()]
+            line = (token.line or 1) + before.count("\n")
+            column = match.start() - before.rfind("\n") if "\n" in before else (token.column or 1) + match.start()
+            self.comments.append((line, column, match.group().rstrip()))
+        if self.paren_level > 0:
+            return
+        yield token
+        indent_str = value.rsplit("\n", 1)[1]
+        indent = indent_str.count(" ") + indent_str.count("\t") * self.tab_len
+        if indent > self.indent_level[-1]:
+            self.indent_level.append(indent)
+            yield Token.new_borrow_pos(self.INDENT_type, indent_str, token)
+            return
+        while indent < self.indent_level[-1]:
+            self.indent_level.pop()
+            yield Token.new_borrow_pos(self.DEDENT_type, indent_str, token)
+        if indent != self.indent_level[-1]:
+            line = (token.end_line or token.line or 1)
+            raise _IndentProblem(line, len(indent_str) + 1, "unindent does not match any outer indentation level")
+
+
+@lru_cache(maxsize=1)
+def _parser() -> Lark:
+    return Lark(
+        read_grammar("graph.lark"),
+        parser="lalr",
+        lexer="contextual",
+        start=["module", "expr_input", "type_input", "stmt_input", "target_input", "field_input", "import_input"],
+        postlex=_GraphIndenter(),
+        propagate_positions=True,
+        maybe_placeholders=True,
+    )
+
+
+def _syntax_error(error: UnexpectedInput | _IndentProblem, text: str) -> tuple[int, int, int, str, str | None]:
+    """Line, column, width, message and hint for a parse failure."""
+    if isinstance(error, _IndentProblem):
+        return error.line, error.column, 1, error.message, "indent with the same spaces as the enclosing block"
+    line = error.line if isinstance(error.line, int) and error.line > 0 else 1
+    column = error.column if isinstance(error.column, int) and error.column > 0 else 1
+    if isinstance(error, UnexpectedCharacters):
+        char = text[error.pos_in_stream] if 0 <= error.pos_in_stream < len(text) else ""
+        if char == "=" and text[error.pos_in_stream - 1 : error.pos_in_stream] == ":":
+            return line, column - 1, 2, "assignment expressions (`:=`) are not allowed", _FORBIDDEN
+        if char in "\"'":
+            return line, column, 1, "unterminated string", "close the string on the same line, or use triple quotes"
+        if char == "\t" or char == " ":
+            return line, column, 1, "unexpected indentation", None
+        shown = repr(char)[1:-1] if char.isprintable() else f"\\u{ord(char):04x}" if char else "end of file"
+        return line, column, 1, f"unexpected character `{shown}`", None
+    if isinstance(error, UnexpectedToken):
+        token = error.token
+        value = str(token)
+        if token.type in ("_INDENT", "_DEDENT"):  # these borrow the position of the preceding line end
+            line, column = (token.end_line or line), len(value.replace("\t", " " * 8)) + 1
+        line_text = text.split("\n")[line - 1] if 0 < line <= text.count("\n") + 1 else ""
+        previous = re.search(r"(\w+)\W*$", line_text[: column - 1])
+        for word in (value if token.type == "NAME" else "", previous.group(1) if previous else ""):
+            if word in _FORBIDDEN_WORDS:
+                return line, column, max(1, len(value)), _FORBIDDEN_WORDS[word], _FORBIDDEN
+        if token.type in ("MUL_OP", "POW_OP") and "NAME" in error.expected:
+            return line, column, len(value), "star-arguments and unpacking are not allowed", _FORBIDDEN
+        if token.type == "_INDENT":
+            return line, column, 1, "unexpected indentation", "indent only the lines of a block"
+        if token.type == "_DEDENT" or token.type == "$END":
+            what = "end of block" if token.type == "_DEDENT" else "end of file"
+            return line, column, 1, f"unexpected {what}", _expected_hint(error.expected)
+        shown = "end of line" if token.type == "_NL" else f"`{value}`"
+        width = 1 if token.type == "_NL" else max(1, len(value))
+        return line, column, width, f"unexpected {shown}", _expected_hint(error.expected)
+    if isinstance(error, UnexpectedEOF):
+        return line, column, 1, "unexpected end of input", _expected_hint(error.expected)
+    return line, column, 1, "syntax error", None
+
+
+def _error_code(error: Exception, hint: str | None) -> str:
+    if isinstance(error, _IndentProblem):
+        return "E003"
+    return "E005" if hint == _FORBIDDEN else "E001"
+
+
+def _expected_hint(expected: Any) -> str | None:
+    parser = _parser()
+    names: set[str] = set()
+    for terminal in expected:
+        if terminal in _TOKEN_NAMES:
+            names.add(_TOKEN_NAMES[terminal])
+            continue
+        try:
+            pattern = parser.get_terminal(terminal).pattern
+        except KeyError:
+            continue
+        names.add(f"`{pattern.value}`" if pattern.type == "str" else terminal.lower())
+    if not names or len(names) > 8:
+        return None
+    return "expected " + ", ".join(sorted(names))
+
+
+def parse_fragment(
+    text: str,
+    start: str,
+    file: str,
+    sink: Diagnostics,
+    position: PositionMap,
+) -> Tree[Any] | None:
+    """Parse a YAML/TOML string (or f-string field) with one of the grammar's `*_input` rules.
+
+    Errors are recorded in `sink`, positioned through `position`; returns None then.
+    """
+    if "\n" in text.strip():
+        line, column = position(1, 1)
+        sink.error("E001", ir.Span(file=file, line=line, column=column, end_line=line, end_column=column + 1),
+                   "an expression must fit on one line")
+        return None
+    try:
+        with _PARSE_LOCK:
+            return _parser().parse(text.strip("\n"), start=start)
+    except (UnexpectedInput, _IndentProblem) as e:
+        line, column, width, message, hint = _syntax_error(e, text)
+        file_line, file_column = position(line, column)
+        sink.error(_error_code(e, hint), ir.Span(file=file, line=file_line, column=file_column, end_line=file_line,
+                                   end_column=file_column + width), message, hint)
+        return None
+
+
+def parse_expression(text: str, file: str, sink: Diagnostics, position: PositionMap) -> ir.Expr | None:
+    """Parse one expression string into IR (used for f-string fields and YAML/TOML strings)."""
+    tree = parse_fragment(text, "expr_input", file, sink, position)
+    if tree is None:
+        return None
+    return _converter(file, sink, position).expr(tree)
+
+
+def _converter(file: str, sink: Diagnostics, position: PositionMap) -> TreeToIR:
+    return TreeToIR(file, sink, position, lambda text, pos: parse_expression(text, file, sink, pos))
+
+
+def parse_graph(source: SourceFile) -> ir.GraphSpec:
+    """Parse a `.graph` file into a `GraphSpec`.
+
+    Raises:
+        DiagnosticError: with every syntax and shape error found.
+    """
+    sink = Diagnostics()
+    text = source.text if source.text.endswith("\n") else source.text + "\n"
+    trees: list[tuple[Tree[Any], int]] = []
+    comments: list[tuple[int, int, str]] = []
+    offset = 0  # lines skipped before the chunk being parsed
+    remaining = text
+    parser = _parser()
+    indenter: _GraphIndenter = parser.options.postlex
+    while True:
+        try:
+            with _PARSE_LOCK:  # the indenter keeps per-parse state
+                trees.append((parser.parse(remaining, start="module"), offset))
+                comments.extend((line + offset, column, body) for line, column, body in indenter.comments)
+            break
+        except (UnexpectedInput, _IndentProblem) as e:
+            line, column, width, message, hint = _syntax_error(e, remaining)
+            sink.error(_error_code(e, hint),
+                       ir.Span(file=source.name, line=line + offset, column=column, end_line=line + offset,
+                               end_column=column + width), message, hint)
+            if len(sink.items) >= MAX_ERRORS:
+                break
+            lines_before = remaining.split("\n", line)[:line]
+            resume_from = sum(len(part) + 1 for part in lines_before)
+            match = _DECL_START.search(remaining, min(resume_from, len(remaining)))
+            if match is None:
+                break
+            skipped = remaining.count("\n", 0, match.start())
+            remaining = remaining[match.start() :]
+            offset += skipped
+    sink.raise_if_errors()
+    tree, _ = trees[0]
+    try:
+        spec = _ModuleBuilder(source, sink).build(tree, comments)
+    except RecursionError:
+        sink.error("E016", ir.Span(file=source.name, line=1, column=1, end_line=1, end_column=1),
+                   "the spec is nested too deeply to process")
+        raise DiagnosticError(sink.items) from None
+    sink.raise_if_errors()
+    return spec
+
+
+class _ModuleBuilder:
+    """Assembles top-level declarations into a `GraphSpec`, checking their shape."""
+
+    def __init__(self, source: SourceFile, sink: Diagnostics) -> None:
+        self.source = source
+        self.sink = sink
+        self.convert = _converter(source.name, sink, lambda line, column: (line, column))
+
+    def build(self, tree: Tree[Any], comments: list[tuple[int, int, str]]) -> ir.GraphSpec:
+        convert = self.convert
+        fields: dict[str, Any] = {"imports": [], "nodes": []}
+        graph_decl: Tree[Any] | None = None
+        seen: dict[str, ir.Span] = {}
+        decls = [d for d in tree.children if isinstance(d, Tree)]
+        for index, decl in enumerate(decls):
+            kind = str(decl.data)
+            span = convert.tree_span(decl)
+            if kind in ("graph_decl", "start_decl", "state_block", "state_ref", "deps_block", "deps_ref"):
+                key = kind.split("_")[0]
+                if key in seen:
+                    self.sink.error("E011", span, f"`{key}` is declared twice", f"the first is at line {seen[key].line}")
+                    continue
+                seen[key] = span
+            if kind == "doc_decl":
+                value = convert.string(decl.children[0].children[0])
+                if index != 0 or not isinstance(value, ir.Constant) or not isinstance(value.value, str):
+                    self.sink.error("E011", span, "a string here does nothing", "only the first line of a file may be a docstring")
+                else:
+                    fields["doc"] = value.value
+            elif kind == "graph_decl":
+                graph_decl = decl
+                name_token, output = decl.children
+                fields["name"] = convert.check_name(name_token, "graph name")
+                fields["name_span"] = convert.token_span(name_token)
+                fields["output"] = convert.type(output) if output is not None else None
+            elif kind == "start_decl":
+                fields["start"] = str(decl.children[0])
+                fields["start_span"] = convert.token_span(decl.children[0])
+            elif kind == "import_decl":
+                fields["imports"].append(self.import_spec(decl.children[0], span))
+            elif kind in ("state_block", "deps_block", "state_ref", "deps_ref"):
+                fields[kind.split("_")[0]] = self.type_spec(decl, span)
+            elif kind == "node_decl":
+                fields["nodes"].append(self.node(decl, span))
+        if graph_decl is None:
+            self.sink.error("E010", ir.Span(file=self.source.name, line=1, column=1, end_line=1, end_column=2),
+                            "missing `graph NAME` declaration", "start the spec with e.g. `graph MyFlow`")
+            fields.setdefault("name", "Graph")
+            fields.setdefault("name_span", ir.Span(file=self.source.name, line=1, column=1, end_line=1, end_column=1))
+        fields["comments"] = [self.comment(line, column, body) for line, column, body in comments]
+        return ir.GraphSpec(span=ir.Span(file=self.source.name, line=1, column=1, end_line=1, end_column=1), **fields)
+
+    def comment(self, line: int, column: int, body: str) -> ir.Comment:
+        own_line = self.source.line(line)[: column - 1].strip() == ""
+        span = ir.Span(file=self.source.name, line=line, column=column, end_line=line, end_column=column + len(body))
+        return ir.Comment(span=span, text=body, own_line=own_line)
+
+    def import_spec(self, body: Tree[Any], span: ir.Span) -> ir.ImportSpec:
+        return import_from_tree(self.convert, body, span)
+
+    def type_spec(self, decl: Tree[Any], span: ir.Span) -> ir.TypeSpec:
+        convert = self.convert
+        if str(decl.data).endswith("_ref"):
+            return ir.TypeSpec(span=span, ref=".".join(str(t) for t in decl.children[0].children))
+        class_name_token, *lines = decl.children
+        class_name = convert.check_name(class_name_token, "class name") if class_name_token is not None else None
+        return ir.TypeSpec(span=span, class_name=class_name,
+                           fields=[self.param(line.children[0]) for line in lines if isinstance(line, Tree)])
+
+    def param(self, param: Tree[Any]) -> ir.FieldSpec:
+        name, type_tree, default = param.children
+        return self.convert.field(name, type_tree, default, self.convert.tree_span(param))
+
+    def node(self, decl: Tree[Any], span: ir.Span) -> ir.NodeSpec:
+        convert = self.convert
+        name_token, params, body = decl.children
+        fields = [self.param(p) for p in params.children if p is not None] if params is not None else []
+        items = list(body.children)
+        doc = None
+        first = items[0] if items else None
+        if isinstance(first, Tree) and first.data == "stmt":
+            inner = first.children[0]
+            if inner.data == "expr_stmt" and isinstance(inner.children[0], Tree) and inner.children[0].data == "string":
+                value = convert.string(inner.children[0].children[0])
+                if isinstance(value, ir.Constant) and isinstance(value.value, str):
+                    doc = value.value
+                    items = items[1:]
+        statements: list[ir.Statement] = []
+        branches: list[ir.Branch] = []
+        for item in items:
+            if item.data == "stmt":
+                statement = convert.statement(item.children[0])
+                if branches:
+                    self.sink.error("E008", statement.span, "statements must come before the branches of a node",
+                                    "move it above the first `if` / `->`, or into an `if` block")
+                statements.append(statement)
+            else:
+                branches.append(self.branch(item))
+        if not branches:
+            self.sink.error("E008", convert.token_span(name_token), f"node `{name_token}` has no transition",
+                            "end the node with `-> NextNode(...)` or `-> End(value)`")
+        return ir.NodeSpec(span=span, name=convert.check_name(name_token, "node name"),
+                           name_span=convert.token_span(name_token), doc=doc, fields=fields,
+                           do=statements, next=branches)
+
+    def branch(self, item: Tree[Any]) -> ir.Branch:
+        convert = self.convert
+        kind = str(item.data)
+        span = convert.tree_span(item)
+        if kind == "goto":
+            return ir.Branch(span=span, to=self.arrow(item.children[0]))
+        if kind == "if_arrow":
+            condition, arrow = item.children
+            return ir.Branch(span=span, condition=convert.expr(condition), to=self.arrow(arrow))
+        condition = convert.expr(item.children[0]) if kind == "if_block" else None
+        block = item.children[-1]
+        statements: list[ir.Statement] = []
+        transition: ir.Transition | None = None
+        for entry in block.children:
+            entry_span = convert.tree_span(entry)
+            if transition is not None:
+                self.sink.error("E303", entry_span, "nothing may follow `->` in a block", "this line is never reached")
+                continue
+            if entry.data == "stmt":
+                statements.append(convert.statement(entry.children[0]))
+            elif entry.data == "goto":
+                transition = self.arrow(entry.children[0])
+            else:
+                self.sink.error("E008", entry_span, "branches cannot be nested inside an `if` / `else` block",
+                                "move the condition into the outer `if` with `and`, or route to another node")
+        if transition is None:
+            self.sink.error("E301", span, "this block does not end with a transition",
+                            "finish the block with `-> NextNode(...)` or `-> End(value)`")
+            transition = ir.Transition(span=span, target="End", target_span=span, args=[ir.Constant(span=span, value=None)])
+        return ir.Branch(span=span, condition=condition, do=statements, to=transition)
+
+    def arrow(self, arrow: Tree[Any]) -> ir.Transition:
+        target, label = arrow.children
+        return self.convert.transition(target, label, self.convert.tree_span(arrow))
+
+
+def import_from_tree(convert: TreeToIR, body: Tree[Any], span: ir.Span) -> ir.ImportSpec:
+    """An `ImportSpec` from an `import_body` subtree (shared with the YAML/TOML front-ends)."""
+    dotted, *names = body.children
+    module = ".".join(str(t) for t in dotted.children)
+    for part in dotted.children:
+        if str(part).startswith("_") and str(part) != "__future__":
+            convert.sink.error("E012", convert.token_span(part), f"module path `{module}` has a part starting with `_`")
+    imported = []
+    for entry in names:
+        name_token, alias_token = entry.children
+        name = str(name_token)
+        if name.startswith("_"):
+            convert.sink.error("E012", convert.token_span(name_token), f"imported name `{name}` starts with `_`")
+        alias = convert.check_name(alias_token, "import alias") if alias_token is not None else None
+        imported.append(ir.ImportName(span=convert.tree_span(entry), name=name, alias=alias))
+    return ir.ImportSpec(span=span, module=module, names=imported)

@@ -1,0 +1,421 @@
+"""The graph IR: one set of frozen pydantic models for all three syntaxes.
+
+Every element carries a `span` pointing into the text it came from (the `.graph`
+file, or the YAML / TOML file, including positions inside expression strings).
+Spans are metadata: `strip_spans` gives the comparable content of a spec.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = (
+    "Assign",
+    "Attribute",
+    "BinOp",
+    "BoolOp",
+    "Branch",
+    "Call",
+    "Comment",
+    "Compare",
+    "Constant",
+    "DictExpr",
+    "Expr",
+    "ExprStmt",
+    "FString",
+    "FieldSpec",
+    "FormattedValue",
+    "GraphSpec",
+    "IfExp",
+    "ImportName",
+    "ImportSpec",
+    "Keyword",
+    "ListExpr",
+    "LiteralType",
+    "Name",
+    "NamedType",
+    "NodeSpec",
+    "SetExpr",
+    "Slice",
+    "Span",
+    "Statement",
+    "Subscript",
+    "Transition",
+    "TupleExpr",
+    "TypeExpr",
+    "TypeSpec",
+    "UnaryOp",
+    "UnionType",
+    "strip_spans",
+)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Span(_Model):
+    """A region of a source file: 1-based line and column, end column exclusive."""
+
+    file: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+class _Located(_Model):
+    span: Span
+
+
+# --- expressions -------------------------------------------------------------------
+
+
+class Name(_Located):
+    """A bare name: a local, field, `state`, `deps`, an import or a builtin."""
+
+    kind: Literal["name"] = "name"
+    id: str
+
+
+class Constant(_Located):
+    """A literal number, string, bytes, bool or None."""
+
+    kind: Literal["constant"] = "constant"
+    value: Union[bool, int, float, str, bytes, None]  # noqa: UP007 -- pydantic union order matters
+
+
+class FormattedValue(_Located):
+    """`{value!conversion:format_spec}` inside an f-string."""
+
+    kind: Literal["formatted"] = "formatted"
+    value: Expr
+    conversion: Literal["r", "s", "a"] | None = None
+    format_spec: str | None = None
+
+
+class FString(_Located):
+    """An f-string: literal text and formatted values, in order."""
+
+    kind: Literal["fstring"] = "fstring"
+    parts: list[Union[str, FormattedValue]]  # noqa: UP007
+
+
+class Attribute(_Located):
+    """`value.attr`."""
+
+    kind: Literal["attribute"] = "attribute"
+    value: Expr
+    attr: str
+
+
+class Slice(_Located):
+    """`lower:upper:step` inside a subscript."""
+
+    kind: Literal["slice"] = "slice"
+    lower: Expr | None = None
+    upper: Expr | None = None
+    step: Expr | None = None
+
+
+class Subscript(_Located):
+    """`value[index]`."""
+
+    kind: Literal["subscript"] = "subscript"
+    value: Expr
+    index: Expr
+
+
+class Keyword(_Located):
+    """`name=value` in a call."""
+
+    name: str
+    value: Expr
+
+
+class Call(_Located):
+    """`func(args, name=value)`."""
+
+    kind: Literal["call"] = "call"
+    func: Expr
+    args: list[Expr] = []
+    keywords: list[Keyword] = []
+
+
+BinaryOperator = Literal["+", "-", "*", "/", "//", "%", "**"]
+CompareOperator = Literal["==", "!=", "<", "<=", ">", ">=", "in", "not in", "is", "is not"]
+
+
+class BinOp(_Located):
+    """`left op right` for arithmetic."""
+
+    kind: Literal["binop"] = "binop"
+    left: Expr
+    op: BinaryOperator
+    right: Expr
+
+
+class UnaryOp(_Located):
+    """`-x`, `+x` or `not x`."""
+
+    kind: Literal["unary"] = "unary"
+    op: Literal["-", "+", "not"]
+    operand: Expr
+
+
+class BoolOp(_Located):
+    """`a and b and c` / `a or b`."""
+
+    kind: Literal["boolop"] = "boolop"
+    op: Literal["and", "or"]
+    values: list[Expr]
+
+
+class Compare(_Located):
+    """A comparison chain: `left op1 c1 op2 c2`."""
+
+    kind: Literal["compare"] = "compare"
+    left: Expr
+    ops: list[CompareOperator]
+    comparators: list[Expr]
+
+
+class IfExp(_Located):
+    """`body if test else orelse`."""
+
+    kind: Literal["ifexp"] = "ifexp"
+    body: Expr
+    test: Expr
+    orelse: Expr
+
+
+class ListExpr(_Located):
+    """`[a, b]`."""
+
+    kind: Literal["list"] = "list"
+    elts: list[Expr] = []
+
+
+class TupleExpr(_Located):
+    """`(a, b)`."""
+
+    kind: Literal["tuple"] = "tuple"
+    elts: list[Expr] = []
+
+
+class SetExpr(_Located):
+    """`{a, b}`."""
+
+    kind: Literal["set"] = "set"
+    elts: list[Expr]
+
+
+class DictExpr(_Located):
+    """`{k: v}`."""
+
+    kind: Literal["dict"] = "dict"
+    keys: list[Expr] = []
+    values: list[Expr] = []
+
+
+Expr = Annotated[
+    Union[  # noqa: UP007
+        Name,
+        Constant,
+        FString,
+        Attribute,
+        Subscript,
+        Slice,
+        Call,
+        BinOp,
+        UnaryOp,
+        BoolOp,
+        Compare,
+        IfExp,
+        ListExpr,
+        TupleExpr,
+        SetExpr,
+        DictExpr,
+    ],
+    Field(discriminator="kind"),
+]
+"""Any expression of the spec language."""
+
+# --- types -----------------------------------------------------------------------------
+
+
+class NamedType(_Located):
+    """`int`, `None`, `pkg.Type`, or a generic `list[T]`, `dict[K, V]`, `tuple[T, ...]`."""
+
+    kind: Literal["named"] = "named"
+    name: str
+    args: list[TypeExpr] | None = None
+
+
+class LiteralType(_Located):
+    """`Literal["a", 1]`."""
+
+    kind: Literal["literal"] = "literal"
+    values: list[Constant]
+
+
+class EllipsisType(_Located):
+    """`...` in `tuple[T, ...]`."""
+
+    kind: Literal["ellipsis"] = "ellipsis"
+
+
+class UnionType(_Located):
+    """`A | B`."""
+
+    kind: Literal["union"] = "union"
+    options: list[TypeExpr]
+
+
+TypeExpr = Annotated[Union[NamedType, LiteralType, EllipsisType, UnionType], Field(discriminator="kind")]  # noqa: UP007
+"""A type annotation."""
+
+# --- statements, branches, nodes -----------------------------------------------------------
+
+AssignOperator = Literal["=", "+=", "-=", "*=", "/=", "//=", "%="]
+
+
+class Assign(_Located):
+    """`target = value`, `state.x += value`, optionally awaiting the value."""
+
+    kind: Literal["assign"] = "assign"
+    target: Expr
+    op: AssignOperator = "="
+    value: Expr
+    awaited: bool = False
+
+
+class ExprStmt(_Located):
+    """An expression evaluated for its effect, optionally awaited."""
+
+    kind: Literal["expr"] = "expr"
+    value: Expr
+    awaited: bool = False
+
+
+Statement = Annotated[Union[Assign, ExprStmt], Field(discriminator="kind")]  # noqa: UP007
+"""A statement of a node body."""
+
+
+class Transition(_Located):
+    """`-> Node(args)` or `-> End(value)`, with an optional edge label."""
+
+    target: str
+    target_span: Span
+    args: list[Expr] = []
+    keywords: list[Keyword] = []
+    label: str | None = None
+
+    @property
+    def is_end(self) -> bool:
+        """Whether this ends the run."""
+        return self.target == "End"
+
+
+class Branch(_Located):
+    """`if condition:` statements `-> target`; `condition` is None for the final, unconditional branch."""
+
+    condition: Expr | None = None
+    do: list[Statement] = []
+    to: Transition
+
+
+class FieldSpec(_Located):
+    """`name: TYPE [= DEFAULT]` of a node, state or deps."""
+
+    name: str
+    type: TypeExpr
+    default: Expr | None = None
+
+
+class NodeSpec(_Located):
+    """A node: fields, statements, then branches tried in order."""
+
+    name: str
+    name_span: Span
+    doc: str | None = None
+    fields: list[FieldSpec] = []
+    do: list[Statement] = []
+    next: list[Branch] = []
+
+
+class TypeSpec(_Located):
+    """The state or deps: an inline class (`fields`) or an existing type (`ref`)."""
+
+    class_name: str | None = None
+    fields: list[FieldSpec] | None = None
+    ref: str | None = None
+
+
+class ImportName(_Located):
+    """`name [as alias]` in an import."""
+
+    name: str
+    alias: str | None = None
+
+    @property
+    def local_name(self) -> str:
+        """The name the spec uses."""
+        return self.alias or self.name
+
+
+class ImportSpec(_Located):
+    """`from module import a, b as c`."""
+
+    module: str
+    names: list[ImportName]
+
+
+class Comment(_Located):
+    """A `#` comment of a `.graph` file, kept so `fmt` can put it back."""
+
+    text: str
+    own_line: bool
+
+
+class GraphSpec(_Located):
+    """A whole spec: the IR every front-end produces and the compiler consumes."""
+
+    name: str
+    name_span: Span
+    doc: str | None = None
+    output: TypeExpr | None = None
+    start: str | None = None
+    start_span: Span | None = None
+    imports: list[ImportSpec] = []
+    state: TypeSpec | None = None
+    deps: TypeSpec | None = None
+    nodes: list[NodeSpec] = []
+    comments: list[Comment] = []
+
+
+def strip_spans(model: BaseModel, *, comments: bool = False) -> Any:
+    """The content of a model as plain data, without spans (and comments unless asked)."""
+    return _strip(model.model_dump(), comments)
+
+
+def _strip(value: Any, comments: bool) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: _strip(v, comments)
+            for k, v in value.items()
+            if not k.endswith("span") and (comments or k != "comments")
+        }
+    if isinstance(value, list):
+        return [_strip(v, comments) for v in value]
+    return value
+
+
+for _model in list(globals().values()):
+    if isinstance(_model, type) and issubclass(_model, BaseModel) and _model is not BaseModel:
+        _model.model_rebuild()

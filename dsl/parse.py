@@ -1,0 +1,34 @@
+"""One entry point for all three syntaxes: `SourceFile` → `GraphSpec`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import ir
+from .graph_syntax import parse_graph
+from .source import DEFAULT_MAX_BYTES, SourceFile, read_source
+from .toml_syntax import parse_toml
+from .yaml_syntax import parse_yaml
+
+__all__ = ("parse_file", "parse_source")
+
+_FRONT_ENDS = {"graph": parse_graph, "yaml": parse_yaml, "toml": parse_toml}
+
+
+def parse_source(source: SourceFile) -> ir.GraphSpec:
+    """Parse a spec in any syntax.
+
+    Raises:
+        DiagnosticError: the spec has syntax or shape errors.
+    """
+    return _FRONT_ENDS[source.syntax](source)
+
+
+def parse_file(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[SourceFile, ir.GraphSpec]:
+    """Read and parse a spec file; returns the source too, for rendering diagnostics.
+
+    Raises:
+        DiagnosticError: the file cannot be read, or the spec has syntax or shape errors.
+    """
+    source = read_source(path, max_bytes=max_bytes)
+    return source, parse_source(source)

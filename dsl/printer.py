@@ -1,0 +1,240 @@
+"""`GraphSpec` → canonical `.graph`, YAML or TOML text (`graphc fmt`).
+
+Printing then parsing gives back the same IR (spans aside) for every syntax;
+`.graph` → `.graph` also keeps comments, placed by the line they annotated.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+
+from . import ir
+from .data_syntax import TYPE_CLASS_KEY
+from .unparse import ExprWriter, quote_string
+
+__all__ = ("print_graph", "print_spec", "print_toml", "print_yaml", "spec_to_data")
+
+_WRITER = ExprWriter()
+_INDENT = "    "
+
+
+def _docstring(text: str) -> str:
+    if '"""' in text or "\\" in text or text.endswith('"') or not text.isprintable() and "\n" not in text:
+        return quote_string(text)
+    if any(not ch.isprintable() and ch != "\n" for ch in text):
+        return quote_string(text)
+    return f'"""{text}"""'
+
+
+class _Lines:
+    """Output lines, each tagged with the source line it came from, to re-attach comments."""
+
+    def __init__(self, comments: list[ir.Comment]) -> None:
+        self.pending = sorted(comments, key=lambda c: (c.span.line, c.span.column))
+        self.lines: list[str] = []
+
+    def add(self, text: str, source_line: int | None = None, indent: str = "") -> None:
+        trailing = []
+        if source_line is not None:
+            while self.pending and self.pending[0].span.line <= source_line:
+                comment = self.pending.pop(0)
+                if comment.own_line or comment.span.line < source_line:
+                    self.lines.append(f"{indent}{comment.text}")
+                else:
+                    trailing.append(comment.text)
+        line = f"{indent}{text}" if text else ""
+        self.lines.append(f"{line}  {' '.join(trailing)}" if trailing else line)
+
+    def blank(self) -> None:
+        if self.lines and self.lines[-1] != "":
+            self.lines.append("")
+
+    def text(self) -> str:
+        for comment in self.pending:
+            self.lines.append(comment.text)
+        while self.lines and self.lines[-1] == "":
+            self.lines.pop()
+        return "\n".join(self.lines) + "\n"
+
+
+def print_graph(spec: ir.GraphSpec) -> str:
+    """The canonical `.graph` text of a spec."""
+    out = _Lines(list(spec.comments))
+    if spec.doc is not None:
+        out.add(_docstring(spec.doc), 1)
+    output = f" -> {_WRITER.type(spec.output)}" if spec.output is not None else ""
+    out.add(f"graph {spec.name}{output}", spec.name_span.line)
+    if spec.start is not None:
+        out.add(f"start {spec.start}", spec.start_span.line if spec.start_span else None)
+    if spec.imports:
+        out.blank()
+        for imp in spec.imports:
+            names = ", ".join(n.name + (f" as {n.alias}" if n.alias else "") for n in imp.names)
+            out.add(f"from {imp.module} import {names}", imp.span.line)
+    for keyword, type_spec in (("state", spec.state), ("deps", spec.deps)):
+        if type_spec is None:
+            continue
+        out.blank()
+        if type_spec.ref is not None:
+            out.add(f"{keyword} = {type_spec.ref}", type_spec.span.line)
+            continue
+        name = f" {type_spec.class_name}" if type_spec.class_name else ""
+        out.add(f"{keyword}{name}:", type_spec.span.line)
+        for field in type_spec.fields or []:
+            out.add(f"{field.name}: {_WRITER.field(field)}", field.span.line, _INDENT)
+    for node in spec.nodes:
+        out.blank()
+        _print_node(out, node)
+    return out.text()
+
+
+def _print_node(out: _Lines, node: ir.NodeSpec) -> None:
+    params = ", ".join(f"{f.name}: {_WRITER.field(f)}" for f in node.fields)
+    out.add(f"node {node.name}({params}):" if node.fields else f"node {node.name}:", node.name_span.line)
+    if node.doc is not None:
+        out.add(_docstring(node.doc), node.name_span.line + 1, _INDENT)
+    for statement in node.do:
+        out.add(_WRITER.statement(statement), statement.span.line, _INDENT)
+    for branch in node.next:
+        arrow = _arrow(branch.to)
+        if branch.condition is not None and not branch.do:
+            out.add(f"if {_WRITER.expr(branch.condition)} {arrow}", branch.span.line, _INDENT)
+            continue
+        if branch.condition is None and not branch.do:
+            out.add(arrow, branch.span.line, _INDENT)
+            continue
+        header = f"if {_WRITER.expr(branch.condition)}:" if branch.condition is not None else "else:"
+        out.add(header, branch.span.line, _INDENT)
+        for statement in branch.do:
+            out.add(_WRITER.statement(statement), statement.span.line, _INDENT * 2)
+        out.add(arrow, branch.to.span.line, _INDENT * 2)
+
+
+def _arrow(transition: ir.Transition) -> str:
+    label = f" : {quote_string(transition.label)}" if transition.label is not None else ""
+    return f"-> {_WRITER.target(transition)}{label}"
+
+
+def spec_to_data(spec: ir.GraphSpec) -> dict[str, Any]:
+    """The YAML/TOML document of a spec, as plain data with expression strings."""
+    data: dict[str, Any] = {"graph": spec.name}
+    if spec.doc is not None:
+        data["doc"] = spec.doc
+    if spec.output is not None:
+        data["output"] = _WRITER.type(spec.output)
+    if spec.start is not None:
+        data["start"] = spec.start
+    if spec.imports:
+        data["imports"] = [
+            f"from {i.module} import " + ", ".join(n.name + (f" as {n.alias}" if n.alias else "") for n in i.names)
+            for i in spec.imports
+        ]
+    for key, type_spec in (("state", spec.state), ("deps", spec.deps)):
+        if type_spec is None:
+            continue
+        if type_spec.ref is not None:
+            data[key] = type_spec.ref
+            continue
+        entries: dict[str, str] = {TYPE_CLASS_KEY: type_spec.class_name} if type_spec.class_name else {}
+        entries.update({f.name: _WRITER.field(f) for f in type_spec.fields or []})
+        data[key] = entries
+    nodes: dict[str, Any] = {}
+    for node in spec.nodes:
+        entry: dict[str, Any] = {}
+        if node.doc is not None:
+            entry["doc"] = node.doc
+        if node.fields:
+            entry["fields"] = {f.name: _WRITER.field(f) for f in node.fields}
+        if node.do:
+            entry["do"] = [_WRITER.statement(s) for s in node.do]
+        entry["next"] = [_branch_data(b) for b in node.next]
+        nodes[node.name] = entry
+    data["nodes"] = nodes
+    return data
+
+
+def _branch_data(branch: ir.Branch) -> dict[str, Any]:
+    entry: dict[str, Any] = {}
+    if branch.condition is not None:
+        entry["if"] = _WRITER.expr(branch.condition)
+    if branch.do:
+        entry["do"] = [_WRITER.statement(s) for s in branch.do]
+    entry["to"] = _WRITER.target(branch.to)
+    if branch.to.label is not None:
+        entry["label"] = branch.to.label
+    return entry
+
+
+class _YamlDumper(yaml.SafeDumper):
+    """Block style, with branches as one-line flow mappings when short."""
+
+
+def print_yaml(spec: ir.GraphSpec) -> str:
+    """The canonical YAML text of a spec."""
+    return yaml.dump(spec_to_data(spec), Dumper=_YamlDumper, sort_keys=False, allow_unicode=True, width=1_000_000)
+
+
+_BARE = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE.match(key) else _toml_string(key)
+
+
+def _toml_string(value: str) -> str:
+    if '"' in value and "'" not in value and value.isprintable():
+        return f"'{value}'"  # a literal string reads better than escaped quotes
+    out = ['"']
+    for ch in value:
+        if ch == '"':
+            out.append('\\"')
+        elif ch == "\\":
+            out.append("\\\\")
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif not ch.isprintable() or ch == "\x7f":
+            out.append(f"\\u{ord(ch):04x}" if ord(ch) < 0x10000 else f"\\U{ord(ch):08x}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, str):
+        return _toml_string(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    raise AssertionError(f"unexpected TOML value {value!r}")
+
+
+def print_toml(spec: ir.GraphSpec) -> str:
+    """The canonical TOML text of a spec."""
+    data = spec_to_data(spec)
+    nodes = data.pop("nodes")
+    tables = {k: data.pop(k) for k in ("state", "deps") if isinstance(data.get(k), dict)}
+    lines = [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in data.items()]
+    for key, entries in tables.items():
+        lines += ["", f"[{key}]"] + [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in entries.items()]
+    for name, node in nodes.items():
+        lines += ["", f"[nodes.{_toml_key(name)}]"]
+        for key, value in node.items():
+            if key == "next" or (key == "do" and value):
+                items = ",\n".join(f"    {_toml_value(v)}" for v in value)
+                lines.append(f"{key} = [\n{items},\n]")
+            else:
+                lines.append(f"{key} = {_toml_value(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def print_spec(spec: ir.GraphSpec, syntax: str) -> str:
+    """Print a spec in `graph`, `yaml` or `toml` syntax."""
+    printers = {"graph": print_graph, "yaml": print_yaml, "toml": print_toml}
+    return printers[syntax](spec)

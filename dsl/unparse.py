@@ -1,0 +1,195 @@
+"""IR → source text for expressions, types and statements.
+
+Used by the printer (`fmt`) and, with names mapped, by the code generator: spec
+text is never pasted anywhere; it is always re-emitted from the IR, so every
+string is escaped and every name is a checked identifier.
+"""
+
+from __future__ import annotations
+
+import math
+
+from . import ir
+
+__all__ = ("ExprWriter", "quote_string")
+
+_BINOP_PRECEDENCE = {"+": 6, "-": 6, "*": 7, "/": 7, "//": 7, "%": 7, "**": 9}
+_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\0": "\\x00"}
+
+
+def quote_string(value: str, quote: str = '"') -> str:
+    """A Python/graph string literal for `value`, escaping quotes, backslashes and unprintables."""
+    out = [quote]
+    for ch in value:
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif ch == quote:
+            out.append("\\" + ch)
+        elif not ch.isprintable():
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+        else:
+            out.append(ch)
+    out.append(quote)
+    return "".join(out)
+
+
+def _quote_bytes(value: bytes) -> str:
+    out = ['b"']
+    for byte in value:
+        ch = chr(byte)
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif ch == '"':
+            out.append('\\"')
+        elif 0x20 <= byte < 0x7F:
+            out.append(ch)
+        else:
+            out.append(f"\\x{byte:02x}")
+    out.append('"')
+    return "".join(out)
+
+
+class ExprWriter:
+    """Writes expressions with the fewest parentheses that keep their meaning.
+
+    Subclasses override `name` to map spec names to generated code (e.g. `foo` →
+    `self.foo`) and `fstring` to change how f-strings are written.
+    """
+
+    def __init__(self, quote: str = '"') -> None:
+        self.quote = quote
+
+    def name(self, node: ir.Name) -> str:
+        """How a bare name is written."""
+        return node.id
+
+    def constant(self, value: object) -> str:
+        """A literal value."""
+        if isinstance(value, str):
+            return quote_string(value, self.quote)
+        if isinstance(value, bytes):
+            return _quote_bytes(value)
+        if isinstance(value, float):
+            if math.isinf(value):
+                return "1e999" if value > 0 else "-1e999"
+            return repr(value)
+        return repr(value)
+
+    def expr(self, node: ir.Expr, parent: int = 0) -> str:  # noqa: C901 -- one case per IR node type
+        """Write `node` in a context that binds with precedence `parent`."""
+        if isinstance(node, ir.Name):
+            return self.name(node)
+        if isinstance(node, ir.Constant):
+            text = self.constant(node.value)
+            negative = isinstance(node.value, (int, float)) and not isinstance(node.value, bool) and node.value < 0
+            return f"({text})" if negative and parent >= 8 else text
+        if isinstance(node, ir.FString):
+            return self.fstring(node)
+        if isinstance(node, ir.Attribute):
+            value = self.expr(node.value, 10)
+            if isinstance(node.value, ir.Constant) and isinstance(node.value.value, (int, float)):
+                value = f"({value})"  # `1.real` would read as a float
+            return f"{value}.{node.attr}"
+        if isinstance(node, ir.Subscript):
+            return f"{self.expr(node.value, 10)}[{self.expr(node.index)}]"
+        if isinstance(node, ir.Slice):
+            text = f"{self._opt(node.lower)}:{self._opt(node.upper)}"
+            return text + (f":{self.expr(node.step)}" if node.step is not None else "")
+        if isinstance(node, ir.Call):
+            parts = [self.expr(a) for a in node.args]
+            parts += [f"{k.name}={self.expr(k.value)}" for k in node.keywords]
+            return f"{self.expr(node.func, 10)}({', '.join(parts)})"
+        if isinstance(node, ir.BinOp):
+            level = _BINOP_PRECEDENCE[node.op]
+            if node.op == "**":  # right-associative, binds tighter than unary on its left
+                text = f"{self.expr(node.left, 10)} ** {self.expr(node.right, 8)}"
+            else:
+                text = f"{self.expr(node.left, level)} {node.op} {self.expr(node.right, level + 1)}"
+            return self._wrap(text, level, parent)
+        if isinstance(node, ir.UnaryOp):
+            if node.op == "not":
+                return self._wrap(f"not {self.expr(node.operand, 4)}", 4, parent)
+            return self._wrap(f"{node.op}{self.expr(node.operand, 8)}", 8, parent)
+        if isinstance(node, ir.BoolOp):
+            level = 3 if node.op == "and" else 2
+            return self._wrap(f" {node.op} ".join(self.expr(v, level + 1) for v in node.values), level, parent)
+        if isinstance(node, ir.Compare):
+            text = self.expr(node.left, 6)
+            for op, right in zip(node.ops, node.comparators):
+                text += f" {op} {self.expr(right, 6)}"
+            return self._wrap(text, 5, parent)
+        if isinstance(node, ir.IfExp):
+            text = f"{self.expr(node.body, 2)} if {self.expr(node.test, 2)} else {self.expr(node.orelse, 1)}"
+            return self._wrap(text, 1, parent)
+        if isinstance(node, ir.ListExpr):
+            return f"[{', '.join(self.expr(e) for e in node.elts)}]"
+        if isinstance(node, ir.TupleExpr):
+            if len(node.elts) == 1:
+                return f"({self.expr(node.elts[0])},)"
+            return f"({', '.join(self.expr(e) for e in node.elts)})"
+        if isinstance(node, ir.SetExpr):
+            return f"{{{', '.join(self.expr(e) for e in node.elts)}}}"
+        if isinstance(node, ir.DictExpr):
+            items = ", ".join(f"{self.expr(k)}: {self.expr(v)}" for k, v in zip(node.keys, node.values))
+            return f"{{{items}}}"
+        raise AssertionError(f"unknown expression {node!r}")
+
+    def fstring(self, node: ir.FString) -> str:
+        """An f-string; fields are written with the other quote so they nest."""
+        inner = ExprWriter("'" if self.quote == '"' else '"')
+        inner.name = self.name  # type: ignore[method-assign]
+        out = ["f", self.quote]
+        for part in node.parts:
+            if isinstance(part, str):
+                out.append(quote_string(part, self.quote)[1:-1].replace("{", "{{").replace("}", "}}"))
+                continue
+            text = inner.expr(part.value)
+            if text.startswith("{"):
+                text = f" {text}"  # `{{` would read as a literal brace
+            out.append("{" + text)
+            if part.conversion:
+                out.append("!" + part.conversion)
+            if part.format_spec is not None:
+                out.append(":" + part.format_spec)
+            out.append("}")
+        out.append(self.quote)
+        return "".join(out)
+
+    def _opt(self, node: ir.Expr | None) -> str:
+        return "" if node is None else self.expr(node)
+
+    @staticmethod
+    def _wrap(text: str, level: int, parent: int) -> str:
+        return f"({text})" if level < parent else text
+
+    # ---- types, statements, targets ------------------------------------------------------
+
+    def type(self, node: ir.TypeExpr) -> str:
+        """A type annotation."""
+        if isinstance(node, ir.UnionType):
+            return " | ".join(self.type(option) for option in node.options)
+        if isinstance(node, ir.LiteralType):
+            return f"Literal[{', '.join(self.constant(v.value) for v in node.values)}]"
+        if isinstance(node, ir.EllipsisType):
+            return "..."
+        if node.args is None:
+            return node.name
+        return f"{node.name}[{', '.join(self.type(a) for a in node.args)}]"
+
+    def statement(self, node: ir.Statement) -> str:
+        """A statement of a node body."""
+        value = ("await " if node.awaited else "") + self.expr(node.value)
+        if isinstance(node, ir.ExprStmt):
+            return value
+        return f"{self.expr(node.target)} {node.op} {value}"
+
+    def target(self, node: ir.Transition) -> str:
+        """`Target(args)` of a transition, without the arrow or label."""
+        parts = [self.expr(a) for a in node.args] + [f"{k.name}={self.expr(k.value)}" for k in node.keywords]
+        return f"{node.target}({', '.join(parts)})"
+
+    def field(self, node: ir.FieldSpec) -> str:
+        """`TYPE [= DEFAULT]` of a field, without its name."""
+        text = self.type(node.type)
+        return text if node.default is None else f"{text} = {self.expr(node.default)}"

@@ -1,0 +1,100 @@
+"""The YAML front-end: `SourceFile` → located data (PyYAML's composer) → `GraphSpec`."""
+
+from __future__ import annotations
+
+import yaml
+
+from . import ir
+from .data_syntax import DataNode, data_to_spec
+from .diagnostics import Diagnostic, DiagnosticError
+from .source import SourceFile
+
+__all__ = ("parse_yaml",)
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+MAX_YAML_NODES = 1_000_000  # aliases can make a small document huge
+
+
+class _Located:
+    def __init__(self, source: SourceFile) -> None:
+        self.source = source
+        self.constructor = yaml.constructor.SafeConstructor()
+        self.visited = 0
+
+    def span(self, node: yaml.Node) -> ir.Span:
+        start, end = node.start_mark, node.end_mark
+        return ir.Span(file=self.source.name, line=start.line + 1, column=start.column + 1,
+                       end_line=end.line + 1, end_column=end.column + 1)
+
+    def convert(self, node: yaml.Node) -> DataNode:
+        self.visited += 1
+        if self.visited > MAX_YAML_NODES:
+            raise DiagnosticError([Diagnostic.error("E017", self.span(node), "the document expands to too many values",
+                                                    "YAML aliases are expanded; use fewer of them")])
+        span = self.span(node)
+        if isinstance(node, yaml.MappingNode):
+            entries: dict[str, DataNode] = {}
+            key_spans: dict[str, ir.Span] = {}
+            problems = []
+            for key_node, value_node in node.value:
+                key = self.constructor.construct_object(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+                key_span = self.span(key_node)
+                if not isinstance(key, str):
+                    problems.append(Diagnostic.error("E022", key_span, "keys must be strings"))
+                    continue
+                if key in entries:
+                    problems.append(Diagnostic.error("E011", key_span, f"key `{key}` appears twice",
+                                                     f"the first is at line {key_spans[key].line}"))
+                    continue
+                entries[key] = self.convert(value_node)
+                key_spans[key] = key_span
+            if problems:
+                raise DiagnosticError(problems)
+            return DataNode(entries, span, key_spans)
+        if isinstance(node, yaml.SequenceNode):
+            return DataNode([self.convert(item) for item in node.value], span)
+        value = self.constructor.construct_object(node)
+        content = None
+        if isinstance(value, str) and node.start_mark.line == node.end_mark.line:
+            quote = 1 if node.style in ("'", '"') else 0
+            if node.style in (None, "'", '"'):
+                raw = self.source.text[node.start_mark.index + quote : node.end_mark.index - quote]
+                if raw == value:
+                    content = (span.line, span.column + quote)
+        if not isinstance(value, (str, int, float, bool, type(None))):
+            value = str(value)  # dates and other YAML scalars: kept as text
+        return DataNode(value, span, content=content)
+
+
+def parse_yaml(source: SourceFile) -> ir.GraphSpec:
+    """Parse the YAML form of a spec.
+
+    Raises:
+        DiagnosticError: invalid YAML, or a document of the wrong shape.
+    """
+    try:
+        root = yaml.compose(source.text, Loader=_Loader)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        message = f"invalid YAML: {e.problem or e.context}"
+        span = ir.Span(file=source.name, line=line, column=column, end_line=line, end_column=column + 1)
+        raise DiagnosticError([Diagnostic.error("E020", span, message)]) from None
+    except yaml.YAMLError as e:
+        span = ir.Span(file=source.name, line=1, column=1, end_line=1, end_column=1)
+        raise DiagnosticError([Diagnostic.error("E020", span, f"invalid YAML: {e}")]) from None
+    except RecursionError:
+        span = ir.Span(file=source.name, line=1, column=1, end_line=1, end_column=1)
+        raise DiagnosticError([Diagnostic.error("E016", span, "the document is nested too deeply")]) from None
+    if root is None:
+        span = ir.Span(file=source.name, line=1, column=1, end_line=1, end_column=1)
+        raise DiagnosticError([Diagnostic.error("E023", span, "the document is empty", "start with `graph: MyFlow`")])
+    try:
+        data = _Located(source).convert(root)
+    except RecursionError:
+        span = ir.Span(file=source.name, line=1, column=1, end_line=1, end_column=1)
+        raise DiagnosticError([Diagnostic.error("E016", span, "the document is nested too deeply")]) from None
+    except yaml.YAMLError as e:
+        span = ir.Span(file=source.name, line=1, column=1, end_line=1, end_column=1)
+        raise DiagnosticError([Diagnostic.error("E020", span, f"invalid YAML value: {e}")]) from None
+    return data_to_spec(data, source.name)
