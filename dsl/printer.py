@@ -13,20 +13,12 @@ import yaml
 
 from . import ir
 from .data_syntax import TYPE_CLASS_KEY
-from .unparse import ExprWriter, quote_string
+from .unparse import ExprWriter, docstring_literal, quote_string
 
 __all__ = ("print_graph", "print_spec", "print_toml", "print_yaml", "spec_to_data")
 
 _WRITER = ExprWriter()
 _INDENT = "    "
-
-
-def _docstring(text: str) -> str:
-    if '"""' in text or "\\" in text or text.endswith('"') or not text.isprintable() and "\n" not in text:
-        return quote_string(text)
-    if any(not ch.isprintable() and ch != "\n" for ch in text):
-        return quote_string(text)
-    return f'"""{text}"""'
 
 
 class _Lines:
@@ -64,7 +56,7 @@ def print_graph(spec: ir.GraphSpec) -> str:
     """The canonical `.graph` text of a spec."""
     out = _Lines(list(spec.comments))
     if spec.doc is not None:
-        out.add(_docstring(spec.doc), 1)
+        out.add(docstring_literal(spec.doc), 1)
     output = f" -> {_WRITER.type(spec.output)}" if spec.output is not None else ""
     out.add(f"graph {spec.name}{output}", spec.name_span.line)
     if spec.start is not None:
@@ -95,7 +87,7 @@ def _print_node(out: _Lines, node: ir.NodeSpec) -> None:
     params = ", ".join(f"{f.name}: {_WRITER.field(f)}" for f in node.fields)
     out.add(f"node {node.name}({params}):" if node.fields else f"node {node.name}:", node.name_span.line)
     if node.doc is not None:
-        out.add(_docstring(node.doc), node.name_span.line + 1, _INDENT)
+        out.add(docstring_literal(node.doc), node.name_span.line + 1, _INDENT)
     for statement in node.do:
         out.add(_WRITER.statement(statement), statement.span.line, _INDENT)
     for branch in node.next:

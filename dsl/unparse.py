@@ -11,7 +11,7 @@ import math
 
 from . import ir
 
-__all__ = ("ExprWriter", "quote_string")
+__all__ = ("ExprWriter", "docstring_literal", "quote_string")
 
 _BINOP_PRECEDENCE = {"+": 6, "-": 6, "*": 7, "/": 7, "//": 7, "%": 7, "**": 9}
 _ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\0": "\\x00"}
@@ -32,6 +32,14 @@ def quote_string(value: str, quote: str = '"') -> str:
             out.append(ch)
     out.append(quote)
     return "".join(out)
+
+
+def docstring_literal(text: str) -> str:
+    """A triple-quoted docstring when that is safe and readable, else an escaped string literal."""
+    safe = '"""' not in text and "\\" not in text and not text.endswith('"') and not text.startswith('"')
+    if safe and all(ch.isprintable() or ch == "\n" for ch in text):
+        return f'"""{text}"""'
+    return quote_string(text)
 
 
 def _quote_bytes(value: bytes) -> str:

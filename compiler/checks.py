@@ -1,0 +1,514 @@
+"""Name resolution and checks: `GraphSpec` → `CheckedGraph` + diagnostics.
+
+`CheckedGraph` is a separate type so code generation can only receive a spec that
+passed every check. All problems of a spec are collected before raising.
+"""
+
+from __future__ import annotations
+
+import builtins
+import keyword
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from dsl import ir
+from dsl.diagnostics import Diagnostic, Diagnostics, did_you_mean
+
+__all__ = ("BUILTINS", "CheckedGraph", "NodeScope", "check_spec")
+
+BUILTINS = frozenset(
+    "abs all any bool dict enumerate float int isinstance len list max min print range repr round set sorted str "
+    "sum tuple zip".split()
+)
+"""Builtins a spec expression may call."""
+
+TYPE_NAMES = frozenset("int float str bool bytes None Any list dict set frozenset tuple object complex".split())
+_GENERIC_ARITY = {"list": 1, "set": 1, "frozenset": 1, "dict": 2}
+RESERVED = frozenset(
+    "self ctx state deps graph start End BaseNode Edge Graph GraphRunContext Annotated Any Literal dataclass field "
+    "annotations SPEC_FILE".split()
+)
+"""Names generated code uses itself: no node, field, import or local may take them."""
+
+
+@dataclass
+class NodeScope:
+    """How the names used inside one node resolve."""
+
+    fields: set[str] = field(default_factory=set)
+    locals: set[str] = field(default_factory=set)
+
+
+@dataclass
+class CheckedGraph:
+    """A spec that passed every check, with what code generation needs to know about it."""
+
+    spec: ir.GraphSpec
+    source_name: str
+    imports: dict[str, ir.ImportName]
+    external_nodes: list[str]
+    """Imported names used as transition targets: hand-written nodes that join the graph."""
+    scopes: dict[str, NodeScope]
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    """Warnings found while checking."""
+
+    @property
+    def state_class(self) -> str | None:
+        """The state type's name as generated code writes it."""
+        return _type_spec_name(self.spec.state, f"{self.spec.name}State")
+
+    @property
+    def deps_class(self) -> str | None:
+        """The deps type's name as generated code writes it."""
+        return _type_spec_name(self.spec.deps, f"{self.spec.name}Deps")
+
+
+def _type_spec_name(type_spec: ir.TypeSpec | None, default: str) -> str | None:
+    if type_spec is None:
+        return None
+    return type_spec.ref or type_spec.class_name or default
+
+
+def check_spec(spec: ir.GraphSpec, *, allowed_imports: Iterable[str] | None = None) -> CheckedGraph:
+    """Resolve names and check a spec.
+
+    Args:
+        spec: The parsed spec.
+        allowed_imports: If given, only these modules (or their submodules) may be imported.
+
+    Returns:
+        The checked graph; `diagnostics` holds its warnings.
+
+    Raises:
+        DiagnosticError: with every error (and warning) found.
+    """
+    checker = _Checker(spec, allowed_imports)
+    checker.run()
+    checker.sink.raise_if_errors()
+    checked = CheckedGraph(
+        spec=spec,
+        source_name=spec.span.file,
+        imports=checker.imports,
+        external_nodes=sorted(checker.external_targets, key=list(checker.imports).index),
+        scopes=checker.scopes,
+    )
+    checked.diagnostics = list(checker.sink.sorted())
+    return checked
+
+
+class _Checker:
+    def __init__(self, spec: ir.GraphSpec, allowed_imports: Iterable[str] | None) -> None:
+        self.spec = spec
+        self.sink = Diagnostics()
+        self.allowed_imports = None if allowed_imports is None else tuple(allowed_imports)
+        self.nodes: dict[str, ir.NodeSpec] = {}
+        self.imports: dict[str, ir.ImportName] = {}
+        self.used_imports: set[str] = set()
+        self.external_targets: set[str] = set()
+        self.scopes: dict[str, NodeScope] = {}
+        self.current: ir.NodeSpec = spec.nodes[0] if spec.nodes else ir.NodeSpec(
+            span=spec.span, name="", name_span=spec.span)
+        self.state_fields = self._field_names(spec.state)
+        self.deps_fields = self._field_names(spec.deps)
+
+    @staticmethod
+    def _field_names(type_spec: ir.TypeSpec | None) -> dict[str, ir.FieldSpec] | None:
+        if type_spec is None or type_spec.fields is None:
+            return None
+        return {f.name: f for f in type_spec.fields}
+
+    # ---- declarations -------------------------------------------------------------------
+
+    def run(self) -> None:
+        self.declarations()
+        for node in self.spec.nodes:
+            self.node(node)
+        self.flow_warnings()
+        for name, imported in self.imports.items():
+            if name not in self.used_imports:
+                self.sink.warning("W403", imported.span, f"`{name}` is imported but never used")
+
+    def declarations(self) -> None:
+        spec = self.spec
+        generated = {c for c in (self._class_name(spec.state, "State"), self._class_name(spec.deps, "Deps")) if c}
+        for imp in spec.imports:
+            if self.allowed_imports is not None and not any(
+                imp.module == allowed or imp.module.startswith(allowed + ".") for allowed in self.allowed_imports
+            ):
+                self.sink.error("E120", imp.span, f"import from `{imp.module}` is not allowed",
+                                "allowed modules: " + (", ".join(f"`{m}`" for m in self.allowed_imports) or "none"))
+            for name in imp.names:
+                local = name.local_name
+                if local in self.imports:
+                    self.sink.error("E109", name.span, f"`{local}` is imported twice",
+                                    f"the first import is at line {self.imports[local].span.line}")
+                elif local in RESERVED or local in generated:
+                    self.sink.error("E107", name.span, f"`{local}` is reserved for generated code",
+                                    f"import it under another name: `{name.name} as ...`")
+                else:
+                    self.imports[local] = name
+        for node in spec.nodes:
+            if node.name in self.nodes:
+                self.sink.error("E104", node.name_span, f"node `{node.name}` is defined twice",
+                                f"the first definition is at line {self.nodes[node.name].name_span.line}")
+                continue
+            if node.name in RESERVED or node.name in BUILTINS or node.name in TYPE_NAMES or node.name in generated:
+                self.sink.error("E107", node.name_span, f"`{node.name}` cannot be a node name",
+                                "it is reserved for generated code or a builtin; rename the node")
+            elif node.name in self.imports:
+                self.sink.error("E104", node.name_span, f"node `{node.name}` has the name of an import",
+                                f"the import is at line {self.imports[node.name].span.line}")
+            self.nodes[node.name] = node
+        if spec.start is not None and spec.start not in self.nodes and spec.start not in self.imports:
+            span = spec.start_span or spec.name_span
+            self.sink.error("E106", span, f"unknown start node `{spec.start}`", did_you_mean(spec.start, self.nodes))
+        for type_spec in (spec.state, spec.deps):
+            if type_spec is not None and type_spec.fields is not None:
+                self.fields(type_spec.fields, "state" if type_spec is spec.state else "deps")
+        if spec.output is not None:
+            self.type(spec.output)
+        if not spec.nodes:
+            self.sink.error("E121", spec.name_span, f"graph `{spec.name}` has no nodes")
+
+    def _class_name(self, type_spec: ir.TypeSpec | None, suffix: str) -> str | None:
+        if type_spec is None or type_spec.ref is not None:
+            return None
+        return type_spec.class_name or f"{self.spec.name}{suffix}"
+
+    def fields(self, fields: list[ir.FieldSpec], owner: str) -> set[str]:
+        names: set[str] = set()
+        seen_default: ir.FieldSpec | None = None
+        for f in fields:
+            if f.name in names:
+                self.sink.error("E105", f.span, f"field `{f.name}` of {owner} is declared twice")
+            elif f.name in RESERVED or f.name == "run" or f.name.startswith("get_") or f.name == "docstring_notes":
+                self.sink.error("E107", f.span, f"`{f.name}` cannot be a field name", "it is used by generated code")
+            names.add(f.name)
+            self.type(f.type)
+            if f.default is not None:
+                seen_default = f
+                self.expr(f.default, NodeScope(), defined=set(), where="a default value")
+            elif seen_default is not None:
+                self.sink.error("E112", f.span, f"field `{f.name}` without a default follows `{seen_default.name}`, which has one",
+                                "give it a default, or move it before the fields with defaults")
+        return names
+
+    def type(self, node: ir.TypeExpr) -> None:
+        if isinstance(node, ir.UnionType):
+            for option in node.options:
+                self.type(option)
+            return
+        if isinstance(node, (ir.LiteralType, ir.EllipsisType)):
+            return
+        known = TYPE_NAMES | set(self.imports) | set(self.nodes) | {
+            c for c in (self._class_name(self.spec.state, "State"), self._class_name(self.spec.deps, "Deps")) if c
+        }
+        head = node.name.split(".")[0]
+        if "." not in node.name and node.name not in known:
+            self.sink.error("E110", node.span, f"unknown type `{node.name}`",
+                            did_you_mean(node.name, known) or "import it with `from module import Name`")
+        elif head in self.imports:
+            self.used_imports.add(head)
+        arity = _GENERIC_ARITY.get(node.name)
+        if node.args is not None:
+            if arity is not None and len(node.args) != arity:
+                self.sink.error("E111", node.span, f"`{node.name}[...]` takes {arity} type argument{'s' if arity > 1 else ''}")
+            for arg in node.args:
+                if isinstance(arg, ir.EllipsisType) and node.name != "tuple":
+                    self.sink.error("E111", arg.span, "`...` is only allowed in `tuple[T, ...]`")
+                self.type(arg)
+
+    # ---- node bodies ------------------------------------------------------------------------
+
+    def node(self, node: ir.NodeSpec) -> None:
+        self.current = node
+        scope = NodeScope(fields=self.fields(node.fields, f"node `{node.name}`"))
+        self.scopes.setdefault(node.name, scope)
+        all_locals = {s.target.id for s in self._assignments(node)}
+        defined: set[str] = set()
+        for statement in node.do:
+            self.statement(statement, scope, defined, all_locals)
+        if not node.next:
+            self.sink.error("E301", node.name_span, f"node `{node.name}` has no branches")
+            return
+        unconditional: ir.Branch | None = None
+        for branch in node.next:
+            if unconditional is not None:
+                self.sink.error("E302", branch.span, "this branch is never taken",
+                                f"the unconditional branch at line {unconditional.span.line} always runs first")
+            branch_defined = set(defined)
+            if branch.condition is not None:
+                self.expr(branch.condition, scope, branch_defined, all_locals)
+            elif unconditional is None:
+                unconditional = branch
+            for statement in branch.do:
+                self.statement(statement, scope, branch_defined, all_locals)
+            self.transition(branch.to, scope, branch_defined, all_locals)
+        last = node.next[-1]
+        if last.condition is not None and unconditional is None:
+            self.sink.error("E301", last.span, f"node `{node.name}` may fall through: its last branch is conditional",
+                            "add a final unconditional `-> Target(...)` or an `else:` block")
+
+    @staticmethod
+    def _assignments(node: ir.NodeSpec) -> Iterator[ir.Assign]:
+        statements = [*node.do, *(s for b in node.next for s in b.do)]
+        for s in statements:
+            if isinstance(s, ir.Assign) and isinstance(s.target, ir.Name):
+                yield s
+
+    def statement(self, statement: ir.Statement, scope: NodeScope, defined: set[str], all_locals: set[str]) -> None:
+        self.expr(statement.value, scope, defined, all_locals)
+        if isinstance(statement, ir.ExprStmt):
+            return
+        target = statement.target
+        if isinstance(target, ir.Name):
+            name = target.id
+            if statement.op != "=":
+                self.expr(target, scope, defined, all_locals)
+                return
+            clash = self._clash(name, scope)
+            if clash:
+                self.sink.error("E107", target.span, f"local `{name}` would hide {clash}", "choose another name")
+            defined.add(name)
+            scope.locals.add(name)
+        else:
+            self.expr(target, scope, defined, all_locals)
+
+    def _clash(self, name: str, scope: NodeScope) -> str | None:
+        if name in RESERVED:
+            return "a name generated code uses"
+        if name in scope.fields:
+            return f"the field `{name}`"
+        if name in self.imports:
+            return f"the import `{name}`"
+        if name in self.nodes:
+            return f"the node `{name}`"
+        if name in BUILTINS or hasattr(builtins, name) or keyword.iskeyword(name):
+            return f"the builtin `{name}`"
+        return None
+
+    def transition(self, transition: ir.Transition, scope: NodeScope, defined: set[str], all_locals: set[str]) -> None:
+        for arg in [*transition.args, *(k.value for k in transition.keywords)]:
+            self.expr(arg, scope, defined, all_locals)
+        target = transition.target
+        if transition.is_end:
+            self.end(transition, scope)
+            return
+        node = self.nodes.get(target)
+        if node is None:
+            if target in self.imports:
+                self.used_imports.add(target)
+                self.external_targets.add(target)
+                return
+            self.sink.error("E101", transition.target_span, f"unknown node `{target}`",
+                            did_you_mean(target, [*self.nodes, *self.imports, "End"]))
+            return
+        fields = [f.name for f in node.fields]
+        if len(transition.args) > len(fields):
+            extra = transition.args[len(fields)]
+            self.sink.error("E201", extra.span,
+                            f"`{target}` takes {len(fields)} argument{'s' if len(fields) != 1 else ''} but "
+                            f"{len(transition.args)} were given", _signature(node))
+        given = set(fields[: len(transition.args)])
+        for kw in transition.keywords:
+            if kw.name not in fields:
+                self.sink.error("E203", kw.span, f"`{target}` has no field `{kw.name}`",
+                                did_you_mean(kw.name, fields) or _signature(node))
+            elif kw.name in given:
+                self.sink.error("E204", kw.span, f"field `{kw.name}` of `{target}` is given twice")
+            given.add(kw.name)
+        missing = [f.name for f in node.fields if f.default is None and f.name not in given]
+        if missing:
+            names = ", ".join(f"`{m}`" for m in missing)
+            self.sink.error("E202", transition.span, f"`{target}` is missing {names}", _signature(node))
+
+    def end(self, transition: ir.Transition, scope: NodeScope) -> None:
+        if len(transition.args) != 1 or transition.keywords:
+            self.sink.error("E206", transition.span, "`End` takes exactly one value",
+                            "write `End(value)`, or `End(None)` for a graph without output")
+            return
+        value_type = self.static_type(transition.args[0], scope)
+        allowed = _simple_types(self.spec.output) if self.spec.output is not None else {"None"}
+        if value_type is None or allowed is None:
+            return
+        if value_type not in allowed and not (value_type == "int" and "float" in allowed) and not (
+            value_type == "bool" and "int" in allowed
+        ):
+            declared = "None (no `-> TYPE` on `graph`)" if self.spec.output is None else f"`{_type_text(self.spec.output)}`"
+            self.sink.error("E205", transition.args[0].span,
+                            f"`End` gets a value of type `{value_type}` but the graph's output is {declared}",
+                            "change the value, or the output type on the `graph` line")
+
+    def static_type(self, expr: ir.Expr, scope: NodeScope) -> str | None:
+        """The simple type of an expression when it is evident, else None."""
+        if isinstance(expr, ir.Constant):
+            return "None" if expr.value is None else type(expr.value).__name__
+        if isinstance(expr, ir.FString):
+            return "str"
+        if isinstance(expr, (ir.Compare, ir.UnaryOp)) and (not isinstance(expr, ir.UnaryOp) or expr.op == "not"):
+            return "bool"
+        if isinstance(expr, ir.Name) and expr.id in scope.fields and expr.id not in scope.locals:
+            declared = next((f for f in self.current.fields if f.name == expr.id), None)
+            if declared is not None and isinstance(declared.type, ir.NamedType) and declared.type.args is None:
+                return declared.type.name if declared.type.name in ("int", "float", "str", "bool", "bytes", "None") else None
+        return None
+
+    # ---- expressions ----------------------------------------------------------------------------
+
+    def expr(self, expr: ir.Expr, scope: NodeScope, defined: set[str], all_locals: set[str] | None = None,
+             where: str = "") -> None:
+        for node in _walk(expr):
+            if isinstance(node, ir.Name):
+                self.name(node, scope, defined, all_locals or set(), where)
+            elif isinstance(node, ir.Attribute) and isinstance(node.value, ir.Name) and not where:
+                self.attribute(node, scope, defined)
+
+    def name(self, node: ir.Name, scope: NodeScope, defined: set[str], all_locals: set[str], where: str) -> None:
+        name = node.id
+        if where:  # defaults: evaluated once, at class creation
+            if name in self.imports:
+                self.used_imports.add(name)
+            elif name not in BUILTINS:
+                self.sink.error("E102", node.span, f"`{name}` cannot be used in {where}",
+                                "defaults may use literals, builtins and imported names")
+            return
+        if name in defined or name in scope.fields:
+            return
+        if name == "state":
+            if self.spec.state is None:
+                self.sink.error("E102", node.span, "the graph declares no `state`", "add a `state:` block")
+            return
+        if name == "deps":
+            if self.spec.deps is None:
+                self.sink.error("E102", node.span, "the graph declares no `deps`", "add a `deps:` block")
+            return
+        if name in self.imports:
+            self.used_imports.add(name)
+            return
+        if name in BUILTINS:
+            return
+        if name in all_locals:
+            self.sink.error("E108", node.span, f"local `{name}` is used before it is assigned")
+            return
+        candidates = [*defined, *scope.fields, *self.imports, *BUILTINS, "state", "deps"]
+        hint = did_you_mean(name, candidates)
+        if name in self.nodes:
+            hint = f"`{name}` is a node: transition to it with `-> {name}(...)`"
+        elif hasattr(builtins, name):
+            hint = f"the builtin `{name}` is not available to specs; import a function that uses it"
+        self.sink.error("E102", node.span, f"unknown name `{name}`", hint)
+
+    def attribute(self, node: ir.Attribute, scope: NodeScope, defined: set[str]) -> None:
+        assert isinstance(node.value, ir.Name)
+        owner = node.value.id
+        if owner in defined or owner in scope.fields:
+            return
+        fields = self.state_fields if owner == "state" else self.deps_fields if owner == "deps" else None
+        if fields is not None and node.attr not in fields:
+            self.sink.error("E103", node.span, f"{owner} has no field `{node.attr}`",
+                            did_you_mean(node.attr, fields) or f"{owner} fields: " + ", ".join(f"`{f}`" for f in fields))
+
+    # ---- flow warnings ---------------------------------------------------------------------------
+
+    def flow_warnings(self) -> None:
+        edges: dict[str, set[str]] = {}
+        open_ended: set[str] = set()  # nodes whose edges are unknown here (hand-written ones)
+        for node in self.nodes.values():
+            edges[node.name] = {b.to.target for b in node.next}
+        for target in self.external_targets:
+            open_ended.add(target)
+        if self.spec.start is not None and self.spec.start in self.nodes:
+            reached = self._reach(self.spec.start, edges, open_ended)
+            if reached is not None:
+                for node in self.nodes.values():
+                    if node.name not in reached:
+                        self.sink.warning("W401", node.name_span,
+                                          f"node `{node.name}` is unreachable from the start node `{self.spec.start}`")
+        ends = {"End", *open_ended}
+        changed = True
+        while changed:
+            changed = False
+            for name, targets in edges.items():
+                if name not in ends and targets & ends:
+                    ends.add(name)
+                    changed = True
+        for node in self.nodes.values():
+            if node.name not in ends:
+                self.sink.warning("W402", node.name_span, f"no path from node `{node.name}` reaches `End`",
+                                  "a run entering it can never finish")
+
+    @staticmethod
+    def _reach(start: str, edges: dict[str, set[str]], open_ended: set[str]) -> set[str] | None:
+        seen = {start}
+        todo = [start]
+        while todo:
+            for target in edges.get(todo.pop(), ()):
+                if target in open_ended:
+                    return None  # a hand-written node may go anywhere
+                if target in edges and target not in seen:
+                    seen.add(target)
+                    todo.append(target)
+        return seen
+
+
+def _walk(expr: ir.Expr) -> Iterator[ir.Expr]:
+    """Every expression inside `expr`, itself first (iteratively: trees can be deep)."""
+    stack: list[ir.Expr] = [expr]
+    while stack:
+        node = stack.pop()
+        yield node
+        children: list[ir.Expr | None] = []
+        if isinstance(node, ir.FString):
+            children = [p.value for p in node.parts if isinstance(p, ir.FormattedValue)]
+        elif isinstance(node, ir.Attribute):
+            children = [node.value]
+        elif isinstance(node, ir.Subscript):
+            children = [node.value, node.index]
+        elif isinstance(node, ir.Slice):
+            children = [node.lower, node.upper, node.step]
+        elif isinstance(node, ir.Call):
+            children = [node.func, *node.args, *(k.value for k in node.keywords)]
+        elif isinstance(node, ir.BinOp):
+            children = [node.left, node.right]
+        elif isinstance(node, ir.UnaryOp):
+            children = [node.operand]
+        elif isinstance(node, ir.BoolOp):
+            children = list(node.values)
+        elif isinstance(node, ir.Compare):
+            children = [node.left, *node.comparators]
+        elif isinstance(node, ir.IfExp):
+            children = [node.body, node.test, node.orelse]
+        elif isinstance(node, (ir.ListExpr, ir.TupleExpr, ir.SetExpr)):
+            children = list(node.elts)
+        elif isinstance(node, ir.DictExpr):
+            children = [*node.keys, *node.values]
+        stack.extend(reversed([c for c in children if c is not None]))
+
+
+def _simple_types(node: ir.TypeExpr) -> set[str] | None:
+    """The simple type names a type admits, or None if it admits something not simple."""
+    if isinstance(node, ir.UnionType):
+        out: set[str] = set()
+        for option in node.options:
+            part = _simple_types(option)
+            if part is None:
+                return None
+            out |= part
+        return out
+    if isinstance(node, ir.NamedType) and node.args is None and node.name in ("int", "float", "str", "bool", "bytes", "None"):
+        return {node.name}
+    return None
+
+
+def _type_text(node: ir.TypeExpr) -> str:
+    from dsl.unparse import ExprWriter
+
+    return ExprWriter().type(node)
+
+
+def _signature(node: ir.NodeSpec) -> str:
+    from dsl.unparse import ExprWriter
+
+    writer = ExprWriter()
+    params = ", ".join(f"{f.name}: {writer.field(f)}" for f in node.fields)
+    return f"`{node.name}({params})` is defined at line {node.name_span.line}"

@@ -1,0 +1,346 @@
+"""`CheckedGraph` → `GeneratedModule`: the Python source of a compiled spec.
+
+Decisions live here, in Python; `templates/module.py.jinja` only lays the pieces
+out. Every expression is re-emitted from the IR by `ExprWriter`, never copied from
+the spec text. Output is deterministic: the same spec gives the same bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import PurePath
+from typing import Literal
+
+import jinja2
+
+from dsl import ir
+from dsl.unparse import ExprWriter, docstring_literal, quote_string
+
+from .checks import CheckedGraph, NodeScope
+
+__all__ = ("GeneratedModule", "Target", "generate")
+
+Target = Literal["runtime", "pydantic_graph"]
+_ATOMIC_TYPES = {"int", "float", "str", "bool", "bytes", "None", "complex"}
+_I = "    "
+
+
+@dataclass(frozen=True)
+class GeneratedModule:
+    """Python source generated from a spec."""
+
+    source: str
+    spec_file: str
+    graph_name: str
+    target: Target
+
+
+@lru_cache(maxsize=1)
+def _template() -> jinja2.Template:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("compiler", "templates"),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    return env.get_template("module.py.jinja")
+
+
+class _NodeWriter(ExprWriter):
+    """Writes a node's expressions: fields as `self.x`, state as `ctx.state`, locals as themselves."""
+
+    def __init__(self, scope: NodeScope, locals_: set[str], quote: str = '"') -> None:
+        super().__init__(quote)
+        self.scope = scope
+        self.locals = locals_
+
+    def name(self, node: ir.Name) -> str:
+        if node.id in self.locals:
+            return node.id
+        if node.id in self.scope.fields:
+            return f"self.{node.id}"
+        if node.id in ("state", "deps"):
+            return f"ctx.{node.id}"
+        return node.id
+
+    def fstring(self, node: ir.FString) -> str:
+        # Python < 3.12 forbids backslashes and the enclosing quote inside f-string fields;
+        # when a field needs either, build the string with format() instead.
+        inner = ExprWriter("'")
+        inner.name = self.name  # type: ignore[method-assign]
+        fields = [inner.expr(p.value) for p in node.parts if isinstance(p, ir.FormattedValue)]
+        if not any("\\" in text or '"' in text or "{" in text for text in fields) and not any(
+            isinstance(p, ir.FormattedValue) and p.format_spec is not None and ("\\" in p.format_spec or '"' in p.format_spec)
+            for p in node.parts
+        ):
+            return super().fstring(node)
+        pieces = []
+        for part in node.parts:
+            if isinstance(part, str):
+                pieces.append(quote_string(part))
+                continue
+            value = self.expr(part.value)
+            if part.conversion:
+                value = {"r": "repr", "s": "str", "a": "ascii"}[part.conversion] + f"({value})"
+            spec = quote_string(part.format_spec) if part.format_spec else '""'
+            pieces.append(f"format({value}, {spec})")
+        return '"".join((' + ", ".join(pieces) + ",))"
+
+
+def generate(checked: CheckedGraph, *, target: Target = "runtime") -> GeneratedModule:
+    """Render the Python module for a checked spec.
+
+    Args:
+        checked: The output of `check_spec`.
+        target: `runtime` (default) or `pydantic_graph`, the library the module imports.
+    """
+    return _Generator(checked, target).module()
+
+
+class _Generator:
+    def __init__(self, checked: CheckedGraph, target: Target) -> None:
+        self.checked = checked
+        self.spec = checked.spec
+        self.target = target
+        self.file = PurePath(checked.source_name).name
+        self.types = ExprWriter()
+        self.uses_labels = any(b.to.label is not None for n in self.spec.nodes for b in n.next)
+        self.state = checked.state_class or "None"
+        self.deps = checked.deps_class or "None"
+        self.output = self.types.type(self.spec.output) if self.spec.output is not None else "None"
+
+    def line_comment(self, span: ir.Span) -> str:
+        return f"  # {self.file}:{span.line}"
+
+    def module(self) -> GeneratedModule:
+        spec = self.spec
+        lib = "runtime" if self.target == "runtime" else "pydantic_graph"
+        classes = [c for c in (self._type_class(spec.state, self.checked.state_class, "state"),
+                               self._type_class(spec.deps, self.checked.deps_class, "dependencies")) if c]
+        classes += [self._node(node) for node in spec.nodes]
+        uses_factory = any("field(default_factory=" in c for c in classes)
+        std = ["from dataclasses import dataclass, field" if uses_factory else "from dataclasses import dataclass"]
+        typing_names = []
+        if self.uses_labels:
+            typing_names.append("Annotated")
+        if self._uses_literal():
+            typing_names.append("Literal")
+        if typing_names:
+            std.append(f"from typing import {', '.join(sorted(typing_names))}")
+        std.insert(0, "import linecache")
+        runtime_names = ["BaseNode", "End", "Graph", "GraphRunContext"]
+        runtime_imports = []
+        if self.uses_labels and self.target == "runtime":
+            runtime_names.insert(1, "Edge")
+        runtime_imports.append(f"from {lib} import {', '.join(runtime_names)}")
+        if self.uses_labels and self.target == "pydantic_graph":
+            runtime_imports.append("from pydantic_graph import Edge as _Edge")
+        user_imports = []
+        dotted_modules = sorted(self._dotted_modules())
+        user_imports += [f"import {m}" for m in dotted_modules]
+        for imp in spec.imports:
+            names = ", ".join(n.name + (f" as {n.alias}" if n.alias else "") for n in imp.names)
+            user_imports.append(f"from {imp.module} import {names}")
+        prelude = [self._note_helper()]
+        if self.uses_labels and self.target == "pydantic_graph":
+            prelude.insert(0, _HASHABLE_EDGE)
+        snapshot = self._snapshot()
+        if snapshot:
+            prelude.append(snapshot)
+        exports = ["graph", *(n.name for n in spec.nodes)]
+        exports += [c for c, t in ((self.checked.state_class, spec.state), (self.checked.deps_class, spec.deps))
+                    if c and t is not None and t.ref is None]
+        if spec.start is not None:
+            exports.append("start")
+        doc = spec.doc if spec.doc is not None else f"The {spec.name} graph."
+        source = _template().render(
+            source_name=self.file,
+            module_doc=docstring_literal(doc),
+            std_imports=std,
+            runtime_imports=runtime_imports,
+            user_imports=user_imports,
+            exports="__all__ = (\n" + "".join(f"{_I}{quote_string(e)},\n" for e in exports) + ")",
+            spec_file=quote_string(self.file),
+            prelude=prelude,
+            classes=classes,
+            graph=self._graph(snapshot is not None),
+        )
+        return GeneratedModule(source=source, spec_file=self.file, graph_name=spec.name, target=self.target)
+
+    def _uses_literal(self) -> bool:
+        types = [f.type for n in self.spec.nodes for f in n.fields]
+        types += [f.type for t in (self.spec.state, self.spec.deps) if t and t.fields for f in t.fields]
+        if self.spec.output is not None:
+            types.append(self.spec.output)
+        return any("Literal[" in self.types.type(t) for t in types)
+
+    def _dotted_modules(self) -> set[str]:
+        modules = set()
+        refs = [t.ref for t in (self.spec.state, self.spec.deps) if t is not None and t.ref]
+        type_names = []
+        all_types = [f.type for n in self.spec.nodes for f in n.fields]
+        all_types += [f.type for t in (self.spec.state, self.spec.deps) if t and t.fields for f in t.fields]
+        if self.spec.output is not None:
+            all_types.append(self.spec.output)
+        for t in all_types:
+            type_names += _named_types(t)
+        for name in [*refs, *type_names]:
+            if "." in name and name.split(".")[0] not in self.checked.imports:
+                modules.add(name.rsplit(".", 1)[0])
+        return modules
+
+    def _note_helper(self) -> str:
+        return '''def _add_spec_note(error: BaseException) -> None:
+    """Name the spec line that was running when `error` was raised inside a node."""
+    spec_line = None
+    tb = error.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == __file__:
+            text = linecache.getline(__file__, tb.tb_lineno)
+            marker = text.rfind(f"# {SPEC_FILE}:")
+            if marker >= 0:
+                spec_line = text[marker + len(SPEC_FILE) + 3 :].strip()
+        tb = tb.tb_next
+    if spec_line is not None:
+        note = f"in {SPEC_FILE}, line {spec_line}"
+        if hasattr(error, "add_note"):
+            error.add_note(note)
+        else:  # Python 3.10
+            error.__notes__ = [*getattr(error, "__notes__", []), note]'''
+
+    def _type_class(self, type_spec: ir.TypeSpec | None, name: str | None, what: str) -> str | None:
+        if type_spec is None or type_spec.fields is None or name is None:
+            return None
+        lines = ["@dataclass", f"class {name}:", f'{_I}"""The graph\'s {what}."""', ""]
+        lines += [f"{_I}{self._field(f)}" for f in type_spec.fields]
+        return "\n".join(lines)
+
+    def _field(self, f: ir.FieldSpec) -> str:
+        text = f"{f.name}: {self.types.type(f.type)}"
+        if f.default is None:
+            return text
+        default = ExprWriter().expr(f.default)
+        if isinstance(f.default, (ir.ListExpr, ir.DictExpr, ir.SetExpr)):
+            if not getattr(f.default, "elts", None) and not getattr(f.default, "keys", None):
+                factory = {ir.ListExpr: "list", ir.DictExpr: "dict", ir.SetExpr: "set"}[type(f.default)]
+            else:
+                factory = f"lambda: {default}"
+            return f"{text} = field(default_factory={factory})"
+        return f"{text} = {default}"
+
+    def _snapshot(self) -> str | None:
+        """A state copy specialised to the declared field types, when they allow one."""
+        state = self.spec.state
+        if state is None or state.fields is None or self.checked.state_class is None:
+            return None
+        parts = []
+        for f in state.fields:
+            copier = _copier(f.type)
+            if copier is None:
+                return None
+            parts.append(f"{f.name}={copier.format(f'state.{f.name}')}")
+        cls = self.checked.state_class
+        args = ", ".join(parts)
+        return (
+            f"def snapshot_state(state: {cls}) -> {cls}:\n"
+            f'{_I}"""Copy the state for history: the same result as a deep copy, for these field types."""\n'
+            f"{_I}return {cls}({args})"
+        )
+
+    def _node(self, node: ir.NodeSpec) -> str:
+        scope = self.checked.scopes[node.name]
+        writer = _NodeWriter(scope, scope.locals)
+        lines = ["@dataclass", f"class {node.name}(BaseNode[{self.state}, {self.deps}, {self.output}]):"]
+        if node.doc is not None:
+            lines += [f"{_I}{docstring_literal(node.doc)}", "", f"{_I}docstring_notes = True"]
+        if node.fields:
+            if node.doc is not None:
+                lines.append("")
+            lines += [f"{_I}{self._field(f)}" for f in node.fields]
+        if node.doc is not None or node.fields:
+            lines.append("")
+        returns = " | ".join(self._return_types(node))
+        lines.append(f"{_I}async def run(self, ctx: GraphRunContext[{self.state}, {self.deps}]) -> {returns}:")
+        body: list[str] = []
+        for statement in node.do:
+            body.append(writer.statement(statement) + self.line_comment(statement.span))
+        for branch in node.next:
+            ret = f"return {self._target(writer, branch.to)}"
+            if branch.condition is None:
+                body += [writer.statement(s) + self.line_comment(s.span) for s in branch.do]
+                body.append(ret + self.line_comment(branch.to.span))
+                break  # checks guarantee nothing reachable follows
+            body.append(f"if {writer.expr(branch.condition)}:" + self.line_comment(branch.span))
+            body += [_I + writer.statement(s) + self.line_comment(s.span) for s in branch.do]
+            body.append(_I + ret + self.line_comment(branch.to.span))
+        lines.append(f"{_I * 2}try:")
+        lines += [f"{_I * 3}{line}" for line in body]
+        lines += [f"{_I * 2}except Exception as error:", f"{_I * 3}_add_spec_note(error)", f"{_I * 3}raise"]
+        return "\n".join(lines)
+
+    def _target(self, writer: ExprWriter, transition: ir.Transition) -> str:
+        return writer.target(transition)
+
+    def _return_types(self, node: ir.NodeSpec) -> list[str]:
+        labels: dict[str, str | None] = {}
+        for branch in node.next:
+            key = branch.to.target
+            if key not in labels or labels[key] is None:
+                labels[key] = branch.to.label
+            if branch.condition is None:
+                break
+        out = []
+        for name, label in labels.items():
+            text = f"End[{self.output}]" if name == "End" else name
+            out.append(f"Annotated[{text}, Edge(label={quote_string(label)})]" if label is not None else text)
+        return out
+
+    def _graph(self, specialised_snapshot: bool) -> str:
+        spec = self.spec
+        nodes = [n.name for n in spec.nodes] + self.checked.external_nodes
+        node_tuple = f"({nodes[0]},)" if len(nodes) == 1 else f"({', '.join(nodes)})"
+        args = [f"nodes={node_tuple}", f"name={quote_string(spec.name)}"]
+        if specialised_snapshot:
+            args.append("snapshot_state=snapshot_state")
+        if spec.start is not None and self.target == "runtime":
+            args.append(f"start_node={spec.start}")
+        lines = [f"graph: Graph[{self.state}, {self.deps}, {self.output}] = Graph("]
+        lines += [f"{_I}{a}," for a in args]
+        lines.append(")")
+        if spec.start is not None:
+            lines += ["", f"start = {spec.start}", '"""The node a run starts from by default."""']
+        return "\n".join(lines)
+
+
+_HASHABLE_EDGE = '''class Edge(_Edge):
+    """pydantic_graph 0.0.39's `Edge` is unhashable, which breaks unions of labelled edges."""
+
+    def __hash__(self) -> int:
+        return hash(self.label)'''
+
+
+def _named_types(t: ir.TypeExpr) -> list[str]:
+    if isinstance(t, ir.UnionType):
+        return [n for o in t.options for n in _named_types(o)]
+    if isinstance(t, ir.NamedType):
+        return [t.name, *(n for a in t.args or [] for n in _named_types(a))]
+    return []
+
+
+def _copier(t: ir.TypeExpr) -> str | None:
+    """A format string copying a value of type `t` like deepcopy would, or None if unknown."""
+    if isinstance(t, ir.LiteralType) or (isinstance(t, ir.NamedType) and t.name in _ATOMIC_TYPES and t.args is None):
+        return "{}"
+    if isinstance(t, ir.UnionType):
+        return "{}" if all(_copier(o) == "{}" for o in t.options) else None
+    if isinstance(t, ir.NamedType) and t.args is not None:
+        if t.name == "tuple" and all(_copier(a) == "{}" or isinstance(a, ir.EllipsisType) for a in t.args):
+            return "{}"
+        if t.name in ("list", "set") and _copier(t.args[0]) == "{}":
+            return t.name + "({})"
+        if t.name == "dict" and len(t.args) == 2 and all(_copier(a) == "{}" for a in t.args):
+            return "dict({})"
+    return None

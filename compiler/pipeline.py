@@ -1,0 +1,43 @@
+"""The pipeline in one place: spec file → `GraphSpec` → `CheckedGraph` → `GeneratedModule`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from dsl.parse import parse_source
+from dsl.source import DEFAULT_MAX_BYTES, SourceFile, read_source
+
+from .checks import CheckedGraph, check_spec
+from .codegen import GeneratedModule, Target, generate
+
+__all__ = ("compile_source", "compile_spec")
+
+
+def compile_source(
+    source: SourceFile, *, target: Target = "runtime", allowed_imports: Iterable[str] | None = None
+) -> tuple[GeneratedModule, CheckedGraph]:
+    """Parse, check and generate code for a spec already read into memory.
+
+    Raises:
+        DiagnosticError: the spec has errors (all of a stage's errors at once).
+    """
+    spec = parse_source(source)  # text → GraphSpec (IR with spans)
+    checked = check_spec(spec, allowed_imports=allowed_imports)  # GraphSpec → CheckedGraph
+    return generate(checked, target=target), checked  # CheckedGraph → Python source
+
+
+def compile_spec(
+    path: str | Path,
+    *,
+    target: Target = "runtime",
+    allowed_imports: Iterable[str] | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> GeneratedModule:
+    """Compile a `.graph`, `.yaml`/`.yml` or `.toml` spec file to Python source.
+
+    Raises:
+        DiagnosticError: the file cannot be read or the spec has errors.
+    """
+    source = read_source(path, max_bytes=max_bytes)
+    return compile_source(source, target=target, allowed_imports=allowed_imports)[0]

@@ -1,0 +1,54 @@
+"""The YAML/TOML document form as pydantic models, for `graphc schema` (JSON Schema for editors)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ("document_schema",)
+
+
+class _Doc(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class BranchDocument(_Doc):
+    """One branch; branches are tried in order, the last one without `if`."""
+
+    if_: str | None = Field(None, alias="if", description="Condition, a graph-language expression.")
+    do: list[str] = Field(default_factory=list, description="Statements run when the branch is taken.")
+    to: str = Field(description='Target: `Node(args)` or `End(value)`.')
+    label: str | None = Field(None, description="Edge label in mermaid diagrams.")
+
+
+class NodeDocument(_Doc):
+    """A node: fields, statements, then branches."""
+
+    doc: str | None = Field(None, description="Docstring, shown as the node's mermaid note.")
+    fields: dict[str, str] = Field(default_factory=dict, description='Field name -> "TYPE" or "TYPE = DEFAULT".')
+    do: list[str] = Field(default_factory=list, description="Statements, in order.")
+    next: list[BranchDocument] = Field(description="Branches, first match wins.")
+
+
+class GraphDocument(_Doc):
+    """A graphc spec in its YAML / TOML form."""
+
+    graph: str = Field(description="The graph's name.")
+    doc: str | None = Field(None, description="Module docstring.")
+    output: str | None = Field(None, description="Type of the run's output (End data).")
+    start: str | None = Field(None, description="Default start node.")
+    imports: list[str] = Field(default_factory=list, description='Lines like "from module import name as alias".')
+    state: dict[str, str] | str | None = Field(
+        None, description='Field name -> "TYPE [= DEFAULT]" (key `class` names the class), or a dotted type.'
+    )
+    deps: dict[str, str] | str | None = Field(None, description="Like `state`.")
+    nodes: dict[str, NodeDocument] = Field(description="Nodes by name, in order.")
+
+
+def document_schema() -> dict[str, Any]:
+    """The JSON Schema of the YAML/TOML form."""
+    schema = GraphDocument.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "graphc spec"
+    return schema
