@@ -123,7 +123,8 @@ class _Checker:
         self.declarations()
         for node in self.spec.nodes:
             self.node(node)
-        self.flow_warnings()
+        if not self.sink.has_errors:  # reachability is noise while names are still wrong
+            self.flow_warnings()
         for name, imported in self.imports.items():
             if name not in self.used_imports:
                 self.sink.warning("W403", imported.span, f"`{name}` is imported but never used")
@@ -152,7 +153,10 @@ class _Checker:
                 self.sink.error("E104", node.name_span, f"node `{node.name}` is defined twice",
                                 f"the first definition is at line {self.nodes[node.name].name_span.line}")
                 continue
-            if node.name in RESERVED or node.name in BUILTINS or node.name in TYPE_NAMES or node.name in generated:
+            if node.name in generated:
+                self.sink.error("E107", node.name_span, f"node `{node.name}` has the name of the state or deps class",
+                                "rename the node or the class")
+            elif node.name in RESERVED or node.name in BUILTINS or node.name in TYPE_NAMES:
                 self.sink.error("E107", node.name_span, f"`{node.name}` cannot be a node name",
                                 "it is reserved for generated code or a builtin; rename the node")
             elif node.name in self.imports:

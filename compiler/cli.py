@@ -234,7 +234,8 @@ def _run(args: argparse.Namespace) -> int:
         if not notes:
             traceback.print_exc(file=sys.stderr)
         return EXIT_SPEC
-    print(json.dumps(pydantic.TypeAdapter(Any).dump_python(result.output, mode="json")))
+    outcome = {"output": result.output, "state": result.state}
+    print(json.dumps(pydantic.TypeAdapter(Any).dump_python(outcome, mode="json")))
     if args.history:
         print(graph.dump_history(result.history, indent=2).decode())
     return EXIT_OK

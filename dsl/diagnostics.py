@@ -18,6 +18,7 @@ from .ir import Span
 __all__ = ("Diagnostic", "DiagnosticError", "Diagnostics", "did_you_mean", "render_json", "render_text")
 
 Severity = Literal["error", "warning"]
+_MAX_SHOWN = 100  # source characters shown per diagnostic line
 
 
 class Diagnostic(BaseModel):
@@ -114,8 +115,15 @@ def render_text(diagnostics: Iterable[Diagnostic], sources: Mapping[str, str]) -
             gutter = str(span.line)
             end = span.end_column if span.end_line == span.line else len(line_text) + 1
             width = max(1, min(end, len(line_text) + 1) - span.column)
+            column = span.column
+            if len(line_text) > _MAX_SHOWN:  # show a window around the problem, not a whole huge line
+                start = max(0, column - 1 - _MAX_SHOWN // 2)
+                shown = line_text[start : start + _MAX_SHOWN]
+                line_text = ("..." if start else "") + shown + ("..." if start + _MAX_SHOWN < len(line_text) else "")
+                column = column - start + (3 if start else 0)
+                width = max(1, min(width, len(line_text) - column + 1))
             lines.append(f"{gutter} | {line_text}".rstrip())
-            lines.append(f"{' ' * len(gutter)} | {' ' * (span.column - 1)}^{'~' * (width - 1)}")
+            lines.append(f"{' ' * len(gutter)} | {' ' * (column - 1)}^{'~' * (width - 1)}")
             if d.hint:
                 lines.append(f"{' ' * len(gutter)} = hint: {d.hint}")
         elif d.hint:

@@ -20,6 +20,9 @@ from .diagnostics import Diagnostics
 
 __all__ = ("PositionMap", "TreeToIR")
 
+MAX_EXPRESSION_DEPTH = 100
+"""Deepest expression nesting accepted by default (deeper specs get error E016, not a crash)."""
+
 PositionMap = Callable[[int, int], tuple[int, int]]
 """Maps a (line, column) of the parsed text to a (line, column) of the file."""
 
@@ -44,6 +47,9 @@ class TreeToIR:
         self.file = file
         self.sink = sink
         self.position = position
+        self.max_depth = MAX_EXPRESSION_DEPTH
+        self._depth = 0
+        self._too_deep_reported = False
         # f-string replacement fields are parsed by the caller's parser
         self.parse_expression = parse_expression
 
@@ -101,8 +107,22 @@ class TreeToIR:
 
     # ---- expressions -------------------------------------------------------------------------
 
-    def expr(self, node: Tree[Any] | Token) -> ir.Expr:  # noqa: C901 -- one dispatch over the grammar's rules
-        """Convert an expression subtree."""
+    def expr(self, node: Tree[Any] | Token) -> ir.Expr:
+        """Convert an expression subtree (at most `max_depth` levels deep)."""
+        self._depth += 1
+        try:
+            if self._depth > self.max_depth:
+                span = self.tree_span(node) if isinstance(node, Token) or not node.meta.empty else self.span(1, 1, 1, 1)
+                if not self._too_deep_reported:
+                    self._too_deep_reported = True
+                    self.sink.error("E016", span, f"expression nested more than {self.max_depth} levels deep",
+                                    "split it into locals, or compute it in an imported function")
+                return ir.Constant(span=span, value=None)
+            return self._expr(node)
+        finally:
+            self._depth -= 1
+
+    def _expr(self, node: Tree[Any] | Token) -> ir.Expr:  # noqa: C901 -- one dispatch over the grammar's rules
         if isinstance(node, Token):  # a bare NAME can appear e.g. through inlining
             return ir.Name(span=self.token_span(node), id=self.check_name(node))
         rule = str(node.data)
@@ -141,15 +161,19 @@ class TreeToIR:
             return ir.UnaryOp(span=span, op=cast(Any, str(c[0])), operand=self.expr(c[1]))
         if rule == "not_op":
             return ir.UnaryOp(span=span, op="not", operand=self.expr(c[0]))
+        if rule == "paren":
+            return self.expr(c[0])
+        # chains flatten only when unparenthesised: `(a < b) < c` is not `a < b < c`
         if rule in ("and_op", "or_op"):
             op = "and" if rule == "and_op" else "or"
             left = self.expr(c[0])
-            values = left.values if isinstance(left, ir.BoolOp) and left.op == op else [left]
+            chained = isinstance(left, ir.BoolOp) and isinstance(c[0], Tree) and c[0].data == rule
+            values = left.values if isinstance(left, ir.BoolOp) and chained else [left]
             return ir.BoolOp(span=span, op=op, values=[*values, self.expr(c[1])])
         if rule == "compare":
             left = self.expr(c[0])
             op = " ".join(str(t) for t in c[1].children)
-            if isinstance(left, ir.Compare):  # a chain: a < b < c
+            if isinstance(left, ir.Compare) and isinstance(c[0], Tree) and c[0].data == "compare":
                 return ir.Compare(span=span, left=left.left, ops=[*left.ops, cast(Any, op)],
                                   comparators=[*left.comparators, self.expr(c[2])])
             return ir.Compare(span=span, left=left, ops=[cast(Any, op)], comparators=[self.expr(c[2])])

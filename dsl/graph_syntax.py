@@ -154,10 +154,14 @@ def _syntax_error(error: UnexpectedInput | _IndentProblem, text: str) -> tuple[i
         if token.type in ("_INDENT", "_DEDENT"):  # these borrow the position of the preceding line end
             line, column = (token.end_line or line), len(value.replace("\t", " " * 8)) + 1
         line_text = text.split("\n")[line - 1] if 0 < line <= text.count("\n") + 1 else ""
+        if value == ":" and line_text[column : column + 1] == "=":
+            return line, column, 2, "assignment expressions (`:=`) are not allowed", _FORBIDDEN
+        if token.type == "NAME" and value in _FORBIDDEN_WORDS:
+            return line, column, len(value), _FORBIDDEN_WORDS[value], _FORBIDDEN
         previous = re.search(r"(\w+)\W*$", line_text[: column - 1])
-        for word in (value if token.type == "NAME" else "", previous.group(1) if previous else ""):
-            if word in _FORBIDDEN_WORDS:
-                return line, column, max(1, len(value)), _FORBIDDEN_WORDS[word], _FORBIDDEN
+        if previous and previous.group(1) in _FORBIDDEN_WORDS:
+            word = previous.group(1)
+            return line, previous.start(1) + 1, len(word), _FORBIDDEN_WORDS[word], _FORBIDDEN
         if token.type in ("MUL_OP", "POW_OP") and "NAME" in error.expected:
             return line, column, len(value), "star-arguments and unpacking are not allowed", _FORBIDDEN
         if token.type == "_INDENT":
@@ -371,15 +375,25 @@ class _ModuleBuilder:
                     items = items[1:]
         statements: list[ir.Statement] = []
         branches: list[ir.Branch] = []
+        pending: list[ir.Statement] = []  # statements after a branch: the `do` of a final `-> Target`
         for item in items:
             if item.data == "stmt":
                 statement = convert.statement(item.children[0])
-                if branches:
-                    self.sink.error("E008", statement.span, "statements must come before the branches of a node",
-                                    "move it above the first `if` / `->`, or into an `if` block")
-                statements.append(statement)
-            else:
-                branches.append(self.branch(item))
+                (pending if branches else statements).append(statement)
+                continue
+            branch = self.branch(item)
+            if pending:
+                if item.data != "goto":
+                    self.sink.error("E008", pending[0].span,
+                                    "statements after a branch must lead to the final unconditional `->`",
+                                    "move them into an `if` block, or above the first branch")
+                else:
+                    branch = branch.model_copy(update={"do": pending, "span": self.convert.merge(pending[0].span, branch.span)})
+                pending = []
+            branches.append(branch)
+        if pending:
+            self.sink.error("E301", pending[-1].span, "these statements are not followed by a transition",
+                            "end the node with `-> NextNode(...)` or `-> End(value)`")
         if not branches:
             self.sink.error("E008", convert.token_span(name_token), f"node `{name_token}` has no transition",
                             "end the node with `-> NextNode(...)` or `-> End(value)`")

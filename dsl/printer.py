@@ -95,6 +95,11 @@ def _print_node(out: _Lines, node: ir.NodeSpec) -> None:
         if branch.condition is not None and not branch.do:
             out.add(f"if {_WRITER.expr(branch.condition)} {arrow}", branch.span.line, _INDENT)
             continue
+        if branch.condition is None and branch is node.next[-1]:
+            for statement in branch.do:  # a final `->` may be preceded by its own statements
+                out.add(_WRITER.statement(statement), statement.span.line, _INDENT)
+            out.add(arrow, branch.to.span.line, _INDENT)
+            continue
         if branch.condition is None and not branch.do:
             out.add(arrow, branch.span.line, _INDENT)
             continue

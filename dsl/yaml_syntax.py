@@ -57,7 +57,7 @@ class _Located:
         content = None
         if isinstance(value, str) and node.start_mark.line == node.end_mark.line:
             quote = 1 if node.style in ("'", '"') else 0
-            if node.style in (None, "'", '"'):
+            if node.style in (None, "", "'", '"'):  # plain ("" from the C loader, None from Python's) or quoted
                 raw = self.source.text[node.start_mark.index + quote : node.end_mark.index - quote]
                 if raw == value:
                     content = (span.line, span.column + quote)
