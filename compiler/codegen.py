@@ -24,6 +24,8 @@ __all__ = ("GeneratedModule", "Target", "generate")
 Target = Literal["runtime", "pydantic_graph"]
 _ATOMIC_TYPES = {"int", "float", "str", "bool", "bytes", "None", "complex"}
 _I = "    "
+LINE_LENGTH = 120
+"""Generated lines are kept within this length where the layout is graphc's own choice."""
 
 
 @dataclass(frozen=True)
@@ -148,8 +150,8 @@ class _Generator:
         if self.uses_labels and self.target == "pydantic_graph":
             prelude.insert(0, _HASHABLE_EDGE)
         snapshot = self._snapshot()
-        if snapshot:
-            prelude.append(snapshot)
+        if snapshot:  # after the state class it copies, before the nodes
+            classes.insert(len(classes) - len(spec.nodes), snapshot)
         exports = ["graph", *(n.name for n in spec.nodes)]
         exports += [c for c, t in ((self.checked.state_class, spec.state), (self.checked.deps_class, spec.deps))
                     if c and t is not None and t.ref is None]
@@ -243,11 +245,13 @@ class _Generator:
                 return None
             parts.append(f"{f.name}={copier.format(f'state.{f.name}')}")
         cls = self.checked.state_class
-        args = ", ".join(parts)
+        call = f"{_I}return {cls}({', '.join(parts)})"
+        if len(call) > LINE_LENGTH:
+            call = f"{_I}return {cls}(\n" + "".join(f"{_I * 2}{p},\n" for p in parts) + f"{_I})"
         return (
             f"def snapshot_state(state: {cls}) -> {cls}:\n"
             f'{_I}"""Copy the state for history: the same result as a deep copy, for these field types."""\n'
-            f"{_I}return {cls}({args})"
+            f"{call}"
         )
 
     def _node(self, node: ir.NodeSpec) -> str:
@@ -263,7 +267,11 @@ class _Generator:
         if node.doc is not None or node.fields:
             lines.append("")
         returns = " | ".join(self._return_types(node))
-        lines.append(f"{_I}async def run(self, ctx: GraphRunContext[{self.state}, {self.deps}]) -> {returns}:")
+        context = f"ctx: GraphRunContext[{self.state}, {self.deps}]"
+        signature = f"{_I}async def run(self, {context}) -> {returns}:"
+        if len(signature) > LINE_LENGTH:  # wrapped the way ruff format / black would
+            signature = f"{_I}async def run(\n{_I * 2}self, {context}\n{_I}) -> {returns}:"
+        lines.append(signature)
         body: list[str] = []
         for statement in node.do:
             body.append(writer.statement(statement) + self.line_comment(statement.span))
