@@ -71,7 +71,7 @@ class _NodeWriter(ExprWriter):
     def fstring(self, node: ir.FString) -> str:
         # Python < 3.12 forbids backslashes and the enclosing quote inside f-string fields;
         # when a field needs either, build the string with format() instead.
-        inner = ExprWriter("'")
+        inner = ExprWriter("'", also='"')
         inner.name = self.name  # type: ignore[method-assign]
         fields = [inner.expr(p.value) for p in node.parts if isinstance(p, ir.FormattedValue)]
         if not any("\\" in text or '"' in text or "{" in text for text in fields) and not any(

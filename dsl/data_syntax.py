@@ -206,7 +206,7 @@ class _Builder:
             branches = self.branches(entries.get("next"), name, name_span)
             TreeToIR(self.file, self.sink).check_name(_name_token(name, name_span), "node name")
             out.append(ir.NodeSpec(span=body.span, name=name, name_span=name_span, doc=doc, fields=fields,
-                                   do=self.statements(entries.get("do")), next=branches))
+                                   do=self.statements(entries.get("do")), next=branches).normalized())
         return out
 
     def branches(self, node: DataNode | None, name: str, name_span: ir.Span) -> list[ir.Branch]:

@@ -97,11 +97,14 @@ class _GraphIndenter(Indenter):
     def handle_NL(self, token: Token) -> Iterator[Token]:  # noqa: N802 -- lark's interface
         """Collect comments, then emit INDENT/DEDENT like lark's Indenter, with located errors."""
         value = str(token)
-        for match in re.finditer(r"#[^\n]*", value):
-            before = value[: match.start()]
-            line = (token.line or 1) + before.count("\n")
-            column = match.start() - before.rfind("\n") if "\n" in before else (token.column or 1) + match.start()
-            self.comments.append((line, column, match.group().rstrip()))
+        line, line_start, scanned = token.line or 1, -(token.column or 1) + 1, 0
+        for match in re.finditer(r"#[^\n]*", value):  # one pass: a token may hold a million comment lines
+            newlines = value.count("\n", scanned, match.start())
+            if newlines:
+                line += newlines
+                line_start = value.rfind("\n", scanned, match.start()) + 1
+            scanned = match.start()
+            self.comments.append((line, match.start() - line_start + 1, match.group().rstrip()))
         if self.paren_level > 0:
             return
         yield token
@@ -399,7 +402,7 @@ class _ModuleBuilder:
                             "end the node with `-> NextNode(...)` or `-> End(value)`")
         return ir.NodeSpec(span=span, name=convert.check_name(name_token, "node name"),
                            name_span=convert.token_span(name_token), doc=doc, fields=fields,
-                           do=statements, next=branches)
+                           do=statements, next=branches).normalized()
 
     def branch(self, item: Tree[Any]) -> ir.Branch:
         convert = self.convert

@@ -348,6 +348,17 @@ class NodeSpec(_Located):
     do: list[Statement] = []
     next: list[Branch] = []
 
+    def normalized(self) -> NodeSpec:
+        """The canonical form: a sole unconditional branch keeps no statements of its own.
+
+        `do: [a]` + `{do: [b], to: X}` and `do: [a, b]` + `{to: X}` mean the same; front-ends
+        return the second so every syntax gives one IR for one meaning.
+        """
+        if len(self.next) == 1 and self.next[0].condition is None and self.next[0].do:
+            branch = self.next[0]
+            return self.model_copy(update={"do": [*self.do, *branch.do], "next": [branch.model_copy(update={"do": []})]})
+        return self
+
 
 class TypeSpec(_Located):
     """The state or deps: an inline class (`fields`) or an existing type (`ref`)."""

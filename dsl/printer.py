@@ -166,7 +166,16 @@ def _branch_data(branch: ir.Branch) -> dict[str, Any]:
 
 
 class _YamlDumper(yaml.SafeDumper):
-    """Block style, with branches as one-line flow mappings when short."""
+    """PyYAML's safe dumper, with double quotes for strings YAML would otherwise fold."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    # YAML reads NEL, LS and PS as line breaks inside single-quoted and plain scalars
+    style = '"' if any(ch in "\x85\u2028\u2029" or not ch.isprintable() for ch in value) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_YamlDumper.add_representer(str, _represent_str)
 
 
 def print_yaml(spec: ir.GraphSpec) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .diagnostics import Diagnostic, DiagnosticError, Span
@@ -22,11 +22,14 @@ class SourceFile:
     name: str
     text: str
     syntax: str
+    _lines: list[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_lines", self.text.split("\n"))
 
     def line(self, number: int) -> str:
         """Line `number` (1-based) without its line end, or '' past the end."""
-        lines = self.text.splitlines()
-        return lines[number - 1] if 0 < number <= len(lines) else ""
+        return self._lines[number - 1] if 0 < number <= len(self._lines) else ""
 
 
 def syntax_of(name: str) -> str | None:

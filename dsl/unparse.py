@@ -17,13 +17,16 @@ _BINOP_PRECEDENCE = {"+": 6, "-": 6, "*": 7, "/": 7, "//": 7, "%": 7, "**": 9}
 _ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\0": "\\x00"}
 
 
-def quote_string(value: str, quote: str = '"') -> str:
-    """A Python/graph string literal for `value`, escaping quotes, backslashes and unprintables."""
+def quote_string(value: str, quote: str = '"', also: str = "") -> str:
+    """A Python/graph string literal for `value`, escaping quotes, backslashes and unprintables.
+
+    Characters in `also` are escaped too (the enclosing f-string's quote, for nested strings).
+    """
     out = [quote]
     for ch in value:
         if ch in _ESCAPES:
             out.append(_ESCAPES[ch])
-        elif ch == quote:
+        elif ch == quote or ch in also:
             out.append("\\" + ch)
         elif not ch.isprintable():
             code = ord(ch)
@@ -42,19 +45,19 @@ def docstring_literal(text: str) -> str:
     return quote_string(text)
 
 
-def _quote_bytes(value: bytes) -> str:
-    out = ['b"']
+def _quote_bytes(value: bytes, quote: str = '"', also: str = "") -> str:
+    out = ["b" + quote]
     for byte in value:
         ch = chr(byte)
         if ch in _ESCAPES:
             out.append(_ESCAPES[ch])
-        elif ch == '"':
-            out.append('\\"')
+        elif ch == quote or ch in also:
+            out.append("\\" + ch)
         elif 0x20 <= byte < 0x7F:
             out.append(ch)
         else:
             out.append(f"\\x{byte:02x}")
-    out.append('"')
+    out.append(quote)
     return "".join(out)
 
 
@@ -65,8 +68,9 @@ class ExprWriter:
     `self.foo`) and `fstring` to change how f-strings are written.
     """
 
-    def __init__(self, quote: str = '"') -> None:
+    def __init__(self, quote: str = '"', also: str = "") -> None:
         self.quote = quote
+        self.also = also  # extra characters to escape in strings (set inside f-string fields)
 
     def name(self, node: ir.Name) -> str:
         """How a bare name is written."""
@@ -75,9 +79,9 @@ class ExprWriter:
     def constant(self, value: object) -> str:
         """A literal value."""
         if isinstance(value, str):
-            return quote_string(value, self.quote)
+            return quote_string(value, self.quote, self.also)
         if isinstance(value, bytes):
-            return _quote_bytes(value)
+            return _quote_bytes(value, self.quote, self.also)
         if isinstance(value, float):
             if math.isinf(value):
                 return "1e999" if value > 0 else "-1e999"
@@ -145,7 +149,7 @@ class ExprWriter:
 
     def fstring(self, node: ir.FString) -> str:
         """An f-string; fields are written with the other quote so they nest."""
-        inner = ExprWriter("'" if self.quote == '"' else '"')
+        inner = ExprWriter("'" if self.quote == '"' else '"', also=self.quote)
         inner.name = self.name  # type: ignore[method-assign]
         out = ["f", self.quote]
         for part in node.parts:

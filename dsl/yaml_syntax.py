@@ -12,14 +12,16 @@ from .source import SourceFile
 __all__ = ("parse_yaml",)
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-MAX_YAML_NODES = 1_000_000  # aliases can make a small document huge
+MAX_ALIAS_EXPANSIONS = 10_000
+"""Values reached again through YAML aliases before the document is refused (a billion-laughs guard)."""
 
 
 class _Located:
     def __init__(self, source: SourceFile) -> None:
         self.source = source
         self.constructor = yaml.constructor.SafeConstructor()
-        self.visited = 0
+        self.seen: set[int] = set()
+        self.expansions = 0
 
     def span(self, node: yaml.Node) -> ir.Span:
         start, end = node.start_mark, node.end_mark
@@ -27,8 +29,10 @@ class _Located:
                        end_line=end.line + 1, end_column=end.column + 1)
 
     def convert(self, node: yaml.Node) -> DataNode:
-        self.visited += 1
-        if self.visited > MAX_YAML_NODES:
+        if id(node) in self.seen:
+            self.expansions += 1
+        self.seen.add(id(node))
+        if self.expansions > MAX_ALIAS_EXPANSIONS:
             raise DiagnosticError([Diagnostic.error("E017", self.span(node), "the document expands to too many values",
                                                     "YAML aliases are expanded; use fewer of them")])
         span = self.span(node)
