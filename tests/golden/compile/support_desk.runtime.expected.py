@@ -214,8 +214,8 @@ class Survey(BaseNode[DeskState, DeskDeps, str]):
             if ctx.state.score >= 1.0:  # support_desk.graph:63
                 ctx.state.log.append("survey skipped")  # support_desk.graph:64
                 return Archive(self.summary, rating=None)  # support_desk.graph:65
-            rating = min(5, round(ctx.state.score * 4) + 1)  # support_desk.graph:67
-            return Archive(self.summary, rating=rating)  # support_desk.graph:68
+            rating = min(5, round(ctx.state.score * 4) + 1)  # support_desk.graph:66
+            return Archive(self.summary, rating=rating)  # support_desk.graph:67
         except Exception as error:
             _add_spec_note(error)
             raise
@@ -228,8 +228,8 @@ class Close(BaseNode[DeskState, DeskDeps, str]):
 
     async def run(self, ctx: GraphRunContext[DeskState, DeskDeps]) -> Archive:
         try:
-            ctx.state.log.append(f"closed as {self.why}")  # support_desk.graph:71
-            return Archive(f"#{ctx.state.ticket_id} closed ({self.why})", rating=None)  # support_desk.graph:72
+            ctx.state.log.append(f"closed as {self.why}")  # support_desk.graph:70
+            return Archive(f"#{ctx.state.ticket_id} closed ({self.why})", rating=None)  # support_desk.graph:71
         except Exception as error:
             _add_spec_note(error)
             raise
@@ -242,8 +242,8 @@ class Archive(BaseNode[DeskState, DeskDeps, str]):
 
     async def run(self, ctx: GraphRunContext[DeskState, DeskDeps]) -> Report:
         try:
-            ctx.state.log.append("archived" if self.rating is None else f"archived with rating {self.rating}")  # support_desk.graph:75
-            return Report(self.summary)  # support_desk.graph:76
+            ctx.state.log.append("archived" if self.rating is None else f"archived with rating {self.rating}")  # support_desk.graph:74
+            return Report(self.summary)  # support_desk.graph:75
         except Exception as error:
             _add_spec_note(error)
             raise
@@ -259,8 +259,8 @@ class Report(BaseNode[DeskState, DeskDeps, str]):
 
     async def run(self, ctx: GraphRunContext[DeskState, DeskDeps]) -> End[str]:
         try:
-            total = len(ctx.state.log)  # support_desk.graph:80
-            return End(f"{self.summary} [{total} log lines, priority {ctx.state.priority}]")  # support_desk.graph:81
+            total = len(ctx.state.log)  # support_desk.graph:79
+            return End(f"{self.summary} [{total} log lines, priority {ctx.state.priority}]")  # support_desk.graph:80
         except Exception as error:
             _add_spec_note(error)
             raise

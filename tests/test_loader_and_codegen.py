@@ -1,0 +1,136 @@
+"""Loading specs at run time, spec locations in exceptions, mermaid parity, and injection safety."""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import compiler
+from compiler import loader
+from compiler.pipeline import compile_spec
+from dsl.diagnostics import DiagnosticError
+
+from .conftest import EXAMPLES
+
+
+def test_load_compiles_and_caches_by_content(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = tmp_path / "count.graph"
+    spec.write_text("graph Count -> int\nstart A\n\nnode A(n: int = 0):\n    if n >= 3 -> End(n)\n    -> A(n + 1)\n")
+    calls = []
+    real = loader.compile_source
+    monkeypatch.setattr(loader, "compile_source", lambda *a, **k: calls.append(1) or real(*a, **k))
+    graph = compiler.load(spec)
+    assert graph.run_sync().output == 3
+    assert compiler.load(spec) is graph and len(calls) == 1  # same content: no recompilation
+    loader._modules.clear()
+    assert compiler.load(spec).run_sync().output == 3 and len(calls) == 1  # served from the disk cache
+    spec.write_text(spec.read_text().replace("n >= 3", "n >= 5"))
+    assert compiler.load(spec).run_sync().output == 5 and len(calls) == 2  # changed content: compiled again
+
+
+def test_a_damaged_cache_entry_is_rebuilt(tmp_path: Path) -> None:
+    spec = tmp_path / "one.graph"
+    spec.write_text("graph One -> int\nstart A\n\nnode A:\n    -> End(1)\n")
+    compiler.load(spec)
+    loader._modules.clear()
+    [entry] = [p for p in loader.cache_dir().glob("*.py") if "One" in p.read_text()]
+    entry.write_text(entry.read_text()[:-40])  # truncated
+    assert compiler.load(spec).run_sync().output == 1
+    assert loader._read_cache(entry.stem) is not None  # rewritten whole
+
+
+def test_load_yaml_and_toml_and_reports_errors(tmp_path: Path) -> None:
+    assert compiler.load(EXAMPLES / "fives.toml").run_sync(compiler.load_module(EXAMPLES / "fives.toml").DivisibleBy5(3)).output == 5
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("graph: Bad\nnodes:\n  A:\n    next:\n      - to: Nowhere()\n")
+    with pytest.raises(DiagnosticError) as caught:
+        compiler.load(bad)
+    assert caught.value.diagnostics[0].code == "E101"
+
+
+def test_load_with_an_allow_list(tmp_path: Path) -> None:
+    spec = tmp_path / "imports.graph"
+    spec.write_text("graph Imports -> float\nstart A\n\nfrom math import sqrt\nfrom os import getcwd\n\n"
+                    "node A:\n    print(getcwd())\n    -> End(sqrt(4.0))\n")
+    with pytest.raises(DiagnosticError) as caught:
+        compiler.load(spec, allowed_imports=["math"])
+    assert [d.message for d in caught.value.diagnostics] == ["import from `os` is not allowed"]
+    assert compiler.load(spec, allowed_imports=["math", "os"]).run_sync().output == 2.0
+
+
+def test_threads_loading_the_same_spec_get_one_correct_graph(tmp_path: Path) -> None:
+    spec = tmp_path / "shared.graph"
+    spec.write_text("graph Shared -> int\nstart A\n\nnode A(n: int = 0):\n    if n >= 10 -> End(n)\n    -> A(n + 1)\n")
+    results: list[int] = []
+
+    def work() -> None:
+        results.append(compiler.load(spec).run_sync().output)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [10] * 8
+
+
+def test_cached_load_is_fast() -> None:
+    compiler.load(EXAMPLES / "support_desk.graph")
+    start = time.perf_counter()
+    compiler.load(EXAMPLES / "support_desk.graph")
+    assert time.perf_counter() - start < 1.0  # generous: the benchmark measures the real figure
+
+
+def test_exceptions_in_nodes_name_the_spec_line(tmp_path: Path) -> None:
+    spec = tmp_path / "fail.graph"
+    spec.write_text("graph Fail -> int\nstart A\n\nnode A(items: list[int] = []):\n    first = items[0]\n    -> End(first)\n")
+    graph = compiler.load(spec)
+
+    async def main() -> list[object]:
+        async with graph.iter(state=None) as run:
+            with pytest.raises(IndexError) as caught:
+                async for _ in run:
+                    pass
+            assert "in fail.graph, line 5" in getattr(caught.value, "__notes__", [])
+            return list(run.history)
+
+    assert asyncio.run(main()) == []
+
+
+def test_compiled_spec_and_hand_written_graph_draw_the_same_mermaid() -> None:
+    from runtime import load_graph
+
+    hand_written = load_graph(Path(__file__).parent / "data" / "vending_by_hand.py")
+    compiled = compiler.load(EXAMPLES / "vending.graph")
+    for options in ({}, {"start_node": "InsertCoin", "direction": "LR"}, {"highlighted_nodes": ["Purchase"]}):
+        assert compiled.mermaid_code(**options) == hand_written.mermaid_code(**options)  # type: ignore[arg-type]
+
+
+HOSTILE = Path(__file__).parent / "data" / "hostile.graph"
+
+
+def test_hostile_strings_are_escaped_not_injected(tmp_path: Path) -> None:
+    spec = HOSTILE
+    source = compile_spec(spec).source
+    tree = ast.parse(source)
+    # nothing but the expected constructs: no calls of os/system/exec/eval/__import__ anywhere
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} | {
+        n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+    assert not names & {"os", "system", "exec", "eval", "__import__", "compile", "open"}
+    top = {type(n).__name__ for n in tree.body}
+    assert top <= {"Expr", "ImportFrom", "Import", "Assign", "AnnAssign", "FunctionDef", "ClassDef"}
+    module = compiler.load_module(spec)
+    result = module.graph.run_sync(state=module.HostileState())
+    label = "\"\"\"; import os; os.system('echo pwned') #"
+    text = "line\nbreak \"quoted\" 'single' \\ back {brace} # hash ü 🚀"
+    assert result.output == f"{label!r} {text} {{literal}} nested 'q'"
+    assert result.state.text == text + result.output
+    assert module.HostileState().raw == r"C:\path\to"
+    assert module.Start.__doc__ == "Docstring: \"\"\" ''' \\ {x} ${y}"
+    edge = module.graph.node_defs["Start"].end_edge
+    assert edge.label == 'label with "quotes" and \\ and \n'
