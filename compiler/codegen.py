@@ -87,9 +87,9 @@ class _NodeWriter(ExprWriter):
             value = self.expr(part.value)
             if part.conversion:
                 value = {"r": "repr", "s": "str", "a": "ascii"}[part.conversion] + f"({value})"
-            spec = quote_string(part.format_spec) if part.format_spec else '""'
-            pieces.append(f"format({value}, {spec})")
-        return '"".join((' + ", ".join(pieces) + ",))"
+            spec = f", {quote_string(part.format_spec)}" if part.format_spec else ""
+            pieces.append(f"format({value}{spec})")  # what f"{value:spec}" calls
+        return '"".join([' + ", ".join(pieces) + "])"
 
 
 def generate(checked: CheckedGraph, *, target: Target = "runtime") -> GeneratedModule:

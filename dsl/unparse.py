@@ -191,7 +191,8 @@ class ExprWriter:
 
     def statement(self, node: ir.Statement) -> str:
         """A statement of a node body."""
-        value = ("await " if node.awaited else "") + self.expr(node.value)
+        # `await` applies to the whole expression; Python's binds tighter, so parenthesise
+        value = f"await {self.expr(node.value, 10)}" if node.awaited else self.expr(node.value)
         if isinstance(node, ir.ExprStmt):
             return value
         return f"{self.expr(node.target)} {node.op} {value}"

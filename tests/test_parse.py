@@ -1,0 +1,119 @@
+"""The front-ends: every construct of SPEC section 2 parses, with positions, in all three syntaxes."""
+
+from __future__ import annotations
+
+import pytest
+
+from dsl import ir
+from dsl.diagnostics import DiagnosticError
+from dsl.parse import parse_source
+from dsl.printer import print_spec
+from dsl.source import source_from_text
+
+from .conftest import EXAMPLES
+
+EVERYTHING = '''"""Module doc."""
+graph Everything -> int | None
+start First
+
+from pkg.mod import helper, Other as Alias
+
+state:
+    count: int = 0
+    names: list[str] = []
+    mode: Literal["a", "b", 3] = "a"
+
+deps = pkg.deps.Deps
+
+node First(a: int, b: str = "x", c: tuple[int, ...] = (1, 2), d: dict[str, float | None] = {}):
+    """Node doc."""
+    total = a + 1 if b else -a ** 2
+    value = await helper(total, key=b[1:], other=[x for_ in ()]) if False else None
+    state.count += total
+    state.names.append(f"{b!r:>4} and {{braces}}")
+    await helper()
+    if not (a in c and b not in d) or a is None -> First(1, b="y") : "again"
+    if total >= 3 and 1 < a <= 5:
+        state.count -= 1
+        -> End(total)
+    print({1, 2}, {"k": a}, (), (a,), d.get("k"), c[0:2:1])
+    -> Alias(a)
+'''
+
+
+def parse(text: str, name: str = "spec.graph") -> ir.GraphSpec:
+    return parse_source(source_from_text(name, text))
+
+
+def test_every_construct_parses() -> None:
+    text = EVERYTHING.replace("[x for_ in ()]", "[]")
+    spec = parse(text)
+    assert spec.doc == "Module doc." and spec.start == "First"
+    assert isinstance(spec.output, ir.UnionType)
+    assert [(i.module, [(n.name, n.alias) for n in i.names]) for i in spec.imports] == [
+        ("pkg.mod", [("helper", None), ("Other", "Alias")])]
+    assert spec.state is not None and [f.name for f in spec.state.fields or []] == ["count", "names", "mode"]
+    assert spec.deps is not None and spec.deps.ref == "pkg.deps.Deps"
+    [node] = spec.nodes
+    assert node.doc == "Node doc." and [f.name for f in node.fields] == ["a", "b", "c", "d"]
+    assert [type(s).__name__ for s in node.do] == ["Assign", "Assign", "Assign", "ExprStmt", "ExprStmt"]
+    assert node.do[1].awaited is True and node.do[4].awaited is True  # `await` covers the whole expression
+    assert print_spec(spec, "graph").count("await (helper(") == 1
+    assert [b.condition is None for b in node.next] == [False, False, True]
+    assert node.next[0].to.label == "again" and node.next[0].to.keywords[0].name == "b"
+    assert [type(s).__name__ for s in node.next[1].do] == ["Assign"]
+    assert node.next[2].to.target == "Alias" and len(node.next[2].do) == 1  # the final `->` keeps its statements
+
+
+def test_spans_point_at_the_source() -> None:
+    spec = parse(EVERYTHING.replace("[x for_ in ()]", "[]"))
+    node = spec.nodes[0]
+    assert (node.name_span.line, node.name_span.column) == (14, 6)
+    condition = node.next[0].condition
+    assert condition is not None and (condition.span.line, condition.span.column) == (21, 8)
+    assert (node.next[2].to.target_span.line, node.next[2].to.target_span.column) == (26, 8)
+
+
+def test_else_block_is_the_final_branch() -> None:
+    spec = parse("graph G\n\nnode A(n: int):\n    if n > 0 -> End(None)\n    else:\n        print(n)\n        -> End(None)\n")
+    last = spec.nodes[0].next[-1]
+    assert last.condition is None and len(last.do) == 1
+
+
+@pytest.mark.parametrize("syntax", ["yaml", "toml"])
+def test_positions_inside_yaml_and_toml_strings(syntax: str) -> None:
+    source = (EXAMPLES / f"fives.{syntax}").read_text()
+    spec = parse(source, f"fives.{syntax}")
+    condition = spec.nodes[0].next[0].condition
+    assert isinstance(condition, ir.Compare)
+    lines = source.split("\n")
+    line = lines[condition.span.line - 1]
+    assert line[condition.span.column - 1 :].startswith("foo % 5 == 0")
+    # and an error inside a string points into it
+    broken = source.replace("foo % 5 == 0", "foo % % 5")
+    with pytest.raises(DiagnosticError) as caught:
+        parse(broken, f"fives.{syntax}")
+    [d] = caught.value.diagnostics
+    assert broken.split("\n")[d.span.line - 1][d.span.column - 1 :].startswith("% 5")
+
+
+def test_the_three_syntaxes_give_one_ir() -> None:
+    for example in EXAMPLES.glob("*.graph"):
+        specs = [parse(example.with_suffix(s).read_text(), example.with_suffix(s).name) for s in (".graph", ".yaml", ".toml")]
+        assert ir.strip_spans(specs[1]) == ir.strip_spans(specs[0]) == ir.strip_spans(specs[2])
+
+
+def test_comments_survive_fmt() -> None:
+    text = "# leading\ngraph G  # the graph\n\nnode A:\n    # before\n    x = 1  # trailing\n    -> End(None)\n# last\n"
+    assert print_spec(parse(text), "graph") == text
+
+
+def test_crlf_bom_and_tabs() -> None:
+    text = "\ufeffgraph G\r\n\r\nnode A:\r\n\tx = 1\r\n\t-> End(None)\r\n"
+    assert parse(text).nodes[0].do[0].span.line == 4
+
+
+def test_all_errors_of_a_file_are_reported() -> None:
+    with pytest.raises(DiagnosticError) as caught:
+        parse("graph G\n\nnode A:\n    x = = 1\n    -> End(1)\n\nnode B:\n    y = )\n    -> End(1)\n\nnode C:\n    -> End(1) 2\n")
+    assert [d.span.line for d in caught.value.diagnostics] == [4, 8, 12]
