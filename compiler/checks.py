@@ -17,16 +17,74 @@ from dsl.diagnostics import Diagnostic, Diagnostics, did_you_mean
 __all__ = ("BUILTINS", "CheckedGraph", "NodeScope", "check_spec")
 
 BUILTINS = frozenset(
-    "abs all any bool dict enumerate float int isinstance len list max min print range repr round set sorted str "
-    "sum tuple zip".split()
+    [
+        "abs",
+        "all",
+        "any",
+        "bool",
+        "dict",
+        "enumerate",
+        "float",
+        "int",
+        "isinstance",
+        "len",
+        "list",
+        "max",
+        "min",
+        "print",
+        "range",
+        "repr",
+        "round",
+        "set",
+        "sorted",
+        "str",
+        "sum",
+        "tuple",
+        "zip",
+    ]
 )
 """Builtins a spec expression may call."""
 
-TYPE_NAMES = frozenset("int float str bool bytes None Any list dict set frozenset tuple object complex".split())
+TYPE_NAMES = frozenset(
+    [
+        "int",
+        "float",
+        "str",
+        "bool",
+        "bytes",
+        "None",
+        "Any",
+        "list",
+        "dict",
+        "set",
+        "frozenset",
+        "tuple",
+        "object",
+        "complex",
+    ]
+)
 _GENERIC_ARITY = {"list": 1, "set": 1, "frozenset": 1, "dict": 2}
 RESERVED = frozenset(
-    "self ctx state deps graph start End BaseNode Edge Graph GraphRunContext Annotated Any Literal dataclass field "
-    "annotations SPEC_FILE".split()
+    [
+        "self",
+        "ctx",
+        "state",
+        "deps",
+        "graph",
+        "start",
+        "End",
+        "BaseNode",
+        "Edge",
+        "Graph",
+        "GraphRunContext",
+        "Annotated",
+        "Any",
+        "Literal",
+        "dataclass",
+        "field",
+        "annotations",
+        "SPEC_FILE",
+    ]
 )
 """Names generated code uses itself: no node, field, import or local may take them."""
 
@@ -106,8 +164,9 @@ class _Checker:
         self.used_imports: set[str] = set()
         self.external_targets: set[str] = set()
         self.scopes: dict[str, NodeScope] = {}
-        self.current: ir.NodeSpec = spec.nodes[0] if spec.nodes else ir.NodeSpec(
-            span=spec.span, name="", name_span=spec.span)
+        self.current: ir.NodeSpec = (
+            spec.nodes[0] if spec.nodes else ir.NodeSpec(span=spec.span, name="", name_span=spec.span)
+        )
         self.state_fields = self._field_names(spec.state)
         self.deps_fields = self._field_names(spec.deps)
 
@@ -136,32 +195,60 @@ class _Checker:
             if self.allowed_imports is not None and not any(
                 imp.module == allowed or imp.module.startswith(allowed + ".") for allowed in self.allowed_imports
             ):
-                self.sink.error("E120", imp.span, f"import from `{imp.module}` is not allowed",
-                                "allowed modules: " + (", ".join(f"`{m}`" for m in self.allowed_imports) or "none"))
+                self.sink.error(
+                    "E120",
+                    imp.span,
+                    f"import from `{imp.module}` is not allowed",
+                    "allowed modules: " + (", ".join(f"`{m}`" for m in self.allowed_imports) or "none"),
+                )
             for name in imp.names:
                 local = name.local_name
                 if local in self.imports:
-                    self.sink.error("E109", name.span, f"`{local}` is imported twice",
-                                    f"the first import is at line {self.imports[local].span.line}")
+                    self.sink.error(
+                        "E109",
+                        name.span,
+                        f"`{local}` is imported twice",
+                        f"the first import is at line {self.imports[local].span.line}",
+                    )
                 elif local in RESERVED or local in generated:
-                    self.sink.error("E107", name.span, f"`{local}` is reserved for generated code",
-                                    f"import it under another name: `{name.name} as ...`")
+                    self.sink.error(
+                        "E107",
+                        name.span,
+                        f"`{local}` is reserved for generated code",
+                        f"import it under another name: `{name.name} as ...`",
+                    )
                 else:
                     self.imports[local] = name
         for node in spec.nodes:
             if node.name in self.nodes:
-                self.sink.error("E104", node.name_span, f"node `{node.name}` is defined twice",
-                                f"the first definition is at line {self.nodes[node.name].name_span.line}")
+                self.sink.error(
+                    "E104",
+                    node.name_span,
+                    f"node `{node.name}` is defined twice",
+                    f"the first definition is at line {self.nodes[node.name].name_span.line}",
+                )
                 continue
             if node.name in generated:
-                self.sink.error("E107", node.name_span, f"node `{node.name}` has the name of the state or deps class",
-                                "rename the node or the class")
+                self.sink.error(
+                    "E107",
+                    node.name_span,
+                    f"node `{node.name}` has the name of the state or deps class",
+                    "rename the node or the class",
+                )
             elif node.name in RESERVED or node.name in BUILTINS or node.name in TYPE_NAMES:
-                self.sink.error("E107", node.name_span, f"`{node.name}` cannot be a node name",
-                                "it is reserved for generated code or a builtin; rename the node")
+                self.sink.error(
+                    "E107",
+                    node.name_span,
+                    f"`{node.name}` cannot be a node name",
+                    "it is reserved for generated code or a builtin; rename the node",
+                )
             elif node.name in self.imports:
-                self.sink.error("E104", node.name_span, f"node `{node.name}` has the name of an import",
-                                f"the import is at line {self.imports[node.name].span.line}")
+                self.sink.error(
+                    "E104",
+                    node.name_span,
+                    f"node `{node.name}` has the name of an import",
+                    f"the import is at line {self.imports[node.name].span.line}",
+                )
             self.nodes[node.name] = node
         if spec.start is not None and spec.start not in self.nodes and spec.start not in self.imports:
             span = spec.start_span or spec.name_span
@@ -193,8 +280,12 @@ class _Checker:
                 seen_default = f
                 self.expr(f.default, NodeScope(), defined=set(), where="a default value")
             elif seen_default is not None:
-                self.sink.error("E112", f.span, f"field `{f.name}` without a default follows `{seen_default.name}`, which has one",
-                                "give it a default, or move it before the fields with defaults")
+                self.sink.error(
+                    "E112",
+                    f.span,
+                    f"field `{f.name}` without a default follows `{seen_default.name}`, which has one",
+                    "give it a default, or move it before the fields with defaults",
+                )
         return names
 
     def type(self, node: ir.TypeExpr) -> None:
@@ -204,19 +295,28 @@ class _Checker:
             return
         if isinstance(node, (ir.LiteralType, ir.EllipsisType)):
             return
-        known = TYPE_NAMES | set(self.imports) | set(self.nodes) | {
-            c for c in (self._class_name(self.spec.state, "State"), self._class_name(self.spec.deps, "Deps")) if c
-        }
+        known = (
+            TYPE_NAMES
+            | set(self.imports)
+            | set(self.nodes)
+            | {c for c in (self._class_name(self.spec.state, "State"), self._class_name(self.spec.deps, "Deps")) if c}
+        )
         head = node.name.split(".")[0]
         if "." not in node.name and node.name not in known:
-            self.sink.error("E110", node.span, f"unknown type `{node.name}`",
-                            did_you_mean(node.name, known) or "import it with `from module import Name`")
+            self.sink.error(
+                "E110",
+                node.span,
+                f"unknown type `{node.name}`",
+                did_you_mean(node.name, known) or "import it with `from module import Name`",
+            )
         elif head in self.imports:
             self.used_imports.add(head)
         arity = _GENERIC_ARITY.get(node.name)
         if node.args is not None:
             if arity is not None and len(node.args) != arity:
-                self.sink.error("E111", node.span, f"`{node.name}[...]` takes {arity} type argument{'s' if arity > 1 else ''}")
+                self.sink.error(
+                    "E111", node.span, f"`{node.name}[...]` takes {arity} type argument{'s' if arity > 1 else ''}"
+                )
             for arg in node.args:
                 if isinstance(arg, ir.EllipsisType) and node.name != "tuple":
                     self.sink.error("E111", arg.span, "`...` is only allowed in `tuple[T, ...]`")
@@ -228,7 +328,7 @@ class _Checker:
         self.current = node
         scope = NodeScope(fields=self.fields(node.fields, f"node `{node.name}`"))
         self.scopes.setdefault(node.name, scope)
-        all_locals = {s.target.id for s in self._assignments(node)}
+        all_locals = set(self._assigned_names(node))
         defined: set[str] = set()
         for statement in node.do:
             self.statement(statement, scope, defined, all_locals)
@@ -238,8 +338,12 @@ class _Checker:
         unconditional: ir.Branch | None = None
         for branch in node.next:
             if unconditional is not None:
-                self.sink.error("E302", branch.span, "this branch is never taken",
-                                f"the unconditional branch at line {unconditional.span.line} always runs first")
+                self.sink.error(
+                    "E302",
+                    branch.span,
+                    "this branch is never taken",
+                    f"the unconditional branch at line {unconditional.span.line} always runs first",
+                )
             branch_defined = set(defined)
             if branch.condition is not None:
                 self.expr(branch.condition, scope, branch_defined, all_locals)
@@ -250,15 +354,18 @@ class _Checker:
             self.transition(branch.to, scope, branch_defined, all_locals)
         last = node.next[-1]
         if last.condition is not None and unconditional is None:
-            self.sink.error("E301", last.span, f"node `{node.name}` may fall through: its last branch is conditional",
-                            "add a final unconditional `-> Target(...)` or an `else:` block")
+            self.sink.error(
+                "E301",
+                last.span,
+                f"node `{node.name}` may fall through: its last branch is conditional",
+                "add a final unconditional `-> Target(...)` or an `else:` block",
+            )
 
     @staticmethod
-    def _assignments(node: ir.NodeSpec) -> Iterator[ir.Assign]:
-        statements = [*node.do, *(s for b in node.next for s in b.do)]
-        for s in statements:
+    def _assigned_names(node: ir.NodeSpec) -> Iterator[str]:
+        for s in [*node.do, *(s for b in node.next for s in b.do)]:
             if isinstance(s, ir.Assign) and isinstance(s.target, ir.Name):
-                yield s
+                yield s.target.id
 
     def statement(self, statement: ir.Statement, scope: NodeScope, defined: set[str], all_locals: set[str]) -> None:
         self.expr(statement.value, scope, defined, all_locals)
@@ -304,20 +411,32 @@ class _Checker:
                 self.used_imports.add(target)
                 self.external_targets.add(target)
                 return
-            self.sink.error("E101", transition.target_span, f"unknown node `{target}`",
-                            did_you_mean(target, [*self.nodes, *self.imports, "End"]))
+            self.sink.error(
+                "E101",
+                transition.target_span,
+                f"unknown node `{target}`",
+                did_you_mean(target, [*self.nodes, *self.imports, "End"]),
+            )
             return
         fields = [f.name for f in node.fields]
         if len(transition.args) > len(fields):
             extra = transition.args[len(fields)]
-            self.sink.error("E201", extra.span,
-                            f"`{target}` takes {len(fields)} argument{'s' if len(fields) != 1 else ''} but "
-                            f"{len(transition.args)} were given", _signature(node))
+            self.sink.error(
+                "E201",
+                extra.span,
+                f"`{target}` takes {len(fields)} argument{'s' if len(fields) != 1 else ''} but "
+                f"{len(transition.args)} were given",
+                _signature(node),
+            )
         given = set(fields[: len(transition.args)])
         for kw in transition.keywords:
             if kw.name not in fields:
-                self.sink.error("E203", kw.span, f"`{target}` has no field `{kw.name}`",
-                                did_you_mean(kw.name, fields) or _signature(node))
+                self.sink.error(
+                    "E203",
+                    kw.span,
+                    f"`{target}` has no field `{kw.name}`",
+                    did_you_mean(kw.name, fields) or _signature(node),
+                )
             elif kw.name in given:
                 self.sink.error("E204", kw.span, f"field `{kw.name}` of `{target}` is given twice")
             given.add(kw.name)
@@ -328,20 +447,31 @@ class _Checker:
 
     def end(self, transition: ir.Transition, scope: NodeScope) -> None:
         if len(transition.args) != 1 or transition.keywords:
-            self.sink.error("E206", transition.span, "`End` takes exactly one value",
-                            "write `End(value)`, or `End(None)` for a graph without output")
+            self.sink.error(
+                "E206",
+                transition.span,
+                "`End` takes exactly one value",
+                "write `End(value)`, or `End(None)` for a graph without output",
+            )
             return
         value_type = self.static_type(transition.args[0], scope)
         allowed = _simple_types(self.spec.output) if self.spec.output is not None else {"None"}
         if value_type is None or allowed is None:
             return
-        if value_type not in allowed and not (value_type == "int" and "float" in allowed) and not (
-            value_type == "bool" and "int" in allowed
+        if (
+            value_type not in allowed
+            and not (value_type == "int" and "float" in allowed)
+            and not (value_type == "bool" and "int" in allowed)
         ):
-            declared = "None (no `-> TYPE` on `graph`)" if self.spec.output is None else f"`{_type_text(self.spec.output)}`"
-            self.sink.error("E205", transition.args[0].span,
-                            f"`End` gets a value of type `{value_type}` but the graph's output is {declared}",
-                            "change the value, or the output type on the `graph` line")
+            declared = (
+                "None (no `-> TYPE` on `graph`)" if self.spec.output is None else f"`{_type_text(self.spec.output)}`"
+            )
+            self.sink.error(
+                "E205",
+                transition.args[0].span,
+                f"`End` gets a value of type `{value_type}` but the graph's output is {declared}",
+                "change the value, or the output type on the `graph` line",
+            )
 
     def static_type(self, expr: ir.Expr, scope: NodeScope) -> str | None:
         """The simple type of an expression when it is evident, else None."""
@@ -354,13 +484,18 @@ class _Checker:
         if isinstance(expr, ir.Name) and expr.id in scope.fields and expr.id not in scope.locals:
             declared = next((f for f in self.current.fields if f.name == expr.id), None)
             if declared is not None and isinstance(declared.type, ir.NamedType) and declared.type.args is None:
-                return declared.type.name if declared.type.name in ("int", "float", "str", "bool", "bytes", "None") else None
+                return (
+                    declared.type.name
+                    if declared.type.name in ("int", "float", "str", "bool", "bytes", "None")
+                    else None
+                )
         return None
 
     # ---- expressions ----------------------------------------------------------------------------
 
-    def expr(self, expr: ir.Expr, scope: NodeScope, defined: set[str], all_locals: set[str] | None = None,
-             where: str = "") -> None:
+    def expr(
+        self, expr: ir.Expr, scope: NodeScope, defined: set[str], all_locals: set[str] | None = None, where: str = ""
+    ) -> None:
         for node in _walk(expr):
             if isinstance(node, ir.Name):
                 self.name(node, scope, defined, all_locals or set(), where)
@@ -373,8 +508,12 @@ class _Checker:
             if name in self.imports:
                 self.used_imports.add(name)
             elif name not in BUILTINS:
-                self.sink.error("E102", node.span, f"`{name}` cannot be used in {where}",
-                                "defaults may use literals, builtins and imported names")
+                self.sink.error(
+                    "E102",
+                    node.span,
+                    f"`{name}` cannot be used in {where}",
+                    "defaults may use literals, builtins and imported names",
+                )
             return
         if name in defined or name in scope.fields:
             return
@@ -409,8 +548,12 @@ class _Checker:
             return
         fields = self.state_fields if owner == "state" else self.deps_fields if owner == "deps" else None
         if fields is not None and node.attr not in fields:
-            self.sink.error("E103", node.span, f"{owner} has no field `{node.attr}`",
-                            did_you_mean(node.attr, fields) or f"{owner} fields: " + ", ".join(f"`{f}`" for f in fields))
+            self.sink.error(
+                "E103",
+                node.span,
+                f"{owner} has no field `{node.attr}`",
+                did_you_mean(node.attr, fields) or f"{owner} fields: " + ", ".join(f"`{f}`" for f in fields),
+            )
 
     # ---- flow warnings ---------------------------------------------------------------------------
 
@@ -426,8 +569,11 @@ class _Checker:
             if reached is not None:
                 for node in self.nodes.values():
                     if node.name not in reached:
-                        self.sink.warning("W401", node.name_span,
-                                          f"node `{node.name}` is unreachable from the start node `{self.spec.start}`")
+                        self.sink.warning(
+                            "W401",
+                            node.name_span,
+                            f"node `{node.name}` is unreachable from the start node `{self.spec.start}`",
+                        )
         ends = {"End", *open_ended}
         changed = True
         while changed:
@@ -438,8 +584,12 @@ class _Checker:
                     changed = True
         for node in self.nodes.values():
             if node.name not in ends:
-                self.sink.warning("W402", node.name_span, f"no path from node `{node.name}` reaches `End`",
-                                  "a run entering it can never finish")
+                self.sink.warning(
+                    "W402",
+                    node.name_span,
+                    f"no path from node `{node.name}` reaches `End`",
+                    "a run entering it can never finish",
+                )
 
     @staticmethod
     def _reach(start: str, edges: dict[str, set[str]], open_ended: set[str]) -> set[str] | None:
@@ -499,7 +649,11 @@ def _simple_types(node: ir.TypeExpr) -> set[str] | None:
                 return None
             out |= part
         return out
-    if isinstance(node, ir.NamedType) and node.args is None and node.name in ("int", "float", "str", "bool", "bytes", "None"):
+    if (
+        isinstance(node, ir.NamedType)
+        and node.args is None
+        and node.name in ("int", "float", "str", "bool", "bytes", "None")
+    ):
         return {node.name}
     return None
 

@@ -44,12 +44,24 @@ def _build_parser() -> argparse.ArgumentParser:
 
     compile_ = commands.add_parser("compile", help="compile specs to Python modules")
     compile_.add_argument("specs", nargs="+", metavar="SPEC", help=".graph, .yaml/.yml or .toml files")
-    compile_.add_argument("-o", "--output", metavar="OUT",
-                          help="output file (one spec), directory, or - for stdout; default: <spec>_graph.py beside the spec")
-    compile_.add_argument("--target", choices=("runtime", "pydantic_graph"), default="runtime",
-                          help="library the generated code imports (default: runtime)")
-    compile_.add_argument("--allow-import", action="append", metavar="MODULE",
-                          help="only allow imports from these modules (repeatable); for untrusted specs")
+    compile_.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT",
+        help="output file (one spec), directory, or - for stdout; default: <spec>_graph.py beside the spec",
+    )
+    compile_.add_argument(
+        "--target",
+        choices=("runtime", "pydantic_graph"),
+        default="runtime",
+        help="library the generated code imports (default: runtime)",
+    )
+    compile_.add_argument(
+        "--allow-import",
+        action="append",
+        metavar="MODULE",
+        help="only allow imports from these modules (repeatable); for untrusted specs",
+    )
 
     check = commands.add_parser("check", help="report every error and warning in specs")
     check.add_argument("specs", nargs="+", metavar="SPEC")
@@ -59,8 +71,13 @@ def _build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="compile a spec in memory and run it, printing each step")
     run.add_argument("spec", metavar="SPEC")
     run.add_argument("--start", metavar="NODE", help="start node (default: the spec's `start`)")
-    run.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE",
-                     help="a field of the start node; VALUE is JSON, or else a plain string")
+    run.add_argument(
+        "--arg",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a field of the start node; VALUE is JSON, or else a plain string",
+    )
     run.add_argument("--state", metavar="JSON", help="initial state as a JSON object")
     run.add_argument("--history", action="store_true", help="print the run's history as JSON at the end")
     run.add_argument("--max-steps", type=int, metavar="N", help="stop after N steps")
@@ -83,8 +100,7 @@ def _build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run graphc with `argv` (default: the process arguments); returns the exit code."""
     args = _build_parser().parse_args(argv)
-    handlers = {"compile": _compile, "check": _check, "run": _run, "mermaid": _mermaid, "fmt": _fmt,
-                "schema": _schema}
+    handlers = {"compile": _compile, "check": _check, "run": _run, "mermaid": _mermaid, "fmt": _fmt, "schema": _schema}
     try:
         return handlers[args.command](args)
     except _UsageError as e:
@@ -163,9 +179,11 @@ def _check(args: argparse.Namespace) -> int:
     errors = sum(d.severity == "error" for d in found)
     if args.format == "text":
         warnings = len(found) - errors
-        print(f"{len(args.specs)} spec{'s' if len(args.specs) != 1 else ''} checked: "
-              f"{errors} error{'s' if errors != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''}",
-              file=sys.stderr)
+        print(
+            f"{len(args.specs)} spec{'s' if len(args.specs) != 1 else ''} checked: "
+            f"{errors} error{'s' if errors != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''}",
+            file=sys.stderr,
+        )
     return EXIT_SPEC if errors else EXIT_OK
 
 
@@ -249,9 +267,16 @@ def _initial(module: Any, kind: str, given: str | None) -> Any:
     """The initial state or deps: from JSON if given, else the declared class with its defaults."""
     import pydantic
 
-    spec_type = next((value for name, value in vars(module).items()
-                      if name.endswith("State" if kind == "state" else "Deps") and isinstance(value, type)
-                      and name in getattr(module, "__all__", ())), None)
+    spec_type = next(
+        (
+            value
+            for name, value in vars(module).items()
+            if name.endswith("State" if kind == "state" else "Deps")
+            and isinstance(value, type)
+            and name in getattr(module, "__all__", ())
+        ),
+        None,
+    )
     annotations = module.graph._get_state_type() if kind == "state" else None
     cls = spec_type or (annotations if isinstance(annotations, type) and annotations is not type(None) else None)
     if given is not None:

@@ -75,7 +75,9 @@ class _NodeWriter(ExprWriter):
         inner.name = self.name  # type: ignore[method-assign]
         fields = [inner.expr(p.value) for p in node.parts if isinstance(p, ir.FormattedValue)]
         if not any("\\" in text or '"' in text or "{" in text for text in fields) and not any(
-            isinstance(p, ir.FormattedValue) and p.format_spec is not None and ("\\" in p.format_spec or '"' in p.format_spec)
+            isinstance(p, ir.FormattedValue)
+            and p.format_spec is not None
+            and ("\\" in p.format_spec or '"' in p.format_spec)
             for p in node.parts
         ):
             return super().fstring(node)
@@ -120,8 +122,14 @@ class _Generator:
     def module(self) -> GeneratedModule:
         spec = self.spec
         lib = "runtime" if self.target == "runtime" else "pydantic_graph"
-        classes = [c for c in (self._type_class(spec.state, self.checked.state_class, "state"),
-                               self._type_class(spec.deps, self.checked.deps_class, "dependencies")) if c]
+        classes = [
+            c
+            for c in (
+                self._type_class(spec.state, self.checked.state_class, "state"),
+                self._type_class(spec.deps, self.checked.deps_class, "dependencies"),
+            )
+            if c
+        ]
         classes += [self._node(node) for node in spec.nodes]
         uses_factory = any("field(default_factory=" in c for c in classes)
         std = ["from dataclasses import dataclass, field" if uses_factory else "from dataclasses import dataclass"]
@@ -153,8 +161,11 @@ class _Generator:
         if snapshot:  # after the state class it copies, before the nodes
             classes.insert(len(classes) - len(spec.nodes), snapshot)
         exports = ["graph", *(n.name for n in spec.nodes)]
-        exports += [c for c, t in ((self.checked.state_class, spec.state), (self.checked.deps_class, spec.deps))
-                    if c and t is not None and t.ref is None]
+        exports += [
+            c
+            for c, t in ((self.checked.state_class, spec.state), (self.checked.deps_class, spec.deps))
+            if c and t is not None and t.ref is None
+        ]
         if spec.start is not None:
             exports.append("start")
         doc = spec.doc if spec.doc is not None else f"The {spec.name} graph."

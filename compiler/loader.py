@@ -61,8 +61,9 @@ def load(
     Raises:
         DiagnosticError: the spec has errors.
     """
-    graph = load_module(path, target=target, allowed_imports=allowed_imports, max_bytes=max_bytes,
-                        use_disk_cache=use_disk_cache).graph
+    graph = load_module(
+        path, target=target, allowed_imports=allowed_imports, max_bytes=max_bytes, use_disk_cache=use_disk_cache
+    ).graph
     assert isinstance(graph, Graph) or target != "runtime"
     return graph  # type: ignore[no-any-return]
 

@@ -50,7 +50,14 @@ class DataNode:
         return lambda line, column: (base_line + line - 1, base_column + column - 1 if line == 1 else column)
 
 
-_KIND_NAMES = {str: "a string", list: "a list", dict: "a mapping", bool: "true/false", int: "a number", float: "a number"}
+_KIND_NAMES = {
+    str: "a string",
+    list: "a list",
+    dict: "a mapping",
+    bool: "true/false",
+    int: "a number",
+    float: "a number",
+}
 
 
 class _Builder:
@@ -80,8 +87,9 @@ class _Builder:
 
     def converter(self, node: DataNode) -> TreeToIR:
         position = node.position_map()
-        return TreeToIR(self.file, self.sink, position,
-                        lambda text, pos: parse_expression(text, self.file, self.sink, pos))
+        return TreeToIR(
+            self.file, self.sink, position, lambda text, pos: parse_expression(text, self.file, self.sink, pos)
+        )
 
     def fragment(self, node: DataNode, start: str, what: str) -> tuple[Tree[Any], TreeToIR] | None:
         text = self.text(node, what)
@@ -130,8 +138,13 @@ class _Builder:
                 self.sink.error("E022", key_span, f"`{name}` is not a valid field name")
                 continue
             TreeToIR(self.file, self.sink).check_name(_name_token(name, key_span), "field name")
-            span = ir.Span(file=self.file, line=key_span.line, column=key_span.column,
-                           end_line=value.span.end_line, end_column=value.span.end_column)
+            span = ir.Span(
+                file=self.file,
+                line=key_span.line,
+                column=key_span.column,
+                end_line=value.span.end_line,
+                end_column=value.span.end_column,
+            )
             default_expr = convert.expr(default) if default is not None else None
             out.append(ir.FieldSpec(span=span, name=name, type=convert.type(type_tree), default=default_expr))
         return out, class_name
@@ -205,14 +218,27 @@ class _Builder:
             fields = self.fields(entries["fields"], "`fields`")[0] if "fields" in entries else []
             branches = self.branches(entries.get("next"), name, name_span)
             TreeToIR(self.file, self.sink).check_name(_name_token(name, name_span), "node name")
-            out.append(ir.NodeSpec(span=body.span, name=name, name_span=name_span, doc=doc, fields=fields,
-                                   do=self.statements(entries.get("do")), next=branches).normalized())
+            out.append(
+                ir.NodeSpec(
+                    span=body.span,
+                    name=name,
+                    name_span=name_span,
+                    doc=doc,
+                    fields=fields,
+                    do=self.statements(entries.get("do")),
+                    next=branches,
+                ).normalized()
+            )
         return out
 
     def branches(self, node: DataNode | None, name: str, name_span: ir.Span) -> list[ir.Branch]:
         if node is None:
-            self.sink.error("E008", name_span, f"node `{name}` has no transition",
-                            "give it a `next:` list ending with `{to: NextNode(...)}`")
+            self.sink.error(
+                "E008",
+                name_span,
+                f"node `{name}` has no transition",
+                "give it a `next:` list ending with `{to: NextNode(...)}`",
+            )
             return []
         if not self.expect(node, list, "`next`"):
             return []
@@ -233,16 +259,16 @@ class _Builder:
             if label is not None:
                 transition = transition.model_copy(update={"label": label})
             condition = self.expr(entries["if"], "`if`") if "if" in entries else None
-            out.append(ir.Branch(span=item.span, condition=condition, do=self.statements(entries.get("do")),
-                                 to=transition))
+            out.append(
+                ir.Branch(span=item.span, condition=condition, do=self.statements(entries.get("do")), to=transition)
+            )
         return out
 
 
 def _name_token(name: str, span: ir.Span) -> Any:
     from lark import Token
 
-    return Token("NAME", name, line=span.line, column=span.column, end_line=span.end_line,
-                 end_column=span.end_column)
+    return Token("NAME", name, line=span.line, column=span.column, end_line=span.end_line, end_column=span.end_column)
 
 
 def data_to_spec(root: DataNode, file: str) -> ir.GraphSpec:

@@ -30,6 +30,12 @@ _STRING_PREFIXES = {"", "r", "u", "b", "br", "rb", "f", "fr", "rf"}
 _BINOPS = {"+", "-", "*", "/", "//", "%", "**"}
 
 
+def as_token(child: object) -> Token:
+    """A tree child the grammar guarantees to be a token."""
+    assert isinstance(child, Token), child
+    return child
+
+
 def _identity(line: int, column: int) -> tuple[int, int]:
     return line, column
 
@@ -61,8 +67,9 @@ class TreeToIR:
         end_line, end_column = self.position(end_line, end_column)
         return ir.Span(file=self.file, line=line, column=column, end_line=end_line, end_column=end_column)
 
-    def token_span(self, token: Token) -> ir.Span:
+    def token_span(self, child: object) -> ir.Span:
         """The span of one token."""
+        token = as_token(child)
         return self.span(
             token.line or 1, token.column or 1, token.end_line or token.line or 1, token.end_column or token.column or 1
         )
@@ -91,8 +98,9 @@ class TreeToIR:
 
     # ---- names ---------------------------------------------------------------------------
 
-    def check_name(self, token: Token, what: str = "name") -> str:
+    def check_name(self, child: object, what: str = "name") -> str:
         """Validate a user-chosen name: no leading underscore, no Python keyword."""
+        token = as_token(child)
         name = str(token)
         if name.startswith("_"):
             self.sink.error(
@@ -115,14 +123,18 @@ class TreeToIR:
                 span = self.tree_span(node) if isinstance(node, Token) or not node.meta.empty else self.span(1, 1, 1, 1)
                 if not self._too_deep_reported:
                     self._too_deep_reported = True
-                    self.sink.error("E016", span, f"expression nested more than {self.max_depth} levels deep",
-                                    "split it into locals, or compute it in an imported function")
+                    self.sink.error(
+                        "E016",
+                        span,
+                        f"expression nested more than {self.max_depth} levels deep",
+                        "split it into locals, or compute it in an imported function",
+                    )
                 return ir.Constant(span=span, value=None)
             return self._expr(node)
         finally:
             self._depth -= 1
 
-    def _expr(self, node: Tree[Any] | Token) -> ir.Expr:  # noqa: C901 -- one dispatch over the grammar's rules
+    def _expr(self, node: Tree[Any] | Token) -> ir.Expr:
         if isinstance(node, Token):  # a bare NAME can appear e.g. through inlining
             return ir.Name(span=self.token_span(node), id=self.check_name(node))
         rule = str(node.data)
@@ -142,8 +154,12 @@ class TreeToIR:
             attr = c[1]
             name = str(attr)
             if name.startswith("_"):
-                self.sink.error("E012", self.token_span(attr), f"attribute `{name}` starts with `_`",
-                                "private and dunder attributes are not reachable from a spec")
+                self.sink.error(
+                    "E012",
+                    self.token_span(attr),
+                    f"attribute `{name}` starts with `_`",
+                    "private and dunder attributes are not reachable from a spec",
+                )
             return ir.Attribute(span=span, value=self.expr(c[0]), attr=name)
         if rule == "call":
             args, keywords = self.arguments(c[1])
@@ -174,8 +190,12 @@ class TreeToIR:
             left = self.expr(c[0])
             op = " ".join(str(t) for t in c[1].children)
             if isinstance(left, ir.Compare) and isinstance(c[0], Tree) and c[0].data == "compare":
-                return ir.Compare(span=span, left=left.left, ops=[*left.ops, cast(Any, op)],
-                                  comparators=[*left.comparators, self.expr(c[2])])
+                return ir.Compare(
+                    span=span,
+                    left=left.left,
+                    ops=[*left.ops, cast(Any, op)],
+                    comparators=[*left.comparators, self.expr(c[2])],
+                )
             return ir.Compare(span=span, left=left, ops=[cast(Any, op)], comparators=[self.expr(c[2])])
         if rule == "ifexp":
             return ir.IfExp(span=span, body=self.expr(c[0]), test=self.expr(c[1]), orelse=self.expr(c[2]))
@@ -187,8 +207,11 @@ class TreeToIR:
             return ir.SetExpr(span=span, elts=[self.expr(x) for x in c if x is not None])
         if rule == "dict":
             items = [x for x in c if x is not None]
-            return ir.DictExpr(span=span, keys=[self.expr(i.children[0]) for i in items],
-                               values=[self.expr(i.children[1]) for i in items])
+            return ir.DictExpr(
+                span=span,
+                keys=[self.expr(i.children[0]) for i in items],
+                values=[self.expr(i.children[1]) for i in items],
+            )
         if rule == "expr_input":
             return self.expr(c[0])
         raise AssertionError(f"unexpected expression rule {rule}")
@@ -211,8 +234,12 @@ class TreeToIR:
                 args.append(expr)
                 continue
             if not (isinstance(first, Tree) and first.data == "name"):
-                self.sink.error("E001", self.tree_span(first), "a keyword argument must be a plain name",
-                                'write `name=value`, as in `Node(count=1)`')
+                self.sink.error(
+                    "E001",
+                    self.tree_span(first),
+                    "a keyword argument must be a plain name",
+                    "write `name=value`, as in `Node(count=1)`",
+                )
                 continue
             name_token = first.children[0]
             name = self.check_name(name_token, "keyword")
@@ -222,8 +249,9 @@ class TreeToIR:
             keywords.append(ir.Keyword(span=self.tree_span(argument), name=name, value=self.expr(value)))
         return args, keywords
 
-    def number(self, token: Token) -> int | float:
+    def number(self, child: object) -> int | float:
         """The value of a NUMBER token."""
+        token = as_token(child)
         try:
             value = ast.literal_eval(str(token))
         except (ValueError, SyntaxError):
@@ -231,16 +259,16 @@ class TreeToIR:
             return 0
         return cast("int | float", value)
 
-    def string(self, token: Token) -> ir.Constant | ir.FString:
+    def string(self, child: object) -> ir.Constant | ir.FString:
         """A string, bytes or f-string literal."""
+        token = as_token(child)
         text = str(token)
         span = self.token_span(token)
         prefix = re.match(r"[a-zA-Z]*", text)
         assert prefix is not None
         letters = prefix.group().lower()
         if letters not in _STRING_PREFIXES:
-            self.sink.error("E007", span, f"unknown string prefix `{prefix.group()}`",
-                            "use one of r, b, f, rb, fr")
+            self.sink.error("E007", span, f"unknown string prefix `{prefix.group()}`", "use one of r, b, f, rb, fr")
             return ir.Constant(span=span, value="")
         if "f" in letters:
             return self.fstring(token, letters)
@@ -256,7 +284,11 @@ class TreeToIR:
         text = str(token)
         span = self.token_span(token)
         body_start = len(letters)
-        quote = text[body_start : body_start + 3] if text[body_start : body_start + 3] in ('"""', "'''") else text[body_start]
+        quote = (
+            text[body_start : body_start + 3]
+            if text[body_start : body_start + 3] in ('"""', "'''")
+            else text[body_start]
+        )
         body = text[body_start + len(quote) : len(text) - len(quote)]
         offset0 = body_start + len(quote)
         raw = "r" in letters
@@ -289,7 +321,9 @@ class TreeToIR:
                 i += 2
                 continue
             if ch == "}":
-                self.sink.error("E006", span, "single `}` is not allowed in an f-string", "write `}}` for a literal brace")
+                self.sink.error(
+                    "E006", span, "single `}` is not allowed in an f-string", "write `}}` for a literal brace"
+                )
                 i += 1
                 continue
             if ch != "{":
@@ -436,8 +470,8 @@ class TreeToIR:
             return ir.Constant(span=span, value=self.number(child))
         if rule == "literal_signed":
             sign, number = node.children
-            value = self.number(number)
-            return ir.Constant(span=span, value=-value if str(sign) == "-" else value)
+            number_value = self.number(number)
+            return ir.Constant(span=span, value=-number_value if str(sign) == "-" else number_value)
         if rule in ("literal_true", "literal_false"):
             return ir.Constant(span=span, value=rule == "literal_true")
         if rule == "none_type":
@@ -484,7 +518,7 @@ class TreeToIR:
         node: ir.Expr = target
         while isinstance(node, (ir.Attribute, ir.Subscript)):
             node = node.value
-        return isinstance(node, ir.Name) and node.id == "state" and target is not node
+        return isinstance(node, ir.Name) and node.id == "state" and not isinstance(target, ir.Name)
 
     def transition(self, target: Tree[Any], label: Tree[Any] | None, span: ir.Span) -> ir.Transition:
         """Convert `Target(args) [: "label"]`."""
@@ -500,10 +534,16 @@ class TreeToIR:
         name = str(name_token)
         if name != "End":
             self.check_name(name_token, "node name")
-        return ir.Transition(span=span, target=name, target_span=self.token_span(name_token), args=args,
-                             keywords=keywords, label=label_text)
+        return ir.Transition(
+            span=span,
+            target=name,
+            target_span=self.token_span(name_token),
+            args=args,
+            keywords=keywords,
+            label=label_text,
+        )
 
-    def field(self, name_token: Token, type_tree: Tree[Any], default: Tree[Any] | None, span: ir.Span) -> ir.FieldSpec:
+    def field(self, name_token: object, type_tree: Tree[Any], default: Tree[Any] | None, span: ir.Span) -> ir.FieldSpec:
         """A field declaration `name: TYPE [= DEFAULT]`."""
         return ir.FieldSpec(
             span=span,

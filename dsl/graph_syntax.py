@@ -92,9 +92,10 @@ class _GraphIndenter(Indenter):
     def process(self, stream: Iterator[Token]) -> Iterator[Token]:
         """Start a new parse: forget the previous parse's comments."""
         self.comments = []
-        return super().process(stream)
+        processed: Iterator[Token] = super().process(stream)  # type: ignore[no-untyped-call]
+        return processed
 
-    def handle_NL(self, token: Token) -> Iterator[Token]:  # noqa: N802 -- lark's interface
+    def handle_NL(self, token: Token) -> Iterator[Token]:
         """Collect comments, then emit INDENT/DEDENT like lark's Indenter, with located errors."""
         value = str(token)
         line, line_start, scanned = token.line or 1, -(token.column or 1) + 1, 0
@@ -118,7 +119,7 @@ class _GraphIndenter(Indenter):
             self.indent_level.pop()
             yield Token.new_borrow_pos(self.DEDENT_type, indent_str, token)
         if indent != self.indent_level[-1]:
-            line = (token.end_line or token.line or 1)
+            line = token.end_line or token.line or 1
             raise _IndentProblem(line, len(indent_str) + 1, "unindent does not match any outer indentation level")
 
 
@@ -142,8 +143,9 @@ def _syntax_error(error: UnexpectedInput | _IndentProblem, text: str) -> tuple[i
     line = error.line if isinstance(error.line, int) and error.line > 0 else 1
     column = error.column if isinstance(error.column, int) and error.column > 0 else 1
     if isinstance(error, UnexpectedCharacters):
-        char = text[error.pos_in_stream] if 0 <= error.pos_in_stream < len(text) else ""
-        if char == "=" and text[error.pos_in_stream - 1 : error.pos_in_stream] == ":":
+        pos = error.pos_in_stream or 0
+        char = text[pos] if 0 <= pos < len(text) else ""
+        if char == "=" and text[pos - 1 : pos] == ":":
             return line, column - 1, 2, "assignment expressions (`:=`) are not allowed", _FORBIDDEN
         if char in "\"'":
             return line, column, 1, "unterminated string", "close the string on the same line, or use triple quotes"
@@ -216,8 +218,11 @@ def parse_fragment(
     """
     if "\n" in text.strip():
         line, column = position(1, 1)
-        sink.error("E001", ir.Span(file=file, line=line, column=column, end_line=line, end_column=column + 1),
-                   "an expression must fit on one line")
+        sink.error(
+            "E001",
+            ir.Span(file=file, line=line, column=column, end_line=line, end_column=column + 1),
+            "an expression must fit on one line",
+        )
         return None
     try:
         with _PARSE_LOCK:
@@ -225,8 +230,12 @@ def parse_fragment(
     except (UnexpectedInput, _IndentProblem) as e:
         line, column, width, message, hint = _syntax_error(e, text)
         file_line, file_column = position(line, column)
-        sink.error(_error_code(e, hint), ir.Span(file=file, line=file_line, column=file_column, end_line=file_line,
-                                   end_column=file_column + width), message, hint)
+        sink.error(
+            _error_code(e, hint),
+            ir.Span(file=file, line=file_line, column=file_column, end_line=file_line, end_column=file_column + width),
+            message,
+            hint,
+        )
         return None
 
 
@@ -255,7 +264,8 @@ def parse_graph(source: SourceFile) -> ir.GraphSpec:
     offset = 0  # lines skipped before the chunk being parsed
     remaining = text
     parser = _parser()
-    indenter: _GraphIndenter = parser.options.postlex
+    indenter = parser.options.postlex
+    assert isinstance(indenter, _GraphIndenter)
     while True:
         try:
             with _PARSE_LOCK:  # the indenter keeps per-parse state
@@ -264,9 +274,18 @@ def parse_graph(source: SourceFile) -> ir.GraphSpec:
             break
         except (UnexpectedInput, _IndentProblem) as e:
             line, column, width, message, hint = _syntax_error(e, remaining)
-            sink.error(_error_code(e, hint),
-                       ir.Span(file=source.name, line=line + offset, column=column, end_line=line + offset,
-                               end_column=column + width), message, hint)
+            sink.error(
+                _error_code(e, hint),
+                ir.Span(
+                    file=source.name,
+                    line=line + offset,
+                    column=column,
+                    end_line=line + offset,
+                    end_column=column + width,
+                ),
+                message,
+                hint,
+            )
             if len(sink.items) >= MAX_ERRORS:
                 break
             lines_before = remaining.split("\n", line)[:line]
@@ -282,8 +301,11 @@ def parse_graph(source: SourceFile) -> ir.GraphSpec:
     try:
         spec = _ModuleBuilder(source, sink).build(tree, comments)
     except RecursionError:
-        sink.error("E016", ir.Span(file=source.name, line=1, column=1, end_line=1, end_column=1),
-                   "the spec is nested too deeply to process")
+        sink.error(
+            "E016",
+            ir.Span(file=source.name, line=1, column=1, end_line=1, end_column=1),
+            "the spec is nested too deeply to process",
+        )
         raise DiagnosticError(sink.items) from None
     sink.raise_if_errors()
     return spec
@@ -309,13 +331,17 @@ class _ModuleBuilder:
             if kind in ("graph_decl", "start_decl", "state_block", "state_ref", "deps_block", "deps_ref"):
                 key = kind.split("_")[0]
                 if key in seen:
-                    self.sink.error("E011", span, f"`{key}` is declared twice", f"the first is at line {seen[key].line}")
+                    self.sink.error(
+                        "E011", span, f"`{key}` is declared twice", f"the first is at line {seen[key].line}"
+                    )
                     continue
                 seen[key] = span
             if kind == "doc_decl":
                 value = convert.string(decl.children[0].children[0])
                 if index != 0 or not isinstance(value, ir.Constant) or not isinstance(value.value, str):
-                    self.sink.error("E011", span, "a string here does nothing", "only the first line of a file may be a docstring")
+                    self.sink.error(
+                        "E011", span, "a string here does nothing", "only the first line of a file may be a docstring"
+                    )
                 else:
                     fields["doc"] = value.value
             elif kind == "graph_decl":
@@ -334,8 +360,12 @@ class _ModuleBuilder:
             elif kind == "node_decl":
                 fields["nodes"].append(self.node(decl, span))
         if graph_decl is None:
-            self.sink.error("E010", ir.Span(file=self.source.name, line=1, column=1, end_line=1, end_column=2),
-                            "missing `graph NAME` declaration", "start the spec with e.g. `graph MyFlow`")
+            self.sink.error(
+                "E010",
+                ir.Span(file=self.source.name, line=1, column=1, end_line=1, end_column=2),
+                "missing `graph NAME` declaration",
+                "start the spec with e.g. `graph MyFlow`",
+            )
             fields.setdefault("name", "Graph")
             fields.setdefault("name_span", ir.Span(file=self.source.name, line=1, column=1, end_line=1, end_column=1))
         fields["comments"] = [self.comment(line, column, body) for line, column, body in comments]
@@ -355,8 +385,11 @@ class _ModuleBuilder:
             return ir.TypeSpec(span=span, ref=".".join(str(t) for t in decl.children[0].children))
         class_name_token, *lines = decl.children
         class_name = convert.check_name(class_name_token, "class name") if class_name_token is not None else None
-        return ir.TypeSpec(span=span, class_name=class_name,
-                           fields=[self.param(line.children[0]) for line in lines if isinstance(line, Tree)])
+        return ir.TypeSpec(
+            span=span,
+            class_name=class_name,
+            fields=[self.param(line.children[0]) for line in lines if isinstance(line, Tree)],
+        )
 
     def param(self, param: Tree[Any]) -> ir.FieldSpec:
         name, type_tree, default = param.children
@@ -387,22 +420,41 @@ class _ModuleBuilder:
             branch = self.branch(item)
             if pending:
                 if item.data != "goto":
-                    self.sink.error("E008", pending[0].span,
-                                    "statements after a branch must lead to the final unconditional `->`",
-                                    "move them into an `if` block, or above the first branch")
+                    self.sink.error(
+                        "E008",
+                        pending[0].span,
+                        "statements after a branch must lead to the final unconditional `->`",
+                        "move them into an `if` block, or above the first branch",
+                    )
                 else:
-                    branch = branch.model_copy(update={"do": pending, "span": self.convert.merge(pending[0].span, branch.span)})
+                    branch = branch.model_copy(
+                        update={"do": pending, "span": self.convert.merge(pending[0].span, branch.span)}
+                    )
                 pending = []
             branches.append(branch)
         if pending:
-            self.sink.error("E301", pending[-1].span, "these statements are not followed by a transition",
-                            "end the node with `-> NextNode(...)` or `-> End(value)`")
+            self.sink.error(
+                "E301",
+                pending[-1].span,
+                "these statements are not followed by a transition",
+                "end the node with `-> NextNode(...)` or `-> End(value)`",
+            )
         if not branches:
-            self.sink.error("E008", convert.token_span(name_token), f"node `{name_token}` has no transition",
-                            "end the node with `-> NextNode(...)` or `-> End(value)`")
-        return ir.NodeSpec(span=span, name=convert.check_name(name_token, "node name"),
-                           name_span=convert.token_span(name_token), doc=doc, fields=fields,
-                           do=statements, next=branches).normalized()
+            self.sink.error(
+                "E008",
+                convert.token_span(name_token),
+                f"node `{name_token}` has no transition",
+                "end the node with `-> NextNode(...)` or `-> End(value)`",
+            )
+        return ir.NodeSpec(
+            span=span,
+            name=convert.check_name(name_token, "node name"),
+            name_span=convert.token_span(name_token),
+            doc=doc,
+            fields=fields,
+            do=statements,
+            next=branches,
+        ).normalized()
 
     def branch(self, item: Tree[Any]) -> ir.Branch:
         convert = self.convert
@@ -427,12 +479,22 @@ class _ModuleBuilder:
             elif entry.data == "goto":
                 transition = self.arrow(entry.children[0])
             else:
-                self.sink.error("E008", entry_span, "branches cannot be nested inside an `if` / `else` block",
-                                "move the condition into the outer `if` with `and`, or route to another node")
+                self.sink.error(
+                    "E008",
+                    entry_span,
+                    "branches cannot be nested inside an `if` / `else` block",
+                    "move the condition into the outer `if` with `and`, or route to another node",
+                )
         if transition is None:
-            self.sink.error("E301", span, "this block does not end with a transition",
-                            "finish the block with `-> NextNode(...)` or `-> End(value)`")
-            transition = ir.Transition(span=span, target="End", target_span=span, args=[ir.Constant(span=span, value=None)])
+            self.sink.error(
+                "E301",
+                span,
+                "this block does not end with a transition",
+                "finish the block with `-> NextNode(...)` or `-> End(value)`",
+            )
+            transition = ir.Transition(
+                span=span, target="End", target_span=span, args=[ir.Constant(span=span, value=None)]
+            )
         return ir.Branch(span=span, condition=condition, do=statements, to=transition)
 
     def arrow(self, arrow: Tree[Any]) -> ir.Transition:

@@ -356,7 +356,9 @@ class NodeSpec(_Located):
         """
         if len(self.next) == 1 and self.next[0].condition is None and self.next[0].do:
             branch = self.next[0]
-            return self.model_copy(update={"do": [*self.do, *branch.do], "next": [branch.model_copy(update={"do": []})]})
+            return self.model_copy(
+                update={"do": [*self.do, *branch.do], "next": [branch.model_copy(update={"do": []})]}
+            )
         return self
 
 
@@ -418,9 +420,7 @@ def strip_spans(model: BaseModel, *, comments: bool = False) -> Any:
 def _strip(value: Any, comments: bool) -> Any:
     if isinstance(value, dict):
         return {
-            k: _strip(v, comments)
-            for k, v in value.items()
-            if not k.endswith("span") and (comments or k != "comments")
+            k: _strip(v, comments) for k, v in value.items() if not k.endswith("span") and (comments or k != "comments")
         }
     if isinstance(value, list):
         return [_strip(v, comments) for v in value]

@@ -18,7 +18,7 @@ class BranchDocument(_Doc):
 
     if_: str | None = Field(None, alias="if", description="Condition, a graph-language expression.")
     do: list[str] = Field(default_factory=list, description="Statements run when the branch is taken.")
-    to: str = Field(description='Target: `Node(args)` or `End(value)`.')
+    to: str = Field(description="Target: `Node(args)` or `End(value)`.")
     label: str | None = Field(None, description="Edge label in mermaid diagrams.")
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .diagnostics import Diagnostic, DiagnosticError, Span
+from .diagnostics import Diagnostic, DiagnosticError
+from .ir import Span
 
 __all__ = ("DEFAULT_MAX_BYTES", "SourceFile", "read_source", "source_from_text")
 
@@ -37,7 +38,9 @@ def syntax_of(name: str) -> str | None:
     return FORMATS.get(Path(name).suffix.lower())
 
 
-def source_from_text(name: str, data: bytes | str, syntax: str | None = None, *, max_bytes: int = DEFAULT_MAX_BYTES) -> SourceFile:
+def source_from_text(
+    name: str, data: bytes | str, syntax: str | None = None, *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> SourceFile:
     """Decode spec text (UTF-8, optional BOM, any line ends) into a `SourceFile`.
 
     Raises:
@@ -47,7 +50,11 @@ def source_from_text(name: str, data: bytes | str, syntax: str | None = None, *,
     chosen = syntax or syntax_of(name)
     if chosen is None:
         raise DiagnosticError(
-            [Diagnostic.error("E009", where, f"cannot tell the syntax of `{name}`", "use a .graph, .yaml, .yml or .toml file")]
+            [
+                Diagnostic.error(
+                    "E009", where, f"cannot tell the syntax of `{name}`", "use a .graph, .yaml, .yml or .toml file"
+                )
+            ]
         )
     size = len(data)
     if size > max_bytes:
@@ -61,8 +68,13 @@ def source_from_text(name: str, data: bytes | str, syntax: str | None = None, *,
             line = data[: e.start].count(b"\n") + 1
             column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
             raise DiagnosticError(
-                [Diagnostic.error("E009", Span(file=name, line=line, column=column, end_line=line, end_column=column + 1),
-                                  "file is not valid UTF-8 text")]
+                [
+                    Diagnostic.error(
+                        "E009",
+                        Span(file=name, line=line, column=column, end_line=line, end_column=column + 1),
+                        "file is not valid UTF-8 text",
+                    )
+                ]
             ) from None
     else:
         text = data
@@ -72,8 +84,13 @@ def source_from_text(name: str, data: bytes | str, syntax: str | None = None, *,
         line = text.count("\n", 0, offset) + 1
         column = offset - (text.rfind("\n", 0, offset) + 1) + 1
         raise DiagnosticError(
-            [Diagnostic.error("E009", Span(file=name, line=line, column=column, end_line=line, end_column=column + 1),
-                              "file contains a NUL byte: not a text file")]
+            [
+                Diagnostic.error(
+                    "E009",
+                    Span(file=name, line=line, column=column, end_line=line, end_column=column + 1),
+                    "file contains a NUL byte: not a text file",
+                )
+            ]
         )
     return SourceFile(name, text, chosen)
 

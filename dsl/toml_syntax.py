@@ -7,6 +7,7 @@ once and records where each key and value is, by key path.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import re
 import sys
 from typing import Any
@@ -190,14 +191,14 @@ def parse_toml(source: SourceFile) -> ir.GraphSpec:
         line, column = (int(found.group(1)), int(found.group(2))) if found else (1, 1)
         message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(e)) or "syntax error"
         span = ir.Span(file=source.name, line=line, column=column, end_line=line, end_column=column + 1)
-        raise DiagnosticError([Diagnostic.error("E020", span, f"invalid TOML: {message[0].lower()}{message[1:]}")]) from None
+        raise DiagnosticError(
+            [Diagnostic.error("E020", span, f"invalid TOML: {message[0].lower()}{message[1:]}")]
+        ) from None
     except RecursionError:
         span = ir.Span(file=source.name, line=1, column=1, end_line=1, end_column=1)
         raise DiagnosticError([Diagnostic.error("E016", span, "the document is nested too deeply")]) from None
     scanner = _Scanner(source.text, source.name)
-    try:
+    with contextlib.suppress(ValueError, IndexError, RecursionError):  # positions are best effort
         scanner.scan()
-    except (ValueError, IndexError, RecursionError):
-        pass  # positions are best effort; the data itself is valid
     root_span = ir.Span(file=source.name, line=1, column=1, end_line=1, end_column=1)
     return data_to_spec(_located(data, (), scanner, root_span), source.name)

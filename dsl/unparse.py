@@ -88,7 +88,7 @@ class ExprWriter:
             return repr(value)
         return repr(value)
 
-    def expr(self, node: ir.Expr, parent: int = 0) -> str:  # noqa: C901 -- one case per IR node type
+    def expr(self, node: ir.Expr, parent: int = 0) -> str:
         """Write `node` in a context that binds with precedence `parent`."""
         if isinstance(node, ir.Name):
             return self.name(node)
@@ -128,7 +128,7 @@ class ExprWriter:
             return self._wrap(f" {node.op} ".join(self.expr(v, level + 1) for v in node.values), level, parent)
         if isinstance(node, ir.Compare):
             text = self.expr(node.left, 6)
-            for op, right in zip(node.ops, node.comparators):
+            for op, right in zip(node.ops, node.comparators, strict=True):
                 text += f" {op} {self.expr(right, 6)}"
             return self._wrap(text, 5, parent)
         if isinstance(node, ir.IfExp):
@@ -143,7 +143,7 @@ class ExprWriter:
         if isinstance(node, ir.SetExpr):
             return f"{{{', '.join(self.expr(e) for e in node.elts)}}}"
         if isinstance(node, ir.DictExpr):
-            items = ", ".join(f"{self.expr(k)}: {self.expr(v)}" for k, v in zip(node.keys, node.values))
+            items = ", ".join(f"{self.expr(k)}: {self.expr(v)}" for k, v in zip(node.keys, node.values, strict=True))
             return f"{{{items}}}"
         raise AssertionError(f"unknown expression {node!r}")
 

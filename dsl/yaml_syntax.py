@@ -25,16 +25,29 @@ class _Located:
 
     def span(self, node: yaml.Node) -> ir.Span:
         start, end = node.start_mark, node.end_mark
-        return ir.Span(file=self.source.name, line=start.line + 1, column=start.column + 1,
-                       end_line=end.line + 1, end_column=end.column + 1)
+        return ir.Span(
+            file=self.source.name,
+            line=start.line + 1,
+            column=start.column + 1,
+            end_line=end.line + 1,
+            end_column=end.column + 1,
+        )
 
     def convert(self, node: yaml.Node) -> DataNode:
         if id(node) in self.seen:
             self.expansions += 1
         self.seen.add(id(node))
         if self.expansions > MAX_ALIAS_EXPANSIONS:
-            raise DiagnosticError([Diagnostic.error("E017", self.span(node), "the document expands to too many values",
-                                                    "YAML aliases are expanded; use fewer of them")])
+            raise DiagnosticError(
+                [
+                    Diagnostic.error(
+                        "E017",
+                        self.span(node),
+                        "the document expands to too many values",
+                        "YAML aliases are expanded; use fewer of them",
+                    )
+                ]
+            )
         span = self.span(node)
         if isinstance(node, yaml.MappingNode):
             entries: dict[str, DataNode] = {}
@@ -47,8 +60,14 @@ class _Located:
                     problems.append(Diagnostic.error("E022", key_span, "keys must be strings"))
                     continue
                 if key in entries:
-                    problems.append(Diagnostic.error("E011", key_span, f"key `{key}` appears twice",
-                                                     f"the first is at line {key_spans[key].line}"))
+                    problems.append(
+                        Diagnostic.error(
+                            "E011",
+                            key_span,
+                            f"key `{key}` appears twice",
+                            f"the first is at line {key_spans[key].line}",
+                        )
+                    )
                     continue
                 entries[key] = self.convert(value_node)
                 key_spans[key] = key_span
@@ -59,7 +78,7 @@ class _Located:
             return DataNode([self.convert(item) for item in node.value], span)
         value = self.constructor.construct_object(node)
         content = None
-        if isinstance(value, str) and node.start_mark.line == node.end_mark.line:
+        if isinstance(value, str) and isinstance(node, yaml.ScalarNode) and node.start_mark.line == node.end_mark.line:
             quote = 1 if node.style in ("'", '"') else 0
             if node.style in (None, "", "'", '"'):  # plain ("" from the C loader, None from Python's) or quoted
                 raw = self.source.text[node.start_mark.index + quote : node.end_mark.index - quote]

@@ -28,8 +28,12 @@ class Ticket:
 async def classify(ticket: Ticket) -> str:
     """A stand-in classifier: keywords decide."""
     text = f"{ticket.subject} {ticket.body}".lower()
-    for kind, words in {"spam": ("prize", "winner"), "billing": ("invoice", "refund"),
-                        "login": ("password", "log in"), "bug": ("crash", "error")}.items():
+    for kind, words in {
+        "spam": ("prize", "winner"),
+        "billing": ("invoice", "refund"),
+        "login": ("password", "log in"),
+        "bug": ("crash", "error"),
+    }.items():
         if any(word in text for word in words):
             return kind
     return "general"

@@ -11,13 +11,35 @@ from hypothesis import strategies as st
 from dsl import ir
 
 SPAN = ir.Span(file="<generated>", line=1, column=1, end_line=1, end_column=1)
-_RESERVED = {"state", "deps", "self", "ctx", "End", "None", "True", "False", "graph", "start", "node", "from",
-             "import", "as", "await", "print", "if", "else"}
+_RESERVED = {
+    "state",
+    "deps",
+    "self",
+    "ctx",
+    "End",
+    "None",
+    "True",
+    "False",
+    "graph",
+    "start",
+    "node",
+    "from",
+    "import",
+    "as",
+    "await",
+    "print",
+    "if",
+    "else",
+}
 
-names = st.text(string.ascii_letters, min_size=1, max_size=8).map(lambda s: s[0].lower() + s[1:]).filter(
+names = (
+    st.text(string.ascii_letters, min_size=1, max_size=8)
+    .map(lambda s: s[0].lower() + s[1:])
+    .filter(lambda s: not keyword.iskeyword(s) and s not in _RESERVED)
+)
+class_names = names.map(lambda s: s[0].upper() + s[1:]).filter(
     lambda s: not keyword.iskeyword(s) and s not in _RESERVED
 )
-class_names = names.map(lambda s: s[0].upper() + s[1:]).filter(lambda s: not keyword.iskeyword(s) and s not in _RESERVED)
 texts = st.text(st.characters(blacklist_categories=("Cs",)), max_size=20)
 format_specs = st.text(alphabet="<>^0123456789.,+-x", min_size=1, max_size=5)
 
@@ -52,32 +74,63 @@ def _extend(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     non_compare = children.filter(lambda e: not isinstance(e, ir.Compare))
     simple_field = st.one_of(names.map(lambda n: ir.Name(span=SPAN, id=n)), constants)
     formatted = st.builds(
-        lambda value, conversion, spec: ir.FormattedValue(span=SPAN, value=value, conversion=conversion, format_spec=spec),
-        simple_field, st.sampled_from([None, "r", "s", "a"]), st.none() | format_specs,
+        lambda value, conversion, spec: ir.FormattedValue(
+            span=SPAN, value=value, conversion=conversion, format_spec=spec
+        ),
+        simple_field,
+        st.sampled_from([None, "r", "s", "a"]),
+        st.none() | format_specs,
     )
     return st.one_of(
         st.builds(lambda v, a: ir.Attribute(span=SPAN, value=v, attr=a), children, names),
         st.builds(lambda v, i: ir.Subscript(span=SPAN, value=v, index=i), children, children),
-        st.builds(lambda v, lo, hi: ir.Subscript(span=SPAN, value=v, index=ir.Slice(span=SPAN, lower=lo, upper=hi)),
-                  children, st.none() | children, st.none() | children),
-        st.builds(lambda f, args, kws: ir.Call(span=SPAN, func=f, args=args,
-                                               keywords=[ir.Keyword(span=SPAN, name=k, value=v) for k, v in kws.items()]),
-                  children, st.lists(children, max_size=3), st.dictionaries(names, children, max_size=2)),
-        st.builds(lambda l, op, r: ir.BinOp(span=SPAN, left=l, op=op, right=r),
-                  children, st.sampled_from(["+", "-", "*", "/", "//", "%", "**"]), children),
+        st.builds(
+            lambda v, lo, hi: ir.Subscript(span=SPAN, value=v, index=ir.Slice(span=SPAN, lower=lo, upper=hi)),
+            children,
+            st.none() | children,
+            st.none() | children,
+        ),
+        st.builds(
+            lambda f, args, kws: ir.Call(
+                span=SPAN, func=f, args=args, keywords=[ir.Keyword(span=SPAN, name=k, value=v) for k, v in kws.items()]
+            ),
+            children,
+            st.lists(children, max_size=3),
+            st.dictionaries(names, children, max_size=2),
+        ),
+        st.builds(
+            lambda left, op, right: ir.BinOp(span=SPAN, left=left, op=op, right=right),
+            children,
+            st.sampled_from(["+", "-", "*", "/", "//", "%", "**"]),
+            children,
+        ),
         st.builds(lambda op, e: ir.UnaryOp(span=SPAN, op=op, operand=e), st.sampled_from(["-", "+", "not"]), children),
-        st.builds(lambda op, first, rest: ir.BoolOp(span=SPAN, op=op, values=[first, *rest]),
-                  st.sampled_from(["and", "or"]), non_bool, st.lists(children, min_size=1, max_size=3)),
-        st.builds(lambda left, pairs: ir.Compare(span=SPAN, left=left, ops=[p[0] for p in pairs],
-                                                 comparators=[p[1] for p in pairs]),
-                  non_compare, st.lists(st.tuples(st.sampled_from(["==", "!=", "<", "<=", ">", ">=", "in", "not in",
-                                                                  "is", "is not"]), children), min_size=1, max_size=3)),
+        st.builds(
+            lambda op, first, rest: ir.BoolOp(span=SPAN, op=op, values=[first, *rest]),
+            st.sampled_from(["and", "or"]),
+            non_bool,
+            st.lists(children, min_size=1, max_size=3),
+        ),
+        st.builds(
+            lambda left, pairs: ir.Compare(
+                span=SPAN, left=left, ops=[p[0] for p in pairs], comparators=[p[1] for p in pairs]
+            ),
+            non_compare,
+            st.lists(
+                st.tuples(
+                    st.sampled_from(["==", "!=", "<", "<=", ">", ">=", "in", "not in", "is", "is not"]), children
+                ),
+                min_size=1,
+                max_size=3,
+            ),
+        ),
         st.builds(lambda b, t, o: ir.IfExp(span=SPAN, body=b, test=t, orelse=o), children, children, children),
         st.lists(children, max_size=3).map(lambda e: ir.ListExpr(span=SPAN, elts=e)),
         st.lists(children, max_size=3).map(lambda e: ir.TupleExpr(span=SPAN, elts=e)),
         st.lists(children, min_size=1, max_size=3).map(lambda e: ir.SetExpr(span=SPAN, elts=e)),
         st.lists(st.tuples(children, children), max_size=3).map(
-            lambda kv: ir.DictExpr(span=SPAN, keys=[k for k, _ in kv], values=[v for _, v in kv])),
+            lambda kv: ir.DictExpr(span=SPAN, keys=[k for k, _ in kv], values=[v for _, v in kv])
+        ),
         st.lists(st.one_of(texts, formatted), max_size=4).map(_fstring),
     )
 
@@ -85,7 +138,8 @@ def _extend(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
 expressions = st.recursive(leaf, _extend, max_leaves=12)
 
 _simple_types = st.sampled_from(["int", "float", "str", "bool", "bytes", "None", "Any"]).map(
-    lambda n: ir.NamedType(span=SPAN, name=n))
+    lambda n: ir.NamedType(span=SPAN, name=n)
+)
 
 
 def _extend_types(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
@@ -94,16 +148,19 @@ def _extend_types(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
         st.builds(lambda k, v: ir.NamedType(span=SPAN, name="dict", args=[k, v]), children, children),
         children.map(lambda a: ir.NamedType(span=SPAN, name="tuple", args=[a, ir.EllipsisType(span=SPAN)])),
         st.lists(children.filter(lambda t: not isinstance(t, ir.UnionType)), min_size=2, max_size=3).map(
-            lambda o: ir.UnionType(span=SPAN, options=o)),
+            lambda o: ir.UnionType(span=SPAN, options=o)
+        ),
         st.lists(st.one_of(st.integers(-5, 5), texts, st.booleans()).map(_constant), min_size=1, max_size=3).map(
-            lambda v: ir.LiteralType(span=SPAN, values=v)),
+            lambda v: ir.LiteralType(span=SPAN, values=v)
+        ),
     )
 
 
 types = st.recursive(_simple_types, _extend_types, max_leaves=5)
 
-fields = st.builds(lambda n, t, d: ir.FieldSpec(span=SPAN, name=n, type=t, default=d), names, types,
-                   st.none() | expressions)
+fields = st.builds(
+    lambda n, t, d: ir.FieldSpec(span=SPAN, name=n, type=t, default=d), names, types, st.none() | expressions
+)
 
 
 def _assign_target(name: str, attr: bool) -> ir.Expr:
@@ -113,46 +170,87 @@ def _assign_target(name: str, attr: bool) -> ir.Expr:
 
 
 statements = st.one_of(
-    st.builds(lambda t, op, v, aw: ir.Assign(span=SPAN, target=t, op=op, value=v, awaited=aw),
-              st.builds(_assign_target, names, st.booleans()),
-              st.sampled_from(["=", "+=", "-=", "*=", "/=", "//=", "%="]), expressions, st.booleans()),
+    st.builds(
+        lambda t, op, v, aw: ir.Assign(span=SPAN, target=t, op=op, value=v, awaited=aw),
+        st.builds(_assign_target, names, st.booleans()),
+        st.sampled_from(["=", "+=", "-=", "*=", "/=", "//=", "%="]),
+        expressions,
+        st.booleans(),
+    ),
     st.builds(lambda v, aw: ir.ExprStmt(span=SPAN, value=v, awaited=aw), expressions, st.booleans()),
 )
 transitions = st.builds(
     lambda target, args, kws, label: ir.Transition(
-        span=SPAN, target=target, target_span=SPAN, args=args,
-        keywords=[ir.Keyword(span=SPAN, name=k, value=v) for k, v in kws.items()], label=label),
-    st.one_of(class_names, st.just("End")), st.lists(expressions, max_size=2),
-    st.dictionaries(names, expressions, max_size=2), st.none() | texts,
+        span=SPAN,
+        target=target,
+        target_span=SPAN,
+        args=args,
+        keywords=[ir.Keyword(span=SPAN, name=k, value=v) for k, v in kws.items()],
+        label=label,
+    ),
+    st.one_of(class_names, st.just("End")),
+    st.lists(expressions, max_size=2),
+    st.dictionaries(names, expressions, max_size=2),
+    st.none() | texts,
 )
 
 
-def _branches(conditional: list[tuple[ir.Expr, list[Any], ir.Transition]], last: tuple[list[Any], ir.Transition]) -> list[ir.Branch]:
+def _branches(
+    conditional: list[tuple[ir.Expr, list[Any], ir.Transition]], last: tuple[list[Any], ir.Transition]
+) -> list[ir.Branch]:
     out = [ir.Branch(span=SPAN, condition=c, do=d, to=t) for c, d, t in conditional]
     return [*out, ir.Branch(span=SPAN, do=last[0], to=last[1])]
 
 
 nodes = st.builds(
-    lambda name, doc, fs, do, branches: ir.NodeSpec(span=SPAN, name=name, name_span=SPAN, doc=doc, fields=fs,
-                                                    do=do, next=branches).normalized(),
-    class_names, st.none() | texts, st.lists(fields, max_size=3, unique_by=lambda f: f.name), st.lists(statements, max_size=3),
-    st.builds(_branches, st.lists(st.tuples(expressions, st.lists(statements, max_size=2), transitions), max_size=3),
-              st.tuples(st.lists(statements, max_size=2), transitions)),
+    lambda name, doc, fs, do, branches: ir.NodeSpec(
+        span=SPAN, name=name, name_span=SPAN, doc=doc, fields=fs, do=do, next=branches
+    ).normalized(),
+    class_names,
+    st.none() | texts,
+    st.lists(fields, max_size=3, unique_by=lambda f: f.name),
+    st.lists(statements, max_size=3),
+    st.builds(
+        _branches,
+        st.lists(st.tuples(expressions, st.lists(statements, max_size=2), transitions), max_size=3),
+        st.tuples(st.lists(statements, max_size=2), transitions),
+    ),
 )
 imports = st.builds(
-    lambda module, ns: ir.ImportSpec(span=SPAN, module=".".join(module),
-                                     names=[ir.ImportName(span=SPAN, name=n, alias=a) for n, a in ns]),
-    st.lists(names, min_size=1, max_size=3), st.lists(st.tuples(names, st.none() | names), min_size=1, max_size=3),
+    lambda module, ns: ir.ImportSpec(
+        span=SPAN, module=".".join(module), names=[ir.ImportName(span=SPAN, name=n, alias=a) for n, a in ns]
+    ),
+    st.lists(names, min_size=1, max_size=3),
+    st.lists(st.tuples(names, st.none() | names), min_size=1, max_size=3),
 )
 type_specs = st.one_of(
-    st.builds(lambda cls, fs: ir.TypeSpec(span=SPAN, class_name=cls, fields=fs), st.none() | class_names,
-              st.lists(fields, min_size=1, max_size=3, unique_by=lambda f: f.name)),
+    st.builds(
+        lambda cls, fs: ir.TypeSpec(span=SPAN, class_name=cls, fields=fs),
+        st.none() | class_names,
+        st.lists(fields, min_size=1, max_size=3, unique_by=lambda f: f.name),
+    ),
     st.lists(class_names, min_size=1, max_size=3).map(lambda parts: ir.TypeSpec(span=SPAN, ref=".".join(parts))),
 )
 specs = st.builds(
     lambda name, doc, output, start, imps, state, deps, ns: ir.GraphSpec(
-        span=SPAN, name=name, name_span=SPAN, doc=doc, output=output, start=start, start_span=SPAN if start else None,
-        imports=imps, state=state, deps=deps, nodes=ns),
-    class_names, st.none() | texts, st.none() | types, st.none() | class_names, st.lists(imports, max_size=2),
-    st.none() | type_specs, st.none() | type_specs, st.lists(nodes, max_size=3, unique_by=lambda n: n.name),
+        span=SPAN,
+        name=name,
+        name_span=SPAN,
+        doc=doc,
+        output=output,
+        start=start,
+        start_span=SPAN if start else None,
+        imports=imps,
+        state=state,
+        deps=deps,
+        nodes=ns,
+    ),
+    class_names,
+    st.none() | texts,
+    st.none() | types,
+    st.none() | class_names,
+    st.lists(imports, max_size=2),
+    st.none() | type_specs,
+    st.none() | type_specs,
+    st.lists(nodes, max_size=3, unique_by=lambda n: n.name),
 )

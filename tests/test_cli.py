@@ -38,7 +38,9 @@ def test_compile_to_stdout_and_target(capsys: pytest.CaptureFixture[str]) -> Non
 
 
 def test_compile_several_specs_into_a_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, _ = run(capsys, "compile", str(EXAMPLES / "fives.graph"), str(EXAMPLES / "never_42.yaml"), "-o", str(tmp_path))
+    code, _, _ = run(
+        capsys, "compile", str(EXAMPLES / "fives.graph"), str(EXAMPLES / "never_42.yaml"), "-o", str(tmp_path)
+    )
     assert code == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fives_graph.py", "never_42_graph.py"]
 
@@ -125,15 +127,23 @@ def test_vending_machine_from_the_command_line() -> None:
     """Scripted input through the imported `ask`: 2.00 buys crisps (1.75) and leaves 0.25."""
     result = subprocess.run(
         [sys.executable, "-m", "compiler.cli", "run", str(EXAMPLES / "vending.graph")],
-        input="2.00\ncrisps\n", capture_output=True, text=True, check=False, cwd=ROOT,
+        input="2.00\ncrisps\n",
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1].split(": ", 2)[-1]) == {
-        "output": None, "state": {"user_balance": 0.25, "product": "crisps"}}
+        "output": None,
+        "state": {"user_balance": 0.25, "product": "crisps"},
+    }
 
 
 def test_mermaid(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "mermaid", str(EXAMPLES / "vending.yaml"), "--direction", "LR", "--highlight", "Purchase")
+    code, out, _ = run(
+        capsys, "mermaid", str(EXAMPLES / "vending.yaml"), "--direction", "LR", "--highlight", "Purchase"
+    )
     assert code == 0
     assert out.startswith("---\ntitle: VendingMachine\n---\nstateDiagram-v2\n  direction LR\n  [*] --> InsertCoin\n")
     assert "  Purchase --> SelectProduct: no such product\n" in out and "class Purchase highlighted" in out
@@ -144,7 +154,7 @@ def test_fmt_check_write_and_convert(tmp_path: Path, capsys: pytest.CaptureFixtu
     for example in EXAMPLES.glob("*.graph"):
         assert run(capsys, "fmt", str(example), "--check")[0] == 0, example
         for syntax in ("yaml", "toml"):  # the checked-in twins are exactly what fmt produces
-            code, out, _ = run(capsys, "fmt", str(example), "--to", syntax)
+            _, out, _ = run(capsys, "fmt", str(example), "--to", syntax)
             assert out == example.with_suffix(f".{syntax}").read_text()
     messy = tmp_path / "messy.graph"
     messy.write_text("graph  Messy\nnode A :   # keep me\n        -> End( None )\n")
@@ -165,6 +175,11 @@ def test_schema_describes_the_document_form(capsys: pytest.CaptureFixture[str]) 
 
 def test_help_for_every_command() -> None:
     for command in ("compile", "check", "run", "mermaid", "fmt", "schema"):
-        result = subprocess.run([sys.executable, "-m", "compiler.cli", command, "--help"], capture_output=True,
-                                text=True, check=False, cwd=ROOT)
+        result = subprocess.run(
+            [sys.executable, "-m", "compiler.cli", command, "--help"],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=ROOT,
+        )
         assert result.returncode == 0 and "usage: graphc" in result.stdout

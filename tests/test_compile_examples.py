@@ -66,7 +66,11 @@ def test_generated_code_passes_mypy_strict(tmp_path: Path) -> None:
     root = Path(__file__).resolve().parent.parent
     result = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--cache-dir", str(tmp_path / ".mypy"), *files],
-        cwd=tmp_path, capture_output=True, text=True, env={**os.environ, "MYPYPATH": str(root)}, check=False,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MYPYPATH": str(root)},
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -120,8 +124,12 @@ def _run_example(name: str, target: str, scenario: int) -> dict[str, Any]:
     for step in history:
         for key in ("start_ts", "duration", "ts"):
             step.pop(key, None)
-    return {"output": result.output, "state": repr(result.state), "history": history,
-            "mermaid": module.graph.mermaid_code(start_node=getattr(module, "start", None))}
+    return {
+        "output": result.output,
+        "state": repr(result.state),
+        "history": history,
+        "mermaid": module.graph.mermaid_code(start_node=getattr(module, "start", None)),
+    }
 
 
 @pytest.mark.parametrize(("name", "scenario"), [(n, i) for n, runs in SCENARIOS.items() for i in range(len(runs))])

@@ -45,7 +45,12 @@ def test_a_damaged_cache_entry_is_rebuilt(tmp_path: Path) -> None:
 
 
 def test_load_yaml_and_toml_and_reports_errors(tmp_path: Path) -> None:
-    assert compiler.load(EXAMPLES / "fives.toml").run_sync(compiler.load_module(EXAMPLES / "fives.toml").DivisibleBy5(3)).output == 5
+    assert (
+        compiler.load(EXAMPLES / "fives.toml")
+        .run_sync(compiler.load_module(EXAMPLES / "fives.toml").DivisibleBy5(3))
+        .output
+        == 5
+    )
     bad = tmp_path / "bad.yaml"
     bad.write_text("graph: Bad\nnodes:\n  A:\n    next:\n      - to: Nowhere()\n")
     with pytest.raises(DiagnosticError) as caught:
@@ -55,8 +60,10 @@ def test_load_yaml_and_toml_and_reports_errors(tmp_path: Path) -> None:
 
 def test_load_with_an_allow_list(tmp_path: Path) -> None:
     spec = tmp_path / "imports.graph"
-    spec.write_text("graph Imports -> float\nstart A\n\nfrom math import sqrt\nfrom os import getcwd\n\n"
-                    "node A:\n    print(getcwd())\n    -> End(sqrt(4.0))\n")
+    spec.write_text(
+        "graph Imports -> float\nstart A\n\nfrom math import sqrt\nfrom os import getcwd\n\n"
+        "node A:\n    print(getcwd())\n    -> End(sqrt(4.0))\n"
+    )
     with pytest.raises(DiagnosticError) as caught:
         compiler.load(spec, allowed_imports=["math"])
     assert [d.message for d in caught.value.diagnostics] == ["import from `os` is not allowed"]
@@ -88,7 +95,9 @@ def test_cached_load_is_fast() -> None:
 
 def test_exceptions_in_nodes_name_the_spec_line(tmp_path: Path) -> None:
     spec = tmp_path / "fail.graph"
-    spec.write_text("graph Fail -> int\nstart A\n\nnode A(items: list[int] = []):\n    first = items[0]\n    -> End(first)\n")
+    spec.write_text(
+        "graph Fail -> int\nstart A\n\nnode A(items: list[int] = []):\n    first = items[0]\n    -> End(first)\n"
+    )
     graph = compiler.load(spec)
 
     async def main() -> list[object]:
@@ -120,13 +129,14 @@ def test_hostile_strings_are_escaped_not_injected(tmp_path: Path) -> None:
     tree = ast.parse(source)
     # nothing but the expected constructs: no calls of os/system/exec/eval/__import__ anywhere
     names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} | {
-        n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+        n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)
+    }
     assert not names & {"os", "system", "exec", "eval", "__import__", "compile", "open"}
     top = {type(n).__name__ for n in tree.body}
     assert top <= {"Expr", "ImportFrom", "Import", "Assign", "AnnAssign", "FunctionDef", "ClassDef"}
     module = compiler.load_module(spec)
     result = module.graph.run_sync(state=module.HostileState())
-    label = "\"\"\"; import os; os.system('echo pwned') #"
+    label = '"""; import os; os.system(\'echo pwned\') #'
     text = "line\nbreak \"quoted\" 'single' \\ back {brace} # hash ü 🚀"
     assert result.output == f"{label!r} {text} {{literal}} nested 'q'"
     assert result.state.text == text + result.output

@@ -51,7 +51,8 @@ def test_every_construct_parses() -> None:
     assert spec.doc == "Module doc." and spec.start == "First"
     assert isinstance(spec.output, ir.UnionType)
     assert [(i.module, [(n.name, n.alias) for n in i.names]) for i in spec.imports] == [
-        ("pkg.mod", [("helper", None), ("Other", "Alias")])]
+        ("pkg.mod", [("helper", None), ("Other", "Alias")])
+    ]
     assert spec.state is not None and [f.name for f in spec.state.fields or []] == ["count", "names", "mode"]
     assert spec.deps is not None and spec.deps.ref == "pkg.deps.Deps"
     [node] = spec.nodes
@@ -75,7 +76,9 @@ def test_spans_point_at_the_source() -> None:
 
 
 def test_else_block_is_the_final_branch() -> None:
-    spec = parse("graph G\n\nnode A(n: int):\n    if n > 0 -> End(None)\n    else:\n        print(n)\n        -> End(None)\n")
+    spec = parse(
+        "graph G\n\nnode A(n: int):\n    if n > 0 -> End(None)\n    else:\n        print(n)\n        -> End(None)\n"
+    )
     last = spec.nodes[0].next[-1]
     assert last.condition is None and len(last.do) == 1
 
@@ -99,7 +102,9 @@ def test_positions_inside_yaml_and_toml_strings(syntax: str) -> None:
 
 def test_the_three_syntaxes_give_one_ir() -> None:
     for example in EXAMPLES.glob("*.graph"):
-        specs = [parse(example.with_suffix(s).read_text(), example.with_suffix(s).name) for s in (".graph", ".yaml", ".toml")]
+        specs = [
+            parse(example.with_suffix(s).read_text(), example.with_suffix(s).name) for s in (".graph", ".yaml", ".toml")
+        ]
         assert ir.strip_spans(specs[1]) == ir.strip_spans(specs[0]) == ir.strip_spans(specs[2])
 
 
@@ -115,5 +120,8 @@ def test_crlf_bom_and_tabs() -> None:
 
 def test_all_errors_of_a_file_are_reported() -> None:
     with pytest.raises(DiagnosticError) as caught:
-        parse("graph G\n\nnode A:\n    x = = 1\n    -> End(1)\n\nnode B:\n    y = )\n    -> End(1)\n\nnode C:\n    -> End(1) 2\n")
+        parse(
+            "graph G\n\nnode A:\n    x = = 1\n    -> End(1)\n\n"
+            "node B:\n    y = )\n    -> End(1)\n\nnode C:\n    -> End(1) 2\n"
+        )
     assert [d.span.line for d in caught.value.diagnostics] == [4, 8, 12]

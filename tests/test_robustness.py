@@ -80,8 +80,10 @@ def test_hostile_inputs() -> None:
         "deep.yaml": b"graph: G\nnodes: " + b"[" * 5000 + b"]" * 5000 + b"\n",
         "deep.toml": b"graph = 'G'\nnodes = " + b"[" * 5000 + b"]" * 5000 + b"\n",
         "aliases.yaml": b"a: &a [x, x, x, x, x, x, x, x, x]\n"
-        + b"".join(b"%c: &%c [*%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c]\n" % ((ord("b") + i,) * 2 + (ord("a") + i,) * 9)
-                   for i in range(8)),
+        + b"".join(
+            b"%c: &%c [*%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c]\n" % ((ord("b") + i,) * 2 + (ord("a") + i,) * 9)
+            for i in range(8)
+        ),
         "big.graph": b"graph G\n" + b"# padding\n" * 200_000,
         "huge.graph": b"x" * (11 * 1024 * 1024),
     }
@@ -102,5 +104,3 @@ def test_examples_themselves_compile() -> None:
     for name, data in SEEDS.items():
         checked = check_spec(parse_source(source_from_text(name, data)))
         assert not [d for d in checked.diagnostics if d.severity == "error"]
-
-

@@ -21,7 +21,9 @@ def reparse(spec: ir.GraphSpec, syntax: str) -> ir.GraphSpec:
     try:
         return parse_source(source_from_text(name, text))
     except DiagnosticError as e:  # pragma: no cover - shown when the property fails
-        raise AssertionError(f"printed {syntax} did not parse:\n{text}\n{render_text(e.diagnostics, {name: text})}") from e
+        raise AssertionError(
+            f"printed {syntax} did not parse:\n{text}\n{render_text(e.diagnostics, {name: text})}"
+        ) from e
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -38,9 +40,17 @@ def test_print_then_parse_gives_back_the_spec_in_every_syntax(spec: ir.GraphSpec
 @settings(max_examples=300, deadline=None)
 @given(expressions)
 def test_expressions_survive_every_syntax(expression: ir.Expr) -> None:
-    node = ir.NodeSpec(span=expression.span, name="N", name_span=expression.span,
-                       next=[ir.Branch(span=expression.span, to=ir.Transition(
-                           span=expression.span, target="End", target_span=expression.span, args=[expression]))])
+    node = ir.NodeSpec(
+        span=expression.span,
+        name="N",
+        name_span=expression.span,
+        next=[
+            ir.Branch(
+                span=expression.span,
+                to=ir.Transition(span=expression.span, target="End", target_span=expression.span, args=[expression]),
+            )
+        ],
+    )
     spec = ir.GraphSpec(span=expression.span, name="G", name_span=expression.span, nodes=[node])
     for syntax in SYNTAXES:
         assert ir.strip_spans(reparse(spec, syntax)) == ir.strip_spans(spec), syntax
