@@ -167,6 +167,7 @@ class _Checker:
         self.current: ir.NodeSpec = (
             spec.nodes[0] if spec.nodes else ir.NodeSpec(span=spec.span, name="", name_span=spec.span)
         )
+        self._known_types: set[str] | None = None
         self.state_fields = self._field_names(spec.state)
         self.deps_fields = self._field_names(spec.deps)
 
@@ -288,6 +289,13 @@ class _Checker:
                 )
         return names
 
+    def known_types(self) -> set[str]:
+        """Type names a spec may use unqualified (computed once, after the declarations)."""
+        if self._known_types is None:
+            generated = {self._class_name(self.spec.state, "State"), self._class_name(self.spec.deps, "Deps")}
+            self._known_types = {*TYPE_NAMES, *self.imports, *self.nodes, *(c for c in generated if c)}
+        return self._known_types
+
     def type(self, node: ir.TypeExpr) -> None:
         if isinstance(node, ir.UnionType):
             for option in node.options:
@@ -295,12 +303,7 @@ class _Checker:
             return
         if isinstance(node, (ir.LiteralType, ir.EllipsisType)):
             return
-        known = (
-            TYPE_NAMES
-            | set(self.imports)
-            | set(self.nodes)
-            | {c for c in (self._class_name(self.spec.state, "State"), self._class_name(self.spec.deps, "Deps")) if c}
-        )
+        known = self.known_types()
         head = node.name.split(".")[0]
         if "." not in node.name and node.name not in known:
             self.sink.error(

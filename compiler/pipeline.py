@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from dsl.parse import parse_source
+from dsl.parse import parse_source, paused_gc
 from dsl.source import DEFAULT_MAX_BYTES, SourceFile, read_source
 
 from .checks import CheckedGraph, check_spec
@@ -22,9 +22,10 @@ def compile_source(
     Raises:
         DiagnosticError: the spec has errors (all of a stage's errors at once).
     """
-    spec = parse_source(source)  # text → GraphSpec (IR with spans)
-    checked = check_spec(spec, allowed_imports=allowed_imports)  # GraphSpec → CheckedGraph
-    return generate(checked, target=target), checked  # CheckedGraph → Python source
+    with paused_gc():
+        spec = parse_source(source)  # text → GraphSpec (IR with spans)
+        checked = check_spec(spec, allowed_imports=allowed_imports)  # GraphSpec → CheckedGraph
+        return generate(checked, target=target), checked  # CheckedGraph → Python source
 
 
 def compile_spec(

@@ -78,14 +78,14 @@ class TreeToIR:
         """The span of a subtree, from its first to its last token."""
         if isinstance(tree, Token):
             return self.token_span(tree)
+        meta = tree.meta
+        if not meta.empty:
+            return self.span(meta.line, meta.column, meta.end_line, meta.end_column)
         first = last = None
         for token in tree.scan_values(lambda v: isinstance(v, Token)):
             if first is None:
                 first = token
             last = token
-        meta = tree.meta
-        if not meta.empty:
-            return self.span(meta.line, meta.column, meta.end_line, meta.end_column)
         if first is None or last is None:
             return self.span(1, 1, 1, 1)
         return self.span(first.line or 1, first.column or 1, last.end_line or 1, last.end_column or 1)
@@ -272,6 +272,9 @@ class TreeToIR:
             return ir.Constant(span=span, value="")
         if "f" in letters:
             return self.fstring(token, letters)
+        if letters in ("", "u") and "\\" not in text:  # the common case, without compiling anything
+            quote = 3 if text[len(letters) : len(letters) + 3] in ('"""', "\'\'\'") else 1
+            return ir.Constant(span=span, value=text[len(letters) + quote : len(text) - quote])
         try:
             value = ast.literal_eval(text)
         except (ValueError, SyntaxError) as e:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from . import ir
@@ -10,7 +13,7 @@ from .source import DEFAULT_MAX_BYTES, SourceFile, read_source
 from .toml_syntax import parse_toml
 from .yaml_syntax import parse_yaml
 
-__all__ = ("parse_file", "parse_source")
+__all__ = ("parse_file", "parse_source", "paused_gc")
 
 _FRONT_ENDS = {"graph": parse_graph, "yaml": parse_yaml, "toml": parse_toml}
 
@@ -21,7 +24,24 @@ def parse_source(source: SourceFile) -> ir.GraphSpec:
     Raises:
         DiagnosticError: the spec has syntax or shape errors.
     """
-    return _FRONT_ENDS[source.syntax](source)
+    with paused_gc():
+        return _FRONT_ENDS[source.syntax](source)
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building a large tree.
+
+    Parsing and checking allocate many objects that all stay alive until the end; the
+    collector would rescan them again and again (superlinear time) and find no cycles.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def parse_file(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[SourceFile, ir.GraphSpec]:

@@ -1,0 +1,56 @@
+"""Parse time of 1,000- and 10,000-node specs in each syntax, and how it grows.
+
+    python bench/parse_scaling.py
+
+Target: a 10,000-node `.graph` file parses in under 2 s, and 10x the nodes costs
+at most 12x the time.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from specgen import graph_spec  # noqa: E402
+
+from dsl.parse import parse_source  # noqa: E402
+from dsl.printer import print_spec  # noqa: E402
+from dsl.source import source_from_text  # noqa: E402
+
+SIZES = (1_000, 10_000)
+
+
+def best_of(runs: int, fn: object) -> float:
+    best = float("inf")
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()  # type: ignore[operator]
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main() -> None:
+    parse_source(source_from_text("warm.graph", graph_spec(10)))  # build the grammar once, outside the timings
+    texts: dict[tuple[str, int], str] = {}
+    for size in SIZES:
+        spec = parse_source(source_from_text("bench.graph", graph_spec(size)))
+        for syntax in ("graph", "yaml", "toml"):
+            texts[(syntax, size)] = print_spec(spec, syntax)
+    print(f"{'syntax':<8}{'nodes':>8}{'bytes':>12}{'seconds':>10}{'us/node':>10}")
+    timings: dict[tuple[str, int], float] = {}
+    for (syntax, size), text in texts.items():
+        source = source_from_text(f"bench.{syntax}", text)
+        seconds = best_of(3 if size <= 1_000 else 1, lambda source=source: parse_source(source))
+        timings[(syntax, size)] = seconds
+        print(f"{syntax:<8}{size:>8,}{len(text):>12,}{seconds:>10.3f}{seconds / size * 1e6:>10.1f}")
+    for syntax in ("graph", "yaml", "toml"):
+        ratio = timings[(syntax, SIZES[1])] / timings[(syntax, SIZES[0])]
+        print(f"{syntax}: 10x the nodes took {ratio:.1f}x the time (target <= 12x)")
+    print(f"10,000-node .graph: {timings[('graph', 10_000)]:.2f} s (target < 2 s)")
+
+
+if __name__ == "__main__":
+    main()
