@@ -15,12 +15,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from specgen import graph_spec  # noqa: E402
+from specgen import graph_spec
 
-import compiler  # noqa: E402
-from compiler import loader  # noqa: E402
-from compiler.pipeline import compile_source  # noqa: E402
-from dsl.source import source_from_text  # noqa: E402
+import compiler
+from compiler import loader
+from compiler.pipeline import compile_source
+from dsl.source import source_from_text
 
 
 def timed(fn: object) -> float:

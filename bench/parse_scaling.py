@@ -14,11 +14,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from specgen import graph_spec  # noqa: E402
+from specgen import graph_spec
 
-from dsl.parse import parse_source  # noqa: E402
-from dsl.printer import print_spec  # noqa: E402
-from dsl.source import source_from_text  # noqa: E402
+from dsl.parse import parse_source
+from dsl.printer import print_spec
+from dsl.source import source_from_text
 
 SIZES = (1_000, 10_000)
 
