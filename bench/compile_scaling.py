@@ -36,8 +36,10 @@ def main() -> None:
         source = source_from_text("bench.graph", graph_spec(size))
         results[size] = timed(lambda source=source: compile_source(source))
         print(f"compile {size:>6,} nodes: {results[size]:7.2f} s  ({results[size] / size * 1e6:,.0f} us/node)")
-    print(f"10x the nodes took {results[10_000] / results[1_000]:.1f}x the time (target <= 12x); "
-          f"10,000 nodes: {results[10_000]:.2f} s (target < 5 s)")
+    print(
+        f"10x the nodes took {results[10_000] / results[1_000]:.1f}x the time (target <= 12x); "
+        f"10,000 nodes: {results[10_000]:.2f} s (target < 5 s)"
+    )
 
     with tempfile.TemporaryDirectory() as directory:
         import os
@@ -49,8 +51,10 @@ def main() -> None:
         loader._modules.clear()  # a new process: only the disk cache is warm
         disk = min(timed(lambda: (loader._modules.clear(), compiler.load(spec))) for _ in range(5))
         memory = min(timed(lambda: compiler.load(spec)) for _ in range(20))
-        print(f"load of a 100-node spec: cold {cold * 1e3:.1f} ms, from disk cache {disk * 1e3:.1f} ms, "
-              f"in-process cache {memory * 1e3:.2f} ms (target < 20 ms cached)")
+        print(
+            f"load of a 100-node spec: cold {cold * 1e3:.1f} ms, from disk cache {disk * 1e3:.1f} ms, "
+            f"in-process cache {memory * 1e3:.2f} ms (target < 20 ms cached)"
+        )
 
 
 if __name__ == "__main__":

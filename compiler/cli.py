@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from dsl.diagnostics import Diagnostic, DiagnosticError, render_json, render_text
+from dsl.limits import DEFAULT_LIMITS, Limits
 from dsl.parse import parse_source
 from dsl.printer import print_spec
 from dsl.schema import document_schema
@@ -62,11 +63,13 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="MODULE",
         help="only allow imports from these modules (repeatable); for untrusted specs",
     )
+    _limit_options(compile_)
 
     check = commands.add_parser("check", help="report every error and warning in specs")
     check.add_argument("specs", nargs="+", metavar="SPEC")
     check.add_argument("--format", choices=("text", "json"), default="text")
-    check.add_argument("--allow-import", action="append", metavar="MODULE")
+    check.add_argument("--allow-import", action="append", metavar="MODULE", help="only allow imports from these")
+    _limit_options(check)
 
     run = commands.add_parser("run", help="compile a spec in memory and run it, printing each step")
     run.add_argument("spec", metavar="SPEC")
@@ -97,6 +100,37 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _limit_options(parser: argparse.ArgumentParser) -> None:
+    defaults = DEFAULT_LIMITS
+    parser.add_argument(
+        "--max-bytes",
+        type=int,
+        default=defaults.max_bytes,
+        metavar="N",
+        help=f"largest spec file (default {defaults.max_bytes:,})",
+    )
+    parser.add_argument(
+        "--max-depth",
+        type=int,
+        default=defaults.max_depth,
+        metavar="N",
+        help=f"deepest expression nesting (default {defaults.max_depth})",
+    )
+    parser.add_argument(
+        "--max-nodes",
+        type=int,
+        default=defaults.max_nodes,
+        metavar="N",
+        help=f"most nodes in a graph (default {defaults.max_nodes:,})",
+    )
+
+
+def _limits(args: argparse.Namespace) -> Limits:
+    if min(args.max_bytes, args.max_depth, args.max_nodes) < 1:
+        raise _UsageError("--max-bytes, --max-depth and --max-nodes must be positive")
+    return Limits(max_bytes=args.max_bytes, max_depth=args.max_depth, max_nodes=args.max_nodes)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run graphc with `argv` (default: the process arguments); returns the exit code."""
     args = _build_parser().parse_args(argv)
@@ -113,14 +147,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _read(path: str) -> SourceFile:
+def _read(path: str, limits: Limits = DEFAULT_LIMITS) -> SourceFile:
     if not Path(path).exists():
         raise _UsageError(f"no such file: {path}")
     if Path(path).is_dir():
         raise _UsageError(f"{path} is a directory, not a spec file")
     if syntax_of(path) is None:
         raise _UsageError(f"{path}: unknown spec syntax; use .graph, .yaml, .yml or .toml")
-    return read_source(path)
+    return read_source(path, max_bytes=limits.max_bytes)
 
 
 _sources: dict[str, str] = {}
@@ -139,10 +173,12 @@ def _compile(args: argparse.Namespace) -> int:
     if args.output and args.output != "-" and len(args.specs) > 1 and not Path(args.output).is_dir():
         raise _UsageError("-o must be an existing directory when compiling several specs")
     for spec in args.specs:
-        source = _read(spec)
+        source = _read(spec, _limits(args))
         _sources[source.name] = source.text
         try:
-            module, checked = compile_source(source, target=args.target, allowed_imports=args.allow_import)
+            module, checked = compile_source(
+                source, target=args.target, allowed_imports=args.allow_import, limits=_limits(args)
+            )
         except DiagnosticError as e:
             _print_diagnostics(e.diagnostics, {})
             status = EXIT_SPEC
@@ -168,11 +204,12 @@ def _compile(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     found: list[Diagnostic] = []
-    for spec in args.specs:
-        source = _read(spec)
+    for path in args.specs:
+        source = _read(path, _limits(args))
         _sources[source.name] = source.text
         try:
-            found += check_spec(parse_source(source), allowed_imports=args.allow_import).diagnostics
+            spec = parse_source(source, limits=_limits(args))
+            found += check_spec(spec, allowed_imports=args.allow_import).diagnostics
         except DiagnosticError as e:
             found += e.diagnostics
     _print_diagnostics(found, {}, args.format)

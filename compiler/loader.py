@@ -18,7 +18,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from dsl.source import DEFAULT_MAX_BYTES, read_source
+from dsl.limits import DEFAULT_LIMITS, Limits
+from dsl.source import read_source
 from runtime import Graph
 
 from .codegen import Target
@@ -44,7 +45,7 @@ def load(
     *,
     target: Target = "runtime",
     allowed_imports: Iterable[str] | None = None,
-    max_bytes: int = DEFAULT_MAX_BYTES,
+    limits: Limits = DEFAULT_LIMITS,
     use_disk_cache: bool = True,
 ) -> Graph[Any, Any, Any]:
     """Compile a spec in memory (or reuse a cached compilation) and return its graph.
@@ -55,14 +56,14 @@ def load(
         path: A `.graph`, `.yaml`/`.yml` or `.toml` spec.
         target: Library the generated code imports (`runtime` or `pydantic_graph`).
         allowed_imports: If given, the spec may import only from these modules.
-        max_bytes: Largest spec accepted.
+        limits: Size limits for the spec (file size, expression depth, node count).
         use_disk_cache: Whether to read and write the on-disk cache.
 
     Raises:
         DiagnosticError: the spec has errors.
     """
     graph = load_module(
-        path, target=target, allowed_imports=allowed_imports, max_bytes=max_bytes, use_disk_cache=use_disk_cache
+        path, target=target, allowed_imports=allowed_imports, limits=limits, use_disk_cache=use_disk_cache
     ).graph
     assert isinstance(graph, Graph) or target != "runtime"
     return graph  # type: ignore[no-any-return]
@@ -73,14 +74,16 @@ def load_module(
     *,
     target: Target = "runtime",
     allowed_imports: Iterable[str] | None = None,
-    max_bytes: int = DEFAULT_MAX_BYTES,
+    limits: Limits = DEFAULT_LIMITS,
     use_disk_cache: bool = True,
 ) -> types.ModuleType:
     """Like `load`, but return the whole generated module (node classes, state class, `start`)."""
-    source = read_source(path, max_bytes=max_bytes)
+    source = read_source(path, max_bytes=limits.max_bytes)
     allowed = None if allowed_imports is None else sorted(allowed_imports)
     key = hashlib.sha256(
-        "\0".join([CACHE_VERSION, source.syntax, target, repr(allowed), source.name, source.text]).encode()
+        "\0".join(
+            [CACHE_VERSION, source.syntax, target, repr(allowed), repr(limits), source.name, source.text]
+        ).encode()
     ).hexdigest()
     with _lock:
         module = _modules.get(key)
@@ -91,7 +94,7 @@ def load_module(
         sys.path.append(spec_dir)
     code = _read_cache(key) if use_disk_cache else None
     if code is None:
-        code = compile_source(source, target=target, allowed_imports=allowed)[0].source
+        code = compile_source(source, target=target, allowed_imports=allowed, limits=limits)[0].source
         if use_disk_cache:
             _write_cache(key, code)
     module = _execute(code, Path(source.name).stem, key, source.name)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from dsl.limits import DEFAULT_LIMITS, Limits
 from dsl.parse import parse_source, paused_gc
-from dsl.source import DEFAULT_MAX_BYTES, SourceFile, read_source
+from dsl.source import SourceFile, read_source
 
 from .checks import CheckedGraph, check_spec
 from .codegen import GeneratedModule, Target, generate
@@ -15,7 +16,11 @@ __all__ = ("compile_source", "compile_spec")
 
 
 def compile_source(
-    source: SourceFile, *, target: Target = "runtime", allowed_imports: Iterable[str] | None = None
+    source: SourceFile,
+    *,
+    target: Target = "runtime",
+    allowed_imports: Iterable[str] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> tuple[GeneratedModule, CheckedGraph]:
     """Parse, check and generate code for a spec already read into memory.
 
@@ -23,7 +28,7 @@ def compile_source(
         DiagnosticError: the spec has errors (all of a stage's errors at once).
     """
     with paused_gc():
-        spec = parse_source(source)  # text → GraphSpec (IR with spans)
+        spec = parse_source(source, limits=limits)  # text → GraphSpec (IR with spans)
         checked = check_spec(spec, allowed_imports=allowed_imports)  # GraphSpec → CheckedGraph
         return generate(checked, target=target), checked  # CheckedGraph → Python source
 
@@ -33,12 +38,12 @@ def compile_spec(
     *,
     target: Target = "runtime",
     allowed_imports: Iterable[str] | None = None,
-    max_bytes: int = DEFAULT_MAX_BYTES,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> GeneratedModule:
     """Compile a `.graph`, `.yaml`/`.yml` or `.toml` spec file to Python source.
 
     Raises:
         DiagnosticError: the file cannot be read or the spec has errors.
     """
-    source = read_source(path, max_bytes=max_bytes)
-    return compile_source(source, target=target, allowed_imports=allowed_imports)[0]
+    source = read_source(path, max_bytes=limits.max_bytes)
+    return compile_source(source, target=target, allowed_imports=allowed_imports, limits=limits)[0]

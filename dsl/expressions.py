@@ -17,11 +17,9 @@ from lark import Token, Tree
 
 from . import ir
 from .diagnostics import Diagnostics
+from .limits import active_limits
 
 __all__ = ("PositionMap", "TreeToIR")
-
-MAX_EXPRESSION_DEPTH = 100
-"""Deepest expression nesting accepted by default (deeper specs get error E016, not a crash)."""
 
 PositionMap = Callable[[int, int], tuple[int, int]]
 """Maps a (line, column) of the parsed text to a (line, column) of the file."""
@@ -53,7 +51,7 @@ class TreeToIR:
         self.file = file
         self.sink = sink
         self.position = position
-        self.max_depth = MAX_EXPRESSION_DEPTH
+        self.max_depth = active_limits().max_depth
         self._depth = 0
         self._too_deep_reported = False
         # f-string replacement fields are parsed by the caller's parser

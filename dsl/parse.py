@@ -8,8 +8,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from . import ir
+from .diagnostics import Diagnostic, DiagnosticError
 from .graph_syntax import parse_graph
-from .source import DEFAULT_MAX_BYTES, SourceFile, read_source
+from .limits import DEFAULT_LIMITS, Limits, limits_in_force
+from .source import SourceFile, read_source
 from .toml_syntax import parse_toml
 from .yaml_syntax import parse_yaml
 
@@ -18,14 +20,27 @@ __all__ = ("parse_file", "parse_source", "paused_gc")
 _FRONT_ENDS = {"graph": parse_graph, "yaml": parse_yaml, "toml": parse_toml}
 
 
-def parse_source(source: SourceFile) -> ir.GraphSpec:
+def parse_source(source: SourceFile, *, limits: Limits = DEFAULT_LIMITS) -> ir.GraphSpec:
     """Parse a spec in any syntax.
 
     Raises:
-        DiagnosticError: the spec has syntax or shape errors.
+        DiagnosticError: the spec has syntax or shape errors, or exceeds `limits`.
     """
-    with paused_gc():
-        return _FRONT_ENDS[source.syntax](source)
+    with paused_gc(), limits_in_force(limits):
+        spec = _FRONT_ENDS[source.syntax](source)
+    if len(spec.nodes) > limits.max_nodes:
+        first_extra = spec.nodes[limits.max_nodes]
+        raise DiagnosticError(
+            [
+                Diagnostic.error(
+                    "E017",
+                    first_extra.name_span,
+                    f"the graph has {len(spec.nodes):,} nodes; the limit is {limits.max_nodes:,}",
+                    "split the graph, or raise the limit if the spec is trusted",
+                )
+            ]
+        )
+    return spec
 
 
 @contextmanager
@@ -44,11 +59,11 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
-def parse_file(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[SourceFile, ir.GraphSpec]:
+def parse_file(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> tuple[SourceFile, ir.GraphSpec]:
     """Read and parse a spec file; returns the source too, for rendering diagnostics.
 
     Raises:
         DiagnosticError: the file cannot be read, or the spec has syntax or shape errors.
     """
-    source = read_source(path, max_bytes=max_bytes)
-    return source, parse_source(source)
+    source = read_source(path, max_bytes=limits.max_bytes)
+    return source, parse_source(source, limits=limits)

@@ -7,10 +7,11 @@ from pathlib import Path
 
 from .diagnostics import Diagnostic, DiagnosticError
 from .ir import Span
+from .limits import DEFAULT_LIMITS
 
 __all__ = ("DEFAULT_MAX_BYTES", "SourceFile", "read_source", "source_from_text")
 
-DEFAULT_MAX_BYTES = 10 * 1024 * 1024 + 1024
+DEFAULT_MAX_BYTES = DEFAULT_LIMITS.max_bytes
 """Largest spec file accepted by default (a little over 10 MiB)."""
 
 FORMATS = {".graph": "graph", ".yaml": "yaml", ".yml": "yaml", ".toml": "toml"}
