@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 import traceback
+import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +34,7 @@ from dsl.printer import print_spec  # noqa: E402
 from tests.fuzzing import SEEDS, compile_or_diagnose, mutate  # noqa: E402
 from tests.strategies import specs  # noqa: E402
 
+warnings.filterwarnings("ignore", message="Generating overly large repr")
 CRASHES = Path("fuzz-crashes")
 WORDS = [
     "compile",
