@@ -33,7 +33,7 @@ def test_data_files_are_declared_and_installed() -> None:
     direct_url = json.loads(dist.read_text("direct_url.json") or "{}")
     if not direct_url.get("dir_info", {}).get("editable", False):  # a real install, as CI makes: check the files
         installed = {str(f) for f in dist.files or []}
-        assert DATA_FILES <= installed, DATA_FILES - installed
+        assert installed >= DATA_FILES, DATA_FILES - installed
 
 
 def test_console_script_is_declared() -> None:
