@@ -128,6 +128,8 @@ class _Builder:
             key_span = node.key_spans.get(name, node.span)
             if allow_class and name == TYPE_CLASS_KEY:
                 class_name = self.text(value, "`class`")
+                if class_name is not None:
+                    TreeToIR(self.file, self.sink).check_name(_name_token(class_name, value.span), "class name")
                 continue
             parsed = self.fragment(value, "field_input", f"the type of field `{name}`")
             if not parsed:

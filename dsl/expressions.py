@@ -100,7 +100,10 @@ class TreeToIR:
         """Validate a user-chosen name: no leading underscore, no Python keyword."""
         token = as_token(child)
         name = str(token)
-        if name.startswith("_"):
+        if not name.isidentifier():  # names from YAML/TOML keys do not go through the lexer
+            self.sink.error("E013", self.token_span(token), f"`{name}` is not a valid {what}",
+                            "use letters, digits and underscores, not starting with a digit")
+        elif name.startswith("_"):
             self.sink.error(
                 "E012",
                 self.token_span(token),

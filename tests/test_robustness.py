@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -53,6 +54,12 @@ def test_hostile_inputs() -> None:
     }
     for name, data in cases.items():
         compile_or_diagnose(name, data)
+
+
+def test_regressions_found_by_fuzzing() -> None:
+    """Inputs bench/fuzz.py once crashed on; each must now be refused with diagnostics."""
+    for path in sorted((Path(__file__).parent / "data").glob("fuzz_crash_*")):
+        assert compile_or_diagnose(path.name, path.read_bytes()), path.name
 
 
 def test_large_file_is_refused_with_a_diagnostic() -> None:
