@@ -102,27 +102,12 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def _limit_options(parser: argparse.ArgumentParser) -> None:
     defaults = DEFAULT_LIMITS
-    parser.add_argument(
-        "--max-bytes",
-        type=int,
-        default=defaults.max_bytes,
-        metavar="N",
-        help=f"largest spec file (default {defaults.max_bytes:,})",
-    )
-    parser.add_argument(
-        "--max-depth",
-        type=int,
-        default=defaults.max_depth,
-        metavar="N",
-        help=f"deepest expression nesting (default {defaults.max_depth})",
-    )
-    parser.add_argument(
-        "--max-nodes",
-        type=int,
-        default=defaults.max_nodes,
-        metavar="N",
-        help=f"most nodes in a graph (default {defaults.max_nodes:,})",
-    )
+    for flag, default, what in (
+        ("--max-bytes", defaults.max_bytes, "largest spec file, in bytes"),
+        ("--max-depth", defaults.max_depth, "deepest expression nesting"),
+        ("--max-nodes", defaults.max_nodes, "most nodes in a graph"),
+    ):
+        parser.add_argument(flag, type=int, default=default, metavar="N", help=f"{what} (default {default:,})")
 
 
 def _limits(args: argparse.Namespace) -> Limits:

@@ -7,6 +7,7 @@ the spec text. Output is deterministic: the same spec gives the same bytes.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import PurePath
@@ -16,6 +17,7 @@ import jinja2
 
 from dsl import ir
 from dsl.unparse import ExprWriter, docstring_literal, quote_string
+from runtime.locations import note_spec_location
 
 from .checks import CheckedGraph, NodeScope
 
@@ -140,7 +142,8 @@ class _Generator:
             typing_names.append("Literal")
         if typing_names:
             std.append(f"from typing import {', '.join(sorted(typing_names))}")
-        std.insert(0, "import linecache")
+        if self.target == "pydantic_graph":
+            std.insert(0, "import linecache")
         runtime_names = ["BaseNode", "End", "Graph", "GraphRunContext"]
         runtime_imports = []
         if self.uses_labels and self.target == "runtime":
@@ -148,13 +151,16 @@ class _Generator:
         runtime_imports.append(f"from {lib} import {', '.join(runtime_names)}")
         if self.uses_labels and self.target == "pydantic_graph":
             runtime_imports.append("from pydantic_graph import Edge as _Edge")
+        if self.target == "runtime":
+            runtime_imports.append("from runtime.locations import note_spec_location")
         user_imports = []
         dotted_modules = sorted(self._dotted_modules())
         user_imports += [f"import {m}" for m in dotted_modules]
         for imp in spec.imports:
             names = ", ".join(n.name + (f" as {n.alias}" if n.alias else "") for n in imp.names)
             user_imports.append(f"from {imp.module} import {names}")
-        prelude = [self._note_helper()]
+        # pydantic_graph has no such helper: those modules carry the runtime's own copy
+        prelude = [inspect.getsource(note_spec_location).strip()] if self.target == "pydantic_graph" else []
         if self.uses_labels and self.target == "pydantic_graph":
             prelude.insert(0, _HASHABLE_EDGE)
         snapshot = self._snapshot()
@@ -204,25 +210,6 @@ class _Generator:
             if "." in name and name.split(".")[0] not in self.checked.imports:
                 modules.add(name.rsplit(".", 1)[0])
         return modules
-
-    def _note_helper(self) -> str:
-        return '''def _add_spec_note(error: BaseException) -> None:
-    """Name the spec line that was running when `error` was raised inside a node."""
-    spec_line = None
-    tb = error.__traceback__
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == __file__:
-            text = linecache.getline(__file__, tb.tb_lineno)
-            marker = text.rfind(f"# {SPEC_FILE}:")
-            if marker >= 0:
-                spec_line = text[marker + len(SPEC_FILE) + 3 :].strip()
-        tb = tb.tb_next
-    if spec_line is not None:
-        note = f"in {SPEC_FILE}, line {spec_line}"
-        if hasattr(error, "add_note"):
-            error.add_note(note)
-        else:  # Python 3.10
-            error.__notes__ = [*getattr(error, "__notes__", []), note]'''
 
     def _type_class(self, type_spec: ir.TypeSpec | None, name: str | None, what: str) -> str | None:
         if type_spec is None or type_spec.fields is None or name is None:
@@ -297,7 +284,11 @@ class _Generator:
             body.append(_I + ret + self.line_comment(branch.to.span))
         lines.append(f"{_I * 2}try:")
         lines += [f"{_I * 3}{line}" for line in body]
-        lines += [f"{_I * 2}except Exception as error:", f"{_I * 3}_add_spec_note(error)", f"{_I * 3}raise"]
+        lines += [
+            f"{_I * 2}except Exception as error:",
+            f"{_I * 3}note_spec_location(error, __file__, SPEC_FILE)",
+            f"{_I * 3}raise",
+        ]
         return "\n".join(lines)
 
     def _target(self, writer: ExprWriter, transition: ir.Transition) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 import keyword
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 from lark import Token, Tree
@@ -32,6 +32,32 @@ def as_token(child: object) -> Token:
     """A tree child the grammar guarantees to be a token."""
     assert isinstance(child, Token), child
     return child
+
+
+def _top_level(text: str, start: int = 0) -> Iterator[tuple[int, str]]:
+    """The characters of `text` outside brackets and string literals, with their indexes.
+
+    A closing bracket with nothing open (the `}` ending an f-string field) counts as outside.
+    """
+    depth = 0
+    quote: str | None = None
+    i = start
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            if ch == "\\":
+                i += 1
+            elif ch == quote:
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}" and depth:
+            depth -= 1
+        else:
+            yield i, ch
+        i += 1
 
 
 def _identity(line: int, column: int) -> tuple[int, int]:
@@ -349,55 +375,18 @@ class TreeToIR:
     @staticmethod
     def _field_end(body: str, start: int) -> int | None:
         """Index of the `}` closing a replacement field that starts at `start`."""
-        depth = 0
-        quote: str | None = None
-        i = start
-        while i < len(body):
-            ch = body[i]
-            if quote:
-                if ch == "\\":
-                    i += 1
-                elif ch == quote:
-                    quote = None
-            elif ch in "'\"":
-                quote = ch
-            elif ch in "([{":
-                depth += 1
-            elif ch in ")]":
-                depth -= 1
-            elif ch == "}":
-                if depth == 0:
-                    return i
-                depth -= 1
-            i += 1
-        return None
+        return next((i for i, ch in _top_level(body, start) if ch == "}"), None)
 
     def _formatted_value(self, token: Token, field: str, offset: int) -> ir.FormattedValue | None:
         span = self.token_span(token)
         expr_text, conversion, spec = field, None, None
-        depth = 0
-        quote: str | None = None
-        escaped = False
-        for j, ch in enumerate(field):
-            if quote:
-                if escaped:
-                    escaped = False
-                elif ch == "\\":
-                    escaped = True
-                elif ch == quote:
-                    quote = None
-            elif ch in "'\"":
-                quote = ch
-            elif ch in "([{":
-                depth += 1
-            elif ch in ")]}":
-                depth -= 1
-            elif depth == 0 and ch == "!" and field[j + 1 : j + 2] != "=":
+        for j, ch in _top_level(field):
+            if ch == "!" and field[j + 1 : j + 2] != "=":
                 expr_text, rest = field[:j], field[j + 1 :]
                 conversion, _, spec_text = rest.partition(":")
                 spec = spec_text if ":" in rest else None
                 break
-            elif depth == 0 and ch == ":":
+            if ch == ":":
                 expr_text, spec = field[:j], field[j + 1 :]
                 break
         if expr_text.rstrip().endswith("=") and not expr_text.rstrip().endswith(("==", "!=", "<=", ">=")):

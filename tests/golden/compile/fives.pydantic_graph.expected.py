@@ -27,19 +27,23 @@ class Edge(_Edge):
         return hash(self.label)
 
 
-def _add_spec_note(error: BaseException) -> None:
-    """Name the spec line that was running when `error` was raised inside a node."""
+def note_spec_location(error: BaseException, module_file: str, spec_file: str) -> None:
+    """Add a note naming the spec line that was running when `error` was raised in a compiled node.
+
+    Generated code ends each statement with a `# <spec_file>:<line>` comment; the deepest
+    traceback entry in `module_file` that has one names the line.
+    """
     spec_line = None
     tb = error.__traceback__
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename == __file__:
-            text = linecache.getline(__file__, tb.tb_lineno)
-            marker = text.rfind(f"# {SPEC_FILE}:")
+        if tb.tb_frame.f_code.co_filename == module_file:
+            text = linecache.getline(module_file, tb.tb_lineno)
+            marker = text.rfind(f"# {spec_file}:")
             if marker >= 0:
-                spec_line = text[marker + len(SPEC_FILE) + 3 :].strip()
+                spec_line = text[marker + len(spec_file) + 3 :].strip()
         tb = tb.tb_next
     if spec_line is not None:
-        note = f"in {SPEC_FILE}, line {spec_line}"
+        note = f"in {spec_file}, line {spec_line}"
         if hasattr(error, "add_note"):
             error.add_note(note)
         else:  # Python 3.10
@@ -60,7 +64,7 @@ class DivisibleBy5(BaseNode[None, None, int]):
                 return End(self.foo)  # fives.graph:7
             return Increment(self.foo)  # fives.graph:8
         except Exception as error:
-            _add_spec_note(error)
+            note_spec_location(error, __file__, SPEC_FILE)
             raise
 
 
@@ -72,7 +76,7 @@ class Increment(BaseNode[None, None, int]):
         try:
             return DivisibleBy5(foo=self.foo + 1)  # fives.graph:11
         except Exception as error:
-            _add_spec_note(error)
+            note_spec_location(error, __file__, SPEC_FILE)
             raise
 
 

@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-import linecache
 from dataclasses import dataclass
 from typing import Annotated
 
 from runtime import BaseNode, Edge, End, Graph, GraphRunContext
+from runtime.locations import note_spec_location
 
 __all__ = (
     "graph",
@@ -17,25 +17,6 @@ __all__ = (
 )
 
 SPEC_FILE = "fives.graph"
-
-
-def _add_spec_note(error: BaseException) -> None:
-    """Name the spec line that was running when `error` was raised inside a node."""
-    spec_line = None
-    tb = error.__traceback__
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == __file__:
-            text = linecache.getline(__file__, tb.tb_lineno)
-            marker = text.rfind(f"# {SPEC_FILE}:")
-            if marker >= 0:
-                spec_line = text[marker + len(SPEC_FILE) + 3 :].strip()
-        tb = tb.tb_next
-    if spec_line is not None:
-        note = f"in {SPEC_FILE}, line {spec_line}"
-        if hasattr(error, "add_note"):
-            error.add_note(note)
-        else:  # Python 3.10
-            error.__notes__ = [*getattr(error, "__notes__", []), note]
 
 
 @dataclass
@@ -52,7 +33,7 @@ class DivisibleBy5(BaseNode[None, None, int]):
                 return End(self.foo)  # fives.graph:7
             return Increment(self.foo)  # fives.graph:8
         except Exception as error:
-            _add_spec_note(error)
+            note_spec_location(error, __file__, SPEC_FILE)
             raise
 
 
@@ -64,7 +45,7 @@ class Increment(BaseNode[None, None, int]):
         try:
             return DivisibleBy5(foo=self.foo + 1)  # fives.graph:11
         except Exception as error:
-            _add_spec_note(error)
+            note_spec_location(error, __file__, SPEC_FILE)
             raise
 
 

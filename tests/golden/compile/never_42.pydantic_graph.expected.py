@@ -19,19 +19,23 @@ __all__ = (
 SPEC_FILE = "never_42.graph"
 
 
-def _add_spec_note(error: BaseException) -> None:
-    """Name the spec line that was running when `error` was raised inside a node."""
+def note_spec_location(error: BaseException, module_file: str, spec_file: str) -> None:
+    """Add a note naming the spec line that was running when `error` was raised in a compiled node.
+
+    Generated code ends each statement with a `# <spec_file>:<line>` comment; the deepest
+    traceback entry in `module_file` that has one names the line.
+    """
     spec_line = None
     tb = error.__traceback__
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename == __file__:
-            text = linecache.getline(__file__, tb.tb_lineno)
-            marker = text.rfind(f"# {SPEC_FILE}:")
+        if tb.tb_frame.f_code.co_filename == module_file:
+            text = linecache.getline(module_file, tb.tb_lineno)
+            marker = text.rfind(f"# {spec_file}:")
             if marker >= 0:
-                spec_line = text[marker + len(SPEC_FILE) + 3 :].strip()
+                spec_line = text[marker + len(spec_file) + 3 :].strip()
         tb = tb.tb_next
     if spec_line is not None:
-        note = f"in {SPEC_FILE}, line {spec_line}"
+        note = f"in {spec_file}, line {spec_line}"
         if hasattr(error, "add_note"):
             error.add_note(note)
         else:  # Python 3.10
@@ -57,7 +61,7 @@ class Increment(BaseNode[MyState, None, int]):
             ctx.state.number += 1  # never_42.graph:9
             return Check42()  # never_42.graph:10
         except Exception as error:
-            _add_spec_note(error)
+            note_spec_location(error, __file__, SPEC_FILE)
             raise
 
 
@@ -69,7 +73,7 @@ class Check42(BaseNode[MyState, None, int]):
                 return Increment()  # never_42.graph:13
             return End(ctx.state.number)  # never_42.graph:14
         except Exception as error:
-            _add_spec_note(error)
+            note_spec_location(error, __file__, SPEC_FILE)
             raise
 
 

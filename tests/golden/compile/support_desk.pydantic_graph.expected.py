@@ -40,19 +40,23 @@ class Edge(_Edge):
         return hash(self.label)
 
 
-def _add_spec_note(error: BaseException) -> None:
-    """Name the spec line that was running when `error` was raised inside a node."""
+def note_spec_location(error: BaseException, module_file: str, spec_file: str) -> None:
+    """Add a note naming the spec line that was running when `error` was raised in a compiled node.
+
+    Generated code ends each statement with a `# <spec_file>:<line>` comment; the deepest
+    traceback entry in `module_file` that has one names the line.
+    """
     spec_line = None
     tb = error.__traceback__
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename == __file__:
-            text = linecache.getline(__file__, tb.tb_lineno)
-            marker = text.rfind(f"# {SPEC_FILE}:")
+        if tb.tb_frame.f_code.co_filename == module_file:
+            text = linecache.getline(module_file, tb.tb_lineno)
+            marker = text.rfind(f"# {spec_file}:")
             if marker >= 0:
-                spec_line = text[marker + len(SPEC_FILE) + 3 :].strip()
+                spec_line = text[marker + len(spec_file) + 3 :].strip()
         tb = tb.tb_next
     if spec_line is not None:
-        note = f"in {SPEC_FILE}, line {spec_line}"
+        note = f"in {spec_file}, line {spec_line}"
         if hasattr(error, "add_note"):
             error.add_note(note)
         else:  # Python 3.10
@@ -106,7 +110,7 @@ class Receive(BaseNode[DeskState, DeskDeps, str]):
             ticket = Ticket(subject=self.subject, body=self.body, customer=self.customer)  # support_desk.graph:24
             return Triage(ticket)  # support_desk.graph:25
         except Exception as error:
-            _add_spec_note(error)
+            note_spec_location(error, __file__, SPEC_FILE)
             raise
 
 
@@ -131,7 +135,7 @@ class Triage(BaseNode[DeskState, DeskDeps, str]):
                 return Escalate(self.ticket, reason="billing questions go to a human")  # support_desk.graph:34
             return SelfService(self.ticket, kind)  # support_desk.graph:35
         except Exception as error:
-            _add_spec_note(error)
+            note_spec_location(error, __file__, SPEC_FILE)
             raise
 
 
@@ -150,7 +154,7 @@ class SelfService(BaseNode[DeskState, DeskDeps, str]):
                 return Escalate(self.ticket, reason=f"no articles about {self.kind}")  # support_desk.graph:40
             return Suggest(self.ticket, articles[0])  # support_desk.graph:41
         except Exception as error:
-            _add_spec_note(error)
+            note_spec_location(error, __file__, SPEC_FILE)
             raise
 
 
@@ -175,7 +179,7 @@ class Suggest(BaseNode[DeskState, DeskDeps, str]):
                 return SelfService(self.ticket, "general")  # support_desk.graph:48
             return Escalate(self.ticket, reason="self-service did not help")  # support_desk.graph:49
         except Exception as error:
-            _add_spec_note(error)
+            note_spec_location(error, __file__, SPEC_FILE)
             raise
 
 
@@ -190,7 +194,7 @@ class Escalate(BaseNode[DeskState, DeskDeps, str]):
             ctx.state.log.append(f"escalated: {self.reason}")  # support_desk.graph:53
             return HumanReview(self.ticket.customer, self.reason)  # support_desk.graph:54
         except Exception as error:
-            _add_spec_note(error)
+            note_spec_location(error, __file__, SPEC_FILE)
             raise
 
 
@@ -209,7 +213,7 @@ class Resolve(BaseNode[DeskState, DeskDeps, str]):
             summary = f"#{ctx.state.ticket_id} resolved for {self.ticket.customer}: {self.resolution}"  # support_desk.graph:59
             return Survey(summary)  # support_desk.graph:60
         except Exception as error:
-            _add_spec_note(error)
+            note_spec_location(error, __file__, SPEC_FILE)
             raise
 
 
@@ -225,7 +229,7 @@ class Survey(BaseNode[DeskState, DeskDeps, str]):
             rating = min(5, round(ctx.state.score * 4) + 1)  # support_desk.graph:66
             return Archive(self.summary, rating=rating)  # support_desk.graph:67
         except Exception as error:
-            _add_spec_note(error)
+            note_spec_location(error, __file__, SPEC_FILE)
             raise
 
 
@@ -239,7 +243,7 @@ class Close(BaseNode[DeskState, DeskDeps, str]):
             ctx.state.log.append(f"closed as {self.why}")  # support_desk.graph:70
             return Archive(f"#{ctx.state.ticket_id} closed ({self.why})", rating=None)  # support_desk.graph:71
         except Exception as error:
-            _add_spec_note(error)
+            note_spec_location(error, __file__, SPEC_FILE)
             raise
 
 
@@ -253,7 +257,7 @@ class Archive(BaseNode[DeskState, DeskDeps, str]):
             ctx.state.log.append("archived" if self.rating is None else f"archived with rating {self.rating}")  # support_desk.graph:74
             return Report(self.summary)  # support_desk.graph:75
         except Exception as error:
-            _add_spec_note(error)
+            note_spec_location(error, __file__, SPEC_FILE)
             raise
 
 
@@ -270,7 +274,7 @@ class Report(BaseNode[DeskState, DeskDeps, str]):
             total = len(ctx.state.log)  # support_desk.graph:79
             return End(f"{self.summary} [{total} log lines, priority {ctx.state.priority}]")  # support_desk.graph:80
         except Exception as error:
-            _add_spec_note(error)
+            note_spec_location(error, __file__, SPEC_FILE)
             raise
 
 

@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-import linecache
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
 from runtime import BaseNode, Edge, End, Graph, GraphRunContext
+from runtime.locations import note_spec_location
 
 from support_desk_tools import Ticket, classify, notify, search_articles
 from support_desk_nodes import HumanReview
@@ -30,25 +30,6 @@ __all__ = (
 )
 
 SPEC_FILE = "support_desk.graph"
-
-
-def _add_spec_note(error: BaseException) -> None:
-    """Name the spec line that was running when `error` was raised inside a node."""
-    spec_line = None
-    tb = error.__traceback__
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == __file__:
-            text = linecache.getline(__file__, tb.tb_lineno)
-            marker = text.rfind(f"# {SPEC_FILE}:")
-            if marker >= 0:
-                spec_line = text[marker + len(SPEC_FILE) + 3 :].strip()
-        tb = tb.tb_next
-    if spec_line is not None:
-        note = f"in {SPEC_FILE}, line {spec_line}"
-        if hasattr(error, "add_note"):
-            error.add_note(note)
-        else:  # Python 3.10
-            error.__notes__ = [*getattr(error, "__notes__", []), note]
 
 
 @dataclass
@@ -98,7 +79,7 @@ class Receive(BaseNode[DeskState, DeskDeps, str]):
             ticket = Ticket(subject=self.subject, body=self.body, customer=self.customer)  # support_desk.graph:24
             return Triage(ticket)  # support_desk.graph:25
         except Exception as error:
-            _add_spec_note(error)
+            note_spec_location(error, __file__, SPEC_FILE)
             raise
 
 
@@ -123,7 +104,7 @@ class Triage(BaseNode[DeskState, DeskDeps, str]):
                 return Escalate(self.ticket, reason="billing questions go to a human")  # support_desk.graph:34
             return SelfService(self.ticket, kind)  # support_desk.graph:35
         except Exception as error:
-            _add_spec_note(error)
+            note_spec_location(error, __file__, SPEC_FILE)
             raise
 
 
@@ -142,7 +123,7 @@ class SelfService(BaseNode[DeskState, DeskDeps, str]):
                 return Escalate(self.ticket, reason=f"no articles about {self.kind}")  # support_desk.graph:40
             return Suggest(self.ticket, articles[0])  # support_desk.graph:41
         except Exception as error:
-            _add_spec_note(error)
+            note_spec_location(error, __file__, SPEC_FILE)
             raise
 
 
@@ -167,7 +148,7 @@ class Suggest(BaseNode[DeskState, DeskDeps, str]):
                 return SelfService(self.ticket, "general")  # support_desk.graph:48
             return Escalate(self.ticket, reason="self-service did not help")  # support_desk.graph:49
         except Exception as error:
-            _add_spec_note(error)
+            note_spec_location(error, __file__, SPEC_FILE)
             raise
 
 
@@ -182,7 +163,7 @@ class Escalate(BaseNode[DeskState, DeskDeps, str]):
             ctx.state.log.append(f"escalated: {self.reason}")  # support_desk.graph:53
             return HumanReview(self.ticket.customer, self.reason)  # support_desk.graph:54
         except Exception as error:
-            _add_spec_note(error)
+            note_spec_location(error, __file__, SPEC_FILE)
             raise
 
 
@@ -201,7 +182,7 @@ class Resolve(BaseNode[DeskState, DeskDeps, str]):
             summary = f"#{ctx.state.ticket_id} resolved for {self.ticket.customer}: {self.resolution}"  # support_desk.graph:59
             return Survey(summary)  # support_desk.graph:60
         except Exception as error:
-            _add_spec_note(error)
+            note_spec_location(error, __file__, SPEC_FILE)
             raise
 
 
@@ -217,7 +198,7 @@ class Survey(BaseNode[DeskState, DeskDeps, str]):
             rating = min(5, round(ctx.state.score * 4) + 1)  # support_desk.graph:66
             return Archive(self.summary, rating=rating)  # support_desk.graph:67
         except Exception as error:
-            _add_spec_note(error)
+            note_spec_location(error, __file__, SPEC_FILE)
             raise
 
 
@@ -231,7 +212,7 @@ class Close(BaseNode[DeskState, DeskDeps, str]):
             ctx.state.log.append(f"closed as {self.why}")  # support_desk.graph:70
             return Archive(f"#{ctx.state.ticket_id} closed ({self.why})", rating=None)  # support_desk.graph:71
         except Exception as error:
-            _add_spec_note(error)
+            note_spec_location(error, __file__, SPEC_FILE)
             raise
 
 
@@ -245,7 +226,7 @@ class Archive(BaseNode[DeskState, DeskDeps, str]):
             ctx.state.log.append("archived" if self.rating is None else f"archived with rating {self.rating}")  # support_desk.graph:74
             return Report(self.summary)  # support_desk.graph:75
         except Exception as error:
-            _add_spec_note(error)
+            note_spec_location(error, __file__, SPEC_FILE)
             raise
 
 
@@ -262,7 +243,7 @@ class Report(BaseNode[DeskState, DeskDeps, str]):
             total = len(ctx.state.log)  # support_desk.graph:79
             return End(f"{self.summary} [{total} log lines, priority {ctx.state.priority}]")  # support_desk.graph:80
         except Exception as error:
-            _add_spec_note(error)
+            note_spec_location(error, __file__, SPEC_FILE)
             raise
 
 

@@ -33,19 +33,23 @@ class Edge(_Edge):
         return hash(self.label)
 
 
-def _add_spec_note(error: BaseException) -> None:
-    """Name the spec line that was running when `error` was raised inside a node."""
+def note_spec_location(error: BaseException, module_file: str, spec_file: str) -> None:
+    """Add a note naming the spec line that was running when `error` was raised in a compiled node.
+
+    Generated code ends each statement with a `# <spec_file>:<line>` comment; the deepest
+    traceback entry in `module_file` that has one names the line.
+    """
     spec_line = None
     tb = error.__traceback__
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename == __file__:
-            text = linecache.getline(__file__, tb.tb_lineno)
-            marker = text.rfind(f"# {SPEC_FILE}:")
+        if tb.tb_frame.f_code.co_filename == module_file:
+            text = linecache.getline(module_file, tb.tb_lineno)
+            marker = text.rfind(f"# {spec_file}:")
             if marker >= 0:
-                spec_line = text[marker + len(SPEC_FILE) + 3 :].strip()
+                spec_line = text[marker + len(spec_file) + 3 :].strip()
         tb = tb.tb_next
     if spec_line is not None:
-        note = f"in {SPEC_FILE}, line {spec_line}"
+        note = f"in {spec_file}, line {spec_line}"
         if hasattr(error, "add_note"):
             error.add_note(note)
         else:  # Python 3.10
@@ -76,7 +80,7 @@ class InsertCoin(BaseNode[MachineState, None, None]):
             amount = float(ask("Insert coins"))  # vending.graph:14
             return CoinsInserted(amount)  # vending.graph:15
         except Exception as error:
-            _add_spec_note(error)
+            note_spec_location(error, __file__, SPEC_FILE)
             raise
 
 
@@ -91,7 +95,7 @@ class CoinsInserted(BaseNode[MachineState, None, None]):
                 return Purchase(ctx.state.product)  # vending.graph:19
             return SelectProduct()  # vending.graph:20
         except Exception as error:
-            _add_spec_note(error)
+            note_spec_location(error, __file__, SPEC_FILE)
             raise
 
 
@@ -101,7 +105,7 @@ class SelectProduct(BaseNode[MachineState, None, None]):
         try:
             return Purchase(ask("Select product"))  # vending.graph:23
         except Exception as error:
-            _add_spec_note(error)
+            note_spec_location(error, __file__, SPEC_FILE)
             raise
 
 
@@ -125,7 +129,7 @@ class Purchase(BaseNode[MachineState, None, None]):
             print(f"Not enough money for {self.product}, need {price - ctx.state.user_balance:0.2f} more")  # vending.graph:35
             return InsertCoin()  # vending.graph:36
         except Exception as error:
-            _add_spec_note(error)
+            note_spec_location(error, __file__, SPEC_FILE)
             raise
 
 

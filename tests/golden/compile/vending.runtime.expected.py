@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-import linecache
 from dataclasses import dataclass
 from typing import Annotated
 
 from runtime import BaseNode, Edge, End, Graph, GraphRunContext
+from runtime.locations import note_spec_location
 
 from vending_support import ask
 from vending_support import PRODUCT_PRICES as PRICES
@@ -23,25 +23,6 @@ __all__ = (
 )
 
 SPEC_FILE = "vending.graph"
-
-
-def _add_spec_note(error: BaseException) -> None:
-    """Name the spec line that was running when `error` was raised inside a node."""
-    spec_line = None
-    tb = error.__traceback__
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == __file__:
-            text = linecache.getline(__file__, tb.tb_lineno)
-            marker = text.rfind(f"# {SPEC_FILE}:")
-            if marker >= 0:
-                spec_line = text[marker + len(SPEC_FILE) + 3 :].strip()
-        tb = tb.tb_next
-    if spec_line is not None:
-        note = f"in {SPEC_FILE}, line {spec_line}"
-        if hasattr(error, "add_note"):
-            error.add_note(note)
-        else:  # Python 3.10
-            error.__notes__ = [*getattr(error, "__notes__", []), note]
 
 
 @dataclass
@@ -68,7 +49,7 @@ class InsertCoin(BaseNode[MachineState, None, None]):
             amount = float(ask("Insert coins"))  # vending.graph:14
             return CoinsInserted(amount)  # vending.graph:15
         except Exception as error:
-            _add_spec_note(error)
+            note_spec_location(error, __file__, SPEC_FILE)
             raise
 
 
@@ -83,7 +64,7 @@ class CoinsInserted(BaseNode[MachineState, None, None]):
                 return Purchase(ctx.state.product)  # vending.graph:19
             return SelectProduct()  # vending.graph:20
         except Exception as error:
-            _add_spec_note(error)
+            note_spec_location(error, __file__, SPEC_FILE)
             raise
 
 
@@ -93,7 +74,7 @@ class SelectProduct(BaseNode[MachineState, None, None]):
         try:
             return Purchase(ask("Select product"))  # vending.graph:23
         except Exception as error:
-            _add_spec_note(error)
+            note_spec_location(error, __file__, SPEC_FILE)
             raise
 
 
@@ -117,7 +98,7 @@ class Purchase(BaseNode[MachineState, None, None]):
             print(f"Not enough money for {self.product}, need {price - ctx.state.user_balance:0.2f} more")  # vending.graph:35
             return InsertCoin()  # vending.graph:36
         except Exception as error:
-            _add_spec_note(error)
+            note_spec_location(error, __file__, SPEC_FILE)
             raise
 
 
