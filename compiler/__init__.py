@@ -6,7 +6,7 @@ returns the graph, ready to run.
 
 from .checks import CheckedGraph, check_spec
 from .codegen import GeneratedModule, generate
-from .loader import load, load_module
+from .loader import install_import_hook, load, load_module
 from .pipeline import compile_source, compile_spec
 
 __all__ = (
@@ -16,6 +16,7 @@ __all__ = (
     "compile_source",
     "compile_spec",
     "generate",
+    "install_import_hook",
     "load",
     "load_module",
 )

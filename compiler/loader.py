@@ -8,13 +8,16 @@ generated source (written atomically, checksummed, rebuilt if damaged).
 from __future__ import annotations
 
 import hashlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
 import linecache
 import os
 import sys
 import tempfile
 import threading
 import types
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +28,7 @@ from runtime import Graph
 from .codegen import Target
 from .pipeline import compile_source
 
-__all__ = ("cache_dir", "load", "load_module")
+__all__ = ("SpecFinder", "cache_dir", "install_import_hook", "load", "load_module")
 
 CACHE_VERSION = "graphc-1"
 _modules: dict[str, types.ModuleType] = {}
@@ -145,3 +148,37 @@ def _write_cache(key: str, code: str) -> None:
         os.replace(temporary, _cache_file(key))  # atomic: readers see the old file or the whole new one
     except OSError:
         pass  # the cache is an optimisation; a read-only home must not break loading
+
+
+class SpecFinder(importlib.abc.MetaPathFinder):
+    """Lets `import flow` find `flow.graph` (or `.yaml`, `.yml`, `.toml`) on `sys.path`."""
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: types.ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        """Find a spec file for a top-level module name."""
+        if "." in fullname:
+            return None
+        for entry in sys.path:
+            for suffix in (".graph", ".yaml", ".yml", ".toml"):
+                candidate = Path(entry or ".") / f"{fullname}{suffix}"
+                if candidate.is_file():
+                    return importlib.util.spec_from_loader(fullname, _SpecLoader(candidate), origin=str(candidate))
+        return None
+
+
+class _SpecLoader(importlib.abc.Loader):
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
+        return load_module(self.path)
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        """Nothing to do: `create_module` returned the compiled module."""
+
+
+def install_import_hook() -> None:
+    """Make `import flow` compile and import `flow.graph` found on `sys.path` (idempotent)."""
+    if not any(isinstance(finder, SpecFinder) for finder in sys.meta_path):
+        sys.meta_path.append(SpecFinder())

@@ -144,3 +144,13 @@ def test_hostile_strings_are_escaped_not_injected(tmp_path: Path) -> None:
     assert module.Start.__doc__ == "Docstring: \"\"\" ''' \\ {x} ${y}"
     edge = module.graph.node_defs["Start"].end_edge
     assert edge.label == 'label with "quotes" and \\ and \n'
+
+
+def test_import_hook_finds_specs_on_sys_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "hooked_flow.toml").write_text((EXAMPLES / "never_42.toml").read_text())
+    monkeypatch.syspath_prepend(str(tmp_path))
+    compiler.install_import_hook()
+    compiler.install_import_hook()  # idempotent
+    import hooked_flow  # type: ignore[import-not-found]
+
+    assert hooked_flow.graph.run_sync(state=hooked_flow.MyState(41)).output == 43
