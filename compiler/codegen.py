@@ -274,7 +274,7 @@ class _Generator:
         for statement in node.do:
             body.append(writer.statement(statement) + self.line_comment(statement.span))
         for branch in node.next:
-            ret = f"return {self._target(writer, branch.to)}"
+            ret = f"return {writer.target(branch.to)}"
             if branch.condition is None:
                 body += [writer.statement(s) + self.line_comment(s.span) for s in branch.do]
                 body.append(ret + self.line_comment(branch.to.span))
@@ -290,9 +290,6 @@ class _Generator:
             f"{_I * 3}raise",
         ]
         return "\n".join(lines)
-
-    def _target(self, writer: ExprWriter, transition: ir.Transition) -> str:
-        return writer.target(transition)
 
     def _return_types(self, node: ir.NodeSpec) -> list[str]:
         labels: dict[str, str | None] = {}
