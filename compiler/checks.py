@@ -191,7 +191,7 @@ class _Checker:
 
     def declarations(self) -> None:
         spec = self.spec
-        generated = {c for c in (self._class_name(spec.state, "State"), self._class_name(spec.deps, "Deps")) if c}
+        generated = self.generated_classes
         for imp in spec.imports:
             if self.allowed_imports is not None and not any(
                 imp.module == allowed or imp.module.startswith(allowed + ".") for allowed in self.allowed_imports
@@ -262,6 +262,12 @@ class _Checker:
         if not spec.nodes:
             self.sink.error("E121", spec.name_span, f"graph `{spec.name}` has no nodes")
 
+    @property
+    def generated_classes(self) -> set[str]:
+        """Names of the state and deps classes the module will define (not those it imports)."""
+        names = (self._class_name(self.spec.state, "State"), self._class_name(self.spec.deps, "Deps"))
+        return {name for name in names if name}
+
     def _class_name(self, type_spec: ir.TypeSpec | None, suffix: str) -> str | None:
         if type_spec is None or type_spec.ref is not None:
             return None
@@ -292,8 +298,7 @@ class _Checker:
     def known_types(self) -> set[str]:
         """Type names a spec may use unqualified (computed once, after the declarations)."""
         if self._known_types is None:
-            generated = {self._class_name(self.spec.state, "State"), self._class_name(self.spec.deps, "Deps")}
-            self._known_types = {*TYPE_NAMES, *self.imports, *self.nodes, *(c for c in generated if c)}
+            self._known_types = {*TYPE_NAMES, *self.imports, *self.nodes, *self.generated_classes}
         return self._known_types
 
     def type(self, node: ir.TypeExpr) -> None:

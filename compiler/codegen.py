@@ -8,6 +8,7 @@ the spec text. Output is deterministic: the same spec gives the same bytes.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import PurePath
@@ -189,27 +190,27 @@ class _Generator:
         )
         return GeneratedModule(source=source, spec_file=self.file, graph_name=spec.name, target=self.target)
 
-    def _uses_literal(self) -> bool:
+    def _declared_types(self) -> list[ir.TypeExpr]:
+        """Every type the spec writes: node, state and deps fields, and the output."""
         types = [f.type for n in self.spec.nodes for f in n.fields]
         types += [f.type for t in (self.spec.state, self.spec.deps) if t and t.fields for f in t.fields]
         if self.spec.output is not None:
             types.append(self.spec.output)
-        return any("Literal[" in self.types.type(t) for t in types)
+        return types
+
+    def _uses_literal(self) -> bool:
+        return any(isinstance(t, ir.LiteralType) for declared in self._declared_types() for t in _walk_types(declared))
 
     def _dotted_modules(self) -> set[str]:
-        modules = set()
         refs = [t.ref for t in (self.spec.state, self.spec.deps) if t is not None and t.ref]
-        type_names = []
-        all_types = [f.type for n in self.spec.nodes for f in n.fields]
-        all_types += [f.type for t in (self.spec.state, self.spec.deps) if t and t.fields for f in t.fields]
-        if self.spec.output is not None:
-            all_types.append(self.spec.output)
-        for t in all_types:
-            type_names += _named_types(t)
-        for name in [*refs, *type_names]:
-            if "." in name and name.split(".")[0] not in self.checked.imports:
-                modules.add(name.rsplit(".", 1)[0])
-        return modules
+        names = [
+            t.name for declared in self._declared_types() for t in _walk_types(declared) if isinstance(t, ir.NamedType)
+        ]
+        return {
+            name.rsplit(".", 1)[0]
+            for name in [*refs, *names]
+            if "." in name and name.split(".")[0] not in self.checked.imports
+        }
 
     def _type_class(self, type_spec: ir.TypeSpec | None, name: str | None, what: str) -> str | None:
         if type_spec is None or type_spec.fields is None or name is None:
@@ -329,12 +330,15 @@ _HASHABLE_EDGE = '''class Edge(_Edge):
         return hash(self.label)'''
 
 
-def _named_types(t: ir.TypeExpr) -> list[str]:
+def _walk_types(t: ir.TypeExpr) -> Iterator[ir.TypeExpr]:
+    """`t` and every type nested in it."""
+    yield t
     if isinstance(t, ir.UnionType):
-        return [n for o in t.options for n in _named_types(o)]
-    if isinstance(t, ir.NamedType):
-        return [t.name, *(n for a in t.args or [] for n in _named_types(a))]
-    return []
+        for option in t.options:
+            yield from _walk_types(option)
+    elif isinstance(t, ir.NamedType):
+        for arg in t.args or []:
+            yield from _walk_types(arg)
 
 
 def _copier(t: ir.TypeExpr) -> str | None:
