@@ -127,8 +127,12 @@ class TreeToIR:
         token = as_token(child)
         name = str(token)
         if not name.isidentifier():  # names from YAML/TOML keys do not go through the lexer
-            self.sink.error("E013", self.token_span(token), f"`{name}` is not a valid {what}",
-                            "use letters, digits and underscores, not starting with a digit")
+            self.sink.error(
+                "E013",
+                self.token_span(token),
+                f"`{name}` is not a valid {what}",
+                "use letters, digits and underscores, not starting with a digit",
+            )
         elif name.startswith("_"):
             self.sink.error(
                 "E012",
@@ -300,7 +304,7 @@ class TreeToIR:
         if "f" in letters:
             return self.fstring(token, letters)
         if letters in ("", "u") and "\\" not in text:  # the common case, without compiling anything
-            quote = 3 if text[len(letters) : len(letters) + 3] in ('"""', "\'\'\'") else 1
+            quote = 3 if text[len(letters) : len(letters) + 3] in ('"""', "'''") else 1
             return ir.Constant(span=span, value=text[len(letters) + quote : len(text) - quote])
         try:
             value = ast.literal_eval(text)

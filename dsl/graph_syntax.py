@@ -303,7 +303,7 @@ def parse_graph(source: SourceFile) -> ir.GraphSpec:
     except RecursionError:
         sink.error(
             "E016",
-            ir.Span(file=source.name, line=1, column=1, end_line=1, end_column=1),
+            ir.Span.start_of(source.name),
             "the spec is nested too deeply to process",
         )
         raise DiagnosticError(sink.items) from None
@@ -367,9 +367,9 @@ class _ModuleBuilder:
                 "start the spec with e.g. `graph MyFlow`",
             )
             fields.setdefault("name", "Graph")
-            fields.setdefault("name_span", ir.Span(file=self.source.name, line=1, column=1, end_line=1, end_column=1))
+            fields.setdefault("name_span", ir.Span.start_of(self.source.name))
         fields["comments"] = [self.comment(line, column, body) for line, column, body in comments]
-        return ir.GraphSpec(span=ir.Span(file=self.source.name, line=1, column=1, end_line=1, end_column=1), **fields)
+        return ir.GraphSpec(span=ir.Span.start_of(self.source.name), **fields)
 
     def comment(self, line: int, column: int, body: str) -> ir.Comment:
         own_line = self.source.line(line)[: column - 1].strip() == ""

@@ -65,6 +65,11 @@ class Span(_Model):
     end_line: int
     end_column: int
 
+    @classmethod
+    def start_of(cls, file: str) -> Span:
+        """The first position of a file, for problems with the file as a whole."""
+        return cls(file=file, line=1, column=1, end_line=1, end_column=1)
+
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.column}"
 

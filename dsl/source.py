@@ -47,7 +47,7 @@ def source_from_text(
     Raises:
         DiagnosticError: the data is too large, not UTF-8, binary, or of an unknown syntax.
     """
-    where = Span(file=name, line=1, column=1, end_line=1, end_column=1)
+    where = Span.start_of(name)
     chosen = syntax or syntax_of(name)
     if chosen is None:
         raise DiagnosticError(
@@ -107,6 +107,6 @@ def read_source(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES, syntax:
         with open(path, "rb") as handle:
             data = handle.read(max_bytes + 1)
     except OSError as e:
-        where = Span(file=name, line=1, column=1, end_line=1, end_column=1)
+        where = Span.start_of(name)
         raise DiagnosticError([Diagnostic.error("E009", where, f"cannot read file: {e.strerror or e}")]) from None
     return source_from_text(name, data, syntax, max_bytes=max_bytes)

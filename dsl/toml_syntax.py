@@ -195,10 +195,10 @@ def parse_toml(source: SourceFile) -> ir.GraphSpec:
             [Diagnostic.error("E020", span, f"invalid TOML: {message[0].lower()}{message[1:]}")]
         ) from None
     except RecursionError:
-        span = ir.Span(file=source.name, line=1, column=1, end_line=1, end_column=1)
+        span = ir.Span.start_of(source.name)
         raise DiagnosticError([Diagnostic.error("E016", span, "the document is nested too deeply")]) from None
     scanner = _Scanner(source.text, source.name)
     with contextlib.suppress(ValueError, IndexError, RecursionError):  # positions are best effort
         scanner.scan()
-    root_span = ir.Span(file=source.name, line=1, column=1, end_line=1, end_column=1)
+    root_span = ir.Span.start_of(source.name)
     return data_to_spec(_located(data, (), scanner, root_span), source.name)

@@ -104,20 +104,20 @@ def parse_yaml(source: SourceFile) -> ir.GraphSpec:
         span = ir.Span(file=source.name, line=line, column=column, end_line=line, end_column=column + 1)
         raise DiagnosticError([Diagnostic.error("E020", span, message)]) from None
     except yaml.YAMLError as e:
-        span = ir.Span(file=source.name, line=1, column=1, end_line=1, end_column=1)
+        span = ir.Span.start_of(source.name)
         raise DiagnosticError([Diagnostic.error("E020", span, f"invalid YAML: {e}")]) from None
     except RecursionError:
-        span = ir.Span(file=source.name, line=1, column=1, end_line=1, end_column=1)
+        span = ir.Span.start_of(source.name)
         raise DiagnosticError([Diagnostic.error("E016", span, "the document is nested too deeply")]) from None
     if root is None:
-        span = ir.Span(file=source.name, line=1, column=1, end_line=1, end_column=1)
+        span = ir.Span.start_of(source.name)
         raise DiagnosticError([Diagnostic.error("E023", span, "the document is empty", "start with `graph: MyFlow`")])
     try:
         data = _Located(source).convert(root)
     except RecursionError:
-        span = ir.Span(file=source.name, line=1, column=1, end_line=1, end_column=1)
+        span = ir.Span.start_of(source.name)
         raise DiagnosticError([Diagnostic.error("E016", span, "the document is nested too deeply")]) from None
     except yaml.YAMLError as e:
-        span = ir.Span(file=source.name, line=1, column=1, end_line=1, end_column=1)
+        span = ir.Span.start_of(source.name)
         raise DiagnosticError([Diagnostic.error("E020", span, f"invalid YAML value: {e}")]) from None
     return data_to_spec(data, source.name)
