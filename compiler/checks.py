@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from dsl import ir
 from dsl.diagnostics import Diagnostic, Diagnostics, did_you_mean
+from dsl.unparse import ExprWriter
 
 __all__ = ("BUILTINS", "CheckedGraph", "NodeScope", "check_spec")
 
@@ -667,14 +668,10 @@ def _simple_types(node: ir.TypeExpr) -> set[str] | None:
 
 
 def _type_text(node: ir.TypeExpr) -> str:
-    from dsl.unparse import ExprWriter
-
     return ExprWriter().type(node)
 
 
 def _signature(node: ir.NodeSpec) -> str:
-    from dsl.unparse import ExprWriter
-
     writer = ExprWriter()
     params = ", ".join(f"{f.name}: {writer.field(f)}" for f in node.fields)
     return f"`{node.name}({params})` is defined at line {node.name_span.line}"
