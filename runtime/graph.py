@@ -133,8 +133,7 @@ class Graph(Generic[StateT, DepsT, RunEndT]):
         if infer_name and self.name is None:
             self._infer_name(inspect.currentframe())
         async with self._iter(start_node, None, state, deps, span, max_steps) as graph_run:
-            async for _node in graph_run:
-                pass
+            await graph_run._run_to_end()
         result = graph_run.result
         assert result is not None, "GraphRun should have a final result"
         return result
@@ -476,6 +475,36 @@ class GraphRun(Generic[StateT, DepsT, RunEndT]):
         self.steps += 1
         self._next_node = await self.graph._step(node, self.history, self.state, self.deps, self._ctx)
         return self._next_node
+
+    async def _run_to_end(self) -> None:
+        """`async for _ in self: pass` in one frame: `Graph.run`'s hot loop.
+
+        Each step does what `Graph._step` does, inlined to save two coroutine
+        layers per node; `tests/runtime` and the differential tests hold the two
+        paths to the same behaviour.
+        """
+        graph, history, state, ctx = self.graph, self.history, self.state, self._ctx
+        node_classes, snapshot_state, max_steps = graph._node_classes, graph.snapshot_state, self.max_steps
+        append, record, now, utc = history.append, NodeStep._record, datetime.now, timezone.utc
+        node = self._next_node
+        while not isinstance(node, End):
+            if max_steps is not None and self.steps >= max_steps:
+                await self._advance(node)  # raises the max_steps error
+            if type(node) not in node_classes:
+                node = await self._advance(node)  # checks and runs a node the graph does not list by class
+                continue
+            self.steps += 1
+            start_ts = now(tz=utc)
+            start = perf_counter()
+            next_node = await node.run(ctx)
+            append(record(state, node, start_ts, perf_counter() - start, snapshot_state))
+            if isinstance(next_node, End):
+                append(EndStep(result=next_node))
+            elif not isinstance(next_node, BaseNode):
+                raise GraphRuntimeError(
+                    f"Invalid node return type: `{type(next_node).__name__}`. Expected `BaseNode` or `End`."
+                )
+            self._next_node = node = next_node
 
     def __aiter__(self) -> AsyncIterator[BaseNode[StateT, DepsT, RunEndT] | End[RunEndT]]:
         return self

@@ -21,24 +21,38 @@ StateT = TypeVar("StateT", default=None)
 """Type variable for the state in a graph."""
 
 _ATOMIC: frozenset[type] = frozenset({type(None), int, float, bool, complex, str, bytes})
-_plain_class_cache: dict[type, bool] = {}
+_plain_class_cache: dict[type, frozenset[str] | None] = {}
+_set_attribute = object.__setattr__
 
 
-def _is_plain_dataclass(cls: type) -> bool:
-    """Whether `copy.deepcopy` of an instance just copies its `__dict__` field by field."""
-    verdict = _plain_class_cache.get(cls)
-    if verdict is None:
-        verdict = (
-            hasattr(cls, "__dataclass_fields__")
-            and "__slots__" not in cls.__dict__
-            and getattr(cls, "__deepcopy__", None) is None
-            and getattr(cls, "__reduce_ex__", None) is object.__reduce_ex__
-            and getattr(cls, "__reduce__", None) is object.__reduce__
-            and getattr(cls, "__getstate__", None) is getattr(object, "__getstate__", None)
-            and getattr(cls, "__setstate__", None) is None
-        )
-        # deepcopy honours __deepcopy__/__reduce_ex__/__getstate__; only classes without them are copied here
-        _plain_class_cache[cls] = verdict
+def _plain_dataclass_descriptors(cls: type) -> frozenset[str] | None:
+    """None unless `copy.deepcopy` of an instance just copies its `__dict__` entry by entry.
+
+    For such a class, the names of its data descriptors (properties and the like):
+    the fast path writes attributes with `object.__setattr__`, which (unlike
+    deepcopy's `__dict__.update`) would call those, so entries with these names
+    send the copy to `copy.deepcopy`.
+    """
+    if cls in _plain_class_cache:
+        return _plain_class_cache[cls]
+    plain = (
+        hasattr(cls, "__dataclass_fields__")
+        and "__slots__" not in cls.__dict__
+        and getattr(cls, "__deepcopy__", None) is None
+        and getattr(cls, "__reduce_ex__", None) is object.__reduce_ex__
+        and getattr(cls, "__reduce__", None) is object.__reduce__
+        and getattr(cls, "__getstate__", None) is getattr(object, "__getstate__", None)
+        and getattr(cls, "__setstate__", None) is None
+    )
+    # deepcopy honours __deepcopy__/__reduce_ex__/__getstate__; only classes without them are copied here
+    descriptors = frozenset(
+        name
+        for klass in cls.__mro__
+        for name, attribute in vars(klass).items()
+        if hasattr(type(attribute), "__set__") and name not in ("__dict__", "__weakref__")
+    )
+    verdict = descriptors if plain else None
+    _plain_class_cache[cls] = verdict
     return verdict
 
 
@@ -66,9 +80,13 @@ def _copy_value(value: Any, seen: set[int]) -> Any:
         return tuple(_copy_value(item, seen) for item in value)
     if cls is set:
         return {_copy_value(item, seen) for item in value}
-    if _is_plain_dataclass(cls):
+    descriptors = _plain_dataclass_descriptors(cls)
+    if descriptors is not None:
         clone = object.__new__(cls)
-        clone.__dict__.update({k: _copy_value(v, seen) for k, v in value.__dict__.items()})
+        for name, item in value.__dict__.items():
+            if name in descriptors:
+                raise _NeedsDeepCopy
+            _set_attribute(clone, name, _copy_value(item, seen))
         return clone
     raise _NeedsDeepCopy
 
@@ -83,14 +101,15 @@ def deep_copy_state(state: StateT) -> StateT:
     if state is None:
         return state
     cls = type(state)
-    if _plain_class_cache.get(cls) or _is_plain_dataclass(cls):
-        fields = state.__dict__
-        for value in fields.values():
-            if type(value) not in _ATOMIC:
+    descriptors = _plain_class_cache[cls] if cls in _plain_class_cache else _plain_dataclass_descriptors(cls)
+    if descriptors is not None:
+        clone = object.__new__(cls)
+        for name, value in state.__dict__.items():
+            if type(value) not in _ATOMIC or name in descriptors:
                 break
-        else:  # the common flat case: every field holds an immutable value
-            clone = object.__new__(cls)
-            clone.__dict__.update(fields)
+            # not `clone.__dict__.update`: that materialises a dict the GC must then track
+            _set_attribute(clone, name, value)
+        else:  # the common flat case: every field held an immutable value
             return clone
     try:
         return _copy_value(state, set())  # type: ignore[no-any-return,unused-ignore]

@@ -6,7 +6,7 @@ import asyncio
 import copy
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import pytest
 
@@ -148,6 +148,25 @@ def test_deep_copy_state_matches_deepcopy_including_shared_references() -> None:
     fast = deep_copy_state(plain)
     assert fast == plain and fast.trail is not plain.trail
     assert deep_copy_state(None) is None
+
+
+@pytest.mark.parametrize("nested", [False, True])
+def test_deep_copy_state_copies_entries_that_share_a_name_with_a_property(nested: bool) -> None:
+    @dataclass
+    class Flagged:
+        count: int = 0
+
+        @property
+        def shadow(self) -> str:
+            return "from the property"
+
+    flagged = Flagged(1)
+    flagged.__dict__["shadow"] = "from the instance"  # assigning would hit the read-only property
+    state: Any = [flagged] if nested else flagged
+    snapshot = deep_copy_state(state)
+    copied = snapshot[0] if nested else snapshot
+    assert copied.__dict__ == {"count": 1, "shadow": "from the instance"} == copy.deepcopy(flagged).__dict__
+    assert copied is not flagged
 
 
 def test_dump_and_load_history_round_trip() -> None:
