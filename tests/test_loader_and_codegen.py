@@ -44,6 +44,25 @@ def test_a_damaged_cache_entry_is_rebuilt(tmp_path: Path) -> None:
     assert loader._read_cache(entry.stem) is not None  # rewritten whole
 
 
+def test_the_disk_cache_keeps_bytecode_and_rebuilds_it_when_damaged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = tmp_path / "two.graph"
+    spec.write_text("graph Two -> int\nstart A\n\nnode A:\n    -> End(2)\n")
+    compiler.load(spec)
+    loader._modules.clear()
+    with monkeypatch.context() as patched:  # a new process: source and bytecode both come from disk
+        patched.setattr(loader, "compile", lambda *args: pytest.fail("compiled again"), raising=False)
+        assert compiler.load(spec).run_sync().output == 2
+    [key] = [p.stem for p in loader.cache_dir().glob("*.py") if "The Two graph." in p.read_text()]
+    code_file = loader._bytecode_file(key)
+    for damage in (lambda data: data[:-10], lambda data: data.replace(b"graphc-1", b"graphc-0"), lambda _: b""):
+        code_file.write_bytes(damage(code_file.read_bytes()))
+        loader._modules.clear()
+        assert compiler.load(spec).run_sync().output == 2
+        assert loader._read_bytecode(key, loader._read_cache(key) or "") is not None  # rewritten whole
+
+
 def test_load_yaml_and_toml_and_reports_errors(tmp_path: Path) -> None:
     assert (
         compiler.load(EXAMPLES / "fives.toml")
