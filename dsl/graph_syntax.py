@@ -298,6 +298,7 @@ def parse_graph(source: SourceFile) -> ir.GraphSpec:
             offset += skipped
     sink.raise_if_errors()
     tree, _ = trees[0]
+    del trees  # `build` frees the tree declaration by declaration
     try:
         spec = _ModuleBuilder(source, sink).build(tree, comments)
     except RecursionError:
@@ -324,8 +325,11 @@ class _ModuleBuilder:
         fields: dict[str, Any] = {"imports": [], "nodes": []}
         graph_decl: Tree[Any] | None = None
         seen: dict[str, ir.Span] = {}
-        decls = [d for d in tree.children if isinstance(d, Tree)]
-        for index, decl in enumerate(decls):
+        # taken off the tree one by one, so each subtree is freed once converted (lower peak memory)
+        pending = [d for d in reversed(tree.children) if isinstance(d, Tree)]
+        tree.children.clear()
+        for index in range(len(pending)):
+            decl = pending.pop()
             kind = str(decl.data)
             span = convert.tree_span(decl)
             if kind in ("graph_decl", "start_decl", "state_block", "state_ref", "deps_block", "deps_ref"):

@@ -52,8 +52,25 @@ __all__ = (
 )
 
 
+_FIELDS_SETS: dict[frozenset[str], set[str]] = {}
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Share one "fields set" among nodes that set the same fields.
+
+        pydantic keeps a fresh `set` per instance (over 700 bytes for five
+        names): most of the memory of a large IR. Frozen models never change
+        theirs (`model_copy` copies it before updating), so equal ones are shared.
+        """
+        fields_set = self.__pydantic_fields_set__
+        key = frozenset(fields_set)
+        shared = _FIELDS_SETS.get(key)
+        if shared is None:
+            shared = _FIELDS_SETS.setdefault(key, fields_set)
+        object.__setattr__(self, "__pydantic_fields_set__", shared)
 
 
 class Span(_Model):
