@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-import pytest
+import random
+from pathlib import Path
 
-from dsl import ir
+import pytest
+from lark import Lark
+
+from dsl import graph_syntax, ir
 from dsl.diagnostics import DiagnosticError
 from dsl.parse import parse_source
 from dsl.printer import print_spec
 from dsl.source import source_from_text
+from grammars import read_grammar
 
 from .conftest import EXAMPLES
+from .fuzzing import mutate
 
 EVERYTHING = '''"""Module doc."""
 graph Everything -> int | None
@@ -134,3 +140,37 @@ def test_all_errors_of_a_file_are_reported() -> None:
             "node B:\n    y = )\n    -> End(1)\n\nnode C:\n    -> End(1) 2\n"
         )
     assert [d.span.line for d in caught.value.diagnostics] == [4, 8, 12]
+
+
+def _parse_everything(texts: list[tuple[str, str]]) -> list[str]:
+    """Each text's IR, spans included, or its diagnostics."""
+    results = []
+    for name, text in texts:
+        try:
+            results.append(repr(parse_source(source_from_text(name, text))))
+        except DiagnosticError as e:
+            results.append(repr(e.diagnostics))
+    return results
+
+
+def test_positions_match_larks_propagate_positions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`graph_syntax` positions subtrees itself (faster); lark's own way must give the same spans."""
+    golden = Path(__file__).parent / "golden" / "diagnostics"
+    paths = sorted(EXAMPLES.glob("*.graph")) + sorted(golden.glob("*.graph")) + sorted(golden.glob("*.yaml"))
+    texts = [(path.name, path.read_text(encoding="utf-8", errors="replace")) for path in paths]
+    rng = random.Random(3)
+    seeds = [text.encode() for name, text in texts if not name.startswith(("check_", "syntax_", "shape_"))]
+    texts += [("mutant.graph", mutate(rng.choice(seeds), rng).decode(errors="replace")) for _ in range(300)]
+    texts.append(("everything.graph", EVERYTHING))
+    ours = _parse_everything(texts)
+    reference = Lark(
+        read_grammar("graph.lark"),
+        parser="lalr",
+        lexer="contextual",
+        start=["module", "expr_input", "type_input", "stmt_input", "target_input", "field_input", "import_input"],
+        postlex=graph_syntax._GraphIndenter(),
+        propagate_positions=True,
+        maybe_placeholders=True,
+    )
+    monkeypatch.setattr(graph_syntax, "_parser", lambda: reference)
+    assert _parse_everything(texts) == ours
