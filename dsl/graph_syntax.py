@@ -26,7 +26,7 @@ from .diagnostics import DiagnosticError, Diagnostics
 from .expressions import PositionMap, TreeToIR
 from .source import SourceFile
 
-__all__ = ("MAX_ERRORS", "parse_fragment", "parse_graph")
+__all__ = ("MAX_ERRORS", "build_parser", "parse_fragment", "parse_graph")
 
 _PARSE_LOCK = threading.RLock()
 
@@ -173,20 +173,38 @@ def _positioned(build: Callable[[list[Any]], Any]) -> Callable[[list[Any]], Any]
     return callback
 
 
+def build_parser(*, lark_positions: bool = False) -> Lark:
+    """The grammar's LALR parser; subtrees carry positions.
+
+    By default `_positioned` sets them; with `lark_positions` (or should lark's
+    internals differ from those of 1.2 and 1.3) lark's own `propagate_positions`.
+    """
+
+    def make(**options: Any) -> Lark:
+        return Lark(
+            read_grammar("graph.lark"),
+            parser="lalr",
+            lexer="contextual",
+            start=["module", "expr_input", "type_input", "stmt_input", "target_input", "field_input", "import_input"],
+            postlex=_GraphIndenter(),
+            maybe_placeholders=True,
+            **options,
+        )
+
+    if not lark_positions:
+        parser = make()
+        automaton = getattr(getattr(parser.parser, "parser", None), "parser", None)
+        callbacks = getattr(automaton, "callbacks", None)  # rule -> tree builder, called on each reduction
+        if isinstance(callbacks, dict):
+            for rule, build in callbacks.items():
+                callbacks[rule] = _positioned(build)
+            return parser
+    return make(propagate_positions=True)
+
+
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
-    parser = Lark(
-        read_grammar("graph.lark"),
-        parser="lalr",
-        lexer="contextual",
-        start=["module", "expr_input", "type_input", "stmt_input", "target_input", "field_input", "import_input"],
-        postlex=_GraphIndenter(),
-        maybe_placeholders=True,
-    )
-    callbacks = parser.parser.parser.parser.callbacks  # lark's LALR automaton (lark 1.2 and 1.3)
-    for rule, build in callbacks.items():
-        callbacks[rule] = _positioned(build)
-    return parser
+    return build_parser()
 
 
 def _syntax_error(error: UnexpectedInput | _IndentProblem, text: str) -> tuple[int, int, int, str, str | None]:

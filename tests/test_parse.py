@@ -6,14 +6,12 @@ import random
 from pathlib import Path
 
 import pytest
-from lark import Lark
 
 from dsl import graph_syntax, ir
 from dsl.diagnostics import DiagnosticError
 from dsl.parse import parse_source
 from dsl.printer import print_spec
 from dsl.source import source_from_text
-from grammars import read_grammar
 
 from .conftest import EXAMPLES
 from .fuzzing import mutate
@@ -162,15 +160,9 @@ def test_positions_match_larks_propagate_positions(monkeypatch: pytest.MonkeyPat
     seeds = [text.encode() for name, text in texts if not name.startswith(("check_", "syntax_", "shape_"))]
     texts += [("mutant.graph", mutate(rng.choice(seeds), rng).decode(errors="replace")) for _ in range(300)]
     texts.append(("everything.graph", EVERYTHING))
+    tree = graph_syntax._parser().parse("a + b", start="expr_input")
+    assert type(tree._meta) is graph_syntax._Position  # the lean path is in use with this lark
     ours = _parse_everything(texts)
-    reference = Lark(
-        read_grammar("graph.lark"),
-        parser="lalr",
-        lexer="contextual",
-        start=["module", "expr_input", "type_input", "stmt_input", "target_input", "field_input", "import_input"],
-        postlex=graph_syntax._GraphIndenter(),
-        propagate_positions=True,
-        maybe_placeholders=True,
-    )
+    reference = graph_syntax.build_parser(lark_positions=True)
     monkeypatch.setattr(graph_syntax, "_parser", lambda: reference)
     assert _parse_everything(texts) == ours
