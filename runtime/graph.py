@@ -494,11 +494,13 @@ class GraphRun(Generic[StateT, DepsT, RunEndT]):
                 node = await self._advance(node)  # checks and runs a node the graph does not list by class
                 continue
             self.steps += 1
-            start_ts = now(tz=utc)
+            start_ts = now(utc)
             start = perf_counter()
             next_node = await node.run(ctx)
             append(record(state, node, start_ts, perf_counter() - start, snapshot_state))
-            if isinstance(next_node, End):
+            if type(next_node) in node_classes:
+                pass  # the common case, without `isinstance` on an ABC
+            elif isinstance(next_node, End):
                 append(EndStep(result=next_node))
             elif not isinstance(next_node, BaseNode):
                 raise GraphRuntimeError(
