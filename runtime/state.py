@@ -37,7 +37,7 @@ def _plain_dataclass_descriptors(cls: type) -> frozenset[str] | None:
         return _plain_class_cache[cls]
     plain = (
         hasattr(cls, "__dataclass_fields__")
-        and "__slots__" not in cls.__dict__
+        and not any(klass.__dict__.get("__slots__") for klass in cls.__mro__)  # slot values live outside __dict__
         and getattr(cls, "__deepcopy__", None) is None
         and getattr(cls, "__reduce_ex__", None) is object.__reduce_ex__
         and getattr(cls, "__reduce__", None) is object.__reduce__

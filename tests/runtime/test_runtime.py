@@ -169,6 +169,21 @@ def test_deep_copy_state_copies_entries_that_share_a_name_with_a_property(nested
     assert copied is not flagged
 
 
+def test_deep_copy_state_keeps_slot_values_of_a_base_class() -> None:
+    class Slotted:
+        __slots__ = ("token",)
+
+    @dataclass
+    class Session(Slotted):
+        user: str = "ann"
+
+    session = Session()
+    session.token = "secret"
+    snapshot = deep_copy_state(session)
+    assert snapshot.token == "secret" == copy.deepcopy(session).token
+    assert snapshot == session and snapshot is not session
+
+
 def test_dump_and_load_history_round_trip() -> None:
     result = ticker.run_sync(Tick(2), state=Counter())
     loaded = ticker.load_history(ticker.dump_history(result.history))
