@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -134,6 +134,19 @@ class _Position(Meta):
         self.empty = False
 
 
+def _first_position(children: Iterable[Any]) -> Any:
+    """The first child with a position: a token, or a subtree positioned by `_positioned`.
+
+    Typed `Any`: lark types a token's numbers as optional.
+    """
+    for child in children:
+        if type(child) is Token:
+            return child
+        if type(child) is Tree and type(child._meta) is _Position:
+            return child._meta
+    return None
+
+
 def _positioned(build: Callable[[list[Any]], Any]) -> Callable[[list[Any]], Any]:
     """Wrap a reduction callback so each new tree knows its extent.
 
@@ -148,26 +161,10 @@ def _positioned(build: Callable[[list[Any]], Any]) -> Callable[[list[Any]], Any]
         result = build(children)
         if type(result) is not Tree or result._meta is not None:
             return result  # a token, or a subtree passed through (`?rule`) that has its position
-        # the first and last children with a position: tokens, or subtrees positioned here
-        first: Any = None  # a Token or a _Position (lark types their numbers as optional)
-        last: Any = None
-        for child in children:
-            if type(child) is Token:
-                first = child
-                break
-            if type(child) is Tree and type(child._meta) is _Position:
-                first = child._meta
-                break
-        else:
-            return result  # nothing positioned inside (an empty optional part)
-        for child in reversed(children):
-            if type(child) is Token:
-                last = child
-                break
-            if type(child) is Tree and type(child._meta) is _Position:
-                last = child._meta
-                break
-        result._meta = _Position(first.line, first.column, last.end_line, last.end_column)
+        first = _first_position(children)
+        if first is not None:  # else nothing inside has a position (an empty optional part)
+            last = _first_position(reversed(children))
+            result._meta = _Position(first.line, first.column, last.end_line, last.end_column)
         return result
 
     return callback

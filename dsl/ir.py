@@ -66,10 +66,7 @@ class _Model(BaseModel):
         theirs (`model_copy` copies it before updating), so equal ones are shared.
         """
         fields_set = self.__pydantic_fields_set__
-        key = frozenset(fields_set)
-        shared = _FIELDS_SETS.get(key)
-        if shared is None:
-            shared = _FIELDS_SETS.setdefault(key, fields_set)
+        shared = _FIELDS_SETS.setdefault(frozenset(fields_set), fields_set)
         object.__setattr__(self, "__pydantic_fields_set__", shared)
 
 

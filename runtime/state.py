@@ -101,7 +101,7 @@ def deep_copy_state(state: StateT) -> StateT:
     if state is None:
         return state
     cls = type(state)
-    descriptors = _plain_class_cache[cls] if cls in _plain_class_cache else _plain_dataclass_descriptors(cls)
+    descriptors = _plain_dataclass_descriptors(cls)
     if descriptors is not None:
         clone = object.__new__(cls)
         for name, value in state.__dict__.items():
