@@ -236,36 +236,7 @@ class Graph(Generic[StateT, DepsT, RunEndT]):
         """
         if infer_name and self.name is None:
             self._infer_name(inspect.currentframe())
-        return await self._step(node, history, state, deps)
-
-    async def _step(
-        self: Graph[StateT, DepsT, T],
-        node: BaseNode[StateT, DepsT, T],
-        history: list[HistoryStep[StateT, T]],
-        state: StateT,
-        deps: DepsT,
-        ctx: GraphRunContext[StateT, DepsT] | None = None,
-    ) -> BaseNode[StateT, DepsT, Any] | End[T]:
-        """Run one node and record it; `ctx` is reused when it still holds `state` and `deps`."""
-        if type(node) not in self._node_classes:
-            if isinstance(node, End):
-                raise GraphRuntimeError(f"Cannot call `next` with an `End` node: {node!r}.")
-            if node.get_id() not in self.node_defs:
-                raise GraphRuntimeError(f"Node `{node}` is not in the graph.")
-        if ctx is None or ctx.state is not state or ctx.deps is not deps:
-            ctx = GraphRunContext(state, deps)
-        start_ts = datetime.now(tz=timezone.utc)
-        start = perf_counter()
-        next_node = await node.run(ctx)
-        duration = perf_counter() - start
-        history.append(NodeStep._record(state, node, start_ts, duration, self.snapshot_state))
-        if isinstance(next_node, End):
-            history.append(EndStep(result=next_node))
-        elif not isinstance(next_node, BaseNode):
-            raise GraphRuntimeError(
-                f"Invalid node return type: `{type(next_node).__name__}`. Expected `BaseNode` or `End`."
-            )
-        return next_node
+        return await GraphRun(self, node, history=history, state=state, deps=deps)._advance(node)
 
     def dump_history(
         self: Graph[StateT, DepsT, T], history: list[HistoryStep[StateT, T]], *, indent: int | None = None
@@ -467,46 +438,44 @@ class GraphRun(Generic[StateT, DepsT, RunEndT]):
         return await self._advance(node)
 
     async def _advance(self, node: BaseNode[StateT, DepsT, RunEndT]) -> BaseNode[StateT, DepsT, Any] | End[RunEndT]:
+        """Run one node and record it: the one step behind `next`, `async for`, `Graph.run` and `Graph.next`."""
+        graph = self.graph
+        node_classes = graph._node_classes
         if self.max_steps is not None and self.steps >= self.max_steps:
             raise GraphRuntimeError(
                 f"The graph run exceeded max_steps={self.max_steps} before reaching `End`; "
                 f"next node: `{node.get_id()}`."
             )
+        if type(node) not in node_classes:
+            if isinstance(node, End):
+                raise GraphRuntimeError(f"Cannot call `next` with an `End` node: {node!r}.")
+            if node.get_id() not in graph.node_defs:
+                raise GraphRuntimeError(f"Node `{node}` is not in the graph.")
+        ctx = self._ctx
+        if ctx.state is not self.state or ctx.deps is not self.deps:  # reassigned between steps
+            ctx = self._ctx = GraphRunContext(self.state, self.deps)
         self.steps += 1
-        self._next_node = await self.graph._step(node, self.history, self.state, self.deps, self._ctx)
-        return self._next_node
+        history = self.history
+        start_ts = datetime.now(timezone.utc)
+        start = perf_counter()
+        next_node = await node.run(ctx)
+        history.append(NodeStep._record(ctx.state, node, start_ts, perf_counter() - start, graph.snapshot_state))
+        if type(next_node) in node_classes:
+            pass  # the common case, without `isinstance` on an ABC
+        elif isinstance(next_node, End):
+            history.append(EndStep(result=next_node))
+        elif not isinstance(next_node, BaseNode):
+            raise GraphRuntimeError(
+                f"Invalid node return type: `{type(next_node).__name__}`. Expected `BaseNode` or `End`."
+            )
+        self._next_node = next_node
+        return next_node
 
     async def _run_to_end(self) -> None:
-        """`async for _ in self: pass` in one frame: `Graph.run`'s hot loop.
-
-        Each step does what `Graph._step` does, inlined to save two coroutine
-        layers per node; `tests/runtime` and the differential tests hold the two
-        paths to the same behaviour.
-        """
-        graph, history, state, ctx = self.graph, self.history, self.state, self._ctx
-        node_classes, snapshot_state, max_steps = graph._node_classes, graph.snapshot_state, self.max_steps
-        append, record, now, utc = history.append, NodeStep._record, datetime.now, timezone.utc
+        """`async for _ in self: pass`, without the iterator protocol: `Graph.run`'s loop."""
         node = self._next_node
         while not isinstance(node, End):
-            if max_steps is not None and self.steps >= max_steps:
-                await self._advance(node)  # raises the max_steps error
-            if type(node) not in node_classes:
-                node = await self._advance(node)  # checks and runs a node the graph does not list by class
-                continue
-            self.steps += 1
-            start_ts = now(utc)
-            start = perf_counter()
-            next_node = await node.run(ctx)
-            append(record(state, node, start_ts, perf_counter() - start, snapshot_state))
-            if type(next_node) in node_classes:
-                pass  # the common case, without `isinstance` on an ABC
-            elif isinstance(next_node, End):
-                append(EndStep(result=next_node))
-            elif not isinstance(next_node, BaseNode):
-                raise GraphRuntimeError(
-                    f"Invalid node return type: `{type(next_node).__name__}`. Expected `BaseNode` or `End`."
-                )
-            self._next_node = node = next_node
+            node = await self._advance(node)
 
     def __aiter__(self) -> AsyncIterator[BaseNode[StateT, DepsT, RunEndT] | End[RunEndT]]:
         return self
