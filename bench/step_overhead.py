@@ -86,6 +86,13 @@ async def recording_loop() -> int:
     return int(node.data)
 
 
+async def iterate(graph: Any, start: Any) -> None:
+    """The same run driven step by step with `iter` and `async for`."""
+    async with graph.iter(start, state=LoopState()) as run:
+        async for _node in run:
+            pass
+
+
 def measure(label: str, make: Callable[[], Coroutine[Any, Any, Any]]) -> tuple[float, int]:
     gc.collect()
     tracemalloc.start()
@@ -115,6 +122,7 @@ def main() -> None:
     plain, _ = measure("plain asyncio loop", plain_loop)
     floor, _ = measure("loop + history floor", recording_loop)
     mine, _ = measure("runtime", lambda: ours.run(ours_start(), state=LoopState()))
+    measure("runtime, async for", lambda: iterate(ours, ours_start()))
     ref, _ = measure("pydantic-graph 0.0.39", lambda: theirs.run(theirs_start(), state=LoopState()))
     print(f"runtime is {ref / mine:.1f}x faster than pydantic-graph 0.0.39 (target >= 10x)")
     print(f"runtime is {mine / plain:.1f}x the plain loop (target <= 3x)")
