@@ -21,14 +21,13 @@ from dsl.unparse import ExprWriter, docstring_literal, quote_string
 from runtime.locations import note_spec_location
 
 from .checks import CheckedGraph, NodeScope
+from .layout import LINE_LENGTH, fit
 
 __all__ = ("GeneratedModule", "Target", "generate")
 
 Target = Literal["runtime", "pydantic_graph"]
 _ATOMIC_TYPES = {"int", "float", "str", "bool", "bytes", "None", "complex"}
 _I = "    "
-LINE_LENGTH = 120
-"""Generated lines are kept within this length where the layout is graphc's own choice."""
 
 
 @dataclass(frozen=True)
@@ -265,32 +264,40 @@ class _Generator:
             lines += [f"{_I}{self._field(f)}" for f in node.fields]
         if node.doc is not None or node.fields:
             lines.append("")
-        returns = " | ".join(self._return_types(node))
-        context = f"ctx: GraphRunContext[{self.state}, {self.deps}]"
-        signature = f"{_I}async def run(self, {context}) -> {returns}:"
-        if len(signature) > LINE_LENGTH:  # wrapped the way ruff format / black would
-            signature = f"{_I}async def run(\n{_I * 2}self, {context}\n{_I}) -> {returns}:"
-        lines.append(signature)
-        body: list[str] = []
+        lines.append(self._signature(node))
+        body: list[tuple[str, str, ir.Span]] = []  # (indent, statement, where it comes from)
         for statement in node.do:
-            body.append(writer.statement(statement) + self.line_comment(statement.span))
+            body.append(("", writer.statement(statement), statement.span))
         for branch in node.next:
             ret = f"return {writer.target(branch.to)}"
             if branch.condition is None:
-                body += [writer.statement(s) + self.line_comment(s.span) for s in branch.do]
-                body.append(ret + self.line_comment(branch.to.span))
+                body += [("", writer.statement(s), s.span) for s in branch.do]
+                body.append(("", ret, branch.to.span))
                 break  # checks guarantee nothing reachable follows
-            body.append(f"if {writer.expr(branch.condition)}:" + self.line_comment(branch.span))
-            body += [_I + writer.statement(s) + self.line_comment(s.span) for s in branch.do]
-            body.append(_I + ret + self.line_comment(branch.to.span))
+            body.append(("", f"if {writer.expr(branch.condition)}:", branch.span))
+            body += [(_I, writer.statement(s), s.span) for s in branch.do]
+            body.append((_I, ret, branch.to.span))
         lines.append(f"{_I * 2}try:")
-        lines += [f"{_I * 3}{line}" for line in body]
+        for indent, code, span in body:
+            lines += fit(code, self.line_comment(span), _I * 3 + indent)
         lines += [
             f"{_I * 2}except Exception as error:",
             f"{_I * 3}note_spec_location(error, __file__, SPEC_FILE)",
             f"{_I * 3}raise",
         ]
         return "\n".join(lines)
+
+    def _signature(self, node: ir.NodeSpec) -> str:
+        """`run`'s signature, wrapped the way ruff format would when it is too long."""
+        types = self._return_types(node)
+        returns = " | ".join(types)
+        context = f"ctx: GraphRunContext[{self.state}, {self.deps}]"
+        signature = f"{_I}async def run(self, {context}) -> {returns}:"
+        if len(signature) <= LINE_LENGTH:
+            return signature
+        if len(f"{_I}) -> {returns}:") > LINE_LENGTH:  # the union too: one option per line
+            returns = "(\n" + "\n".join(f"{_I * 2}{'| ' if i else ''}{t}" for i, t in enumerate(types)) + f"\n{_I})"
+        return f"{_I}async def run(\n{_I * 2}self, {context}\n{_I}) -> {returns}:"
 
     def _return_types(self, node: ir.NodeSpec) -> list[str]:
         labels: dict[str, str | None] = {}

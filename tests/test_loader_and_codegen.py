@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import linecache
 import threading
 import time
 from pathlib import Path
@@ -128,6 +129,22 @@ def test_exceptions_in_nodes_name_the_spec_line(tmp_path: Path) -> None:
             return list(run.history)
 
     assert asyncio.run(main()) == []
+
+
+@pytest.mark.parametrize("target", ["runtime", "pydantic_graph"])
+def test_a_statement_split_over_lines_still_names_its_spec_line(tmp_path: Path, target: str) -> None:
+    long_text = "x" * 100
+    spec = tmp_path / "long.graph"
+    spec.write_text(
+        f'graph Long -> int\nstart A\n\nnode A(n: int = 0):\n    print("{long_text}", 1 // n, "{long_text}")\n'
+        "    -> End(n)\n"
+    )
+    module = compiler.load_module(spec, target=target)  # type: ignore[arg-type]
+    source = linecache.getlines(module.__file__)
+    assert any(line.strip() == "print(" for line in source)  # the statement was split
+    with pytest.raises(ZeroDivisionError) as caught:  # not run_sync: pydantic_graph's leaves its loop open
+        asyncio.run(module.graph.run(module.A()))
+    assert "in long.graph, line 5" in getattr(caught.value, "__notes__", [])
 
 
 def test_compiled_spec_and_hand_written_graph_draw_the_same_mermaid() -> None:

@@ -223,7 +223,9 @@ class Archive(BaseNode[DeskState, DeskDeps, str]):
 
     async def run(self, ctx: GraphRunContext[DeskState, DeskDeps]) -> Report:
         try:
-            ctx.state.log.append("archived" if self.rating is None else f"archived with rating {self.rating}")  # support_desk.graph:74
+            ctx.state.log.append(
+                "archived" if self.rating is None else f"archived with rating {self.rating}"
+            )  # support_desk.graph:74
             return Report(self.summary)  # support_desk.graph:75
         except Exception as error:
             note_spec_location(error, __file__, SPEC_FILE)

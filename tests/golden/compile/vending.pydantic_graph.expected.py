@@ -36,17 +36,21 @@ class Edge(_Edge):
 def note_spec_location(error: BaseException, module_file: str, spec_file: str) -> None:
     """Add a note naming the spec line that was running when `error` was raised in a compiled node.
 
-    Generated code ends each statement with a `# <spec_file>:<line>` comment; the deepest
-    traceback entry in `module_file` that has one names the line.
+    Generated code ends each statement with a `# <spec_file>:<line>` comment (on its
+    last line when it is split over several); the deepest traceback entry in
+    `module_file` names the line.
     """
     spec_line = None
     tb = error.__traceback__
     while tb is not None:
         if tb.tb_frame.f_code.co_filename == module_file:
-            text = linecache.getline(module_file, tb.tb_lineno)
-            marker = text.rfind(f"# {spec_file}:")
-            if marker >= 0:
-                spec_line = text[marker + len(spec_file) + 3 :].strip()
+            line = tb.tb_lineno
+            while text := linecache.getline(module_file, line):
+                marker = text.rfind(f"# {spec_file}:")
+                if marker >= 0:
+                    spec_line = text[marker + len(spec_file) + 3 :].strip()
+                    break
+                line += 1  # inside a statement split over lines: its comment follows
         tb = tb.tb_next
     if spec_line is not None:
         note = f"in {spec_file}, line {spec_line}"
@@ -115,7 +119,11 @@ class Purchase(BaseNode[MachineState, None, None]):
 
     async def run(
         self, ctx: GraphRunContext[MachineState, None]
-    ) -> Annotated[SelectProduct, Edge(label="no such product")] | Annotated[End[None], Edge(label="bought")] | Annotated[InsertCoin, Edge(label="not enough")]:
+    ) -> (
+        Annotated[SelectProduct, Edge(label="no such product")]
+        | Annotated[End[None], Edge(label="bought")]
+        | Annotated[InsertCoin, Edge(label="not enough")]
+    ):
         try:
             price = PRICES.get(self.product)  # vending.graph:26
             if price is None:  # vending.graph:27
@@ -126,7 +134,9 @@ class Purchase(BaseNode[MachineState, None, None]):
                 ctx.state.user_balance -= price  # vending.graph:32
                 return End(None)  # vending.graph:33
             ctx.state.product = self.product  # vending.graph:34
-            print(f"Not enough money for {self.product}, need {price - ctx.state.user_balance:0.2f} more")  # vending.graph:35
+            print(
+                f"Not enough money for {self.product}, need {price - ctx.state.user_balance:0.2f} more"
+            )  # vending.graph:35
             return InsertCoin()  # vending.graph:36
         except Exception as error:
             note_spec_location(error, __file__, SPEC_FILE)

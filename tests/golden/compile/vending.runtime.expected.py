@@ -84,7 +84,11 @@ class Purchase(BaseNode[MachineState, None, None]):
 
     async def run(
         self, ctx: GraphRunContext[MachineState, None]
-    ) -> Annotated[SelectProduct, Edge(label="no such product")] | Annotated[End[None], Edge(label="bought")] | Annotated[InsertCoin, Edge(label="not enough")]:
+    ) -> (
+        Annotated[SelectProduct, Edge(label="no such product")]
+        | Annotated[End[None], Edge(label="bought")]
+        | Annotated[InsertCoin, Edge(label="not enough")]
+    ):
         try:
             price = PRICES.get(self.product)  # vending.graph:26
             if price is None:  # vending.graph:27
@@ -95,7 +99,9 @@ class Purchase(BaseNode[MachineState, None, None]):
                 ctx.state.user_balance -= price  # vending.graph:32
                 return End(None)  # vending.graph:33
             ctx.state.product = self.product  # vending.graph:34
-            print(f"Not enough money for {self.product}, need {price - ctx.state.user_balance:0.2f} more")  # vending.graph:35
+            print(
+                f"Not enough money for {self.product}, need {price - ctx.state.user_balance:0.2f} more"
+            )  # vending.graph:35
             return InsertCoin()  # vending.graph:36
         except Exception as error:
             note_spec_location(error, __file__, SPEC_FILE)
