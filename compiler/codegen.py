@@ -21,7 +21,7 @@ from dsl.unparse import ExprWriter, docstring_literal, quote_string
 from runtime.locations import note_spec_location
 
 from .checks import CheckedGraph, NodeScope
-from .layout import LINE_LENGTH, fit
+from .layout import LINE_LENGTH, fit, fit_item
 
 __all__ = ("GeneratedModule", "Target", "generate")
 
@@ -133,7 +133,7 @@ class _Generator:
             if c
         ]
         classes += [self._node(node) for node in spec.nodes]
-        uses_factory = any("field(default_factory=" in c for c in classes)
+        uses_factory = any(_needs_factory(f) for f in self._fields())
         std = ["from dataclasses import dataclass, field" if uses_factory else "from dataclasses import dataclass"]
         typing_names = []
         if self.uses_labels:
@@ -189,10 +189,14 @@ class _Generator:
         )
         return GeneratedModule(source=source, spec_file=self.file, graph_name=spec.name, target=self.target)
 
+    def _fields(self) -> list[ir.FieldSpec]:
+        """Every field the module declares: on nodes, and on inline state and deps classes."""
+        fields = [f for n in self.spec.nodes for f in n.fields]
+        return fields + [f for t in (self.spec.state, self.spec.deps) if t and t.fields for f in t.fields]
+
     def _declared_types(self) -> list[ir.TypeExpr]:
         """Every type the spec writes: node, state and deps fields, and the output."""
-        types = [f.type for n in self.spec.nodes for f in n.fields]
-        types += [f.type for t in (self.spec.state, self.spec.deps) if t and t.fields for f in t.fields]
+        types = [f.type for f in self._fields()]
         if self.spec.output is not None:
             types.append(self.spec.output)
         return types
@@ -215,7 +219,7 @@ class _Generator:
         if type_spec is None or type_spec.fields is None or name is None:
             return None
         lines = ["@dataclass", f"class {name}:", f'{_I}"""The graph\'s {what}."""', ""]
-        lines += [f"{_I}{self._field(f)}" for f in type_spec.fields]
+        lines += [line for f in type_spec.fields for line in fit(self._field(f), "", _I)]
         return "\n".join(lines)
 
     def _field(self, f: ir.FieldSpec) -> str:
@@ -223,7 +227,7 @@ class _Generator:
         if f.default is None:
             return text
         default = ExprWriter().expr(f.default)
-        if isinstance(f.default, (ir.ListExpr, ir.DictExpr, ir.SetExpr)):
+        if _needs_factory(f):
             if not getattr(f.default, "elts", None) and not getattr(f.default, "keys", None):
                 factory = {ir.ListExpr: "list", ir.DictExpr: "dict", ir.SetExpr: "set"}[type(f.default)]
             else:
@@ -255,13 +259,13 @@ class _Generator:
     def _node(self, node: ir.NodeSpec) -> str:
         scope = self.checked.scopes[node.name]
         writer = _NodeWriter(scope, scope.locals)
-        lines = ["@dataclass", f"class {node.name}(BaseNode[{self.state}, {self.deps}, {self.output}]):"]
+        lines = ["@dataclass", *fit(f"class {node.name}(BaseNode[{self.state}, {self.deps}, {self.output}]):", "", "")]
         if node.doc is not None:
             lines += [f"{_I}{docstring_literal(node.doc)}", "", f"{_I}docstring_notes = True"]
         if node.fields:
             if node.doc is not None:
                 lines.append("")
-            lines += [f"{_I}{self._field(f)}" for f in node.fields]
+            lines += [line for f in node.fields for line in fit(self._field(f), "", _I)]
         if node.doc is not None or node.fields:
             lines.append("")
         lines.append(self._signature(node))
@@ -289,14 +293,13 @@ class _Generator:
 
     def _signature(self, node: ir.NodeSpec) -> str:
         """`run`'s signature, wrapped the way ruff format would when it is too long."""
-        types = self._return_types(node)
-        returns = " | ".join(types)
+        returns = " | ".join(self._return_types(node))
         context = f"ctx: GraphRunContext[{self.state}, {self.deps}]"
         signature = f"{_I}async def run(self, {context}) -> {returns}:"
         if len(signature) <= LINE_LENGTH:
             return signature
-        if len(f"{_I}) -> {returns}:") > LINE_LENGTH:  # the union too: one option per line
-            returns = "(\n" + "\n".join(f"{_I * 2}{'| ' if i else ''}{t}" for i, t in enumerate(types)) + f"\n{_I})"
+        if len(f"{_I}) -> {returns}:") > LINE_LENGTH:  # the union too, in parentheses
+            returns = "(\n" + "\n".join(fit_item(returns, _I * 2)) + f"\n{_I})"
         return f"{_I}async def run(\n{_I * 2}self, {context}\n{_I}) -> {returns}:"
 
     def _return_types(self, node: ir.NodeSpec) -> list[str]:
@@ -322,8 +325,10 @@ class _Generator:
             args.append("snapshot_state=snapshot_state")
         if spec.start is not None and self.target == "runtime":
             args.append(f"start_node={spec.start}")
-        lines = [f"graph: Graph[{self.state}, {self.deps}, {self.output}] = Graph("]
-        lines += [f"{_I}{a}," for a in args]
+        lines = fit(f"graph: Graph[{self.state}, {self.deps}, {self.output}]", " = Graph(", "")  # split like ruff
+        for arg in args:
+            arg_lines = fit_item(arg, _I)
+            lines += [*arg_lines[:-1], arg_lines[-1] + ","]
         lines.append(")")
         if spec.start is not None:
             lines += ["", f"start = {spec.start}", '"""The node a run starts from by default."""']
@@ -335,6 +340,11 @@ _HASHABLE_EDGE = '''class Edge(_Edge):
 
     def __hash__(self) -> int:
         return hash(self.label)'''
+
+
+def _needs_factory(f: ir.FieldSpec) -> bool:
+    """Whether the field's default is mutable, so the dataclass needs `field(default_factory=...)`."""
+    return isinstance(f.default, (ir.ListExpr, ir.DictExpr, ir.SetExpr))
 
 
 def _walk_types(t: ir.TypeExpr) -> Iterator[ir.TypeExpr]:

@@ -17,7 +17,7 @@ import io
 import keyword
 import tokenize
 
-__all__ = ("LINE_LENGTH", "fit")
+__all__ = ("LINE_LENGTH", "fit", "fit_item")
 
 LINE_LENGTH = 120
 """Generated lines are kept within this length where the layout is graphc's own choice."""
@@ -42,12 +42,14 @@ def fit(code: str, comment: str, indent: str) -> list[str]:
     """The lines for one statement `code` and its trailing `comment`, at `indent`."""
     if len(indent) + len(code) + len(comment) <= LINE_LENGTH:
         return [indent + code + comment]
-    prefix, expression, suffix = _statement_parts(code)
-    # `if`, `return` and assignments have optional parentheses around their expression;
-    # ruff splits at the expression's last bracket only when it has no operators
-    if prefix and _has_delimiters(expression):
-        return [indent + code + comment]
-    split = _right_hand_split(expression, indent)
+    prefix, expression, suffix, optional_parentheses = _statement_parts(code)
+    pair = _last_bracket_pair(expression)
+    delimiters = _delimiters(expression) if optional_parentheses else []
+    if delimiters and not _may_omit_parentheses(delimiters, pair, len(indent) + len(prefix)):
+        # `if (` / the condition split before its operators / `):`, and likewise for values
+        inner = fit_item(expression, indent + _INDENT)
+        return [f"{indent}{prefix}(", *inner, f"{indent}){suffix}{comment}"]
+    split = _right_hand_split(expression, indent) if pair is not None else None
     if split is None:
         return [indent + code + comment]
     split[0] = indent + prefix + split[0].lstrip()
@@ -55,14 +57,31 @@ def fit(code: str, comment: str, indent: str) -> list[str]:
     return split
 
 
-def _statement_parts(code: str) -> tuple[str, str, str]:
-    """`code` as prefix (`if `, `return `, `target = `), expression and suffix (`:`)."""
-    if code.startswith("if ") and code.endswith(":"):
-        return "if ", code[3:-1], ":"
-    if code.startswith("return "):
-        return "return ", code[7:], ""
+def _may_omit_parentheses(delimiters: list[tuple[int, int]], pair: tuple[int, int] | None, head: int) -> bool:
+    """Whether ruff splits at the last bracket rather than adding parentheses around an expression.
+
+    It does when one operator binds least and the expression ends with brackets that open
+    within the line.
+    """
+    lowest = max(priority for priority, _ in delimiters)
+    if pair is None or sum(1 for priority, _ in delimiters if priority == lowest) > 1:
+        return False
+    return head + pair[0] + 1 <= LINE_LENGTH
+
+
+def _statement_parts(code: str) -> tuple[str, str, str, bool]:
+    """`code` as prefix (`if `, `return `, `target = `), expression and suffix (`:`).
+
+    The last part says whether the expression has the optional parentheses ruff may add.
+    """
+    suffix = ":" if code.endswith(":") else ""
+    body = code[: len(code) - len(suffix)]
+    if body.startswith("if "):
+        return "if ", body[3:], suffix, True
+    if body.startswith("return "):
+        return "return ", body[7:], suffix, True
     depth = 0
-    for token in _tokens(code):
+    for token in _tokens(body):
         if token.type != tokenize.OP:
             continue
         if token.string in _CLOSING:
@@ -71,8 +90,8 @@ def _statement_parts(code: str) -> tuple[str, str, str]:
             depth -= 1
         elif depth == 0 and token.string in _ASSIGNMENT:
             end = token.end[1]
-            return code[:end] + " ", code[end:].lstrip(), ""
-    return "", code, ""
+            return body[:end] + " ", body[end:].lstrip(), suffix, True
+    return "", body, suffix, False
 
 
 def _right_hand_split(expression: str, indent: str) -> list[str] | None:
@@ -94,18 +113,20 @@ def _fit_inside(inner: str, indent: str) -> list[str]:
             return [indent + inner]
         lines: list[str] = []
         for item in items:
-            item_lines = _fit_item(item, indent)
+            item_lines = fit_item(item, indent)
             item_lines[-1] += ","
             lines += item_lines
         return lines
-    lines = _fit_item(items[0], indent)
+    lines = fit_item(items[0], indent)
     if trailing_comma:
         lines[-1] += ","
     return lines
 
 
-def _fit_item(item: str, indent: str, *, after_cut: bool = False) -> list[str]:
-    """One item inside brackets: split before its operators of lowest precedence, else at its last bracket.
+def fit_item(item: str, indent: str, *, after_cut: bool = False) -> list[str]:
+    """The lines for one item inside brackets, at `indent`.
+
+    Split before its operators of lowest precedence, else at its last bracket pair.
 
     `after_cut`: `item` is a part of a split item, starting with the operator it was cut at.
     """
@@ -115,7 +136,7 @@ def _fit_item(item: str, indent: str, *, after_cut: bool = False) -> list[str]:
     if cuts:
         starts = [0, *cuts]
         parts = [item[start:end].strip() for start, end in zip(starts, [*cuts, len(item)], strict=True)]
-        return [line for i, part in enumerate(parts) for line in _fit_item(part, indent, after_cut=i > 0)]
+        return [line for i, part in enumerate(parts) for line in fit_item(part, indent, after_cut=i > 0)]
     return _right_hand_split(item, indent) or [indent + item]
 
 
@@ -167,21 +188,16 @@ def _top_level_items(inner: str) -> list[str]:
     return [item for item in items if item]
 
 
-def _has_delimiters(expression: str) -> bool:
-    """Whether `expression` has a binary operator, comparison, boolean or conditional outside brackets."""
-    return bool(_delimiters(expression))
-
-
 def _delimiter_cuts(expression: str, after_cut: bool) -> list[int]:
     """Where to break `expression`: before each operator of its lowest precedence, as ruff does.
 
-    A part that starts with such an operator (`after_cut`) is not broken again by it.
+    A part that starts with the operator it was cut at (`after_cut`) is broken at its other ones.
     """
-    delimiters = _delimiters(expression, after_cut)
+    delimiters = [(priority, offset) for priority, offset in _delimiters(expression, after_cut) if offset > 0]
     if not delimiters:
         return []
     lowest = max(priority for priority, _ in delimiters)
-    return [offset for priority, offset in delimiters if priority == lowest and offset > 0]
+    return [offset for priority, offset in delimiters if priority == lowest]
 
 
 def _delimiters(expression: str, after_cut: bool = False) -> list[tuple[int, int]]:

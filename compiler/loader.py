@@ -20,6 +20,7 @@ import tempfile
 import threading
 import types
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +88,7 @@ def load_module(
     allowed = None if allowed_imports is None else sorted(allowed_imports)
     key = hashlib.sha256(
         "\0".join(
-            [CACHE_VERSION, source.syntax, target, repr(allowed), repr(limits), source.name, source.text]
+            [_compiler_fingerprint(), source.syntax, target, repr(allowed), repr(limits), source.name, source.text]
         ).encode()
     ).hexdigest()
     with _lock:
@@ -111,6 +112,22 @@ def load_module(
     module = _execute(code, bytecode, Path(source.name).stem, key, filename)
     with _lock:
         return _modules.setdefault(key, module)
+
+
+@lru_cache(maxsize=1)
+def _compiler_fingerprint() -> str:
+    """A digest of the code that shapes generated modules, so a changed graphc never reuses old output.
+
+    Covers the front-ends, grammar, compiler, templates and the runtime (whose spec-location
+    helper some targets copy); reading them costs about a millisecond, once per process.
+    """
+    digest = hashlib.sha256(CACHE_VERSION.encode())
+    root = Path(__file__).resolve().parent.parent
+    for package in ("dsl", "grammars", "compiler", "runtime"):
+        for path in sorted((root / package).rglob("*")):
+            if path.suffix in (".py", ".lark", ".jinja") and path.is_file():
+                digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def _execute(code: str, bytecode: types.CodeType, stem: str, key: str, filename: str) -> types.ModuleType:

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from compiler.layout import LINE_LENGTH, fit
+from compiler.pipeline import compile_spec
 from dsl import ir
 from dsl.unparse import ExprWriter
 
@@ -40,6 +41,14 @@ CASES = [
     f'return Review(self.ticket, notes=[*self.notes, "{LONG}"] if False else ["{LONG[:30]}"])',
     f'if matches(self.subject, "{LONG}", case_sensitive=False, other="{LONG[:20]}"):',
     f"value = ({LONG}_some_long_name_for_a_value_that_goes_past_the_line_length_limit_{LONG[:20]},)",
+    f"total = first_value_{LONG} + compute(second_value_{LONG})",
+    f"total = first_value_{LONG} + second_value_{LONG} * compute(third_value_{LONG[:10]})",
+    f"if ctx.state.total > 1000000 and exists(self.first_{LONG[:30]}) and isdir(self.second_{LONG[:30]}) or x:",
+    f"if ctx.state.total > 1000000 and exists(self.first_{LONG[:30]}) and isdir(self.second_{LONG[:30]}):",
+    f"if self.count_of_things_{LONG} >= limit_of_{LONG[:30]}:",
+    f"return End(self.total_{LONG[:40]}) if self.count_of_things_{LONG[:30]} else End(None)",
+    f"value: dict[str, list[tuple[int, int, int, int, int, int, int, int, {LONG[:20]}]]] = field(default_factory=dict)",
+    f"ctx.state.log.append(self.first_{LONG[:40]} + self.second_{LONG[:40]} + self.third_{LONG[:40]})",
 ]
 
 
@@ -74,14 +83,12 @@ def test_short_statements_stay_on_one_line() -> None:
     assert fit("x = f(a, b)", "  # flow.graph:3", "            ") == ["            x = f(a, b)  # flow.graph:3"]
 
 
-def test_statements_ruff_would_split_at_operators_are_left_whole() -> None:
-    code = f"total = first_value_{LONG} + compute(second_value_{LONG})"
-    assert fit(code, "  # flow.graph:4", "            ") == [f"            {code}  # flow.graph:4"]
-
-
 def test_every_golden_module_is_ruff_formatted(ruff: list[str], tmp_path: Path) -> None:
     for path in GOLDEN.glob("*.py"):
         (tmp_path / path.name).write_text(path.read_text())
+    for target in ("runtime", "pydantic_graph"):  # and a spec whose every line can run long
+        module = compile_spec(Path(__file__).parent / "data" / "long_lines.graph", target=target)
+        (tmp_path / f"long_lines_{target}.py").write_text(module.source)
     result = subprocess.run([*ruff, "--check", str(tmp_path)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -100,3 +107,11 @@ def test_split_statements_mean_what_the_one_line_form_means(first: ir.Expr, seco
     except SyntaxError:  # `ExprWriter` writes spec text: some f-strings are not Python before 3.12
         assume(False)
     assert ast.dump(ast.parse(split)) == meaning
+
+
+def test_the_long_lines_spec_runs() -> None:
+    import compiler
+
+    module = compiler.load_module(Path(__file__).parent / "data" / "long_lines.graph")
+    result = module.graph.run_sync(state=module.LongLinesState())
+    assert result.output is not None and result.output["result"] == [(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 4)]

@@ -32,6 +32,9 @@ def test_load_compiles_and_caches_by_content(tmp_path: Path, monkeypatch: pytest
     assert compiler.load(spec).run_sync().output == 3 and len(calls) == 1  # served from the disk cache
     spec.write_text(spec.read_text().replace("n >= 3", "n >= 5"))
     assert compiler.load(spec).run_sync().output == 5 and len(calls) == 2  # changed content: compiled again
+    loader._modules.clear()
+    monkeypatch.setattr(loader, "_compiler_fingerprint", lambda: "a newer graphc")
+    assert compiler.load(spec).run_sync().output == 5 and len(calls) == 3  # a changed compiler: compiled again
 
 
 def test_a_damaged_cache_entry_is_rebuilt(tmp_path: Path) -> None:
@@ -39,7 +42,7 @@ def test_a_damaged_cache_entry_is_rebuilt(tmp_path: Path) -> None:
     spec.write_text("graph One -> int\nstart A\n\nnode A:\n    -> End(1)\n")
     compiler.load(spec)
     loader._modules.clear()
-    [entry] = [p for p in loader.cache_dir().glob("*.py") if "One" in p.read_text()]
+    [entry] = [p for p in loader.cache_dir().glob("*.py") if "The One graph." in p.read_text()]
     entry.write_text(entry.read_text()[:-40])  # truncated
     assert compiler.load(spec).run_sync().output == 1
     assert loader._read_cache(entry.stem) is not None  # rewritten whole
