@@ -158,7 +158,10 @@ class _Generator:
         user_imports += [f"import {m}" for m in dotted_modules]
         for imp in spec.imports:
             names = ", ".join(n.name + (f" as {n.alias}" if n.alias else "") for n in imp.names)
-            user_imports.append(f"from {imp.module} import {names}")
+            line = f"from {imp.module} import {names}"
+            if len(line) > LINE_LENGTH:  # as ruff format wraps it
+                line = f"from {imp.module} import (\n" + "".join(f"{_I}{name},\n" for name in names.split(", ")) + ")"
+            user_imports.append(line)
         # pydantic_graph has no such helper: those modules carry the runtime's own copy
         prelude = [inspect.getsource(note_spec_location).strip()] if self.target == "pydantic_graph" else []
         if self.uses_labels and self.target == "pydantic_graph":
