@@ -1,14 +1,15 @@
-"""Lay out a generated statement that is too long the way `ruff format` would.
+"""Lay out a generated line that is too long the way `ruff format` (line length 120) would.
 
 Codegen writes each statement on one line, followed by its `# spec:LINE` comment.
-When that is longer than `LINE_LENGTH`, the statement is split inside the bracket
-pair it ends with (ruff's "right-hand split"): the bracket's contents go on their
-own lines, one item per line with a trailing comma when they do not fit on one,
-and items that are still too long are split the same way.
-
-Where ruff would rather split at operators (`a + b`, `x and y`, comparisons) or
-add parentheses, the line is left long: valid and readable, only not what ruff
-prints. `tests/test_compile_examples.py` checks the examples' output with ruff.
+When that is too long, `fit` splits it like ruff: inside the bracket pair the
+statement ends with (the "right-hand split"), its contents on one line or one item
+per line with a trailing comma; an item still too long is split before its
+operators of lowest precedence, or else inside its own last brackets. An `if`,
+`return` or assignment whose expression has operators is instead wrapped in
+parentheses, unless ruff would leave those out. Every split is inside brackets,
+so the meaning never changes. Ruff's finer rules (call chains, spacing in slices
+and around `**`) are not copied: `tests/test_layout.py` checks the cases above and
+the examples' modules against ruff itself.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import io
 import keyword
 import tokenize
+from collections.abc import Iterator
 
 __all__ = ("LINE_LENGTH", "fit", "fit_item")
 
@@ -80,15 +82,8 @@ def _statement_parts(code: str) -> tuple[str, str, str, bool]:
         return "if ", body[3:], suffix, True
     if body.startswith("return "):
         return "return ", body[7:], suffix, True
-    depth = 0
-    for token in _tokens(body):
-        if token.type != tokenize.OP:
-            continue
-        if token.string in _CLOSING:
-            depth += 1
-        elif token.string in _CLOSING.values():
-            depth -= 1
-        elif depth == 0 and token.string in _ASSIGNMENT:
+    for depth, token in _scan(body):
+        if depth == 0 and token.type == tokenize.OP and token.string in _ASSIGNMENT:
             end = token.end[1]
             return body[:end] + " ", body[end:].lstrip(), suffix, True
     return "", body, suffix, False
@@ -154,18 +149,29 @@ def _tokens(code: str) -> list[tokenize.TokenInfo]:
     return tokens
 
 
+def _scan(code: str) -> Iterator[tuple[int, tokenize.TokenInfo]]:
+    """Each token of `code` with its bracket depth (a bracket counts as outside the pair it makes)."""
+    depth = 0
+    for token in _tokens(code):
+        if token.type == tokenize.OP and token.string in _CLOSING.values():
+            depth -= 1
+        yield depth, token
+        if token.type == tokenize.OP and token.string in _CLOSING:
+            depth += 1
+
+
 def _last_bracket_pair(expression: str) -> tuple[int, int] | None:
     """Offsets of the non-empty bracket pair `expression` ends with, if it ends with one."""
-    stack: list[int] = []
+    opening = 0
     pair: tuple[int, int] | None = None
-    for token in _tokens(expression):
+    for depth, token in _scan(expression):
+        if depth > 0:
+            continue
         if token.type == tokenize.OP and token.string in _CLOSING:
-            stack.append(token.start[1])
+            opening = token.start[1]
         elif token.type == tokenize.OP and token.string in _CLOSING.values():
-            opening = stack.pop()
-            if not stack:
-                pair = (opening, token.start[1])
-        elif not stack:
+            pair = (opening, token.start[1])
+        else:
             pair = None  # something follows the last top-level bracket pair
     if pair is None or pair[1] != len(expression) - 1 or pair[1] == pair[0] + 1:
         return None
@@ -174,17 +180,9 @@ def _last_bracket_pair(expression: str) -> tuple[int, int] | None:
 
 def _top_level_items(inner: str) -> list[str]:
     """`inner` split at its top-level commas (a trailing comma makes no empty item)."""
-    depth, cuts = 0, [-1]
-    for token in _tokens(inner):
-        if token.type != tokenize.OP:
-            continue
-        if token.string in _CLOSING:
-            depth += 1
-        elif token.string in _CLOSING.values():
-            depth -= 1
-        elif token.string == "," and depth == 0:
-            cuts.append(token.start[1])
-    items = [inner[start + 1 : end].strip() for start, end in zip(cuts, [*cuts[1:], len(inner)], strict=True)]
+    commas = [token.start[1] for depth, token in _scan(inner) if depth == 0 and token.string == ","]
+    cuts = [-1, *commas]
+    items = [inner[start + 1 : end].strip() for start, end in zip(cuts, [*commas, len(inner)], strict=True)]
     return [item for item in items if item]
 
 
@@ -205,16 +203,11 @@ def _delimiters(expression: str, after_cut: bool = False) -> list[tuple[int, int
 
     With `after_cut`, an operator `expression` starts with is binary, not unary.
     """
-    depth = 0
     found: list[tuple[int, int]] = []
     previous: tokenize.TokenInfo | None = None
-    for token in _tokens(expression):
+    for depth, token in _scan(expression):
         text, offset = token.string, token.start[1]
-        if token.type == tokenize.OP and text in _CLOSING:
-            depth += 1
-        elif token.type == tokenize.OP and text in _CLOSING.values():
-            depth -= 1
-        elif depth == 0 and text in _PRIORITY and (token.type == tokenize.OP or keyword.iskeyword(text)):
+        if depth == 0 and text in _PRIORITY and (token.type == tokenize.OP or keyword.iskeyword(text)):
             if previous is None:
                 unary = text in _UNARY and not after_cut
             else:  # after an operator or a keyword, a `-` or `not` applies to what follows
