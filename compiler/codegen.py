@@ -328,7 +328,7 @@ class _Generator:
             args.append("snapshot_state=snapshot_state")
         if spec.start is not None and self.target == "runtime":
             args.append(f"start_node={spec.start}")
-        lines = fit(f"graph: Graph[{self.state}, {self.deps}, {self.output}]", " = Graph(", "")  # split like ruff
+        lines = fit(f"graph: Graph[{self.state}, {self.deps}, {self.output}]", " = Graph(", "")
         for arg in args:
             arg_lines = fit_item(arg, _I)
             lines += [*arg_lines[:-1], arg_lines[-1] + ","]

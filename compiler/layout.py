@@ -40,22 +40,26 @@ _PRIORITY = {
 _ASSIGNMENT = {"=", "+=", "-=", "*=", "/=", "//=", "%=", "**="}
 
 
-def fit(code: str, comment: str, indent: str) -> list[str]:
-    """The lines for one statement `code` and its trailing `comment`, at `indent`."""
-    if len(indent) + len(code) + len(comment) <= LINE_LENGTH:
-        return [indent + code + comment]
+def fit(code: str, trailer: str, indent: str) -> list[str]:
+    """The lines for one statement `code` at `indent`.
+
+    `trailer` ends the last line and counts towards its length, as a comment does for
+    ruff: the statement's `# spec:LINE` comment, or code the caller goes on with.
+    """
+    if len(indent) + len(code) + len(trailer) <= LINE_LENGTH:
+        return [indent + code + trailer]
     prefix, expression, suffix, optional_parentheses = _statement_parts(code)
     pair = _last_bracket_pair(expression)
     delimiters = _delimiters(expression) if optional_parentheses else []
     if delimiters and not _may_omit_parentheses(delimiters, pair, len(indent) + len(prefix)):
         # `if (` / the condition split before its operators / `):`, and likewise for values
         inner = fit_item(expression, indent + _INDENT)
-        return [f"{indent}{prefix}(", *inner, f"{indent}){suffix}{comment}"]
+        return [f"{indent}{prefix}(", *inner, f"{indent}){suffix}{trailer}"]
     split = _right_hand_split(expression, indent) if pair is not None else None
     if split is None:
-        return [indent + code + comment]
+        return [indent + code + trailer]
     split[0] = indent + prefix + split[0].lstrip()
-    split[-1] += suffix + comment
+    split[-1] += suffix + trailer
     return split
 
 
