@@ -3,11 +3,12 @@
 A second load of an unchanged spec (same text, target and allow-list) skips
 compilation: first from this process's memory, then from an on-disk cache of
 generated source and its bytecode (written atomically, checksummed, rebuilt if
-damaged).
+damaged, the least recently used pruned beyond `MAX_CACHE_ENTRIES`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.abc
 import importlib.machinery
@@ -34,6 +35,8 @@ from .pipeline import compile_source
 __all__ = ("SpecFinder", "cache_dir", "install_import_hook", "load", "load_module")
 
 CACHE_VERSION = "graphc-1"
+MAX_CACHE_ENTRIES = 500
+"""Compiled specs kept in the disk cache; the least recently used beyond this are deleted."""
 _modules: dict[str, types.ModuleType] = {}
 _lock = threading.Lock()
 
@@ -105,6 +108,7 @@ def load_module(
         code = compile_source(source, target=target, allowed_imports=allowed, limits=limits)[0].source
         if use_disk_cache:
             _write_cache(_cache_file(key), code.encode())
+            _prune_cache()
     if bytecode is None:
         bytecode = compile(code, filename, "exec")
         if use_disk_cache:
@@ -173,7 +177,11 @@ def _checked_read(path: Path) -> bytes | None:
 
 
 def _read_cache(key: str) -> str | None:
-    payload = _checked_read(_cache_file(key))
+    path = _cache_file(key)
+    payload = _checked_read(path)
+    if payload is not None:
+        with contextlib.suppress(OSError):
+            os.utime(path)  # recently used: pruned last
     try:
         return None if payload is None else payload.decode()
     except UnicodeDecodeError:
@@ -191,6 +199,24 @@ def _read_bytecode(key: str, code: str) -> types.CodeType | None:
     except (EOFError, ValueError, TypeError):
         return None
     return bytecode if isinstance(bytecode, types.CodeType) else None
+
+
+def _prune_cache() -> None:
+    """Keep the newest `MAX_CACHE_ENTRIES` compiled specs on disk (by last use); delete the rest.
+
+    A process reading an entry another one deletes just compiles the spec again.
+    """
+    try:
+        entries = [(path.stat().st_mtime, path) for path in cache_dir().glob("*.py")]
+    except OSError:
+        return
+    if len(entries) <= MAX_CACHE_ENTRIES:
+        return
+    entries.sort(reverse=True)
+    for _, path in entries[MAX_CACHE_ENTRIES:]:
+        for stale in (path, _bytecode_file(path.stem)):
+            with contextlib.suppress(OSError):
+                stale.unlink()
 
 
 def _write_cache(path: Path, payload: bytes) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import linecache
+import os
 import threading
 import time
 from pathlib import Path
@@ -65,6 +66,33 @@ def test_the_disk_cache_keeps_bytecode_and_rebuilds_it_when_damaged(
         loader._modules.clear()
         assert compiler.load(spec).run_sync().output == 2
         assert loader._read_bytecode(key, loader._read_cache(key) or "") is not None  # rewritten whole
+
+
+def test_the_disk_cache_keeps_the_most_recently_used_entries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRAPHC_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(loader, "MAX_CACHE_ENTRIES", 2)
+    specs = []
+    for n in (1, 2, 3):
+        spec = tmp_path / f"keep{n}.graph"
+        spec.write_text(f"graph Keep{n} -> int\nstart A\n\nnode A:\n    -> End({n})\n")
+        specs.append(spec)
+
+    def entry(n: int) -> Path:
+        [path] = [p for p in loader.cache_dir().glob("*.py") if f"The Keep{n} graph." in p.read_text()]
+        return path
+
+    compiler.load(specs[0])
+    compiler.load(specs[1])
+    first, second = entry(1), entry(2)
+    os.utime(first, (1, 1))
+    os.utime(second, (2, 2))
+    loader._modules.clear()
+    assert compiler.load(specs[0]).run_sync().output == 1  # read from disk: now the most recently used
+    assert first.stat().st_mtime > 2
+    compiler.load(specs[2])  # a third entry: the least recently used one goes
+    assert first.exists() and entry(3).exists()
+    assert not second.exists() and not loader._bytecode_file(second.stem).exists()
+    assert len(list(loader.cache_dir().glob("*.py"))) == len(list(loader.cache_dir().glob("*.code"))) == 2
 
 
 def test_load_yaml_and_toml_and_reports_errors(tmp_path: Path) -> None:
