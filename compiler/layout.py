@@ -55,9 +55,9 @@ def fit(code: str, trailer: str, indent: str) -> list[str]:
         # `if (` / the condition split before its operators / `):`, and likewise for values
         inner = fit_item(expression, indent + _INDENT)
         return [f"{indent}{prefix}(", *inner, f"{indent}){suffix}{trailer}"]
-    split = _right_hand_split(expression, indent) if pair is not None else None
-    if split is None:
+    if pair is None:
         return [indent + code + trailer]
+    split = _right_hand_split(expression, pair, indent)
     split[0] = indent + prefix + split[0].lstrip()
     split[-1] += suffix + trailer
     return split
@@ -93,11 +93,8 @@ def _statement_parts(code: str) -> tuple[str, str, str, bool]:
     return "", body, suffix, False
 
 
-def _right_hand_split(expression: str, indent: str) -> list[str] | None:
-    """`expression` split inside the bracket pair it ends with, or None if it does not end with one."""
-    pair = _last_bracket_pair(expression)
-    if pair is None:
-        return None
+def _right_hand_split(expression: str, pair: tuple[int, int], indent: str) -> list[str]:
+    """`expression` split inside `pair`, the bracket pair it ends with (from `_last_bracket_pair`)."""
     opening, closing = pair
     inner = expression[opening + 1 : closing]
     return [indent + expression[: opening + 1], *_fit_inside(inner, indent + _INDENT), indent + expression[closing:]]
@@ -136,7 +133,8 @@ def fit_item(item: str, indent: str, *, after_cut: bool = False) -> list[str]:
         starts = [0, *cuts]
         parts = [item[start:end].strip() for start, end in zip(starts, [*cuts, len(item)], strict=True)]
         return [line for i, part in enumerate(parts) for line in fit_item(part, indent, after_cut=i > 0)]
-    return _right_hand_split(item, indent) or [indent + item]
+    pair = _last_bracket_pair(item)
+    return _right_hand_split(item, pair, indent) if pair is not None else [indent + item]
 
 
 def _tokens(code: str) -> list[tokenize.TokenInfo]:

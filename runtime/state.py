@@ -45,13 +45,16 @@ def _plain_dataclass_descriptors(cls: type) -> frozenset[str] | None:
         and getattr(cls, "__setstate__", None) is None
     )
     # deepcopy honours __deepcopy__/__reduce_ex__/__getstate__; only classes without them are copied here
-    descriptors = frozenset(
-        name
-        for klass in cls.__mro__
-        for name, attribute in vars(klass).items()
-        if hasattr(type(attribute), "__set__") and name not in ("__dict__", "__weakref__")
+    verdict = (
+        frozenset(
+            name
+            for klass in cls.__mro__
+            for name, attribute in vars(klass).items()
+            if hasattr(type(attribute), "__set__") and name not in ("__dict__", "__weakref__")
+        )
+        if plain
+        else None
     )
-    verdict = descriptors if plain else None
     _plain_class_cache[cls] = verdict
     return verdict
 
