@@ -65,6 +65,8 @@ TYPE_NAMES = frozenset(
     ]
 )
 _GENERIC_ARITY = {"list": 1, "set": 1, "frozenset": 1, "dict": 2}
+TYPING_NAMES = frozenset(["Annotated", "Any", "Literal"])
+"""Names from `typing` that generated code may import itself: a spec may import them too."""
 RESERVED = frozenset(
     [
         "self",
@@ -212,6 +214,8 @@ class _Checker:
                         f"`{local}` is imported twice",
                         f"the first import is at line {self.imports[local].span.line}",
                     )
+                elif imp.module == "typing" and name.alias is None and local in TYPING_NAMES:
+                    self.imports[local] = name  # the same object generated code imports
                 elif local in RESERVED or local in generated:
                     self.sink.error(
                         "E107",
@@ -254,7 +258,15 @@ class _Checker:
             self.nodes[node.name] = node
         if spec.start is not None and spec.start not in self.nodes and spec.start not in self.imports:
             span = spec.start_span or spec.name_span
-            self.sink.error("E106", span, f"unknown start node `{spec.start}`", did_you_mean(spec.start, self.nodes))
+            hint = did_you_mean(spec.start, self.nodes) or _node_list(self.nodes)
+            self.sink.error("E106", span, f"unknown start node `{spec.start}`", hint)
+        elif spec.start is None and spec.nodes:
+            self.sink.warning(
+                "W404",
+                spec.name_span,
+                f"graph `{spec.name}` declares no start node: `graphc run` and `graph.run()` then need one passed",
+                f"add a `start` line after `graph`; {_node_list(self.nodes)}",
+            )
         for type_spec in (spec.state, spec.deps):
             if type_spec is not None and type_spec.fields is not None:
                 self.fields(type_spec.fields, "state" if type_spec is spec.state else "deps")
@@ -308,6 +320,8 @@ class _Checker:
                 self.type(option)
             return
         if isinstance(node, (ir.LiteralType, ir.EllipsisType)):
+            if isinstance(node, ir.LiteralType) and "Literal" in self.imports:
+                self.used_imports.add("Literal")
             return
         known = self.known_types()
         head = node.name.split(".")[0]
@@ -665,6 +679,13 @@ def _simple_types(node: ir.TypeExpr) -> set[str] | None:
     ):
         return {node.name}
     return None
+
+
+def _node_list(nodes: Iterable[str], limit: int = 10) -> str:
+    """`nodes: `A`, `B`, ...` for hints where no name is close enough to suggest."""
+    names = list(nodes)
+    shown = ", ".join(f"`{n}`" for n in names[:limit])
+    return f"nodes: {shown}" + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def _type_text(node: ir.TypeExpr) -> str:

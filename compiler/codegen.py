@@ -135,11 +135,13 @@ class _Generator:
         classes += [self._node(node) for node in spec.nodes]
         uses_factory = any(_needs_factory(f) for f in self._fields())
         std = ["from dataclasses import dataclass, field" if uses_factory else "from dataclasses import dataclass"]
-        typing_names = []
+        typing_names = set(self._typing_imports())
         if self.uses_labels:
-            typing_names.append("Annotated")
-        if self._uses_literal():
-            typing_names.append("Literal")
+            typing_names.add("Annotated")
+        if self._uses_typing_name("Literal"):
+            typing_names.add("Literal")
+        if self._uses_typing_name("Any"):
+            typing_names.add("Any")
         if typing_names:
             std.append(f"from typing import {', '.join(sorted(typing_names))}")
         if self.target == "pydantic_graph":
@@ -157,6 +159,8 @@ class _Generator:
         dotted_modules = sorted(self._dotted_modules())
         user_imports += [f"import {m}" for m in dotted_modules]
         for imp in spec.imports:
+            if imp.module == "typing" and all(n.alias is None for n in imp.names):
+                continue  # merged into the module's own `from typing import` line
             names = ", ".join(n.name + (f" as {n.alias}" if n.alias else "") for n in imp.names)
             line = f"from {imp.module} import {names}"
             if len(line) > LINE_LENGTH:  # as ruff format wraps it
@@ -204,8 +208,22 @@ class _Generator:
             types.append(self.spec.output)
         return types
 
-    def _uses_literal(self) -> bool:
-        return any(isinstance(t, ir.LiteralType) for declared in self._declared_types() for t in _walk_types(declared))
+    def _uses_typing_name(self, name: str) -> bool:
+        """Whether a declared type uses `Literal[...]` or `Any`, which are always available."""
+        return any(
+            isinstance(t, ir.LiteralType) if name == "Literal" else isinstance(t, ir.NamedType) and t.name == name
+            for declared in self._declared_types()
+            for t in _walk_types(declared)
+        )
+
+    def _typing_imports(self) -> list[str]:
+        """Names the spec imports from `typing` without an alias."""
+        return [
+            n.name
+            for imp in self.spec.imports
+            if imp.module == "typing" and all(n.alias is None for n in imp.names)
+            for n in imp.names
+        ]
 
     def _dotted_modules(self) -> set[str]:
         refs = [t.ref for t in (self.spec.state, self.spec.deps) if t is not None and t.ref]
@@ -231,11 +249,7 @@ class _Generator:
             return text
         default = ExprWriter().expr(f.default)
         if _needs_factory(f):
-            if not getattr(f.default, "elts", None) and not getattr(f.default, "keys", None):
-                factory = {ir.ListExpr: "list", ir.DictExpr: "dict", ir.SetExpr: "set"}[type(f.default)]
-            else:
-                factory = f"lambda: {default}"
-            return f"{text} = field(default_factory={factory})"
+            return f"{text} = field(default_factory={_factory(f.default, default)})"
         return f"{text} = {default}"
 
     def _snapshot(self) -> str | None:
@@ -306,15 +320,16 @@ class _Generator:
         return f"{_I}async def run(\n{_I * 2}self, {context}\n{_I}) -> {returns}:"
 
     def _return_types(self, node: ir.NodeSpec) -> list[str]:
-        labels: dict[str, str | None] = {}
+        labels: dict[str, list[str]] = {}  # target -> its distinct labels: one edge shows them all
         for branch in node.next:
-            key = branch.to.target
-            if key not in labels or labels[key] is None:
-                labels[key] = branch.to.label
+            edge = labels.setdefault(branch.to.target, [])
+            if branch.to.label is not None and branch.to.label not in edge:
+                edge.append(branch.to.label)
             if branch.condition is None:
                 break
         out = []
-        for name, label in labels.items():
+        for name, edge_labels in labels.items():
+            label = " / ".join(edge_labels) if edge_labels else None
             text = f"End[{self.output}]" if name == "End" else name
             out.append(f"Annotated[{text}, Edge(label={quote_string(label)})]" if label is not None else text)
         return out
@@ -346,8 +361,29 @@ _HASHABLE_EDGE = '''class Edge(_Edge):
 
 
 def _needs_factory(f: ir.FieldSpec) -> bool:
-    """Whether the field's default is mutable, so the dataclass needs `field(default_factory=...)`."""
-    return isinstance(f.default, (ir.ListExpr, ir.DictExpr, ir.SetExpr))
+    """Whether the field's default must be built per instance: anything but an immutable literal."""
+    return f.default is not None and not _immutable_literal(f.default)
+
+
+def _immutable_literal(expr: ir.Expr) -> bool:
+    """A constant, a signed number, or a tuple of those: safe to share between instances."""
+    if isinstance(expr, ir.Constant):
+        return True
+    if isinstance(expr, ir.UnaryOp) and expr.op in ("-", "+"):
+        return isinstance(expr.operand, ir.Constant)
+    return isinstance(expr, ir.TupleExpr) and all(_immutable_literal(e) for e in expr.elts)
+
+
+def _factory(default: ir.Expr, text: str) -> str:
+    """What builds a fresh default: `list` for `[]`, `Model` for `Model()`, else a lambda."""
+    if isinstance(default, (ir.ListExpr, ir.SetExpr, ir.DictExpr)) and not (
+        getattr(default, "elts", None) or getattr(default, "keys", None)
+    ):
+        return {ir.ListExpr: "list", ir.DictExpr: "dict", ir.SetExpr: "set"}[type(default)]
+    if isinstance(default, ir.Call) and not default.args and not default.keywords:
+        if isinstance(default.func, (ir.Name, ir.Attribute)):
+            return ExprWriter().expr(default.func)
+    return f"lambda: {text}"
 
 
 def _walk_types(t: ir.TypeExpr) -> Iterator[ir.TypeExpr]:

@@ -55,7 +55,7 @@ def _top_level(text: str, start: int = 0) -> Iterator[tuple[int, str]]:
             depth += 1
         elif ch in ")]}" and depth:
             depth -= 1
-        else:
+        elif not depth:
             yield i, ch
         i += 1
 
