@@ -275,7 +275,8 @@ def _run(args: argparse.Namespace) -> int:
             traceback.print_exc(file=sys.stderr)
         return EXIT_SPEC
     outcome = {"output": result.output, "state": result.state}
-    print(json.dumps(pydantic.TypeAdapter(Any).dump_python(outcome, mode="json")))
+    # objects JSON has no form for (a client in state, say) are shown by their repr
+    print(json.dumps(pydantic.TypeAdapter(Any).dump_python(outcome, mode="json", fallback=repr)))
     if args.history:
         print(graph.dump_history(result.history, indent=2).decode())
     return EXIT_OK

@@ -18,7 +18,7 @@ import jinja2
 
 from dsl import ir
 from dsl.unparse import ExprWriter, docstring_literal, quote_string
-from runtime.locations import note_spec_location
+from runtime import locations
 
 from .checks import CheckedGraph, NodeScope
 from .layout import LINE_LENGTH, fit, fit_item
@@ -142,10 +142,10 @@ class _Generator:
             typing_names.add("Literal")
         if self._uses_typing_name("Any"):
             typing_names.add("Any")
+        if self.target == "pydantic_graph":
+            typing_names.add("Any")  # in the spec-location helpers
         if typing_names:
             std.append(f"from typing import {', '.join(sorted(typing_names))}")
-        if self.target == "pydantic_graph":
-            std.insert(0, "import linecache")
         runtime_names = ["BaseNode", "End", "Graph", "GraphRunContext"]
         runtime_imports = []
         if self.uses_labels and self.target == "runtime":
@@ -153,8 +153,6 @@ class _Generator:
         runtime_imports.append(f"from {lib} import {', '.join(runtime_names)}")
         if self.uses_labels and self.target == "pydantic_graph":
             runtime_imports.append("from pydantic_graph import Edge as _Edge")
-        if self.target == "runtime":
-            runtime_imports.append("from runtime.locations import note_spec_location")
         user_imports = []
         dotted_modules = sorted(self._dotted_modules())
         user_imports += [f"import {m}" for m in dotted_modules]
@@ -166,8 +164,8 @@ class _Generator:
             if len(line) > LINE_LENGTH:  # as ruff format wraps it
                 line = f"from {imp.module} import (\n" + "".join(f"{_I}{name},\n" for name in names.split(", ")) + ")"
             user_imports.append(line)
-        # pydantic_graph has no such helper: those modules carry the runtime's own copy
-        prelude = [inspect.getsource(note_spec_location).strip()] if self.target == "pydantic_graph" else []
+        # the runtime notes spec lines on errors itself; pydantic_graph modules carry its helpers
+        prelude = [_LOCATION_HELPERS] if self.target == "pydantic_graph" else []
         if self.uses_labels and self.target == "pydantic_graph":
             prelude.insert(0, _HASHABLE_EDGE)
         snapshot = self._snapshot()
@@ -298,14 +296,8 @@ class _Generator:
             body.append(("", f"if {writer.expr(branch.condition)}:", branch.span))
             body += [(_I, writer.statement(s), s.span) for s in branch.do]
             body.append((_I, ret, branch.to.span))
-        lines.append(f"{_I * 2}try:")
         for indent, code, span in body:
-            lines += fit(code, self.line_comment(span), _I * 3 + indent)
-        lines += [
-            f"{_I * 2}except Exception as error:",
-            f"{_I * 3}note_spec_location(error, __file__, SPEC_FILE)",
-            f"{_I * 3}raise",
-        ]
+            lines += fit(code, self.line_comment(span), _I * 2 + indent)
         return "\n".join(lines)
 
     def _signature(self, node: ir.NodeSpec) -> str:
@@ -348,11 +340,17 @@ class _Generator:
             arg_lines = fit_item(arg, _I)
             lines += [*arg_lines[:-1], arg_lines[-1] + ","]
         lines.append(")")
+        if self.target == "pydantic_graph":
+            own = ", ".join(n.name for n in spec.nodes) + ("," if len(spec.nodes) == 1 else "")
+            lines += fit(f"locate_node_errors(({own}), __file__, SPEC_FILE)", "", "")
         if spec.start is not None:
             lines += ["", f"start = {spec.start}", '"""The node a run starts from by default."""']
         return "\n".join(lines)
 
 
+_LOCATION_HELPERS = "\n\n\n".join(
+    inspect.getsource(f).strip() for f in (locations.add_spec_note, locations.locate_node_errors)
+)
 _HASHABLE_EDGE = '''class Edge(_Edge):
     """pydantic_graph 0.0.39's `Edge` is unhashable, which breaks unions of labelled edges."""
 
@@ -380,10 +378,16 @@ def _factory(default: ir.Expr, text: str) -> str:
         getattr(default, "elts", None) or getattr(default, "keys", None)
     ):
         return {ir.ListExpr: "list", ir.DictExpr: "dict", ir.SetExpr: "set"}[type(default)]
-    if isinstance(default, ir.Call) and not default.args and not default.keywords:
-        if isinstance(default.func, (ir.Name, ir.Attribute)):
-            return ExprWriter().expr(default.func)
+    if isinstance(default, ir.Call) and not (default.args or default.keywords) and _is_dotted(default.func):
+        return ExprWriter().expr(default.func)
     return f"lambda: {text}"
+
+
+def _is_dotted(expr: ir.Expr) -> bool:
+    """`name` or `name.attr.attr`: a class or function a factory may name directly."""
+    while isinstance(expr, ir.Attribute):
+        expr = expr.value
+    return isinstance(expr, ir.Name)
 
 
 def _walk_types(t: ir.TypeExpr) -> Iterator[ir.TypeExpr]:

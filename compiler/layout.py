@@ -56,6 +56,9 @@ def fit(code: str, trailer: str, indent: str) -> list[str]:
         inner = fit_item(expression, indent + _INDENT)
         return [f"{indent}{prefix}(", *inner, f"{indent}){suffix}{trailer}"]
     if pair is None:
+        atom = indent + _INDENT + expression + trailer
+        if optional_parentheses and prefix and len(atom) <= LINE_LENGTH:  # ruff parenthesises a long atom
+            return [f"{indent}{prefix}(", atom, f"{indent}){suffix}"]
         return [indent + code + trailer]
     split = _right_hand_split(expression, pair, indent)
     split[0] = indent + prefix + split[0].lstrip()

@@ -12,7 +12,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -22,7 +22,7 @@ from lark.tree import Meta
 from grammars import read_grammar
 
 from . import ir
-from .diagnostics import DiagnosticError, Diagnostics
+from .diagnostics import DiagnosticError, Diagnostics, did_you_mean
 from .expressions import PositionMap, TreeToIR
 from .source import SourceFile
 
@@ -34,22 +34,28 @@ MAX_ERRORS = 50
 """Syntax errors reported per file before giving up."""
 
 _DECL_START = re.compile(r"^(graph|start|from|state|deps|node)\b", re.MULTILINE)
-_FORBIDDEN_WORDS = {
-    "lambda": "lambdas are not allowed in graph expressions",
-    "for": "comprehensions and loops are not allowed in graph expressions",
-    "yield": "`yield` is not allowed in graph expressions",
-    "return": "`return` is not part of the language: end a branch with `-> Target(...)`",
-    "def": "functions cannot be defined in a spec: import them with `from module import name`",
-    "class": "classes cannot be defined in a spec: import them with `from module import name`",
-    "import": "write imports as `from module import name` at the top level",
-    "while": "loops are not part of the language: route back to a node instead",
-    "with": "`with` blocks are not part of the language: put that code in an imported function",
-    "try": "`try` blocks are not part of the language: put that code in an imported function",
-    "async": "`async` is not needed: node bodies may `await` directly",
-    "global": "`global` is not part of the language: keep shared data in `state`",
-    "elif": "`elif` is not part of the language: write another `if` branch",
-}
 _FORBIDDEN = "not part of the graph language: move that logic into a Python function the spec imports"
+_FORBIDDEN_WORDS: dict[str, tuple[str, str]] = {
+    "lambda": ("lambdas are not allowed in graph expressions", _FORBIDDEN),
+    "for": ("comprehensions and loops are not allowed in graph expressions", _FORBIDDEN),
+    "yield": ("`yield` is not allowed in graph expressions", _FORBIDDEN),
+    "return": (
+        "`return` is not part of the language",
+        "end a branch with `-> Target(...)`, or `-> End(value)` to finish the run",
+    ),
+    "def": ("functions cannot be defined in a spec", "define it in Python and import it: `from module import name`"),
+    "class": ("classes cannot be defined in a spec", "define it in Python and import it: `from module import Name`"),
+    "import": ("plain `import` is not part of the language", "write `from module import name` at the top level"),
+    "while": ("loops are not part of the language", "route back to a node instead: `-> ThisNode(...)`"),
+    "with": ("`with` blocks are not part of the language", _FORBIDDEN),
+    "try": ("`try` blocks are not part of the language", _FORBIDDEN),
+    "async": ("`async` is not needed", "node bodies may `await` directly"),
+    "global": ("`global` is not part of the language", "keep shared data in `state`"),
+    "elif": (
+        "`elif` is not part of the language",
+        "write another `if COND -> Target(...)` branch: branches are tried in order",
+    ),
+}
 _TOKEN_NAMES = {
     "NAME": "a name",
     "NUMBER": "a number",
@@ -69,11 +75,12 @@ _TOKEN_NAMES = {
 
 
 class _IndentProblem(Exception):
-    def __init__(self, line: int, column: int, message: str) -> None:
+    def __init__(self, line: int, column: int, message: str, hint: str) -> None:
         super().__init__(message)
         self.line = line
         self.column = column
         self.message = message
+        self.hint = hint
 
 
 class _GraphIndenter(Indenter):
@@ -89,10 +96,12 @@ class _GraphIndenter(Indenter):
     def __init__(self) -> None:
         super().__init__()
         self.comments: list[tuple[int, int, str]] = []
+        self.style: tuple[str, int] | None = None  # the first indented line's character and line number
 
     def process(self, stream: Iterator[Token]) -> Iterator[Token]:
-        """Start a new parse: forget the previous parse's comments."""
+        """Start a new parse: forget the previous parse's comments and indentation style."""
         self.comments = []
+        self.style = None
         processed: Iterator[Token] = super().process(stream)  # type: ignore[no-untyped-call]
         return processed
 
@@ -111,6 +120,8 @@ class _GraphIndenter(Indenter):
             return
         yield token
         indent_str = value.rsplit("\n", 1)[1]
+        if indent_str:
+            self._check_indent_style(indent_str, token.end_line or token.line or 1)
         indent = indent_str.count(" ") + indent_str.count("\t") * self.tab_len
         if indent > self.indent_level[-1]:
             self.indent_level.append(indent)
@@ -121,7 +132,29 @@ class _GraphIndenter(Indenter):
             yield Token.new_borrow_pos(self.DEDENT_type, indent_str, token)
         if indent != self.indent_level[-1]:
             line = token.end_line or token.line or 1
-            raise _IndentProblem(line, len(indent_str) + 1, "unindent does not match any outer indentation level")
+            raise _IndentProblem(
+                line,
+                len(indent_str) + 1,
+                "unindent does not match any outer indentation level",
+                "indent with the same spaces as the enclosing block",
+            )
+
+    def _check_indent_style(self, indent: str, line: int) -> None:
+        """Indentation is all tabs or all spaces, file-wide: a tab's width is a guess that misleads."""
+        char = indent[0]
+        if self.style is None:
+            self.style = (char, line)
+        first_char, first_line = self.style
+        mixed = next((i for i, c in enumerate(indent) if c != first_char), None)
+        if mixed is not None:
+            what = {"\t": "tabs", " ": "spaces"}
+            raise _IndentProblem(
+                line,
+                mixed + 1,
+                f"indentation mixes tabs and spaces: this line has {what[indent[mixed]]}, "
+                f"line {first_line} indents with {what[first_char]}",
+                "indent with one of them only (`graphc fmt` writes 4 spaces per level)",
+            )
 
 
 class _Position(Meta):
@@ -204,23 +237,73 @@ def _parser() -> Lark:
     return build_parser()
 
 
-def _syntax_error(error: UnexpectedInput | _IndentProblem, text: str) -> tuple[int, int, int, str, str | None]:
-    """Line, column, width, message and hint for a parse failure."""
+class _Problem(NamedTuple):
+    """A syntax error, positioned within the text that was parsed."""
+
+    code: str
+    line: int
+    column: int
+    width: int
+    message: str
+    hint: str | None
+
+
+_WALRUS = "assignment expressions (`:=`) are not allowed"
+_STAR = "star-arguments and unpacking are not allowed"
+
+
+def _forbidden(line: int, column: int, width: int, message: str, hint: str = _FORBIDDEN) -> _Problem:
+    return _Problem("E005", line, column, width, message, hint)
+
+
+def _syntax_errors(error: UnexpectedInput | _IndentProblem, text: str) -> list[_Problem]:
+    """The problems a parse failure stands for: the failure, then any other forbidden construct on its line.
+
+    The parser stops at the first one; a line such as `x = (n := 3) + f(*xs)` deserves both.
+    """
+    first = _syntax_error(error, text)
+    if first.code != "E005":
+        return [first]
+    lines = text.split("\n")
+    line_text = lines[first.line - 1] if 0 < first.line <= len(lines) else ""
+    return [first, *(p for p in _forbidden_on_line(line_text, first.line) if p.column != first.column)]
+
+
+_HIDE_STRINGS = re.compile(r"""[a-zA-Z]{0,2}("([^"\\]|\\.)*"|'([^'\\]|\\.)*')""")
+_FORBIDDEN_ON_LINE = re.compile(r"(?P<walrus>:=)|[(,]\s*(?P<star>\*\*?)(?=\s*[\w(\[{])|\b(?P<word>lambda|yield)\b")
+
+
+def _forbidden_on_line(line_text: str, line: int) -> Iterator[_Problem]:
+    """Every `:=`, star-argument, `lambda` and `yield` on a line, outside strings."""
+    code = _HIDE_STRINGS.sub(lambda m: " " * len(m.group()), line_text)
+    for match in _FORBIDDEN_ON_LINE.finditer(code):
+        if match.group("walrus"):
+            yield _forbidden(line, match.start("walrus") + 1, 2, _WALRUS)
+        elif match.group("star"):
+            yield _forbidden(line, match.start("star") + 1, len(match.group("star")), _STAR)
+        else:
+            word = match.group("word")
+            yield _forbidden(line, match.start("word") + 1, len(word), *_FORBIDDEN_WORDS[word])
+
+
+def _syntax_error(error: UnexpectedInput | _IndentProblem, text: str) -> _Problem:
+    """Code, position, message and hint for a parse failure."""
     if isinstance(error, _IndentProblem):
-        return error.line, error.column, 1, error.message, "indent with the same spaces as the enclosing block"
+        return _Problem("E003", error.line, error.column, 1, error.message, error.hint)
     line = error.line if isinstance(error.line, int) and error.line > 0 else 1
     column = error.column if isinstance(error.column, int) and error.column > 0 else 1
     if isinstance(error, UnexpectedCharacters):
         pos = error.pos_in_stream or 0
         char = text[pos] if 0 <= pos < len(text) else ""
         if char == "=" and text[pos - 1 : pos] == ":":
-            return line, column - 1, 2, "assignment expressions (`:=`) are not allowed", _FORBIDDEN
+            return _forbidden(line, column - 1, 2, _WALRUS)
         if char in "\"'":
-            return line, column, 1, "unterminated string", "close the string on the same line, or use triple quotes"
+            hint = "close the string on the same line, or use triple quotes"
+            return _Problem("E001", line, column, 1, "unterminated string", hint)
         if char == "\t" or char == " ":
-            return line, column, 1, "unexpected indentation", None
+            return _Problem("E001", line, column, 1, "unexpected indentation", None)
         shown = repr(char)[1:-1] if char.isprintable() else f"\\u{ord(char):04x}" if char else "end of file"
-        return line, column, 1, f"unexpected character `{shown}`", None
+        return _Problem("E001", line, column, 1, f"unexpected character `{shown}`", None)
     if isinstance(error, UnexpectedToken):
         token = error.token
         value = str(token)
@@ -228,45 +311,50 @@ def _syntax_error(error: UnexpectedInput | _IndentProblem, text: str) -> tuple[i
             line, column = (token.end_line or line), len(value.replace("\t", " " * 8)) + 1
         line_text = text.split("\n")[line - 1] if 0 < line <= text.count("\n") + 1 else ""
         if value == ":" and line_text[column : column + 1] == "=":
-            return line, column, 2, "assignment expressions (`:=`) are not allowed", _FORBIDDEN
+            return _forbidden(line, column, 2, _WALRUS)
         if token.type == "NAME" and value in _FORBIDDEN_WORDS:
-            return line, column, len(value), _FORBIDDEN_WORDS[value], _FORBIDDEN
+            return _forbidden(line, column, len(value), *_FORBIDDEN_WORDS[value])
         previous = re.search(r"(\w+)\W*$", line_text[: column - 1])
         if previous and previous.group(1) in _FORBIDDEN_WORDS:
             word = previous.group(1)
-            return line, previous.start(1) + 1, len(word), _FORBIDDEN_WORDS[word], _FORBIDDEN
+            return _forbidden(line, previous.start(1) + 1, len(word), *_FORBIDDEN_WORDS[word])
         if token.type in ("MUL_OP", "POW_OP") and "NAME" in error.expected:
-            return line, column, len(value), "star-arguments and unpacking are not allowed", _FORBIDDEN
+            return _forbidden(line, column, len(value), _STAR)
         if token.type == "_INDENT":
-            return line, column, 1, "unexpected indentation", "indent only the lines of a block"
+            return _Problem("E001", line, column, 1, "unexpected indentation", "indent only the lines of a block")
         if token.type == "_DEDENT" or token.type == "$END":
             what = "end of block" if token.type == "_DEDENT" else "end of file"
-            return line, column, 1, f"unexpected {what}", _expected_hint(error.expected)
+            return _Problem("E001", line, column, 1, f"unexpected {what}", _expected_hint(error.expected))
         shown = "end of line" if token.type == "_NL" else f"`{value}`"
         width = 1 if token.type == "_NL" else max(1, len(value))
-        return line, column, width, f"unexpected {shown}", _expected_hint(error.expected)
+        suggestion = _keyword_hint(token, error.expected) or _expected_hint(error.expected)
+        return _Problem("E001", line, column, width, f"unexpected {shown}", suggestion)
     if isinstance(error, UnexpectedEOF):
-        return line, column, 1, "unexpected end of input", _expected_hint(error.expected)
-    return line, column, 1, "syntax error", None
+        return _Problem("E001", line, column, 1, "unexpected end of input", _expected_hint(error.expected))
+    return _Problem("E001", line, column, 1, "syntax error", None)
 
 
-def _error_code(error: Exception, hint: str | None) -> str:
-    if isinstance(error, _IndentProblem):
-        return "E003"
-    return "E005" if hint == _FORBIDDEN else "E001"
+def _keyword_hint(token: Token, expected: Any) -> str | None:
+    """`did you mean `node`?` for a misspelt keyword where the grammar expects keywords."""
+    if token.type != "NAME":
+        return None
+    words = [p.value for _, p in _expected_patterns(expected) if p.type == "str" and str(p.value).isalpha()]
+    return did_you_mean(str(token), words) if words else None
+
+
+def _expected_patterns(expected: Iterable[str]) -> Iterator[tuple[str, Any]]:
+    """The terminals a parser expected, with their patterns."""
+    parser = _parser()
+    for terminal in expected:
+        try:
+            yield terminal, parser.get_terminal(terminal).pattern
+        except KeyError:
+            continue
 
 
 def _expected_hint(expected: Any) -> str | None:
-    parser = _parser()
-    names: set[str] = set()
-    for terminal in expected:
-        if terminal in _TOKEN_NAMES:
-            names.add(_TOKEN_NAMES[terminal])
-            continue
-        try:
-            pattern = parser.get_terminal(terminal).pattern
-        except KeyError:
-            continue
+    names = {_TOKEN_NAMES[t] for t in expected if t in _TOKEN_NAMES}
+    for terminal, pattern in _expected_patterns(t for t in expected if t not in _TOKEN_NAMES):
         names.add(f"`{pattern.value}`" if pattern.type == "str" else terminal.lower())
     if not names or len(names) > 8:
         return None
@@ -296,14 +384,11 @@ def parse_fragment(
         with _PARSE_LOCK:
             return _parser().parse(text.strip("\n"), start=start)
     except (UnexpectedInput, _IndentProblem) as e:
-        line, column, width, message, hint = _syntax_error(e, text)
-        file_line, file_column = position(line, column)
-        sink.error(
-            _error_code(e, hint),
-            ir.Span(file=file, line=file_line, column=file_column, end_line=file_line, end_column=file_column + width),
-            message,
-            hint,
-        )
+        for problem in _syntax_errors(e, text):
+            file_line, file_column = position(problem.line, problem.column)
+            end_column = file_column + problem.width
+            span = ir.Span(file=file, line=file_line, column=file_column, end_line=file_line, end_column=end_column)
+            sink.error(problem.code, span, problem.message, problem.hint)
         return None
 
 
@@ -341,19 +426,12 @@ def parse_graph(source: SourceFile) -> ir.GraphSpec:
                 comments.extend((line + offset, column, body) for line, column, body in indenter.comments)
             break
         except (UnexpectedInput, _IndentProblem) as e:
-            line, column, width, message, hint = _syntax_error(e, remaining)
-            sink.error(
-                _error_code(e, hint),
-                ir.Span(
-                    file=source.name,
-                    line=line + offset,
-                    column=column,
-                    end_line=line + offset,
-                    end_column=column + width,
-                ),
-                message,
-                hint,
-            )
+            problems = _syntax_errors(e, remaining)
+            for problem in problems:
+                at, column = problem.line + offset, problem.column
+                span = ir.Span(file=source.name, line=at, column=column, end_line=at, end_column=column + problem.width)
+                sink.error(problem.code, span, problem.message, problem.hint)
+            line = problems[0].line
             if len(sink.items) >= MAX_ERRORS:
                 break
             lines_before = remaining.split("\n", line)[:line]

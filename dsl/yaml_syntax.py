@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import yaml
 
 from . import ir
@@ -89,6 +91,38 @@ class _Located:
         return DataNode(value, span, content=content)
 
 
+_KEY_VALUE = re.compile(r"^\s*(?:-\s+)?\{?\s*([\w-]+):\s+(.*?)\s*\}?\s*$")
+
+
+def _quote_hint(line_text: str) -> str | None:
+    """For `to: End("a: b")`: YAML reads the second `: ` as a new key, so say how to quote the value."""
+    match = _KEY_VALUE.match(line_text)
+    if match is None or ":" not in match.group(2) or match.group(2)[:1] in "'\"":
+        return None
+    key, value = match.group(1), _flow_value(match.group(2))
+    quoted = "'" + value.replace("'", "''") + "'"
+    return f"quote a value that contains `: `, as in `{key}: {quoted}`"
+
+
+def _flow_value(text: str) -> str:
+    """The value up to a `,` or `}` outside brackets and quotes (the end of a flow-mapping entry)."""
+    depth, quote = 0, ""
+    for i, ch in enumerate(text):
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif ch in ",}" and depth == 0:
+            return text[:i].rstrip()
+        elif ch == "}":
+            depth -= 1
+    return text
+
+
 def parse_yaml(source: SourceFile) -> ir.GraphSpec:
     """Parse the YAML form of a spec.
 
@@ -102,7 +136,8 @@ def parse_yaml(source: SourceFile) -> ir.GraphSpec:
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         message = f"invalid YAML: {e.problem or e.context}"
         span = ir.Span(file=source.name, line=line, column=column, end_line=line, end_column=column + 1)
-        raise DiagnosticError([Diagnostic.error("E020", span, message)]) from None
+        hint = _quote_hint(source.line(line))
+        raise DiagnosticError([Diagnostic.error("E020", span, message, hint)]) from None
     except yaml.YAMLError as e:
         span = ir.Span.start_of(source.name)
         raise DiagnosticError([Diagnostic.error("E020", span, f"invalid YAML: {e}")]) from None

@@ -19,6 +19,7 @@ import typing_extensions
 
 from . import mermaid
 from .exceptions import GraphRuntimeError, GraphSetupError
+from .locations import note_node_error
 from .nodes import BaseNode, DepsT, End, GraphRunContext, NodeDef, RunEndT
 from .state import EndStep, HistoryStep, NodeStep, StateT, deep_copy_state, nodes_schema_var
 
@@ -458,7 +459,11 @@ class GraphRun(Generic[StateT, DepsT, RunEndT]):
         history = self.history
         start_ts = datetime.now(timezone.utc)
         start = perf_counter()
-        next_node = await node.run(ctx)
+        try:
+            next_node = await node.run(ctx)
+        except Exception as error:
+            note_node_error(error, node)  # the spec line, when the node was compiled from a spec
+            raise
         history.append(NodeStep._record(ctx.state, node, start_ts, perf_counter() - start, graph.snapshot_state))
         if type(next_node) in node_classes:
             pass  # the common case, without `isinstance` on an ABC

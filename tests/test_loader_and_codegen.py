@@ -6,6 +6,7 @@ import ast
 import asyncio
 import linecache
 import os
+import sys
 import threading
 import time
 from pathlib import Path
@@ -221,3 +222,24 @@ def test_import_hook_finds_specs_on_sys_path(tmp_path: Path, monkeypatch: pytest
     import hooked_flow  # type: ignore[import-not-found]
 
     assert hooked_flow.graph.run_sync(state=hooked_flow.MyState(41)).output == 43
+
+
+@pytest.mark.parametrize("target", ["runtime", "pydantic_graph"])
+def test_an_error_in_a_helper_names_the_spec_line_and_the_helper(
+    tmp_path: Path, target: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    helpers = f"helpers_{target}"  # the loader leaves each spec's folder on sys.path
+    (tmp_path / f"{helpers}.py").write_text("def explode(text):\n    return int(text)\n")
+    spec = tmp_path / "boom.graph"
+    spec.write_text(
+        f"graph Boom -> int\nstart A\n\nfrom {helpers} import explode\n\n"
+        'node A(text: str = "x"):\n    n = explode(text)\n    -> End(n)\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    module = compiler.load_module(spec, target=target)  # type: ignore[arg-type]
+    source = "".join(linecache.getlines(module.__file__))
+    assert "except" not in source[source.index("class A") :]  # the nodes carry no error handling
+    with pytest.raises(ValueError) as caught:
+        asyncio.run(module.graph.run(module.A()))
+    assert caught.value.__notes__ == ["in boom.graph, line 7", f"raised in {helpers}.py, line 2, in explode"]
+    sys.modules.pop(helpers, None)

@@ -3,9 +3,8 @@
 
 from __future__ import annotations
 
-import linecache
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic_graph import BaseNode, End, Graph, GraphRunContext
 from pydantic_graph import Edge as _Edge
@@ -27,17 +26,25 @@ class Edge(_Edge):
         return hash(self.label)
 
 
-def note_spec_location(error: BaseException, module_file: str, spec_file: str) -> None:
-    """Add a note naming the spec line that was running when `error` was raised in a compiled node.
+def add_spec_note(error: BaseException, module_file: str, spec_file: str) -> None:
+    """Add notes naming the spec line running in `module_file` when `error` was raised.
 
-    Generated code ends each statement with a `# <spec_file>:<line>` comment (on its
-    last line when it is split over several); the deepest traceback entry in
-    `module_file` names the line.
+    The first note names the spec line (`in flow.graph, line 7`); a second one names
+    the innermost frame outside the generated module and the standard library, when
+    the error came from code the spec called (`raised in helpers.py, line 12, in classify`).
     """
+    import linecache  # here, not at the top: this function is copied into pydantic_graph modules
+    import os
+    import sysconfig
+
     spec_line = None
+    helper = None
+    stdlib = tuple(os.path.realpath(sysconfig.get_paths()[key]) for key in ("stdlib", "platstdlib"))
     tb = error.__traceback__
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename == module_file:
+        code = tb.tb_frame.f_code
+        if code.co_filename == module_file:
+            helper = None
             line = tb.tb_lineno
             while text := linecache.getline(module_file, line):
                 marker = text.rfind(f"# {spec_file}:")
@@ -45,13 +52,43 @@ def note_spec_location(error: BaseException, module_file: str, spec_file: str) -
                     spec_line = text[marker + len(spec_file) + 3 :].strip()
                     break
                 line += 1  # inside a statement split over lines: its comment follows
+        elif spec_line is not None and not os.path.realpath(code.co_filename).startswith(stdlib):
+            helper = (code.co_filename, tb.tb_lineno, code.co_name)
         tb = tb.tb_next
-    if spec_line is not None:
-        note = f"in {spec_file}, line {spec_line}"
+    if spec_line is None:
+        return
+    notes = [f"in {spec_file}, line {spec_line}"]
+    if helper is not None:
+        path, line_number, function = helper
+        try:
+            shown = os.path.relpath(path)
+        except ValueError:  # another drive on Windows
+            shown = path
+        notes.append(f"raised in {shown if not shown.startswith('..') else path}, line {line_number}, in {function}")
+    for note in notes:
         if hasattr(error, "add_note"):
             error.add_note(note)
         else:  # Python 3.10
             error.__notes__ = [*getattr(error, "__notes__", []), note]
+
+
+def locate_node_errors(nodes: tuple[type[Any], ...], module_file: str, spec_file: str) -> None:
+    """Make each node's `run` add spec notes to what it raises (for libraries that do not, like pydantic_graph)."""
+    from functools import wraps  # here, not at the top: this function is copied into pydantic_graph modules
+
+    def located(run: Any) -> Any:
+        @wraps(run)
+        async def located_run(self: Any, ctx: Any) -> Any:
+            try:
+                return await run(self, ctx)
+            except Exception as error:
+                add_spec_note(error, module_file, spec_file)
+                raise
+
+        return located_run
+
+    for node in nodes:
+        setattr(node, "run", located(node.run))  # noqa: B010 -- mypy forbids assigning to a method
 
 
 @dataclass
@@ -63,13 +100,9 @@ class DivisibleBy5(BaseNode[None, None, int]):
     foo: int
 
     async def run(self, ctx: GraphRunContext[None, None]) -> End[int] | Increment:
-        try:
-            if self.foo % 5 == 0:  # fives.graph:7
-                return End(self.foo)  # fives.graph:7
-            return Increment(self.foo)  # fives.graph:8
-        except Exception as error:
-            note_spec_location(error, __file__, SPEC_FILE)
-            raise
+        if self.foo % 5 == 0:  # fives.graph:7
+            return End(self.foo)  # fives.graph:7
+        return Increment(self.foo)  # fives.graph:8
 
 
 @dataclass
@@ -77,17 +110,14 @@ class Increment(BaseNode[None, None, int]):
     foo: int
 
     async def run(self, ctx: GraphRunContext[None, None]) -> Annotated[DivisibleBy5, Edge(label="count up")]:
-        try:
-            return DivisibleBy5(foo=self.foo + 1)  # fives.graph:11
-        except Exception as error:
-            note_spec_location(error, __file__, SPEC_FILE)
-            raise
+        return DivisibleBy5(foo=self.foo + 1)  # fives.graph:11
 
 
 graph: Graph[None, None, int] = Graph(
     nodes=(DivisibleBy5, Increment),
     name="Fives",
 )
+locate_node_errors((DivisibleBy5, Increment), __file__, SPEC_FILE)
 
 start = DivisibleBy5
 """The node a run starts from by default."""

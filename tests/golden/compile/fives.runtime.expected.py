@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from runtime import BaseNode, Edge, End, Graph, GraphRunContext
-from runtime.locations import note_spec_location
 
 __all__ = (
     "graph",
@@ -28,13 +27,9 @@ class DivisibleBy5(BaseNode[None, None, int]):
     foo: int
 
     async def run(self, ctx: GraphRunContext[None, None]) -> End[int] | Increment:
-        try:
-            if self.foo % 5 == 0:  # fives.graph:7
-                return End(self.foo)  # fives.graph:7
-            return Increment(self.foo)  # fives.graph:8
-        except Exception as error:
-            note_spec_location(error, __file__, SPEC_FILE)
-            raise
+        if self.foo % 5 == 0:  # fives.graph:7
+            return End(self.foo)  # fives.graph:7
+        return Increment(self.foo)  # fives.graph:8
 
 
 @dataclass
@@ -42,11 +37,7 @@ class Increment(BaseNode[None, None, int]):
     foo: int
 
     async def run(self, ctx: GraphRunContext[None, None]) -> Annotated[DivisibleBy5, Edge(label="count up")]:
-        try:
-            return DivisibleBy5(foo=self.foo + 1)  # fives.graph:11
-        except Exception as error:
-            note_spec_location(error, __file__, SPEC_FILE)
-            raise
+        return DivisibleBy5(foo=self.foo + 1)  # fives.graph:11
 
 
 graph: Graph[None, None, int] = Graph(

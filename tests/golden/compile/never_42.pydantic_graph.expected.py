@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-import linecache
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic_graph import BaseNode, End, Graph, GraphRunContext
 
@@ -19,17 +19,25 @@ __all__ = (
 SPEC_FILE = "never_42.graph"
 
 
-def note_spec_location(error: BaseException, module_file: str, spec_file: str) -> None:
-    """Add a note naming the spec line that was running when `error` was raised in a compiled node.
+def add_spec_note(error: BaseException, module_file: str, spec_file: str) -> None:
+    """Add notes naming the spec line running in `module_file` when `error` was raised.
 
-    Generated code ends each statement with a `# <spec_file>:<line>` comment (on its
-    last line when it is split over several); the deepest traceback entry in
-    `module_file` names the line.
+    The first note names the spec line (`in flow.graph, line 7`); a second one names
+    the innermost frame outside the generated module and the standard library, when
+    the error came from code the spec called (`raised in helpers.py, line 12, in classify`).
     """
+    import linecache  # here, not at the top: this function is copied into pydantic_graph modules
+    import os
+    import sysconfig
+
     spec_line = None
+    helper = None
+    stdlib = tuple(os.path.realpath(sysconfig.get_paths()[key]) for key in ("stdlib", "platstdlib"))
     tb = error.__traceback__
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename == module_file:
+        code = tb.tb_frame.f_code
+        if code.co_filename == module_file:
+            helper = None
             line = tb.tb_lineno
             while text := linecache.getline(module_file, line):
                 marker = text.rfind(f"# {spec_file}:")
@@ -37,13 +45,43 @@ def note_spec_location(error: BaseException, module_file: str, spec_file: str) -
                     spec_line = text[marker + len(spec_file) + 3 :].strip()
                     break
                 line += 1  # inside a statement split over lines: its comment follows
+        elif spec_line is not None and not os.path.realpath(code.co_filename).startswith(stdlib):
+            helper = (code.co_filename, tb.tb_lineno, code.co_name)
         tb = tb.tb_next
-    if spec_line is not None:
-        note = f"in {spec_file}, line {spec_line}"
+    if spec_line is None:
+        return
+    notes = [f"in {spec_file}, line {spec_line}"]
+    if helper is not None:
+        path, line_number, function = helper
+        try:
+            shown = os.path.relpath(path)
+        except ValueError:  # another drive on Windows
+            shown = path
+        notes.append(f"raised in {shown if not shown.startswith('..') else path}, line {line_number}, in {function}")
+    for note in notes:
         if hasattr(error, "add_note"):
             error.add_note(note)
         else:  # Python 3.10
             error.__notes__ = [*getattr(error, "__notes__", []), note]
+
+
+def locate_node_errors(nodes: tuple[type[Any], ...], module_file: str, spec_file: str) -> None:
+    """Make each node's `run` add spec notes to what it raises (for libraries that do not, like pydantic_graph)."""
+    from functools import wraps  # here, not at the top: this function is copied into pydantic_graph modules
+
+    def located(run: Any) -> Any:
+        @wraps(run)
+        async def located_run(self: Any, ctx: Any) -> Any:
+            try:
+                return await run(self, ctx)
+            except Exception as error:
+                add_spec_note(error, module_file, spec_file)
+                raise
+
+        return located_run
+
+    for node in nodes:
+        setattr(node, "run", located(node.run))  # noqa: B010 -- mypy forbids assigning to a method
 
 
 @dataclass
@@ -61,24 +99,16 @@ def snapshot_state(state: MyState) -> MyState:
 @dataclass
 class Increment(BaseNode[MyState, None, int]):
     async def run(self, ctx: GraphRunContext[MyState, None]) -> Check42:
-        try:
-            ctx.state.number += 1  # never_42.graph:9
-            return Check42()  # never_42.graph:10
-        except Exception as error:
-            note_spec_location(error, __file__, SPEC_FILE)
-            raise
+        ctx.state.number += 1  # never_42.graph:9
+        return Check42()  # never_42.graph:10
 
 
 @dataclass
 class Check42(BaseNode[MyState, None, int]):
     async def run(self, ctx: GraphRunContext[MyState, None]) -> Increment | End[int]:
-        try:
-            if ctx.state.number == 42:  # never_42.graph:13
-                return Increment()  # never_42.graph:13
-            return End(ctx.state.number)  # never_42.graph:14
-        except Exception as error:
-            note_spec_location(error, __file__, SPEC_FILE)
-            raise
+        if ctx.state.number == 42:  # never_42.graph:13
+            return Increment()  # never_42.graph:13
+        return End(ctx.state.number)  # never_42.graph:14
 
 
 graph: Graph[MyState, None, int] = Graph(
@@ -86,6 +116,7 @@ graph: Graph[MyState, None, int] = Graph(
     name="Never42",
     snapshot_state=snapshot_state,
 )
+locate_node_errors((Increment, Check42), __file__, SPEC_FILE)
 
 start = Increment
 """The node a run starts from by default."""

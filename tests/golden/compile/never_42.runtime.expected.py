@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from runtime import BaseNode, End, Graph, GraphRunContext
-from runtime.locations import note_spec_location
 
 __all__ = (
     "graph",
@@ -34,24 +33,16 @@ def snapshot_state(state: MyState) -> MyState:
 @dataclass
 class Increment(BaseNode[MyState, None, int]):
     async def run(self, ctx: GraphRunContext[MyState, None]) -> Check42:
-        try:
-            ctx.state.number += 1  # never_42.graph:9
-            return Check42()  # never_42.graph:10
-        except Exception as error:
-            note_spec_location(error, __file__, SPEC_FILE)
-            raise
+        ctx.state.number += 1  # never_42.graph:9
+        return Check42()  # never_42.graph:10
 
 
 @dataclass
 class Check42(BaseNode[MyState, None, int]):
     async def run(self, ctx: GraphRunContext[MyState, None]) -> Increment | End[int]:
-        try:
-            if ctx.state.number == 42:  # never_42.graph:13
-                return Increment()  # never_42.graph:13
-            return End(ctx.state.number)  # never_42.graph:14
-        except Exception as error:
-            note_spec_location(error, __file__, SPEC_FILE)
-            raise
+        if ctx.state.number == 42:  # never_42.graph:13
+            return Increment()  # never_42.graph:13
+        return End(ctx.state.number)  # never_42.graph:14
 
 
 graph: Graph[MyState, None, int] = Graph(

@@ -3,9 +3,8 @@
 
 from __future__ import annotations
 
-import linecache
 from dataclasses import dataclass, field
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic_graph import BaseNode, End, Graph, GraphRunContext
 from pydantic_graph import Edge as _Edge
@@ -40,17 +39,25 @@ class Edge(_Edge):
         return hash(self.label)
 
 
-def note_spec_location(error: BaseException, module_file: str, spec_file: str) -> None:
-    """Add a note naming the spec line that was running when `error` was raised in a compiled node.
+def add_spec_note(error: BaseException, module_file: str, spec_file: str) -> None:
+    """Add notes naming the spec line running in `module_file` when `error` was raised.
 
-    Generated code ends each statement with a `# <spec_file>:<line>` comment (on its
-    last line when it is split over several); the deepest traceback entry in
-    `module_file` names the line.
+    The first note names the spec line (`in flow.graph, line 7`); a second one names
+    the innermost frame outside the generated module and the standard library, when
+    the error came from code the spec called (`raised in helpers.py, line 12, in classify`).
     """
+    import linecache  # here, not at the top: this function is copied into pydantic_graph modules
+    import os
+    import sysconfig
+
     spec_line = None
+    helper = None
+    stdlib = tuple(os.path.realpath(sysconfig.get_paths()[key]) for key in ("stdlib", "platstdlib"))
     tb = error.__traceback__
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename == module_file:
+        code = tb.tb_frame.f_code
+        if code.co_filename == module_file:
+            helper = None
             line = tb.tb_lineno
             while text := linecache.getline(module_file, line):
                 marker = text.rfind(f"# {spec_file}:")
@@ -58,13 +65,43 @@ def note_spec_location(error: BaseException, module_file: str, spec_file: str) -
                     spec_line = text[marker + len(spec_file) + 3 :].strip()
                     break
                 line += 1  # inside a statement split over lines: its comment follows
+        elif spec_line is not None and not os.path.realpath(code.co_filename).startswith(stdlib):
+            helper = (code.co_filename, tb.tb_lineno, code.co_name)
         tb = tb.tb_next
-    if spec_line is not None:
-        note = f"in {spec_file}, line {spec_line}"
+    if spec_line is None:
+        return
+    notes = [f"in {spec_file}, line {spec_line}"]
+    if helper is not None:
+        path, line_number, function = helper
+        try:
+            shown = os.path.relpath(path)
+        except ValueError:  # another drive on Windows
+            shown = path
+        notes.append(f"raised in {shown if not shown.startswith('..') else path}, line {line_number}, in {function}")
+    for note in notes:
         if hasattr(error, "add_note"):
             error.add_note(note)
         else:  # Python 3.10
             error.__notes__ = [*getattr(error, "__notes__", []), note]
+
+
+def locate_node_errors(nodes: tuple[type[Any], ...], module_file: str, spec_file: str) -> None:
+    """Make each node's `run` add spec notes to what it raises (for libraries that do not, like pydantic_graph)."""
+    from functools import wraps  # here, not at the top: this function is copied into pydantic_graph modules
+
+    def located(run: Any) -> Any:
+        @wraps(run)
+        async def located_run(self: Any, ctx: Any) -> Any:
+            try:
+                return await run(self, ctx)
+            except Exception as error:
+                add_spec_note(error, module_file, spec_file)
+                raise
+
+        return located_run
+
+    for node in nodes:
+        setattr(node, "run", located(node.run))  # noqa: B010 -- mypy forbids assigning to a method
 
 
 @dataclass
@@ -108,14 +145,10 @@ class Receive(BaseNode[DeskState, DeskDeps, str]):
     customer: str = "ada"
 
     async def run(self, ctx: GraphRunContext[DeskState, DeskDeps]) -> Triage:
-        try:
-            ctx.state.ticket_id += 1  # support_desk.graph:22
-            ctx.state.log.append(f"received #{ctx.state.ticket_id} from {self.customer}")  # support_desk.graph:23
-            ticket = Ticket(subject=self.subject, body=self.body, customer=self.customer)  # support_desk.graph:24
-            return Triage(ticket)  # support_desk.graph:25
-        except Exception as error:
-            note_spec_location(error, __file__, SPEC_FILE)
-            raise
+        ctx.state.ticket_id += 1  # support_desk.graph:22
+        ctx.state.log.append(f"received #{ctx.state.ticket_id} from {self.customer}")  # support_desk.graph:23
+        ticket = Ticket(subject=self.subject, body=self.body, customer=self.customer)  # support_desk.graph:24
+        return Triage(ticket)  # support_desk.graph:25
 
 
 @dataclass
@@ -129,18 +162,14 @@ class Triage(BaseNode[DeskState, DeskDeps, str]):
     async def run(
         self, ctx: GraphRunContext[DeskState, DeskDeps]
     ) -> Annotated[Close, Edge(label="spam")] | Annotated[Escalate, Edge(label="billing")] | SelfService:
-        try:
-            kind = await classify(self.ticket)  # support_desk.graph:29
-            ctx.state.log.append(f"classified as {kind!r}")  # support_desk.graph:30
-            if kind == "spam":  # support_desk.graph:31
-                return Close(self.ticket, "spam")  # support_desk.graph:31
-            if kind == "billing":  # support_desk.graph:32
-                ctx.state.priority = "high"  # support_desk.graph:33
-                return Escalate(self.ticket, reason="billing questions go to a human")  # support_desk.graph:34
-            return SelfService(self.ticket, kind)  # support_desk.graph:35
-        except Exception as error:
-            note_spec_location(error, __file__, SPEC_FILE)
-            raise
+        kind = await classify(self.ticket)  # support_desk.graph:29
+        ctx.state.log.append(f"classified as {kind!r}")  # support_desk.graph:30
+        if kind == "spam":  # support_desk.graph:31
+            return Close(self.ticket, "spam")  # support_desk.graph:31
+        if kind == "billing":  # support_desk.graph:32
+            ctx.state.priority = "high"  # support_desk.graph:33
+            return Escalate(self.ticket, reason="billing questions go to a human")  # support_desk.graph:34
+        return SelfService(self.ticket, kind)  # support_desk.graph:35
 
 
 @dataclass
@@ -151,15 +180,11 @@ class SelfService(BaseNode[DeskState, DeskDeps, str]):
     async def run(
         self, ctx: GraphRunContext[DeskState, DeskDeps]
     ) -> Annotated[Escalate, Edge(label="nothing found")] | Suggest:
-        try:
-            articles = search_articles(self.kind, limit=3)  # support_desk.graph:38
-            ctx.state.attempts += 1  # support_desk.graph:39
-            if len(articles) == 0:  # support_desk.graph:40
-                return Escalate(self.ticket, reason=f"no articles about {self.kind}")  # support_desk.graph:40
-            return Suggest(self.ticket, articles[0])  # support_desk.graph:41
-        except Exception as error:
-            note_spec_location(error, __file__, SPEC_FILE)
-            raise
+        articles = search_articles(self.kind, limit=3)  # support_desk.graph:38
+        ctx.state.attempts += 1  # support_desk.graph:39
+        if len(articles) == 0:  # support_desk.graph:40
+            return Escalate(self.ticket, reason=f"no articles about {self.kind}")  # support_desk.graph:40
+        return Suggest(self.ticket, articles[0])  # support_desk.graph:41
 
 
 @dataclass
@@ -174,17 +199,13 @@ class Suggest(BaseNode[DeskState, DeskDeps, str]):
     async def run(
         self, ctx: GraphRunContext[DeskState, DeskDeps]
     ) -> Annotated[Resolve, Edge(label="helped")] | Annotated[SelfService, Edge(label="try again")] | Escalate:
-        try:
-            ctx.state.log.append(f"suggested {self.article}")  # support_desk.graph:45
-            ctx.state.score += 0.5  # support_desk.graph:46
-            if self.ticket.accepts(self.article):  # support_desk.graph:47
-                return Resolve(self.ticket, f"solved by {self.article}")  # support_desk.graph:47
-            if ctx.state.attempts < ctx.deps.max_attempts:  # support_desk.graph:48
-                return SelfService(self.ticket, "general")  # support_desk.graph:48
-            return Escalate(self.ticket, reason="self-service did not help")  # support_desk.graph:49
-        except Exception as error:
-            note_spec_location(error, __file__, SPEC_FILE)
-            raise
+        ctx.state.log.append(f"suggested {self.article}")  # support_desk.graph:45
+        ctx.state.score += 0.5  # support_desk.graph:46
+        if self.ticket.accepts(self.article):  # support_desk.graph:47
+            return Resolve(self.ticket, f"solved by {self.article}")  # support_desk.graph:47
+        if ctx.state.attempts < ctx.deps.max_attempts:  # support_desk.graph:48
+            return SelfService(self.ticket, "general")  # support_desk.graph:48
+        return Escalate(self.ticket, reason="self-service did not help")  # support_desk.graph:49
 
 
 @dataclass
@@ -193,13 +214,9 @@ class Escalate(BaseNode[DeskState, DeskDeps, str]):
     reason: str
 
     async def run(self, ctx: GraphRunContext[DeskState, DeskDeps]) -> HumanReview:
-        try:
-            await notify(ctx.deps.team, f"#{ctx.state.ticket_id}: {self.reason}")  # support_desk.graph:52
-            ctx.state.log.append(f"escalated: {self.reason}")  # support_desk.graph:53
-            return HumanReview(self.ticket.customer, self.reason)  # support_desk.graph:54
-        except Exception as error:
-            note_spec_location(error, __file__, SPEC_FILE)
-            raise
+        await notify(ctx.deps.team, f"#{ctx.state.ticket_id}: {self.reason}")  # support_desk.graph:52
+        ctx.state.log.append(f"escalated: {self.reason}")  # support_desk.graph:53
+        return HumanReview(self.ticket.customer, self.reason)  # support_desk.graph:54
 
 
 @dataclass
@@ -212,13 +229,11 @@ class Resolve(BaseNode[DeskState, DeskDeps, str]):
     resolution: str
 
     async def run(self, ctx: GraphRunContext[DeskState, DeskDeps]) -> Survey:
-        try:
-            ctx.state.log.append(self.resolution)  # support_desk.graph:58
-            summary = f"#{ctx.state.ticket_id} resolved for {self.ticket.customer}: {self.resolution}"  # support_desk.graph:59
-            return Survey(summary)  # support_desk.graph:60
-        except Exception as error:
-            note_spec_location(error, __file__, SPEC_FILE)
-            raise
+        ctx.state.log.append(self.resolution)  # support_desk.graph:58
+        summary = (
+            f"#{ctx.state.ticket_id} resolved for {self.ticket.customer}: {self.resolution}"  # support_desk.graph:59
+        )
+        return Survey(summary)  # support_desk.graph:60
 
 
 @dataclass
@@ -226,15 +241,11 @@ class Survey(BaseNode[DeskState, DeskDeps, str]):
     summary: str
 
     async def run(self, ctx: GraphRunContext[DeskState, DeskDeps]) -> Archive:
-        try:
-            if ctx.state.score >= 1.0:  # support_desk.graph:63
-                ctx.state.log.append("survey skipped")  # support_desk.graph:64
-                return Archive(self.summary, rating=None)  # support_desk.graph:65
-            rating = min(5, round(ctx.state.score * 4) + 1)  # support_desk.graph:66
-            return Archive(self.summary, rating=rating)  # support_desk.graph:67
-        except Exception as error:
-            note_spec_location(error, __file__, SPEC_FILE)
-            raise
+        if ctx.state.score >= 1.0:  # support_desk.graph:63
+            ctx.state.log.append("survey skipped")  # support_desk.graph:64
+            return Archive(self.summary, rating=None)  # support_desk.graph:65
+        rating = min(5, round(ctx.state.score * 4) + 1)  # support_desk.graph:66
+        return Archive(self.summary, rating=rating)  # support_desk.graph:67
 
 
 @dataclass
@@ -243,12 +254,8 @@ class Close(BaseNode[DeskState, DeskDeps, str]):
     why: str
 
     async def run(self, ctx: GraphRunContext[DeskState, DeskDeps]) -> Archive:
-        try:
-            ctx.state.log.append(f"closed as {self.why}")  # support_desk.graph:70
-            return Archive(f"#{ctx.state.ticket_id} closed ({self.why})", rating=None)  # support_desk.graph:71
-        except Exception as error:
-            note_spec_location(error, __file__, SPEC_FILE)
-            raise
+        ctx.state.log.append(f"closed as {self.why}")  # support_desk.graph:70
+        return Archive(f"#{ctx.state.ticket_id} closed ({self.why})", rating=None)  # support_desk.graph:71
 
 
 @dataclass
@@ -257,14 +264,10 @@ class Archive(BaseNode[DeskState, DeskDeps, str]):
     rating: int | None = None
 
     async def run(self, ctx: GraphRunContext[DeskState, DeskDeps]) -> Report:
-        try:
-            ctx.state.log.append(
-                "archived" if self.rating is None else f"archived with rating {self.rating}"
-            )  # support_desk.graph:74
-            return Report(self.summary)  # support_desk.graph:75
-        except Exception as error:
-            note_spec_location(error, __file__, SPEC_FILE)
-            raise
+        ctx.state.log.append(
+            "archived" if self.rating is None else f"archived with rating {self.rating}"
+        )  # support_desk.graph:74
+        return Report(self.summary)  # support_desk.graph:75
 
 
 @dataclass
@@ -276,18 +279,17 @@ class Report(BaseNode[DeskState, DeskDeps, str]):
     summary: str
 
     async def run(self, ctx: GraphRunContext[DeskState, DeskDeps]) -> End[str]:
-        try:
-            total = len(ctx.state.log)  # support_desk.graph:79
-            return End(f"{self.summary} [{total} log lines, priority {ctx.state.priority}]")  # support_desk.graph:80
-        except Exception as error:
-            note_spec_location(error, __file__, SPEC_FILE)
-            raise
+        total = len(ctx.state.log)  # support_desk.graph:79
+        return End(f"{self.summary} [{total} log lines, priority {ctx.state.priority}]")  # support_desk.graph:80
 
 
 graph: Graph[DeskState, DeskDeps, str] = Graph(
     nodes=(Receive, Triage, SelfService, Suggest, Escalate, Resolve, Survey, Close, Archive, Report, HumanReview),
     name="SupportDesk",
     snapshot_state=snapshot_state,
+)
+locate_node_errors(
+    (Receive, Triage, SelfService, Suggest, Escalate, Resolve, Survey, Close, Archive, Report), __file__, SPEC_FILE
 )
 
 start = Receive

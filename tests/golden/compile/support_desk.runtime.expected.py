@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
 from runtime import BaseNode, Edge, End, Graph, GraphRunContext
-from runtime.locations import note_spec_location
 
 from support_desk_tools import Ticket, classify, notify, search_articles
 from support_desk_nodes import HumanReview
@@ -73,14 +72,10 @@ class Receive(BaseNode[DeskState, DeskDeps, str]):
     customer: str = "ada"
 
     async def run(self, ctx: GraphRunContext[DeskState, DeskDeps]) -> Triage:
-        try:
-            ctx.state.ticket_id += 1  # support_desk.graph:22
-            ctx.state.log.append(f"received #{ctx.state.ticket_id} from {self.customer}")  # support_desk.graph:23
-            ticket = Ticket(subject=self.subject, body=self.body, customer=self.customer)  # support_desk.graph:24
-            return Triage(ticket)  # support_desk.graph:25
-        except Exception as error:
-            note_spec_location(error, __file__, SPEC_FILE)
-            raise
+        ctx.state.ticket_id += 1  # support_desk.graph:22
+        ctx.state.log.append(f"received #{ctx.state.ticket_id} from {self.customer}")  # support_desk.graph:23
+        ticket = Ticket(subject=self.subject, body=self.body, customer=self.customer)  # support_desk.graph:24
+        return Triage(ticket)  # support_desk.graph:25
 
 
 @dataclass
@@ -94,18 +89,14 @@ class Triage(BaseNode[DeskState, DeskDeps, str]):
     async def run(
         self, ctx: GraphRunContext[DeskState, DeskDeps]
     ) -> Annotated[Close, Edge(label="spam")] | Annotated[Escalate, Edge(label="billing")] | SelfService:
-        try:
-            kind = await classify(self.ticket)  # support_desk.graph:29
-            ctx.state.log.append(f"classified as {kind!r}")  # support_desk.graph:30
-            if kind == "spam":  # support_desk.graph:31
-                return Close(self.ticket, "spam")  # support_desk.graph:31
-            if kind == "billing":  # support_desk.graph:32
-                ctx.state.priority = "high"  # support_desk.graph:33
-                return Escalate(self.ticket, reason="billing questions go to a human")  # support_desk.graph:34
-            return SelfService(self.ticket, kind)  # support_desk.graph:35
-        except Exception as error:
-            note_spec_location(error, __file__, SPEC_FILE)
-            raise
+        kind = await classify(self.ticket)  # support_desk.graph:29
+        ctx.state.log.append(f"classified as {kind!r}")  # support_desk.graph:30
+        if kind == "spam":  # support_desk.graph:31
+            return Close(self.ticket, "spam")  # support_desk.graph:31
+        if kind == "billing":  # support_desk.graph:32
+            ctx.state.priority = "high"  # support_desk.graph:33
+            return Escalate(self.ticket, reason="billing questions go to a human")  # support_desk.graph:34
+        return SelfService(self.ticket, kind)  # support_desk.graph:35
 
 
 @dataclass
@@ -116,15 +107,11 @@ class SelfService(BaseNode[DeskState, DeskDeps, str]):
     async def run(
         self, ctx: GraphRunContext[DeskState, DeskDeps]
     ) -> Annotated[Escalate, Edge(label="nothing found")] | Suggest:
-        try:
-            articles = search_articles(self.kind, limit=3)  # support_desk.graph:38
-            ctx.state.attempts += 1  # support_desk.graph:39
-            if len(articles) == 0:  # support_desk.graph:40
-                return Escalate(self.ticket, reason=f"no articles about {self.kind}")  # support_desk.graph:40
-            return Suggest(self.ticket, articles[0])  # support_desk.graph:41
-        except Exception as error:
-            note_spec_location(error, __file__, SPEC_FILE)
-            raise
+        articles = search_articles(self.kind, limit=3)  # support_desk.graph:38
+        ctx.state.attempts += 1  # support_desk.graph:39
+        if len(articles) == 0:  # support_desk.graph:40
+            return Escalate(self.ticket, reason=f"no articles about {self.kind}")  # support_desk.graph:40
+        return Suggest(self.ticket, articles[0])  # support_desk.graph:41
 
 
 @dataclass
@@ -139,17 +126,13 @@ class Suggest(BaseNode[DeskState, DeskDeps, str]):
     async def run(
         self, ctx: GraphRunContext[DeskState, DeskDeps]
     ) -> Annotated[Resolve, Edge(label="helped")] | Annotated[SelfService, Edge(label="try again")] | Escalate:
-        try:
-            ctx.state.log.append(f"suggested {self.article}")  # support_desk.graph:45
-            ctx.state.score += 0.5  # support_desk.graph:46
-            if self.ticket.accepts(self.article):  # support_desk.graph:47
-                return Resolve(self.ticket, f"solved by {self.article}")  # support_desk.graph:47
-            if ctx.state.attempts < ctx.deps.max_attempts:  # support_desk.graph:48
-                return SelfService(self.ticket, "general")  # support_desk.graph:48
-            return Escalate(self.ticket, reason="self-service did not help")  # support_desk.graph:49
-        except Exception as error:
-            note_spec_location(error, __file__, SPEC_FILE)
-            raise
+        ctx.state.log.append(f"suggested {self.article}")  # support_desk.graph:45
+        ctx.state.score += 0.5  # support_desk.graph:46
+        if self.ticket.accepts(self.article):  # support_desk.graph:47
+            return Resolve(self.ticket, f"solved by {self.article}")  # support_desk.graph:47
+        if ctx.state.attempts < ctx.deps.max_attempts:  # support_desk.graph:48
+            return SelfService(self.ticket, "general")  # support_desk.graph:48
+        return Escalate(self.ticket, reason="self-service did not help")  # support_desk.graph:49
 
 
 @dataclass
@@ -158,13 +141,9 @@ class Escalate(BaseNode[DeskState, DeskDeps, str]):
     reason: str
 
     async def run(self, ctx: GraphRunContext[DeskState, DeskDeps]) -> HumanReview:
-        try:
-            await notify(ctx.deps.team, f"#{ctx.state.ticket_id}: {self.reason}")  # support_desk.graph:52
-            ctx.state.log.append(f"escalated: {self.reason}")  # support_desk.graph:53
-            return HumanReview(self.ticket.customer, self.reason)  # support_desk.graph:54
-        except Exception as error:
-            note_spec_location(error, __file__, SPEC_FILE)
-            raise
+        await notify(ctx.deps.team, f"#{ctx.state.ticket_id}: {self.reason}")  # support_desk.graph:52
+        ctx.state.log.append(f"escalated: {self.reason}")  # support_desk.graph:53
+        return HumanReview(self.ticket.customer, self.reason)  # support_desk.graph:54
 
 
 @dataclass
@@ -177,13 +156,11 @@ class Resolve(BaseNode[DeskState, DeskDeps, str]):
     resolution: str
 
     async def run(self, ctx: GraphRunContext[DeskState, DeskDeps]) -> Survey:
-        try:
-            ctx.state.log.append(self.resolution)  # support_desk.graph:58
-            summary = f"#{ctx.state.ticket_id} resolved for {self.ticket.customer}: {self.resolution}"  # support_desk.graph:59
-            return Survey(summary)  # support_desk.graph:60
-        except Exception as error:
-            note_spec_location(error, __file__, SPEC_FILE)
-            raise
+        ctx.state.log.append(self.resolution)  # support_desk.graph:58
+        summary = (
+            f"#{ctx.state.ticket_id} resolved for {self.ticket.customer}: {self.resolution}"  # support_desk.graph:59
+        )
+        return Survey(summary)  # support_desk.graph:60
 
 
 @dataclass
@@ -191,15 +168,11 @@ class Survey(BaseNode[DeskState, DeskDeps, str]):
     summary: str
 
     async def run(self, ctx: GraphRunContext[DeskState, DeskDeps]) -> Archive:
-        try:
-            if ctx.state.score >= 1.0:  # support_desk.graph:63
-                ctx.state.log.append("survey skipped")  # support_desk.graph:64
-                return Archive(self.summary, rating=None)  # support_desk.graph:65
-            rating = min(5, round(ctx.state.score * 4) + 1)  # support_desk.graph:66
-            return Archive(self.summary, rating=rating)  # support_desk.graph:67
-        except Exception as error:
-            note_spec_location(error, __file__, SPEC_FILE)
-            raise
+        if ctx.state.score >= 1.0:  # support_desk.graph:63
+            ctx.state.log.append("survey skipped")  # support_desk.graph:64
+            return Archive(self.summary, rating=None)  # support_desk.graph:65
+        rating = min(5, round(ctx.state.score * 4) + 1)  # support_desk.graph:66
+        return Archive(self.summary, rating=rating)  # support_desk.graph:67
 
 
 @dataclass
@@ -208,12 +181,8 @@ class Close(BaseNode[DeskState, DeskDeps, str]):
     why: str
 
     async def run(self, ctx: GraphRunContext[DeskState, DeskDeps]) -> Archive:
-        try:
-            ctx.state.log.append(f"closed as {self.why}")  # support_desk.graph:70
-            return Archive(f"#{ctx.state.ticket_id} closed ({self.why})", rating=None)  # support_desk.graph:71
-        except Exception as error:
-            note_spec_location(error, __file__, SPEC_FILE)
-            raise
+        ctx.state.log.append(f"closed as {self.why}")  # support_desk.graph:70
+        return Archive(f"#{ctx.state.ticket_id} closed ({self.why})", rating=None)  # support_desk.graph:71
 
 
 @dataclass
@@ -222,14 +191,10 @@ class Archive(BaseNode[DeskState, DeskDeps, str]):
     rating: int | None = None
 
     async def run(self, ctx: GraphRunContext[DeskState, DeskDeps]) -> Report:
-        try:
-            ctx.state.log.append(
-                "archived" if self.rating is None else f"archived with rating {self.rating}"
-            )  # support_desk.graph:74
-            return Report(self.summary)  # support_desk.graph:75
-        except Exception as error:
-            note_spec_location(error, __file__, SPEC_FILE)
-            raise
+        ctx.state.log.append(
+            "archived" if self.rating is None else f"archived with rating {self.rating}"
+        )  # support_desk.graph:74
+        return Report(self.summary)  # support_desk.graph:75
 
 
 @dataclass
@@ -241,12 +206,8 @@ class Report(BaseNode[DeskState, DeskDeps, str]):
     summary: str
 
     async def run(self, ctx: GraphRunContext[DeskState, DeskDeps]) -> End[str]:
-        try:
-            total = len(ctx.state.log)  # support_desk.graph:79
-            return End(f"{self.summary} [{total} log lines, priority {ctx.state.priority}]")  # support_desk.graph:80
-        except Exception as error:
-            note_spec_location(error, __file__, SPEC_FILE)
-            raise
+        total = len(ctx.state.log)  # support_desk.graph:79
+        return End(f"{self.summary} [{total} log lines, priority {ctx.state.priority}]")  # support_desk.graph:80
 
 
 graph: Graph[DeskState, DeskDeps, str] = Graph(

@@ -3,9 +3,8 @@
 
 from __future__ import annotations
 
-import linecache
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic_graph import BaseNode, End, Graph, GraphRunContext
 from pydantic_graph import Edge as _Edge
@@ -33,17 +32,25 @@ class Edge(_Edge):
         return hash(self.label)
 
 
-def note_spec_location(error: BaseException, module_file: str, spec_file: str) -> None:
-    """Add a note naming the spec line that was running when `error` was raised in a compiled node.
+def add_spec_note(error: BaseException, module_file: str, spec_file: str) -> None:
+    """Add notes naming the spec line running in `module_file` when `error` was raised.
 
-    Generated code ends each statement with a `# <spec_file>:<line>` comment (on its
-    last line when it is split over several); the deepest traceback entry in
-    `module_file` names the line.
+    The first note names the spec line (`in flow.graph, line 7`); a second one names
+    the innermost frame outside the generated module and the standard library, when
+    the error came from code the spec called (`raised in helpers.py, line 12, in classify`).
     """
+    import linecache  # here, not at the top: this function is copied into pydantic_graph modules
+    import os
+    import sysconfig
+
     spec_line = None
+    helper = None
+    stdlib = tuple(os.path.realpath(sysconfig.get_paths()[key]) for key in ("stdlib", "platstdlib"))
     tb = error.__traceback__
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename == module_file:
+        code = tb.tb_frame.f_code
+        if code.co_filename == module_file:
+            helper = None
             line = tb.tb_lineno
             while text := linecache.getline(module_file, line):
                 marker = text.rfind(f"# {spec_file}:")
@@ -51,13 +58,43 @@ def note_spec_location(error: BaseException, module_file: str, spec_file: str) -
                     spec_line = text[marker + len(spec_file) + 3 :].strip()
                     break
                 line += 1  # inside a statement split over lines: its comment follows
+        elif spec_line is not None and not os.path.realpath(code.co_filename).startswith(stdlib):
+            helper = (code.co_filename, tb.tb_lineno, code.co_name)
         tb = tb.tb_next
-    if spec_line is not None:
-        note = f"in {spec_file}, line {spec_line}"
+    if spec_line is None:
+        return
+    notes = [f"in {spec_file}, line {spec_line}"]
+    if helper is not None:
+        path, line_number, function = helper
+        try:
+            shown = os.path.relpath(path)
+        except ValueError:  # another drive on Windows
+            shown = path
+        notes.append(f"raised in {shown if not shown.startswith('..') else path}, line {line_number}, in {function}")
+    for note in notes:
         if hasattr(error, "add_note"):
             error.add_note(note)
         else:  # Python 3.10
             error.__notes__ = [*getattr(error, "__notes__", []), note]
+
+
+def locate_node_errors(nodes: tuple[type[Any], ...], module_file: str, spec_file: str) -> None:
+    """Make each node's `run` add spec notes to what it raises (for libraries that do not, like pydantic_graph)."""
+    from functools import wraps  # here, not at the top: this function is copied into pydantic_graph modules
+
+    def located(run: Any) -> Any:
+        @wraps(run)
+        async def located_run(self: Any, ctx: Any) -> Any:
+            try:
+                return await run(self, ctx)
+            except Exception as error:
+                add_spec_note(error, module_file, spec_file)
+                raise
+
+        return located_run
+
+    for node in nodes:
+        setattr(node, "run", located(node.run))  # noqa: B010 -- mypy forbids assigning to a method
 
 
 @dataclass
@@ -80,12 +117,8 @@ class InsertCoin(BaseNode[MachineState, None, None]):
     docstring_notes = True
 
     async def run(self, ctx: GraphRunContext[MachineState, None]) -> CoinsInserted:
-        try:
-            amount = float(ask("Insert coins"))  # vending.graph:14
-            return CoinsInserted(amount)  # vending.graph:15
-        except Exception as error:
-            note_spec_location(error, __file__, SPEC_FILE)
-            raise
+        amount = float(ask("Insert coins"))  # vending.graph:14
+        return CoinsInserted(amount)  # vending.graph:15
 
 
 @dataclass
@@ -93,24 +126,16 @@ class CoinsInserted(BaseNode[MachineState, None, None]):
     amount: float
 
     async def run(self, ctx: GraphRunContext[MachineState, None]) -> Purchase | SelectProduct:
-        try:
-            ctx.state.user_balance += self.amount  # vending.graph:18
-            if ctx.state.product is not None:  # vending.graph:19
-                return Purchase(ctx.state.product)  # vending.graph:19
-            return SelectProduct()  # vending.graph:20
-        except Exception as error:
-            note_spec_location(error, __file__, SPEC_FILE)
-            raise
+        ctx.state.user_balance += self.amount  # vending.graph:18
+        if ctx.state.product is not None:  # vending.graph:19
+            return Purchase(ctx.state.product)  # vending.graph:19
+        return SelectProduct()  # vending.graph:20
 
 
 @dataclass
 class SelectProduct(BaseNode[MachineState, None, None]):
     async def run(self, ctx: GraphRunContext[MachineState, None]) -> Purchase:
-        try:
-            return Purchase(ask("Select product"))  # vending.graph:23
-        except Exception as error:
-            note_spec_location(error, __file__, SPEC_FILE)
-            raise
+        return Purchase(ask("Select product"))  # vending.graph:23
 
 
 @dataclass
@@ -124,23 +149,19 @@ class Purchase(BaseNode[MachineState, None, None]):
         | Annotated[End[None], Edge(label="bought")]
         | Annotated[InsertCoin, Edge(label="not enough")]
     ):
-        try:
-            price = PRICES.get(self.product)  # vending.graph:26
-            if price is None:  # vending.graph:27
-                print(f"No such product: {self.product}, try again")  # vending.graph:28
-                return SelectProduct()  # vending.graph:29
-            if ctx.state.user_balance >= price:  # vending.graph:30
-                ctx.state.product = self.product  # vending.graph:31
-                ctx.state.user_balance -= price  # vending.graph:32
-                return End(None)  # vending.graph:33
-            ctx.state.product = self.product  # vending.graph:34
-            print(
-                f"Not enough money for {self.product}, need {price - ctx.state.user_balance:0.2f} more"
-            )  # vending.graph:35
-            return InsertCoin()  # vending.graph:36
-        except Exception as error:
-            note_spec_location(error, __file__, SPEC_FILE)
-            raise
+        price = PRICES.get(self.product)  # vending.graph:26
+        if price is None:  # vending.graph:27
+            print(f"No such product: {self.product}, try again")  # vending.graph:28
+            return SelectProduct()  # vending.graph:29
+        if ctx.state.user_balance >= price:  # vending.graph:30
+            ctx.state.product = self.product  # vending.graph:31
+            ctx.state.user_balance -= price  # vending.graph:32
+            return End(None)  # vending.graph:33
+        ctx.state.product = self.product  # vending.graph:34
+        print(
+            f"Not enough money for {self.product}, need {price - ctx.state.user_balance:0.2f} more"
+        )  # vending.graph:35
+        return InsertCoin()  # vending.graph:36
 
 
 graph: Graph[MachineState, None, None] = Graph(
@@ -148,6 +169,7 @@ graph: Graph[MachineState, None, None] = Graph(
     name="VendingMachine",
     snapshot_state=snapshot_state,
 )
+locate_node_errors((InsertCoin, CoinsInserted, SelectProduct, Purchase), __file__, SPEC_FILE)
 
 start = InsertCoin
 """The node a run starts from by default."""

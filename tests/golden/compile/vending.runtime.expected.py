@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from runtime import BaseNode, Edge, End, Graph, GraphRunContext
-from runtime.locations import note_spec_location
 
 from vending_support import ask
 from vending_support import PRODUCT_PRICES as PRICES
@@ -45,12 +44,8 @@ class InsertCoin(BaseNode[MachineState, None, None]):
     docstring_notes = True
 
     async def run(self, ctx: GraphRunContext[MachineState, None]) -> CoinsInserted:
-        try:
-            amount = float(ask("Insert coins"))  # vending.graph:14
-            return CoinsInserted(amount)  # vending.graph:15
-        except Exception as error:
-            note_spec_location(error, __file__, SPEC_FILE)
-            raise
+        amount = float(ask("Insert coins"))  # vending.graph:14
+        return CoinsInserted(amount)  # vending.graph:15
 
 
 @dataclass
@@ -58,24 +53,16 @@ class CoinsInserted(BaseNode[MachineState, None, None]):
     amount: float
 
     async def run(self, ctx: GraphRunContext[MachineState, None]) -> Purchase | SelectProduct:
-        try:
-            ctx.state.user_balance += self.amount  # vending.graph:18
-            if ctx.state.product is not None:  # vending.graph:19
-                return Purchase(ctx.state.product)  # vending.graph:19
-            return SelectProduct()  # vending.graph:20
-        except Exception as error:
-            note_spec_location(error, __file__, SPEC_FILE)
-            raise
+        ctx.state.user_balance += self.amount  # vending.graph:18
+        if ctx.state.product is not None:  # vending.graph:19
+            return Purchase(ctx.state.product)  # vending.graph:19
+        return SelectProduct()  # vending.graph:20
 
 
 @dataclass
 class SelectProduct(BaseNode[MachineState, None, None]):
     async def run(self, ctx: GraphRunContext[MachineState, None]) -> Purchase:
-        try:
-            return Purchase(ask("Select product"))  # vending.graph:23
-        except Exception as error:
-            note_spec_location(error, __file__, SPEC_FILE)
-            raise
+        return Purchase(ask("Select product"))  # vending.graph:23
 
 
 @dataclass
@@ -89,23 +76,19 @@ class Purchase(BaseNode[MachineState, None, None]):
         | Annotated[End[None], Edge(label="bought")]
         | Annotated[InsertCoin, Edge(label="not enough")]
     ):
-        try:
-            price = PRICES.get(self.product)  # vending.graph:26
-            if price is None:  # vending.graph:27
-                print(f"No such product: {self.product}, try again")  # vending.graph:28
-                return SelectProduct()  # vending.graph:29
-            if ctx.state.user_balance >= price:  # vending.graph:30
-                ctx.state.product = self.product  # vending.graph:31
-                ctx.state.user_balance -= price  # vending.graph:32
-                return End(None)  # vending.graph:33
-            ctx.state.product = self.product  # vending.graph:34
-            print(
-                f"Not enough money for {self.product}, need {price - ctx.state.user_balance:0.2f} more"
-            )  # vending.graph:35
-            return InsertCoin()  # vending.graph:36
-        except Exception as error:
-            note_spec_location(error, __file__, SPEC_FILE)
-            raise
+        price = PRICES.get(self.product)  # vending.graph:26
+        if price is None:  # vending.graph:27
+            print(f"No such product: {self.product}, try again")  # vending.graph:28
+            return SelectProduct()  # vending.graph:29
+        if ctx.state.user_balance >= price:  # vending.graph:30
+            ctx.state.product = self.product  # vending.graph:31
+            ctx.state.user_balance -= price  # vending.graph:32
+            return End(None)  # vending.graph:33
+        ctx.state.product = self.product  # vending.graph:34
+        print(
+            f"Not enough money for {self.product}, need {price - ctx.state.user_balance:0.2f} more"
+        )  # vending.graph:35
+        return InsertCoin()  # vending.graph:36
 
 
 graph: Graph[MachineState, None, None] = Graph(
