@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import builtins
 import keyword
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from dsl import ir
 from dsl.diagnostics import Diagnostic, Diagnostics, did_you_mean
 from dsl.unparse import ExprWriter
+
+from .imports import ModuleInfo, find_module, module_candidates, search_path_for
 
 __all__ = ("BUILTINS", "CheckedGraph", "NodeScope", "check_spec")
 
@@ -130,12 +132,19 @@ def _type_spec_name(type_spec: ir.TypeSpec | None, default: str) -> str | None:
     return type_spec.ref or type_spec.class_name or default
 
 
-def check_spec(spec: ir.GraphSpec, *, allowed_imports: Iterable[str] | None = None) -> CheckedGraph:
+def check_spec(
+    spec: ir.GraphSpec,
+    *,
+    allowed_imports: Iterable[str] | None = None,
+    search_path: Sequence[str] | None = None,
+) -> CheckedGraph:
     """Resolve names and check a spec.
 
     Args:
         spec: The parsed spec.
         allowed_imports: If given, only these modules (or their submodules) may be imported.
+        search_path: Where imported modules are looked for (without importing them); default:
+            the spec file's directory, then `sys.path`.
 
     Returns:
         The checked graph; `diagnostics` holds its warnings.
@@ -143,7 +152,7 @@ def check_spec(spec: ir.GraphSpec, *, allowed_imports: Iterable[str] | None = No
     Raises:
         DiagnosticError: with every error (and warning) found.
     """
-    checker = _Checker(spec, allowed_imports)
+    checker = _Checker(spec, allowed_imports, search_path or search_path_for(spec.span.file))
     checker.run()
     checker.sink.raise_if_errors()
     checked = CheckedGraph(
@@ -158,8 +167,9 @@ def check_spec(spec: ir.GraphSpec, *, allowed_imports: Iterable[str] | None = No
 
 
 class _Checker:
-    def __init__(self, spec: ir.GraphSpec, allowed_imports: Iterable[str] | None) -> None:
+    def __init__(self, spec: ir.GraphSpec, allowed_imports: Iterable[str] | None, search_path: Sequence[str]) -> None:
         self.spec = spec
+        self.search_path = search_path
         self.sink = Diagnostics()
         self.allowed_imports = None if allowed_imports is None else tuple(allowed_imports)
         self.nodes: dict[str, ir.NodeSpec] = {}
@@ -205,6 +215,8 @@ class _Checker:
                     f"import from `{imp.module}` is not allowed",
                     "allowed modules: " + (", ".join(f"`{m}`" for m in self.allowed_imports) or "none"),
                 )
+            else:
+                self.resolve_import(imp)
             for name in imp.names:
                 local = name.local_name
                 if local in self.imports:
@@ -268,12 +280,48 @@ class _Checker:
                 f"add a `start` line after `graph`; {_node_list(self.nodes)}",
             )
         for type_spec in (spec.state, spec.deps):
+            if type_spec is not None and type_spec.ref is not None and "." in type_spec.ref:
+                self.dotted_reference(type_spec.ref, type_spec.span)
             if type_spec is not None and type_spec.fields is not None:
                 self.fields(type_spec.fields, "state" if type_spec is spec.state else "deps")
         if spec.output is not None:
             self.type(spec.output)
         if not spec.nodes:
             self.sink.error("E121", spec.name_span, f"graph `{spec.name}` has no nodes")
+
+    def resolve_import(self, imp: ir.ImportSpec) -> None:
+        """E122/E123: the module and each name must exist on the import path (found, not imported)."""
+        module = self.find_module(imp.module, imp.module_span or imp.span)
+        if module is None:
+            return
+        for name in imp.names:
+            if not module.has(name.name):
+                public = [n for n in module.names or () if not n.startswith("_")]
+                self.sink.error(
+                    "E123",
+                    name.span,
+                    f"module `{imp.module}` has no name `{name.name}`",
+                    did_you_mean(name.name, public) or f"check the name, or which version of `{imp.module}` is installed",
+                )
+
+    def find_module(self, name: str, span: ir.Span) -> ModuleInfo | None:
+        """The module `name` on the search path, or None after reporting E122."""
+        module = find_module(name, self.search_path)
+        if module is None:
+            hint = did_you_mean(name, module_candidates(name, self.search_path))
+            where = "it is neither beside the spec nor on sys.path: install it, or check the name"
+            self.sink.error("E122", span, f"cannot find module `{name}`", hint or where)
+        return module
+
+    def dotted_reference(self, name: str, span: ir.Span) -> None:
+        """A dotted type such as `pkg.mod.Type`, which generated code imports as `import pkg.mod`."""
+        module_name, _, attr = name.rpartition(".")
+        if self.allowed_imports is not None:
+            return  # E120 territory; dotted types are not imports the allow-list names
+        module = self.find_module(module_name, span)
+        if module is not None and not module.has(attr):
+            hint = did_you_mean(attr, [n for n in module.names or () if not n.startswith("_")])
+            self.sink.error("E123", span, f"module `{module_name}` has no name `{attr}`", hint)
 
     @property
     def generated_classes(self) -> set[str]:
@@ -334,6 +382,8 @@ class _Checker:
             )
         elif head in self.imports:
             self.used_imports.add(head)
+        elif "." in node.name:
+            self.dotted_reference(node.name, node.span)
         arity = _GENERIC_ARITY.get(node.name)
         if node.args is not None:
             if arity is not None and len(node.args) != arity:

@@ -667,4 +667,4 @@ def import_from_tree(convert: TreeToIR, body: Tree[Any], span: ir.Span) -> ir.Im
             convert.sink.error("E012", convert.token_span(name_token), f"imported name `{name}` starts with `_`")
         alias = convert.check_name(alias_token, "import alias") if alias_token is not None else None
         imported.append(ir.ImportName(span=convert.tree_span(entry), name=name, alias=alias))
-    return ir.ImportSpec(span=span, module=module, names=imported)
+    return ir.ImportSpec(span=span, module=module, names=imported, module_span=convert.tree_span(dotted))

@@ -406,6 +406,7 @@ class ImportSpec(_Located):
 
     module: str
     names: list[ImportName]
+    module_span: Span | None = None
 
 
 class Comment(_Located):
