@@ -301,7 +301,7 @@ class _Checker:
                     "E123",
                     name.span,
                     f"module `{imp.module}` has no name `{name.name}`",
-                    did_you_mean(name.name, public) or f"check the name, or which version of `{imp.module}` is installed",
+                    did_you_mean(name.name, public) or f"check the name, or the installed version of `{imp.module}`",
                 )
 
     def find_module(self, name: str, span: ir.Span) -> ModuleInfo | None:

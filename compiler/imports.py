@@ -76,7 +76,9 @@ def _find(module: str, search_path: Sequence[str]) -> ModuleInfo | None:
     return ModuleInfo(module, path, names, submodule_locations)
 
 
-def _names(module: str, origin: str | None, submodule_locations: tuple[str, ...]) -> tuple[str | None, frozenset[str] | None]:
+def _names(
+    module: str, origin: str | None, submodule_locations: tuple[str, ...]
+) -> tuple[str | None, frozenset[str] | None]:
     submodules = {m.name for m in pkgutil.iter_modules(list(submodule_locations))} if submodule_locations else set()
     if origin is None and submodule_locations:  # a namespace package holds only its submodules
         return None, frozenset(submodules)
@@ -106,7 +108,7 @@ def _stub_for(module: str, origin: str | None) -> str | None:
 
 @lru_cache(maxsize=1)
 def _typeshed_stdlib() -> Path | None:
-    """typeshed's stdlib stubs as mypy ships them, found without importing mypy."""
+    """The standard library's stubs in typeshed as mypy ships them, found without importing mypy."""
     spec = importlib.machinery.PathFinder.find_spec("mypy")
     if spec is None or not spec.submodule_search_locations:
         return None
