@@ -17,7 +17,7 @@ from dsl.unparse import ExprWriter
 
 from .imports import ModuleInfo, find_module, module_candidates, search_path_for
 
-__all__ = ("BUILTINS", "CheckedGraph", "NodeScope", "check_spec")
+__all__ = ("BUILTINS", "CheckedGraph", "NodeScope", "check_spec", "walk_expression")
 
 BUILTINS = frozenset(
     [
@@ -569,7 +569,7 @@ class _Checker:
     def expr(
         self, expr: ir.Expr, scope: NodeScope, defined: set[str], all_locals: set[str] | None = None, where: str = ""
     ) -> None:
-        for node in _walk(expr):
+        for node in walk_expression(expr):
             if isinstance(node, ir.Name):
                 self.name(node, scope, defined, all_locals or set(), where)
             elif isinstance(node, ir.Attribute) and isinstance(node.value, ir.Name) and not where:
@@ -678,7 +678,7 @@ class _Checker:
         return seen
 
 
-def _walk(expr: ir.Expr) -> Iterator[ir.Expr]:
+def walk_expression(expr: ir.Expr) -> Iterator[ir.Expr]:
     """Every expression inside `expr`, itself first (iteratively: trees can be deep)."""
     stack: list[ir.Expr] = [expr]
     while stack:

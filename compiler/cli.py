@@ -10,7 +10,7 @@ import asyncio
 import json
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -21,7 +21,7 @@ from dsl.printer import print_spec
 from dsl.schema import document_schema
 from dsl.source import SourceFile, read_source, syntax_of
 
-from .checks import check_spec
+from .checks import CheckedGraph, check_spec
 from .pipeline import compile_source
 
 __all__ = ("main",)
@@ -69,6 +69,13 @@ def _build_parser() -> argparse.ArgumentParser:
     check.add_argument("specs", nargs="+", metavar="SPEC")
     check.add_argument("--format", choices=("text", "json"), default="text")
     check.add_argument("--allow-import", action="append", metavar="MODULE", help="only allow imports from these")
+    check.add_argument(
+        "--prove",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="prove branch conditions with z3: shadowed, always true or false, repeated "
+        "(default: when graphc[prove] is installed)",
+    )
     _limit_options(check)
 
     run = commands.add_parser("run", help="compile a spec in memory and run it, printing each step")
@@ -187,14 +194,31 @@ def _compile(args: argparse.Namespace) -> int:
     return status
 
 
+def _prover(wanted: bool | None) -> Callable[[CheckedGraph], list[Diagnostic]] | None:
+    """`prove_guards` when z3 is installed; a usage error if `--prove` asked for it and it is not."""
+    if wanted is False:
+        return None
+    try:
+        from .guards import prove_guards
+    except ImportError:
+        if wanted:
+            raise _UsageError("--prove needs z3: pip install 'graphc[prove]'") from None
+        return None
+    return prove_guards
+
+
 def _check(args: argparse.Namespace) -> int:
     found: list[Diagnostic] = []
+    prove = _prover(args.prove)
     for path in args.specs:
         source = _read(path, _limits(args))
         _sources[source.name] = source.text
         try:
             spec = parse_source(source, limits=_limits(args))
-            found += check_spec(spec, allowed_imports=args.allow_import).diagnostics
+            checked = check_spec(spec, allowed_imports=args.allow_import)
+            found += checked.diagnostics
+            if prove is not None:
+                found += prove(checked)
         except DiagnosticError as e:
             found += e.diagnostics
     _print_diagnostics(found, {}, args.format)
