@@ -17,10 +17,10 @@ import pytest
 
 pytest.importorskip("z3", reason="the prover needs z3: pip install 'graphc[prove]'")
 
-from compiler.checks import check_spec  # noqa: E402
-from compiler.guards import prove_guards  # noqa: E402
-from dsl.diagnostics import Diagnostic  # noqa: E402
-from dsl.parse import parse_file  # noqa: E402
+from compiler.checks import check_spec
+from compiler.guards import prove_guards
+from dsl.diagnostics import Diagnostic
+from dsl.parse import parse_file
 
 HELPERS = """
 LIMIT = 4
