@@ -70,6 +70,11 @@ def _build_parser() -> argparse.ArgumentParser:
     check.add_argument("--format", choices=("text", "json"), default="text")
     check.add_argument("--allow-import", action="append", metavar="MODULE", help="only allow imports from these")
     check.add_argument(
+        "--types",
+        action="store_true",
+        help="also type-check the spec against the Python it calls, with mypy (needs graphc[types])",
+    )
+    check.add_argument(
         "--prove",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -207,9 +212,18 @@ def _prover(wanted: bool | None) -> Callable[[CheckedGraph], list[Diagnostic]] |
     return prove_guards
 
 
+def _type_checker() -> Callable[[CheckedGraph, SourceFile], list[Diagnostic]]:
+    try:
+        from .typecheck import typecheck
+    except ImportError:
+        raise _UsageError("--types needs mypy: pip install 'graphc[types]'") from None
+    return typecheck
+
+
 def _check(args: argparse.Namespace) -> int:
     found: list[Diagnostic] = []
     prove = _prover(args.prove)
+    typecheck = _type_checker() if args.types else None
     for path in args.specs:
         source = _read(path, _limits(args))
         _sources[source.name] = source.text
@@ -219,6 +233,8 @@ def _check(args: argparse.Namespace) -> int:
             found += checked.diagnostics
             if prove is not None:
                 found += prove(checked)
+            if typecheck is not None and not any(d.severity == "error" for d in checked.diagnostics):
+                found += typecheck(checked, source)
         except DiagnosticError as e:
             found += e.diagnostics
     _print_diagnostics(found, {}, args.format)

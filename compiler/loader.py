@@ -25,6 +25,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from dsl.cachedir import cache_dir
 from dsl.limits import DEFAULT_LIMITS, Limits
 from dsl.source import read_source
 from runtime import Graph
@@ -39,14 +40,6 @@ MAX_CACHE_ENTRIES = 500
 """Compiled specs kept in the disk cache; the least recently used beyond this are deleted."""
 _modules: dict[str, types.ModuleType] = {}
 _lock = threading.Lock()
-
-
-def cache_dir() -> Path:
-    """Where generated modules are cached: `$GRAPHC_CACHE_DIR`, else `~/.cache/graphc`."""
-    configured = os.environ.get("GRAPHC_CACHE_DIR")
-    if configured:
-        return Path(configured)
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "graphc"
 
 
 def load(
