@@ -8,6 +8,7 @@ checks the shape of that tree and parses its strings with the `.graph` grammar's
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,7 @@ from . import ir
 from .diagnostics import Diagnostics, did_you_mean
 from .expressions import PositionMap, TreeToIR
 from .graph_syntax import import_from_tree, parse_expression, parse_fragment
+from .source import SourceFile
 
 __all__ = ("GRAPH_KEYS", "NODE_KEYS", "DataNode", "data_to_spec")
 
@@ -273,14 +275,27 @@ def _name_token(name: str, span: ir.Span) -> Any:
     return Token("NAME", name, line=span.line, column=span.column, end_line=span.end_line, end_column=span.end_column)
 
 
-def data_to_spec(root: DataNode, file: str) -> ir.GraphSpec:
+def data_to_spec(root: DataNode, source: SourceFile, comments: Iterable[tuple[int, str]] = ()) -> ir.GraphSpec:
     """Build a `GraphSpec` from a located YAML/TOML document.
+
+    Args:
+        root: The document.
+        source: Its text.
+        comments: Its `#` comments as (offset in the text, text), kept so `fmt` can put them back.
 
     Raises:
         DiagnosticError: with every shape and syntax error found.
     """
     sink = Diagnostics()
-    spec = _Builder(file, sink).spec(root)
+    spec = _Builder(source.name, sink).spec(root)
     sink.raise_if_errors()
     assert spec is not None
-    return spec
+    located = [_comment(source, offset, text) for offset, text in sorted(comments)]
+    return spec.model_copy(update={"comments": located}) if located else spec
+
+
+def _comment(source: SourceFile, offset: int, text: str) -> ir.Comment:
+    line = source.text.count("\n", 0, offset) + 1
+    column = offset - (source.text.rfind("\n", 0, offset) + 1) + 1
+    span = ir.Span(file=source.name, line=line, column=column, end_line=line, end_column=column + len(text))
+    return ir.Comment(span=span, text=text, own_line=source.line(line)[: column - 1].strip() == "")

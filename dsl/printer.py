@@ -179,8 +179,55 @@ _YamlDumper.add_representer(str, _represent_str)
 
 
 def print_yaml(spec: ir.GraphSpec) -> str:
-    """The canonical YAML text of a spec."""
-    return yaml.dump(spec_to_data(spec), Dumper=_YamlDumper, sort_keys=False, allow_unicode=True, width=1_000_000)
+    """The canonical YAML text of a spec, with its comments."""
+    text = yaml.dump(spec_to_data(spec), Dumper=_YamlDumper, sort_keys=False, allow_unicode=True, width=1_000_000)
+    if not spec.comments:
+        return text
+    lines = text.splitlines()
+    tags: dict[int, int] = {}  # output line -> the source line of the element it starts
+    position = 0
+    for prefix, source_line in _yaml_anchors(spec):
+        found = next((i for i in range(position, len(lines)) if lines[i].startswith(prefix)), None)
+        if found is None:
+            break  # not expected; the comments left over still end the file
+        if source_line is not None:
+            tags[found] = source_line
+        position = found + 1
+    return _with_comments(spec, [(line, tags.get(i)) for i, line in enumerate(lines)])
+
+
+def _yaml_anchors(spec: ir.GraphSpec) -> list[tuple[str, int | None]]:
+    """The start of each line of the YAML form that begins an element, in order, with its source line."""
+    anchors: list[tuple[str, int | None]] = [("graph:", spec.name_span.line)]
+    if spec.output is not None:
+        anchors.append(("output:", spec.output.span.line))
+    if spec.start is not None:
+        anchors.append(("start:", spec.start_span.line if spec.start_span else None))
+    anchors += [("- ", imp.span.line) for imp in spec.imports]
+    for key, type_spec in (("state", spec.state), ("deps", spec.deps)):
+        if type_spec is not None:
+            anchors.append((f"{key}:", type_spec.span.line))
+            anchors += [(f"  {f.name}:", f.span.line) for f in type_spec.fields or []]
+    anchors.append(("nodes:", None))
+    for node in spec.nodes:
+        anchors.append((f"  {node.name}:", node.name_span.line))
+        anchors += [(f"      {f.name}:", f.span.line) for f in node.fields]
+        anchors += [("    - ", s.span.line) for s in node.do]
+        for branch in node.next:
+            anchors.append(("    - ", branch.span.line))
+            anchors += [("      - ", s.span.line) for s in branch.do]
+            if branch.condition is not None or branch.do:
+                anchors.append(("      to:", branch.to.span.line))
+    return anchors
+
+
+def _with_comments(spec: ir.GraphSpec, lines: list[tuple[str, int | None]]) -> str:
+    """Lines tagged with the source line they came from, with the spec's comments put back among them."""
+    out = _Lines(list(spec.comments))
+    for line, source_line in lines:
+        body = line.lstrip(" ")
+        out.add(body, source_line, line[: len(line) - len(body)]) if body else out.blank()
+    return out.text()
 
 
 _BARE = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -222,22 +269,39 @@ def _toml_value(value: Any) -> str:
 
 
 def print_toml(spec: ir.GraphSpec) -> str:
-    """The canonical TOML text of a spec."""
+    """The canonical TOML text of a spec, with its comments."""
     data = spec_to_data(spec)
     nodes = data.pop("nodes")
     tables = {k: data.pop(k) for k in ("state", "deps") if isinstance(data.get(k), dict)}
-    lines = [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in data.items()]
+    top_lines = {
+        "graph": spec.name_span.line,
+        "output": spec.output.span.line if spec.output else None,
+        "start": spec.start_span.line if spec.start_span else None,
+        "imports": spec.imports[0].span.line if spec.imports else None,
+    }
+    lines: list[tuple[str, int | None]] = [
+        (f"{_toml_key(k)} = {_toml_value(v)}", top_lines.get(k)) for k, v in data.items()
+    ]
     for key, entries in tables.items():
-        lines += ["", f"[{key}]"] + [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in entries.items()]
-    for name, node in nodes.items():
-        lines += ["", f"[nodes.{_toml_key(name)}]"]
+        type_spec = spec.state if key == "state" else spec.deps
+        assert type_spec is not None
+        field_lines = {f.name: f.span.line for f in type_spec.fields or []}
+        lines += [("", None), (f"[{key}]", type_spec.span.line)]
+        lines += [(f"{_toml_key(k)} = {_toml_value(v)}", field_lines.get(k)) for k, v in entries.items()]
+    for node_spec, (name, node) in zip(spec.nodes, nodes.items(), strict=True):
+        lines += [("", None), (f"[nodes.{_toml_key(name)}]", node_spec.name_span.line)]
+        item_lines = {"do": [s.span.line for s in node_spec.do], "next": [b.span.line for b in node_spec.next]}
         for key, value in node.items():
             if key == "next" or (key == "do" and value):
-                items = ",\n".join(f"    {_toml_value(v)}" for v in value)
-                lines.append(f"{key} = [\n{items},\n]")
+                lines.append((f"{key} = [", None))
+                lines += [(f"    {_toml_value(v)},", at) for v, at in zip(value, item_lines[key], strict=True)]
+                lines.append(("]", None))
             else:
-                lines.append(f"{key} = {_toml_value(value)}")
-    return "\n".join(lines) + "\n"
+                first_field = node_spec.fields[0].span.line if key == "fields" and node_spec.fields else None
+                lines.append((f"{key} = {_toml_value(value)}", first_field))
+    if not spec.comments:
+        return "\n".join(line for line, _ in lines) + "\n"
+    return _with_comments(spec, lines)
 
 
 def print_spec(spec: ir.GraphSpec, syntax: str) -> str:

@@ -29,6 +29,9 @@ _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _ATOM = re.compile(r"[^\s,\]\}#]+")
 _BASIC = re.compile(r'"(?:[^"\\\n]|\\.)*"')
 _LITERAL = re.compile(r"'[^'\n]*'")
+_SPACE = re.compile(r"[ \t]*")
+_SPACE_AND_COMMENTS = re.compile(r"(?:[ \t\r\n]|#[^\n]*)*")
+_COMMENT = re.compile(r"#[^\n]*")
 
 
 class _Scanner:
@@ -42,6 +45,7 @@ class _Scanner:
         self.values: dict[Path, tuple[ir.Span, tuple[int, int] | None]] = {}
         self.keys: dict[Path, ir.Span] = {}
         self.array_tables: dict[Path, int] = {}
+        self.comments: dict[int, str] = {}  # offset -> text, for `fmt` to keep
 
     def where(self, offset: int) -> tuple[int, int]:
         index = bisect.bisect_right(self.line_starts, offset) - 1
@@ -53,9 +57,12 @@ class _Scanner:
         return ir.Span(file=self.file, line=line, column=column, end_line=end_line, end_column=end_column)
 
     def skip(self, newlines: bool) -> None:
-        pattern = re.compile(r"(?:[ \t\r\n]|#[^\n]*)*" if newlines else r"[ \t]*")
+        pattern = _SPACE_AND_COMMENTS if newlines else _SPACE
         match = pattern.match(self.text, self.pos)
         assert match is not None
+        if newlines:
+            for comment in _COMMENT.finditer(self.text, match.start(), match.end()):
+                self.comments.setdefault(comment.start(), comment.group().rstrip())
         self.pos = match.end()
 
     def scan(self) -> None:
@@ -201,4 +208,4 @@ def parse_toml(source: SourceFile) -> ir.GraphSpec:
     with contextlib.suppress(ValueError, IndexError, RecursionError):  # positions are best effort
         scanner.scan()
     root_span = ir.Span.start_of(source.name)
-    return data_to_spec(_located(data, (), scanner, root_span), source.name)
+    return data_to_spec(_located(data, (), scanner, root_span), source, scanner.comments.items())

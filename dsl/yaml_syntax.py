@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 
 import yaml
@@ -123,6 +124,28 @@ def _flow_value(text: str) -> str:
     return text
 
 
+_COMMENT = re.compile(r"(?:^|(?<=[ \t]))#[^\n]*", re.MULTILINE)
+
+
+def _comments(text: str) -> list[tuple[int, str]]:
+    """The document's `#` comments (offset, text): a `#` after a space or at a line start, outside scalars."""
+    if "#" not in text:
+        return []
+    scalars = [
+        (token.start_mark.index, token.end_mark.index)
+        for token in yaml.scan(text, Loader=_Loader)
+        if isinstance(token, yaml.ScalarToken)
+    ]
+    starts = [start for start, _ in scalars]
+    found = []
+    for match in _COMMENT.finditer(text):
+        inside = bisect.bisect_right(starts, match.start()) - 1
+        if inside >= 0 and scalars[inside][0] <= match.start() < scalars[inside][1]:
+            continue
+        found.append((match.start(), match.group().rstrip()))
+    return found
+
+
 def parse_yaml(source: SourceFile) -> ir.GraphSpec:
     """Parse the YAML form of a spec.
 
@@ -155,4 +178,4 @@ def parse_yaml(source: SourceFile) -> ir.GraphSpec:
     except yaml.YAMLError as e:
         span = ir.Span.start_of(source.name)
         raise DiagnosticError([Diagnostic.error("E020", span, f"invalid YAML value: {e}")]) from None
-    return data_to_spec(data, source.name)
+    return data_to_spec(data, source, _comments(source.text))

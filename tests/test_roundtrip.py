@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 
 from dsl import ir
@@ -54,3 +55,43 @@ def test_expressions_survive_every_syntax(expression: ir.Expr) -> None:
     spec = ir.GraphSpec(span=expression.span, name="G", name_span=expression.span, nodes=[node])
     for syntax in SYNTAXES:
         assert ir.strip_spans(reparse(spec, syntax)) == ir.strip_spans(spec), syntax
+
+
+COMMENTED = '''# Before everything.
+"""A documented graph."""
+graph Commented -> int  # after the graph line
+start A
+
+from math import floor  # a trailing comment on an import
+
+# Above the state.
+state CommentedState:
+    # above a field
+    count: int = 0  # beside a field
+
+node A(n: int = 1):  # beside a node
+    # above a statement
+    state.count += n  # beside a statement
+    if n > 3 -> End(floor(n))  # beside a branch
+    # above the last branch
+    -> B(n + 1)
+
+node B(n: int):
+    -> A(n)
+# At the very end.
+'''
+
+
+@pytest.mark.parametrize("via", ["yaml", "toml"])
+def test_comments_survive_conversion_between_all_three_syntaxes(via: str) -> None:
+    spec = parse_source(source_from_text("commented.graph", COMMENTED))
+    converted = print_spec(spec, via)
+    texts = [c.text for c in spec.comments]
+    for text in texts:
+        assert text in converted, (text, converted)
+    again = parse_source(source_from_text(f"commented.{via}", converted))
+    assert [c.text for c in again.comments] == texts
+    assert print_spec(again, via) == converted  # the converted file is already canonical
+    other = "toml" if via == "yaml" else "yaml"
+    assert [c.text for c in parse_source(source_from_text(f"c.{other}", print_spec(again, other))).comments] == texts
+    assert print_spec(again, "graph") == print_spec(spec, "graph")  # back to the same .graph text
