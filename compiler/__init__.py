@@ -1,13 +1,20 @@
 """graphc's compiler: checks a `GraphSpec` and generates a Python module from it.
 
 `compile_spec(path)` runs the whole pipeline; `load(path)` compiles in memory and
-returns the graph, ready to run.
+returns the graph, ready to run. Names are imported on first use, so a command that
+only checks never pays for code generation or the runtime.
 """
 
-from .checks import CheckedGraph, check_spec
-from .codegen import GeneratedModule, generate
-from .loader import install_import_hook, load, load_module
-from .pipeline import compile_source, compile_spec
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .checks import CheckedGraph, check_spec
+    from .codegen import GeneratedModule, generate
+    from .loader import install_import_hook, load, load_module
+    from .pipeline import compile_source, compile_spec
 
 __all__ = (
     "CheckedGraph",
@@ -20,3 +27,23 @@ __all__ = (
     "load",
     "load_module",
 )
+
+_HOMES = {
+    "CheckedGraph": "checks",
+    "check_spec": "checks",
+    "GeneratedModule": "codegen",
+    "generate": "codegen",
+    "install_import_hook": "loader",
+    "load": "loader",
+    "load_module": "loader",
+    "compile_source": "pipeline",
+    "compile_spec": "pipeline",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)
+    globals()[name] = value
+    return value

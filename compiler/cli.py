@@ -6,10 +6,8 @@ Exit codes: 0 success, 1 errors in a spec (or a failing graph run), 2 usage erro
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
-import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -17,12 +15,12 @@ from typing import Any, NoReturn
 from dsl.diagnostics import Diagnostic, DiagnosticError, render_json, render_text
 from dsl.limits import DEFAULT_LIMITS, Limits
 from dsl.parse import parse_source
-from dsl.printer import print_spec
-from dsl.schema import document_schema
 from dsl.source import SourceFile, read_source, syntax_of
 
 from .checks import CheckedGraph, check_spec
-from .pipeline import compile_source
+
+# Each command imports what only it needs (code generation, the runtime, YAML printing,
+# the schema) inside its handler: start-up is what every `check` and editor save pays.
 
 __all__ = ("main",)
 
@@ -166,6 +164,8 @@ def _print_diagnostics(diagnostics: Sequence[Diagnostic], sources: dict[str, str
 
 
 def _compile(args: argparse.Namespace) -> int:
+    from .pipeline import compile_source
+
     status = EXIT_OK
     if args.output and args.output != "-" and len(args.specs) > 1 and not Path(args.output).is_dir():
         raise _UsageError("-o must be an existing directory when compiling several specs")
@@ -271,6 +271,9 @@ def _parse_value(text: str) -> Any:
 
 
 def _run(args: argparse.Namespace) -> int:
+    import asyncio
+    import traceback
+
     import pydantic
 
     module = _load(args.spec)
@@ -372,6 +375,8 @@ def _mermaid(args: argparse.Namespace) -> int:
 
 
 def _fmt(args: argparse.Namespace) -> int:
+    from dsl.printer import print_spec
+
     source = _read(args.spec)
     _sources[source.name] = source.text
     spec = parse_source(source)
@@ -394,6 +399,8 @@ def _fmt(args: argparse.Namespace) -> int:
 
 
 def _schema(args: argparse.Namespace) -> int:
+    from dsl.schema import document_schema
+
     print(json.dumps(document_schema(), indent=2))
     return EXIT_OK
 

@@ -18,7 +18,6 @@ import jinja2
 
 from dsl import ir
 from dsl.unparse import ExprWriter, docstring_literal, quote_string
-from runtime import locations
 
 from .checks import CheckedGraph, NodeScope
 from .layout import LINE_LENGTH, fit, fit_item
@@ -165,7 +164,7 @@ class _Generator:
                 line = f"from {imp.module} import (\n" + "".join(f"{_I}{name},\n" for name in names.split(", ")) + ")"
             user_imports.append(line)
         # the runtime notes spec lines on errors itself; pydantic_graph modules carry its helpers
-        prelude = [_LOCATION_HELPERS] if self.target == "pydantic_graph" else []
+        prelude = [_location_helpers()] if self.target == "pydantic_graph" else []
         if self.uses_labels and self.target == "pydantic_graph":
             prelude.insert(0, _HASHABLE_EDGE)
         snapshot = self._snapshot()
@@ -348,9 +347,14 @@ class _Generator:
         return "\n".join(lines)
 
 
-_LOCATION_HELPERS = "\n\n\n".join(
-    inspect.getsource(f).strip() for f in (locations.add_spec_note, locations.locate_node_errors)
-)
+@lru_cache(maxsize=1)
+def _location_helpers() -> str:
+    """The runtime's spec-location helpers, copied into pydantic_graph modules (imported only for those)."""
+    from runtime import locations
+
+    return "\n\n\n".join(inspect.getsource(f).strip() for f in (locations.add_spec_note, locations.locate_node_errors))
+
+
 _HASHABLE_EDGE = '''class Edge(_Edge):
     """pydantic_graph 0.0.39's `Edge` is unhashable, which breaks unions of labelled edges."""
 

@@ -1,14 +1,20 @@
 """graphc's front-ends: `.graph`, YAML and TOML specs → one IR (`dsl.ir.GraphSpec`).
 
 `parse_file(path)` reads and parses any of the three syntaxes; problems are raised
-as `DiagnosticError`, carrying every `Diagnostic` found.
+as `DiagnosticError`, carrying every `Diagnostic` found. Names are imported on first use.
 """
 
-from .diagnostics import Diagnostic, DiagnosticError, render_json, render_text
-from .ir import GraphSpec
-from .parse import parse_file, parse_source
-from .printer import print_spec
-from .source import SourceFile, read_source
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .diagnostics import Diagnostic, DiagnosticError, render_json, render_text
+    from .ir import GraphSpec
+    from .parse import parse_file, parse_source
+    from .printer import print_spec
+    from .source import SourceFile, read_source
 
 __all__ = (
     "Diagnostic",
@@ -22,3 +28,24 @@ __all__ = (
     "render_json",
     "render_text",
 )
+
+_HOMES = {
+    "Diagnostic": "diagnostics",
+    "DiagnosticError": "diagnostics",
+    "render_json": "diagnostics",
+    "render_text": "diagnostics",
+    "GraphSpec": "ir",
+    "parse_file": "parse",
+    "parse_source": "parse",
+    "print_spec": "printer",
+    "SourceFile": "source",
+    "read_source": "source",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)
+    globals()[name] = value
+    return value

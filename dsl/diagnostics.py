@@ -9,9 +9,8 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Literal
-
-from pydantic import BaseModel, ConfigDict
 
 from .ir import Span
 
@@ -21,10 +20,9 @@ Severity = Literal["error", "warning"]
 _MAX_SHOWN = 100  # source characters shown per diagnostic line
 
 
-class Diagnostic(BaseModel):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Diagnostic:
     """One problem in a spec."""
-
-    model_config = ConfigDict(frozen=True)
 
     code: str
     severity: Severity
@@ -41,6 +39,16 @@ class Diagnostic(BaseModel):
     def warning(cls, code: str, span: Span, message: str, hint: str | None = None) -> Diagnostic:
         """A warning: the spec compiles but probably does not do what was meant."""
         return cls(code=code, severity="warning", span=span, message=message, hint=hint)
+
+    def to_json(self) -> dict[str, object]:
+        """The diagnostic as JSON data: `code`, `severity`, `span`, `message`, `hint`."""
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "span": self.span.model_dump(),
+            "message": self.message,
+            "hint": self.hint,
+        }
 
     def sort_key(self) -> tuple[str, int, int, str]:
         """Order by file, position, then code."""
@@ -134,4 +142,4 @@ def render_text(diagnostics: Iterable[Diagnostic], sources: Mapping[str, str]) -
 
 def render_json(diagnostics: Iterable[Diagnostic]) -> str:
     """Render diagnostics as a JSON list, for editors and CI."""
-    return json.dumps([d.model_dump(mode="json") for d in diagnostics], indent=2)
+    return json.dumps([d.to_json() for d in diagnostics], indent=2)

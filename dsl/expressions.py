@@ -212,11 +212,10 @@ class TreeToIR:
             return self.expr(c[0])
         # chains flatten only when unparenthesised: `(a < b) < c` is not `a < b < c`
         if rule in ("and_op", "or_op"):
-            op = "and" if rule == "and_op" else "or"
             left = self.expr(c[0])
             chained = isinstance(left, ir.BoolOp) and isinstance(c[0], Tree) and c[0].data == rule
             values = left.values if isinstance(left, ir.BoolOp) and chained else [left]
-            return ir.BoolOp(span=span, op=op, values=[*values, self.expr(c[1])])
+            return ir.BoolOp(span=span, op="and" if rule == "and_op" else "or", values=[*values, self.expr(c[1])])
         if rule == "compare":
             left = self.expr(c[0])
             op = " ".join(str(t) for t in c[1].children)

@@ -1,15 +1,19 @@
-"""The graph IR: one set of frozen pydantic models for all three syntaxes.
+"""The graph IR: one set of frozen dataclasses for all three syntaxes.
 
 Every element carries a `span` pointing into the text it came from (the `.graph`
 file, or the YAML / TOML file, including positions inside expression strings).
 Spans are metadata: `strip_spans` gives the comparable content of a spec.
+
+Plain slotted dataclasses rather than validated models: the front-ends build them from
+text they have already checked, so validation would only cost time (most of `graphc`'s
+start-up and a third of parsing) and memory.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
-
-from pydantic import BaseModel, ConfigDict, Field
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
 
 __all__ = (
     "Assign",
@@ -52,24 +56,27 @@ __all__ = (
 )
 
 
-_FIELDS_SETS: dict[frozenset[str], set[str]] = {}
+_M = TypeVar("_M", bound="_Model")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Model:
+    def model_copy(self: _M, *, update: dict[str, Any] | None = None) -> _M:
+        """A copy with some fields replaced (the name pydantic gives it)."""
+        return dataclasses.replace(self, **(update or {}))
+
+    def model_dump(self) -> dict[str, Any]:
+        """The element as plain data: dicts, lists and values, fields in declaration order."""
+        return {f.name: _dump(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    def model_post_init(self, context: Any, /) -> None:
-        """Share one "fields set" among nodes that set the same fields.
-
-        pydantic keeps a fresh `set` per instance (over 700 bytes for five
-        names): most of the memory of a large IR. Frozen models never change
-        theirs (`model_copy` copies it before updating), so equal ones are shared.
-        """
-        fields_set = self.__pydantic_fields_set__
-        shared = _FIELDS_SETS.setdefault(frozenset(fields_set), fields_set)
-        object.__setattr__(self, "__pydantic_fields_set__", shared)
+def _dump(value: Any) -> Any:
+    if isinstance(value, _Model):
+        return value.model_dump()
+    if isinstance(value, list):
+        return [_dump(v) for v in value]
+    return value
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Span(_Model):
     """A region of a source file: 1-based line and column, end column exclusive."""
 
@@ -88,6 +95,7 @@ class Span(_Model):
         return f"{self.file}:{self.line}:{self.column}"
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class _Located(_Model):
     span: Span
 
@@ -95,6 +103,7 @@ class _Located(_Model):
 # --- expressions -------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Name(_Located):
     """A bare name: a local, field, `state`, `deps`, an import or a builtin."""
 
@@ -102,13 +111,15 @@ class Name(_Located):
     id: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Constant(_Located):
     """A literal number, string, bytes, bool or None."""
 
     kind: Literal["constant"] = "constant"
-    value: Union[bool, int, float, str, bytes, None]  # noqa: UP007 -- pydantic union order matters
+    value: bool | int | float | str | bytes | None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class FormattedValue(_Located):
     """`{value!conversion:format_spec}` inside an f-string."""
 
@@ -118,13 +129,15 @@ class FormattedValue(_Located):
     format_spec: str | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class FString(_Located):
     """An f-string: literal text and formatted values, in order."""
 
     kind: Literal["fstring"] = "fstring"
-    parts: list[Union[str, FormattedValue]]  # noqa: UP007
+    parts: list[str | FormattedValue]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Attribute(_Located):
     """`value.attr`."""
 
@@ -133,6 +146,7 @@ class Attribute(_Located):
     attr: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Slice(_Located):
     """`lower:upper:step` inside a subscript."""
 
@@ -142,6 +156,7 @@ class Slice(_Located):
     step: Expr | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Subscript(_Located):
     """`value[index]`."""
 
@@ -150,6 +165,7 @@ class Subscript(_Located):
     index: Expr
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Keyword(_Located):
     """`name=value` in a call."""
 
@@ -157,19 +173,21 @@ class Keyword(_Located):
     value: Expr
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Call(_Located):
     """`func(args, name=value)`."""
 
     kind: Literal["call"] = "call"
     func: Expr
-    args: list[Expr] = []
-    keywords: list[Keyword] = []
+    args: list[Expr] = field(default_factory=list)
+    keywords: list[Keyword] = field(default_factory=list)
 
 
 BinaryOperator = Literal["+", "-", "*", "/", "//", "%", "**"]
 CompareOperator = Literal["==", "!=", "<", "<=", ">", ">=", "in", "not in", "is", "is not"]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class BinOp(_Located):
     """`left op right` for arithmetic."""
 
@@ -179,6 +197,7 @@ class BinOp(_Located):
     right: Expr
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class UnaryOp(_Located):
     """`-x`, `+x` or `not x`."""
 
@@ -187,6 +206,7 @@ class UnaryOp(_Located):
     operand: Expr
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class BoolOp(_Located):
     """`a and b and c` / `a or b`."""
 
@@ -195,6 +215,7 @@ class BoolOp(_Located):
     values: list[Expr]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Compare(_Located):
     """A comparison chain: `left op1 c1 op2 c2`."""
 
@@ -204,6 +225,7 @@ class Compare(_Located):
     comparators: list[Expr]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class IfExp(_Located):
     """`body if test else orelse`."""
 
@@ -213,20 +235,23 @@ class IfExp(_Located):
     orelse: Expr
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ListExpr(_Located):
     """`[a, b]`."""
 
     kind: Literal["list"] = "list"
-    elts: list[Expr] = []
+    elts: list[Expr] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TupleExpr(_Located):
     """`(a, b)`."""
 
     kind: Literal["tuple"] = "tuple"
-    elts: list[Expr] = []
+    elts: list[Expr] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SetExpr(_Located):
     """`{a, b}`."""
 
@@ -234,40 +259,39 @@ class SetExpr(_Located):
     elts: list[Expr]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DictExpr(_Located):
     """`{k: v}`."""
 
     kind: Literal["dict"] = "dict"
-    keys: list[Expr] = []
-    values: list[Expr] = []
+    keys: list[Expr] = field(default_factory=list)
+    values: list[Expr] = field(default_factory=list)
 
 
-Expr = Annotated[
-    Union[  # noqa: UP007
-        Name,
-        Constant,
-        FString,
-        Attribute,
-        Subscript,
-        Slice,
-        Call,
-        BinOp,
-        UnaryOp,
-        BoolOp,
-        Compare,
-        IfExp,
-        ListExpr,
-        TupleExpr,
-        SetExpr,
-        DictExpr,
-    ],
-    Field(discriminator="kind"),
-]
+Expr = (
+    Name
+    | Constant
+    | FString
+    | Attribute
+    | Subscript
+    | Slice
+    | Call
+    | BinOp
+    | UnaryOp
+    | BoolOp
+    | Compare
+    | IfExp
+    | ListExpr
+    | TupleExpr
+    | SetExpr
+    | DictExpr
+)
 """Any expression of the spec language."""
 
 # --- types -----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NamedType(_Located):
     """`int`, `None`, `pkg.Type`, or a generic `list[T]`, `dict[K, V]`, `tuple[T, ...]`."""
 
@@ -276,6 +300,7 @@ class NamedType(_Located):
     args: list[TypeExpr] | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LiteralType(_Located):
     """`Literal["a", 1]`."""
 
@@ -283,12 +308,14 @@ class LiteralType(_Located):
     values: list[Constant]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class EllipsisType(_Located):
     """`...` in `tuple[T, ...]`."""
 
     kind: Literal["ellipsis"] = "ellipsis"
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class UnionType(_Located):
     """`A | B`."""
 
@@ -296,7 +323,7 @@ class UnionType(_Located):
     options: list[TypeExpr]
 
 
-TypeExpr = Annotated[Union[NamedType, LiteralType, EllipsisType, UnionType], Field(discriminator="kind")]  # noqa: UP007
+TypeExpr = NamedType | LiteralType | EllipsisType | UnionType
 """A type annotation."""
 
 # --- statements, branches, nodes -----------------------------------------------------------
@@ -304,6 +331,7 @@ TypeExpr = Annotated[Union[NamedType, LiteralType, EllipsisType, UnionType], Fie
 AssignOperator = Literal["=", "+=", "-=", "*=", "/=", "//=", "%="]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Assign(_Located):
     """`target = value`, `state.x += value`, optionally awaiting the value."""
 
@@ -314,6 +342,7 @@ class Assign(_Located):
     awaited: bool = False
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ExprStmt(_Located):
     """An expression evaluated for its effect, optionally awaited."""
 
@@ -322,17 +351,18 @@ class ExprStmt(_Located):
     awaited: bool = False
 
 
-Statement = Annotated[Union[Assign, ExprStmt], Field(discriminator="kind")]  # noqa: UP007
+Statement = Assign | ExprStmt
 """A statement of a node body."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Transition(_Located):
     """`-> Node(args)` or `-> End(value)`, with an optional edge label."""
 
     target: str
     target_span: Span
-    args: list[Expr] = []
-    keywords: list[Keyword] = []
+    args: list[Expr] = field(default_factory=list)
+    keywords: list[Keyword] = field(default_factory=list)
     label: str | None = None
 
     @property
@@ -341,14 +371,16 @@ class Transition(_Located):
         return self.target == "End"
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Branch(_Located):
     """`if condition:` statements `-> target`; `condition` is None for the final, unconditional branch."""
 
     condition: Expr | None = None
-    do: list[Statement] = []
+    do: list[Statement] = field(default_factory=list)
     to: Transition
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class FieldSpec(_Located):
     """`name: TYPE [= DEFAULT]` of a node, state or deps."""
 
@@ -357,15 +389,16 @@ class FieldSpec(_Located):
     default: Expr | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NodeSpec(_Located):
     """A node: fields, statements, then branches tried in order."""
 
     name: str
     name_span: Span
     doc: str | None = None
-    fields: list[FieldSpec] = []
-    do: list[Statement] = []
-    next: list[Branch] = []
+    fields: list[FieldSpec] = field(default_factory=list)
+    do: list[Statement] = field(default_factory=list)
+    next: list[Branch] = field(default_factory=list)
 
     def normalized(self) -> NodeSpec:
         """The canonical form: a sole unconditional branch keeps no statements of its own.
@@ -381,6 +414,7 @@ class NodeSpec(_Located):
         return self
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TypeSpec(_Located):
     """The state or deps: an inline class (`fields`) or an existing type (`ref`)."""
 
@@ -389,6 +423,7 @@ class TypeSpec(_Located):
     ref: str | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ImportName(_Located):
     """`name [as alias]` in an import."""
 
@@ -401,6 +436,7 @@ class ImportName(_Located):
         return self.alias or self.name
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ImportSpec(_Located):
     """`from module import a, b as c`."""
 
@@ -409,6 +445,7 @@ class ImportSpec(_Located):
     module_span: Span | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Comment(_Located):
     """A `#` comment of a `.graph` file, kept so `fmt` can put it back."""
 
@@ -416,6 +453,7 @@ class Comment(_Located):
     own_line: bool
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class GraphSpec(_Located):
     """A whole spec: the IR every front-end produces and the compiler consumes."""
 
@@ -425,15 +463,15 @@ class GraphSpec(_Located):
     output: TypeExpr | None = None
     start: str | None = None
     start_span: Span | None = None
-    imports: list[ImportSpec] = []
+    imports: list[ImportSpec] = field(default_factory=list)
     state: TypeSpec | None = None
     deps: TypeSpec | None = None
-    nodes: list[NodeSpec] = []
-    comments: list[Comment] = []
+    nodes: list[NodeSpec] = field(default_factory=list)
+    comments: list[Comment] = field(default_factory=list)
 
 
-def strip_spans(model: BaseModel, *, comments: bool = False) -> Any:
-    """The content of a model as plain data, without spans (and comments unless asked)."""
+def strip_spans(model: _Model, *, comments: bool = False) -> Any:
+    """The content of an IR element as plain data, without spans (and comments unless asked)."""
     return _strip(model.model_dump(), comments)
 
 
@@ -445,8 +483,3 @@ def _strip(value: Any, comments: bool) -> Any:
     if isinstance(value, list):
         return [_strip(v, comments) for v in value]
     return value
-
-
-for _model in list(globals().values()):
-    if isinstance(_model, type) and issubclass(_model, BaseModel) and _model is not BaseModel:
-        _model.model_rebuild()

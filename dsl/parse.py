@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+import importlib
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from . import ir
 from .diagnostics import Diagnostic, DiagnosticError
-from .graph_syntax import parse_graph
 from .limits import DEFAULT_LIMITS, Limits, limits_in_force
 from .source import SourceFile, read_source
-from .toml_syntax import parse_toml
-from .yaml_syntax import parse_yaml
 
 __all__ = ("parse_file", "parse_source", "paused_gc")
 
-_FRONT_ENDS = {"graph": parse_graph, "yaml": parse_yaml, "toml": parse_toml}
+_FRONT_ENDS = {"graph": "graph_syntax.parse_graph", "yaml": "yaml_syntax.parse_yaml", "toml": "toml_syntax.parse_toml"}
+
+
+def _front_end(syntax: str) -> Callable[[SourceFile], ir.GraphSpec]:
+    """The parser for one syntax, imported when first needed (YAML's and TOML's libraries cost start-up)."""
+    module, function = _FRONT_ENDS[syntax].split(".")
+    parse: Callable[[SourceFile], ir.GraphSpec] = getattr(importlib.import_module(f".{module}", __package__), function)
+    return parse
 
 
 def parse_source(source: SourceFile, *, limits: Limits = DEFAULT_LIMITS) -> ir.GraphSpec:
@@ -27,7 +32,7 @@ def parse_source(source: SourceFile, *, limits: Limits = DEFAULT_LIMITS) -> ir.G
         DiagnosticError: the spec has syntax or shape errors, or exceeds `limits`.
     """
     with paused_gc(), limits_in_force(limits):
-        spec = _FRONT_ENDS[source.syntax](source)
+        spec = _front_end(source.syntax)(source)
     if len(spec.nodes) > limits.max_nodes:
         first_extra = spec.nodes[limits.max_nodes]
         raise DiagnosticError(
