@@ -1,0 +1,316 @@
+"""What each `graphc` command does (`cli` parses the arguments): the only module that prints.
+
+Exit codes: 0 success, 1 errors in a spec (or a failing graph run), 2 usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from dsl.diagnostics import Diagnostic, DiagnosticError, render_json, render_text
+from dsl.limits import DEFAULT_LIMITS, Limits
+from dsl.parse import parse_source
+from dsl.source import SourceFile, read_source, syntax_of
+
+from .checks import CheckedGraph, check_spec
+
+# Each command imports what only it needs (code generation, the runtime, YAML printing,
+# the schema) inside its handler: start-up is what every `check` and editor save pays.
+
+__all__ = ("run_command",)
+
+EXIT_OK, EXIT_SPEC, EXIT_USAGE = 0, 1, 2
+
+
+class _UsageError(Exception):
+    pass
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run the command `args` names; returns the exit code."""
+    handlers = {"compile": _compile, "check": _check, "run": _run, "mermaid": _mermaid, "fmt": _fmt, "schema": _schema}
+    try:
+        return handlers[args.command](args)
+    except _UsageError as e:
+        print(f"graphc {args.command}: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except DiagnosticError as e:
+        _print_diagnostics(e.diagnostics, {})
+        return EXIT_SPEC
+    except KeyboardInterrupt:
+        return 130
+
+
+def _limits(args: argparse.Namespace) -> Limits:
+    if min(args.max_bytes, args.max_depth, args.max_nodes) < 1:
+        raise _UsageError("--max-bytes, --max-depth and --max-nodes must be positive")
+    return Limits(max_bytes=args.max_bytes, max_depth=args.max_depth, max_nodes=args.max_nodes)
+
+
+def _read(path: str, limits: Limits = DEFAULT_LIMITS) -> SourceFile:
+    if not Path(path).exists():
+        raise _UsageError(f"no such file: {path}")
+    if Path(path).is_dir():
+        raise _UsageError(f"{path} is a directory, not a spec file")
+    if syntax_of(path) is None:
+        raise _UsageError(f"{path}: unknown spec syntax; use .graph, .yaml, .yml or .toml")
+    return read_source(path, max_bytes=limits.max_bytes)
+
+
+_sources: dict[str, str] = {}
+
+
+def _print_diagnostics(diagnostics: Sequence[Diagnostic], sources: dict[str, str], fmt: str = "text") -> None:
+    if fmt == "json":
+        print(render_json(diagnostics))
+        return
+    if diagnostics:
+        print(render_text(diagnostics, {**_sources, **sources}), file=sys.stderr)
+
+
+def _compile(args: argparse.Namespace) -> int:
+    from .pipeline import compile_source
+
+    status = EXIT_OK
+    if args.output and args.output != "-" and len(args.specs) > 1 and not Path(args.output).is_dir():
+        raise _UsageError("-o must be an existing directory when compiling several specs")
+    for spec in args.specs:
+        source = _read(spec, _limits(args))
+        _sources[source.name] = source.text
+        try:
+            module, checked = compile_source(
+                source, target=args.target, allowed_imports=args.allow_import, limits=_limits(args)
+            )
+        except DiagnosticError as e:
+            _print_diagnostics(e.diagnostics, {})
+            status = EXIT_SPEC
+            continue
+        _print_diagnostics(checked.diagnostics, {})
+        if args.output == "-":
+            sys.stdout.write(module.source)
+            continue
+        default_name = f"{Path(spec).stem}_graph.py"
+        if args.output is None:
+            out = Path(spec).with_name(default_name)
+        elif Path(args.output).is_dir():
+            out = Path(args.output) / default_name
+        else:
+            out = Path(args.output)
+        try:
+            out.write_text(module.source, encoding="utf-8")
+        except OSError as e:
+            raise _UsageError(f"cannot write {out}: {e.strerror or e}") from None
+        print(f"{spec} -> {out}", file=sys.stderr)
+    return status
+
+
+def _prover(wanted: bool | None) -> Callable[[CheckedGraph], list[Diagnostic]] | None:
+    """`prove_guards` when z3 is installed; a usage error if `--prove` asked for it and it is not."""
+    if wanted is False:
+        return None
+    try:
+        from .guards import prove_guards
+    except ImportError:
+        if wanted:
+            raise _UsageError("--prove needs z3: pip install 'graphc[prove]'") from None
+        return None
+    return prove_guards
+
+
+def _type_checker() -> Callable[[CheckedGraph, SourceFile], list[Diagnostic]]:
+    try:
+        from .typecheck import typecheck
+    except ImportError:
+        raise _UsageError("--types needs mypy: pip install 'graphc[types]'") from None
+    return typecheck
+
+
+def _check(args: argparse.Namespace) -> int:
+    found: list[Diagnostic] = []
+    prove = _prover(args.prove)
+    typecheck = _type_checker() if args.types else None
+    for path in args.specs:
+        source = _read(path, _limits(args))
+        _sources[source.name] = source.text
+        try:
+            spec = parse_source(source, limits=_limits(args))
+            checked = check_spec(spec, allowed_imports=args.allow_import)
+            found += checked.diagnostics
+            if prove is not None:
+                found += prove(checked)
+            if typecheck is not None and not any(d.severity == "error" for d in checked.diagnostics):
+                found += typecheck(checked, source)
+        except DiagnosticError as e:
+            found += e.diagnostics
+    _print_diagnostics(found, {}, args.format)
+    errors = sum(d.severity == "error" for d in found)
+    if args.format == "text":
+        warnings = len(found) - errors
+        print(
+            f"{len(args.specs)} spec{'s' if len(args.specs) != 1 else ''} checked: "
+            f"{errors} error{'s' if errors != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''}",
+            file=sys.stderr,
+        )
+    return EXIT_SPEC if errors else EXIT_OK
+
+
+def _load(path: str) -> Any:
+    from .loader import load_module
+
+    source = _read(path)
+    _sources[source.name] = source.text
+    try:
+        return load_module(path)
+    except DiagnosticError:
+        raise
+    except Exception as e:  # importing what the spec imports failed: the user's environment
+        print(f"graphc: error: cannot load {path}: {type(e).__name__}: {e}", file=sys.stderr)
+        raise SystemExit(EXIT_SPEC) from None
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _run(args: argparse.Namespace) -> int:
+    import asyncio
+    import traceback
+
+    import pydantic
+
+    module = _load(args.spec)
+    graph = module.graph
+    start_name = args.start or getattr(getattr(module, "start", None), "__name__", None)
+    if start_name is None:
+        raise _UsageError("the spec declares no `start`; pass --start NODE")
+    if start_name not in graph.node_defs:
+        raise _UsageError(f"unknown start node `{start_name}`; nodes: {', '.join(graph.node_defs)}")
+    fields: dict[str, Any] = {}
+    for item in args.arg:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise _UsageError(f"--arg takes NAME=VALUE, got `{item}`")
+        fields[name] = _parse_value(value)
+    node_class = graph.node_defs[start_name].node
+    try:
+        start = pydantic.TypeAdapter(node_class).validate_python(fields)
+    except pydantic.ValidationError as e:
+        raise _UsageError(f"bad --arg for `{start_name}`: {_brief(e)}") from None
+    state = _initial(module, "state", args.state)
+    deps = _initial(module, "deps", None)
+    history: list[Any] = []
+
+    async def drive() -> Any:
+        async with graph.iter(start, state=state, deps=deps, history=history, max_steps=args.max_steps) as run:
+            print(f"[start] {run.next_node!r}", file=sys.stderr)
+            step = 0
+            async for node in run:
+                step += 1
+                print(f"[{step}] -> {node!r}", file=sys.stderr)
+            return run.result
+
+    try:
+        result = asyncio.run(drive())
+    except Exception as e:
+        notes = "".join(f"\n  {n}" for n in getattr(e, "__notes__", []))
+        print(f"graphc run: the graph failed: {type(e).__name__}: {e}{notes}", file=sys.stderr)
+        if args.history:
+            print(graph.dump_history(history, indent=2).decode())
+        if not notes:
+            traceback.print_exc(file=sys.stderr)
+        return EXIT_SPEC
+    outcome = {"output": result.output, "state": result.state}
+    # objects JSON has no form for (a client in state, say) are shown by their repr
+    print(json.dumps(pydantic.TypeAdapter(Any).dump_python(outcome, mode="json", fallback=repr)))
+    if args.history:
+        print(graph.dump_history(result.history, indent=2).decode())
+    return EXIT_OK
+
+
+def _brief(error: Any) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in error.errors())
+
+
+def _initial(module: Any, kind: str, given: str | None) -> Any:
+    """The initial state or deps: from JSON if given, else the declared class with its defaults."""
+    import pydantic
+
+    spec_type = next(
+        (
+            value
+            for name, value in vars(module).items()
+            if name.endswith("State" if kind == "state" else "Deps")
+            and isinstance(value, type)
+            and name in getattr(module, "__all__", ())
+        ),
+        None,
+    )
+    annotations = module.graph._get_state_type() if kind == "state" else None
+    cls = spec_type or (annotations if isinstance(annotations, type) and annotations is not type(None) else None)
+    if given is not None:
+        try:
+            data = json.loads(given)
+        except json.JSONDecodeError as e:
+            raise _UsageError(f"--{kind} is not valid JSON: {e}") from None
+        if cls is None:
+            return data
+        try:
+            return pydantic.TypeAdapter(cls).validate_python(data)
+        except pydantic.ValidationError as e:
+            raise _UsageError(f"bad --{kind}: {_brief(e)}") from None
+    if cls is None:
+        return None
+    try:
+        return cls()
+    except TypeError as e:
+        raise _UsageError(f"the {kind} needs values: pass --{kind} JSON ({e})") from None
+
+
+def _mermaid(args: argparse.Namespace) -> int:
+    module = _load(args.spec)
+    start = getattr(module, "start", None)
+    for name in args.highlight or []:
+        if name not in module.graph.node_defs:
+            raise _UsageError(f"--highlight: unknown node `{name}`")
+    print(module.graph.mermaid_code(start_node=start, direction=args.direction, highlighted_nodes=args.highlight))
+    return EXIT_OK
+
+
+def _fmt(args: argparse.Namespace) -> int:
+    from dsl.printer import print_spec
+
+    source = _read(args.spec)
+    _sources[source.name] = source.text
+    spec = parse_source(source)
+    syntax = args.to or source.syntax
+    text = print_spec(spec, syntax)
+    if args.check:
+        if syntax != source.syntax:
+            raise _UsageError("--check compares a file with its own canonical form; drop --to")
+        if text != source.text:
+            print(f"{args.spec} is not formatted", file=sys.stderr)
+            return EXIT_SPEC
+        return EXIT_OK
+    if args.write:
+        suffix = {"graph": ".graph", "yaml": ".yaml", "toml": ".toml"}[syntax]
+        out = Path(args.spec) if syntax == source.syntax else Path(args.spec).with_suffix(suffix)
+        out.write_text(text, encoding="utf-8")
+        return EXIT_OK
+    sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from dsl.schema import document_schema
+
+    print(json.dumps(document_schema(), indent=2))
+    return EXIT_OK
+
