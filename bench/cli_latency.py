@@ -1,0 +1,50 @@
+"""Command-line latency: `graphc --help`, `graphc check` and `graphc fmt --check` beside `python -c pass`.
+
+Targets (issue "speed where users feel it"): check and fmt --check on the support desk spec
+within 5x of `python -c pass`, `--help` within 3x. Median of 15 runs each, all in one run.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = str(ROOT / "examples" / "support_desk.graph")
+RUNS = 15
+
+
+def median_seconds(command: list[str]) -> float:
+    subprocess.run(command, capture_output=True, check=False)  # warm the disk and graphc's parser cache
+    times = []
+    for _ in range(RUNS):
+        start = time.perf_counter()
+        subprocess.run(command, capture_output=True, check=False)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    graphc = shutil.which("graphc")
+    base = [graphc] if graphc else [sys.executable, "-m", "compiler.cli"]
+    floor = median_seconds([sys.executable, "-c", "pass"])
+    rows = [
+        ("graphc --help", base + ["--help"], 3),
+        ("graphc check support_desk.graph --no-prove", [*base, "check", SPEC, "--no-prove"], 5),
+        ("graphc fmt --check support_desk.graph", [*base, "fmt", "--check", SPEC], 5),
+    ]
+    if importlib.util.find_spec("z3") is not None:
+        rows.append(("graphc check support_desk.graph (with the prover)", [*base, "check", SPEC], 5))
+    print(f"python -c pass: {floor * 1000:.0f} ms (the floor)")
+    for name, command, target in rows:
+        seconds = median_seconds(command)
+        print(f"{name}: {seconds * 1000:.0f} ms = {seconds / floor:.1f}x the floor (target <= {target}x)")
+
+
+if __name__ == "__main__":
+    main()
