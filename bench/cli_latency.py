@@ -34,7 +34,7 @@ def main() -> None:
     base = [graphc] if graphc else [sys.executable, "-m", "compiler.cli"]
     floor = median_seconds([sys.executable, "-c", "pass"])
     rows = [
-        ("graphc --help", base + ["--help"], 3),
+        ("graphc --help", [*base, "--help"], 3),
         ("graphc check support_desk.graph --no-prove", [*base, "check", SPEC, "--no-prove"], 5),
         ("graphc fmt --check support_desk.graph", [*base, "fmt", "--check", SPEC], 5),
     ]

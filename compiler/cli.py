@@ -79,9 +79,19 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="a field of the start node; VALUE is JSON, or else a plain string",
     )
-    run.add_argument("--state", metavar="JSON", help="initial state as a JSON object")
-    run.add_argument("--history", action="store_true", help="print the run's history as JSON at the end")
-    run.add_argument("--max-steps", type=int, metavar="N", help="stop after N steps")
+    run.add_argument("--state", metavar="JSON", help="initial state fields as a JSON object (others keep defaults)")
+    run.add_argument("--deps", metavar="JSON", help="deps fields as a JSON object (others keep defaults)")
+    run.add_argument("--history", action="store_true", help="add the run's history to the JSON result")
+    run.add_argument(
+        "--output",
+        choices=("json", "text"),
+        default="json",
+        help="stdout gets only the result: a JSON object of output and state (default), or the output as text; "
+        "the trace and whatever the nodes print go to stderr",
+    )
+    run.add_argument(
+        "--max-steps", type=int, metavar="N", help="stop a run after N steps (default 10,000; 0: no limit)"
+    )
 
     mermaid = commands.add_parser("mermaid", help="print the graph as a mermaid state diagram")
     mermaid.add_argument("spec", metavar="SPEC")

@@ -334,6 +334,10 @@ class _Generator:
             args.append("snapshot_state=snapshot_state")
         if spec.start is not None and self.target == "runtime":
             args.append(f"start_node={spec.start}")
+        if self.target == "runtime" and self.checked.deps_class is not None:
+            args.append(f"deps_type={self.deps}")
+        if self.target == "runtime" and spec.state is not None and spec.state.fields is not None:
+            args.append(f"default_state={self.state}")  # a run given no state gets a fresh one
         lines = fit(f"graph: Graph[{self.state}, {self.deps}, {self.output}]", " = Graph(", "")
         for arg in args:
             arg_lines = fit_item(arg, _I)

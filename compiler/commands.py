@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from dsl.diagnostics import Diagnostic, DiagnosticError, render_json, render_text
+from dsl.diagnostics import Diagnostic, DiagnosticError, did_you_mean, render_json, render_text
 from dsl.limits import DEFAULT_LIMITS, Limits
 from dsl.parse import parse_source
 from dsl.source import SourceFile, read_source, syntax_of
@@ -182,94 +182,141 @@ def _parse_value(text: str) -> Any:
 
 def _run(args: argparse.Namespace) -> int:
     import asyncio
-    import traceback
+    import contextlib
 
     import pydantic
 
+    from runtime import GraphRuntimeError
+
+    if args.max_steps is not None and args.max_steps < 0:
+        raise _UsageError("--max-steps must be 0 (no limit) or more")
     module = _load(args.spec)
     graph = module.graph
     start_name = args.start or getattr(getattr(module, "start", None), "__name__", None)
     if start_name is None:
-        raise _UsageError("the spec declares no `start`; pass --start NODE")
-    if start_name not in graph.node_defs:
-        raise _UsageError(f"unknown start node `{start_name}`; nodes: {', '.join(graph.node_defs)}")
+        raise _UsageError(f"the spec declares no `start`; pass --start NODE (nodes: {', '.join(graph.node_types)})")
+    if start_name not in graph.node_types:
+        hint = did_you_mean(start_name, graph.node_types) or f"nodes: {', '.join(graph.node_types)}"
+        raise _UsageError(f"unknown start node `{start_name}`; {hint}")
+    node_class = graph.node_types[start_name]
     fields: dict[str, Any] = {}
     for item in args.arg:
         name, sep, value = item.partition("=")
         if not sep or not name:
             raise _UsageError(f"--arg takes NAME=VALUE, got `{item}`")
         fields[name] = _parse_value(value)
-    node_class = graph.node_defs[start_name].node
+    _no_unknown_keys(fields, node_class, f"--arg: `{start_name}`")
     try:
         start = pydantic.TypeAdapter(node_class).validate_python(fields)
     except pydantic.ValidationError as e:
         raise _UsageError(f"bad --arg for `{start_name}`: {_brief(e)}") from None
-    state = _initial(module, "state", args.state)
-    deps = _initial(module, "deps", None)
+    state = _initial(graph.state_type, "state", args.state)
+    deps = _initial(graph.deps_type, "deps", args.deps)
+    max_steps = DEFAULT_MAX_STEPS if args.max_steps is None else args.max_steps or None
     history: list[Any] = []
+    reached: list[Any] = [start]  # the node a run stopped at
 
     async def drive() -> Any:
-        async with graph.iter(start, state=state, deps=deps, history=history, max_steps=args.max_steps) as run:
+        async with graph.iter(start, state=state, deps=deps, history=history, max_steps=max_steps) as run:
             print(f"[start] {run.next_node!r}", file=sys.stderr)
             step = 0
             async for node in run:
                 step += 1
+                reached[0] = node
                 print(f"[{step}] -> {node!r}", file=sys.stderr)
             return run.result
 
     try:
-        result = asyncio.run(drive())
+        with contextlib.redirect_stdout(sys.stderr):  # what nodes print never mixes with the result
+            result = asyncio.run(drive())
+    except GraphRuntimeError as e:
+        if max_steps is None or "max_steps" not in str(e):
+            print(f"graphc run: {e}", file=sys.stderr)
+        else:
+            print(
+                f"graphc run: stopped after {max_steps:,} steps without reaching `End` "
+                f"(next node: `{reached[0]!r}`); raise the limit with --max-steps N, or 0 for none",
+                file=sys.stderr,
+            )
+        _print_outcome(args, graph, None, history, failed=True)
+        return EXIT_SPEC
     except Exception as e:
         notes = "".join(f"\n  {n}" for n in getattr(e, "__notes__", []))
         print(f"graphc run: the graph failed: {type(e).__name__}: {e}{notes}", file=sys.stderr)
-        if args.history:
-            print(graph.dump_history(history, indent=2).decode())
-        if not notes:
-            traceback.print_exc(file=sys.stderr)
+        _print_outcome(args, graph, None, history, failed=True)
         return EXIT_SPEC
-    outcome = {"output": result.output, "state": result.state}
-    # objects JSON has no form for (a client in state, say) are shown by their repr
-    print(json.dumps(pydantic.TypeAdapter(Any).dump_python(outcome, mode="json", fallback=repr)))
-    if args.history:
-        print(graph.dump_history(result.history, indent=2).decode())
+    _print_outcome(args, graph, result, result.history, failed=False)
     return EXIT_OK
+
+
+DEFAULT_MAX_STEPS = 10_000
+"""`graphc run` stops a run after this many steps unless `--max-steps` says otherwise."""
+
+
+def _print_outcome(args: argparse.Namespace, graph: Any, result: Any, history: list[Any], *, failed: bool) -> None:
+    """The run's result on stdout, alone: one JSON document (or, with `--output text`, the output)."""
+    import pydantic
+
+    if args.output == "text":
+        if not failed:
+            print(result.output)
+        return
+    outcome: dict[str, Any] = {} if failed else {"output": result.output, "state": result.state}
+    if args.history:
+        outcome["history"] = json.loads(graph.dump_history(history))
+    if outcome:
+        # objects JSON has no form for (a client in state, say) are shown by their repr
+        print(json.dumps(pydantic.TypeAdapter(Any).dump_python(outcome, mode="json", fallback=repr)))
 
 
 def _brief(error: Any) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in error.errors())
 
 
-def _initial(module: Any, kind: str, given: str | None) -> Any:
+def _field_names(cls: Any) -> list[str] | None:
+    """The fields a dataclass or pydantic model takes, or None when that cannot be told."""
+    import dataclasses
+
+    if dataclasses.is_dataclass(cls):
+        return [f.name for f in dataclasses.fields(cls) if f.init]
+    model_fields = getattr(cls, "model_fields", None)
+    return list(model_fields) if isinstance(model_fields, dict) else None
+
+
+def _no_unknown_keys(given: dict[str, Any], cls: Any, what: str) -> None:
+    """A misspelt field is an error, never silently the default."""
+    names = _field_names(cls)
+    if names is None:
+        return
+    for key in given:
+        if key not in names:
+            hint = did_you_mean(key, names) or ("fields: " + ", ".join(names) if names else "it takes no fields")
+            raise _UsageError(f"{what} has no field `{key}`; {hint}")
+
+
+def _initial(cls: Any, kind: str, given: str | None) -> Any:
     """The initial state or deps: from JSON if given, else the declared class with its defaults."""
     import pydantic
 
-    spec_type = next(
-        (
-            value
-            for name, value in vars(module).items()
-            if name.endswith("State" if kind == "state" else "Deps")
-            and isinstance(value, type)
-            and name in getattr(module, "__all__", ())
-        ),
-        None,
-    )
-    annotations = module.graph._get_state_type() if kind == "state" else None
-    cls = spec_type or (annotations if isinstance(annotations, type) and annotations is not type(None) else None)
+    declared = cls if isinstance(cls, type) and cls is not type(None) else None
     if given is not None:
         try:
             data = json.loads(given)
         except json.JSONDecodeError as e:
             raise _UsageError(f"--{kind} is not valid JSON: {e}") from None
-        if cls is None:
-            return data
+        if declared is None:
+            raise _UsageError(f"the spec declares no {kind}, so --{kind} has nothing to set")
+        if not isinstance(data, dict):
+            raise _UsageError(f"--{kind} must be a JSON object of field values")
+        _no_unknown_keys(data, declared, f"--{kind}: `{declared.__name__}`")
         try:
-            return pydantic.TypeAdapter(cls).validate_python(data)
+            return pydantic.TypeAdapter(declared).validate_python(data)
         except pydantic.ValidationError as e:
             raise _UsageError(f"bad --{kind}: {_brief(e)}") from None
-    if cls is None:
+    if declared is None:
         return None
     try:
-        return cls()
+        return declared()
     except TypeError as e:
         raise _UsageError(f"the {kind} needs values: pass --{kind} JSON ({e})") from None
 
@@ -313,4 +360,3 @@ def _schema(args: argparse.Namespace) -> int:
 
     print(json.dumps(document_schema(), indent=2))
     return EXIT_OK
-

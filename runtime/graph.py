@@ -75,6 +75,8 @@ class Graph(Generic[StateT, DepsT, RunEndT]):
         snapshot_state: Callable[[StateT], StateT] = deep_copy_state,
         auto_instrument: bool = True,
         start_node: type[BaseNode[StateT, DepsT, RunEndT]] | None = None,
+        deps_type: type[DepsT] | _Unset = _UNSET,
+        default_state: Callable[[], StateT] | None = None,
     ) -> None:
         """Create a graph from its node classes.
 
@@ -89,6 +91,9 @@ class Graph(Generic[StateT, DepsT, RunEndT]):
                 runtime records no tracing spans.
             start_node: The node class a run starts from when none is passed; it must
                 be constructible without arguments.
+            deps_type: The deps type, normally inferred from the nodes' generic parameters.
+            default_state: Makes the state of a run that is given none (pydantic_graph
+                passes `None`); compiled specs pass their state class.
         """
         del auto_instrument
         self.name = name
@@ -106,7 +111,29 @@ class Graph(Generic[StateT, DepsT, RunEndT]):
         if start_node is not None and self.node_defs.get(start_node.get_id(), None) is None:
             raise GraphSetupError(f"Start node `{start_node.get_id()}` is not in the graph.")
         self.start_node = start_node
+        self._deps_type = deps_type
+        self.default_state = default_state
         self._node_classes = frozenset(node_def.node for node_def in self.node_defs.values())
+
+    @property
+    def node_types(self) -> dict[str, type[BaseNode[StateT, DepsT, RunEndT]]]:
+        """The node classes by id: `graph.node_types["Increment"](foo=1)` makes a start node."""
+        return {node_id: node_def.node for node_id, node_def in self.node_defs.items()}
+
+    @property
+    def state_type(self) -> type[StateT]:
+        """The state type: as given, else from the nodes' generic parameters (`NoneType` when stateless)."""
+        return self._get_state_type()
+
+    @property
+    def deps_type(self) -> type[DepsT]:
+        """The deps type: as given, else from the nodes' generic parameters (`NoneType` when there are none)."""
+        if not isinstance(self._deps_type, _Unset):
+            return self._deps_type
+        for args in self._base_node_args():
+            if len(args) >= 2:
+                return cast("type[DepsT]", args[1])
+        return cast("type[DepsT]", type(None))
 
     async def run(
         self: Graph[StateT, DepsT, T],
@@ -178,6 +205,8 @@ class Graph(Generic[StateT, DepsT, RunEndT]):
         span: AbstractContextManager[Any] | None,
         max_steps: int | None,
     ) -> AsyncIterator[GraphRun[StateT, DepsT, T]]:
+        if state is None and self.default_state is not None:
+            state = self._fresh_state()
         with ExitStack() as stack:
             if span is not None:
                 stack.enter_context(span)
@@ -319,6 +348,16 @@ class Graph(Generic[StateT, DepsT, RunEndT]):
             raise GraphRuntimeError(
                 f"The default start node `{self.start_node.get_id()}` cannot be created without arguments ({e}); "
                 "pass a start node."
+            ) from e
+
+    def _fresh_state(self) -> StateT:
+        assert self.default_state is not None
+        try:
+            return self.default_state()
+        except TypeError as e:
+            name = getattr(self.default_state, "__name__", repr(self.default_state))
+            raise GraphRuntimeError(
+                f"The graph's state `{name}` cannot be created without arguments ({e}); pass `state=`."
             ) from e
 
     def _get_state_type(self) -> type[StateT]:

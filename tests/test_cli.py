@@ -86,9 +86,9 @@ def test_run_prints_steps_output_and_history(capsys: pytest.CaptureFixture[str])
     code, out, err = run(capsys, "run", str(EXAMPLES / "fives.graph"), "--arg", "foo=7", "--history")
     assert code == 0, err
     assert "[start] DivisibleBy5(foo=7)" in err and "End(data=10)" in err
-    first_line, history = out.split("\n", 1)
-    assert json.loads(first_line) == {"output": 10, "state": None}
-    assert [step["kind"] for step in json.loads(history)][-1] == "end"
+    result = json.loads(out)  # one JSON document: output, state and history
+    assert (result["output"], result["state"]) == (10, None)
+    assert [step["kind"] for step in result["history"]][-1] == "end"
 
 
 def test_run_with_state_and_start(capsys: pytest.CaptureFixture[str]) -> None:
@@ -113,14 +113,59 @@ def test_run_reports_a_failing_node_with_its_spec_line(tmp_path: Path, capsys: p
     code, out, err = run(capsys, "run", str(spec), "--history")
     assert code == 1
     assert "ZeroDivisionError" in err and "in boom.graph, line 5" in err
-    assert json.loads(out) == []  # history so far (the failing node is not recorded, as in pydantic_graph)
+    assert json.loads(out) == {"history": []}  # so far (the failing node is not recorded, as in pydantic_graph)
 
 
 def test_run_max_steps(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     spec = tmp_path / "loop.graph"
     spec.write_text("graph Loop\nstart A\n\nnode A:\n    -> B()\n\nnode B:\n    -> A()\n")
-    code, _, err = run(capsys, "run", str(spec), "--max-steps", "5")
-    assert code == 1 and "max_steps=5" in err
+    code, out, err = run(capsys, "run", str(spec), "--max-steps", "5")
+    assert code == 1 and out == ""
+    assert "stopped after 5 steps without reaching `End` (next node: `B()`)" in err and "Traceback" not in err
+    assert run(capsys, "run", str(spec), "--max-steps", "-1")[0] == 2
+
+
+def test_run_has_a_default_step_limit_that_0_lifts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "count.graph"
+    spec.write_text("graph Count -> int\nstart A\n\nnode A(n: int = 0):\n    if n > 10000 -> End(n)\n    -> A(n + 1)\n")
+    code, _, err = run(capsys, "run", str(spec))
+    assert code == 1 and "stopped after 10,000 steps" in err and "--max-steps" in err
+    code, out, _ = run(capsys, "run", str(spec), "--max-steps", "0")
+    assert code == 0 and json.loads(out)["output"] == 10001
+
+
+def test_run_refuses_misspelt_input(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "run", str(EXAMPLES / "fives.graph"), "--arg", "fo=7")
+    assert code == 2 and "has no field `fo`" in err and "did you mean `foo`?" in err
+    code, _, err = run(capsys, "run", str(EXAMPLES / "never_42.graph"), "--state", '{"numbr": 41}')
+    assert code == 2 and "did you mean `number`?" in err
+    code, _, err = run(capsys, "run", str(EXAMPLES / "support_desk.graph"), "--deps", '{"teem": "x"}')
+    assert code == 2 and "did you mean `team`?" in err
+    code, _, err = run(capsys, "run", str(EXAMPLES / "fives.graph"), "--arg", "foo=1", "--deps", "{}")
+    assert code == 2 and "declares no deps" in err
+
+
+def test_run_takes_deps_from_the_declaration(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "config.graph"
+    spec.write_text(
+        'graph Configured -> str\nstart A\n\ndeps Config:\n    greeting: str = "hello"\n    times: int = 1\n\n'
+        "node A:\n    -> End(deps.greeting * deps.times)\n"
+    )
+    code, out, err = run(capsys, "run", str(spec))
+    assert code == 0, err
+    assert json.loads(out)["output"] == "hello"
+    code, out, _ = run(capsys, "run", str(spec), "--deps", '{"times": 2}')
+    assert json.loads(out)["output"] == "hellohello"
+
+
+def test_what_nodes_print_never_mixes_with_the_result(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "noisy.graph"
+    spec.write_text('graph Noisy -> int\nstart A\n\nnode A:\n    print("{not json")\n    -> End(3)\n')
+    code, out, err = run(capsys, "run", str(spec))
+    assert code == 0 and json.loads(out) == {"output": 3, "state": None}
+    assert "{not json" in err
+    code, out, _ = run(capsys, "run", str(spec), "--output", "text")
+    assert out == "3\n"
 
 
 def test_vending_machine_from_the_command_line() -> None:
@@ -134,7 +179,7 @@ def test_vending_machine_from_the_command_line() -> None:
         cwd=ROOT,
     )
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout.strip().splitlines()[-1].split(": ", 2)[-1]) == {
+    assert json.loads(result.stdout) == {  # the machine's prompts went to stderr
         "output": None,
         "state": {"user_balance": 0.25, "product": "crisps"},
     }

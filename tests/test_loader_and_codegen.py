@@ -17,6 +17,7 @@ import compiler
 from compiler import loader
 from compiler.pipeline import compile_spec
 from dsl.diagnostics import DiagnosticError
+from runtime import GraphRuntimeError
 
 from .conftest import EXAMPLES
 
@@ -243,3 +244,28 @@ def test_an_error_in_a_helper_names_the_spec_line_and_the_helper(
         asyncio.run(module.graph.run(module.A()))
     assert caught.value.__notes__ == ["in boom.graph, line 7", f"raised in {helpers}.py, line 2, in explode"]
     sys.modules.pop(helpers, None)
+
+
+def test_a_loaded_graph_knows_its_node_state_and_deps_classes() -> None:
+    graph = compiler.load(EXAMPLES / "support_desk.graph")
+    assert graph.state_type.__name__ == "DeskState" and graph.deps_type.__name__ == "DeskDeps"
+    assert {"Receive", "Triage", "HumanReview"} <= set(graph.node_types)
+    start = graph.node_types["Receive"](subject="Refund", body="please refund me")
+    result = graph.run_sync(start, deps=graph.deps_type())  # no state: a fresh default one
+    assert result.state.ticket_id == 1 and isinstance(result.state, graph.state_type)
+    fives = compiler.load(EXAMPLES / "fives.graph")
+    assert fives.state_type is type(None) and fives.deps_type is type(None)
+
+
+def test_a_run_given_no_state_gets_a_fresh_one_each_time(tmp_path: Path) -> None:
+    spec = tmp_path / "tally.graph"
+    spec.write_text(
+        "graph Tally -> int\nstart A\n\nstate:\n    seen: list[int] = []\n\nnode A:\n"
+        "    state.seen.append(1)\n    -> End(len(state.seen))\n"
+    )
+    graph = compiler.load(spec)
+    assert [graph.run_sync().output for _ in range(2)] == [1, 1]
+    needs = tmp_path / "needs.graph"
+    needs.write_text("graph Needs -> int\nstart A\n\nstate:\n    n: int\n\nnode A:\n    -> End(state.n)\n")
+    with pytest.raises(GraphRuntimeError, match="cannot be created without arguments"):
+        compiler.load(needs).run_sync()

@@ -58,6 +58,7 @@ graph: Graph[GapsState, None, str] = Graph(
     nodes=(Tally, Report),
     name="Gaps",
     start_node=Tally,
+    default_state=GapsState,
 )
 
 start = Tally

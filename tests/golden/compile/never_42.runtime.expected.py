@@ -50,6 +50,7 @@ graph: Graph[MyState, None, int] = Graph(
     name="Never42",
     snapshot_state=snapshot_state,
     start_node=Increment,
+    default_state=MyState,
 )
 
 start = Increment

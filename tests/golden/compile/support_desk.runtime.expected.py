@@ -215,6 +215,8 @@ graph: Graph[DeskState, DeskDeps, str] = Graph(
     name="SupportDesk",
     snapshot_state=snapshot_state,
     start_node=Receive,
+    deps_type=DeskDeps,
+    default_state=DeskState,
 )
 
 start = Receive

@@ -96,6 +96,7 @@ graph: Graph[MachineState, None, None] = Graph(
     name="VendingMachine",
     snapshot_state=snapshot_state,
     start_node=InsertCoin,
+    default_state=MachineState,
 )
 
 start = InsertCoin
