@@ -57,6 +57,8 @@ __all__ = (
 
 
 _M = TypeVar("_M", bound="_Model")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Model:
     def model_copy(self: _M, *, update: dict[str, Any] | None = None) -> _M:
