@@ -80,21 +80,27 @@ def typecheck(checked: CheckedGraph, source: SourceFile, search_path: Sequence[s
     generated = work / f"{Path(source.name).stem.replace('-', '_')}_graph.py"
     _write_if_changed(generated, module.source)
     config = work / "mypy.ini"
-    runtime_root = str(Path(__file__).resolve().parent.parent)  # where `runtime` is, installed or not
-    mypy_path = os.pathsep.join([*folders, runtime_root])
-    _write_if_changed(config, f"[mypy]\nmypy_path = {mypy_path}\ncache_dir = {work.parent / 'mypy-cache'}\n")
-    stdout, stderr, _ = mypy_api.run([*_FLAGS, "--config-file", str(config), str(generated)])
+    mypy_path = os.pathsep.join([*folders, *_runtime_folder()])
+    # a cache per spec: mypy keys its cache by module name, and two specs may share a name
+    _write_if_changed(config, f"[mypy]\nmypy_path = {mypy_path}\ncache_dir = {work / 'mypy-cache'}\n")
+    stdout, stderr, status = mypy_api.run([*_FLAGS, "--config-file", str(config), str(generated)])
     lines = module.source.splitlines()
     mapper = _SpecMapper(checked, source, lines)
     found: list[Diagnostic] = []
     for finding in _findings(stdout, str(generated)):
         if finding.kind == "error":  # mypy's notes say what the hints say
             found.append(mapper.diagnostic(finding))
-    if stderr.strip() and not found:
-        found.append(
-            Diagnostic.error(TYPE_ERROR, ir.Span.start_of(source.name), f"mypy could not run: {stderr.strip()}")
-        )
+    if status > 1 or (status == 1 and not found):  # mypy itself failed, or found nothing it could place
+        trouble = (stderr.strip() or stdout.strip()).splitlines()[:5]
+        message = "mypy could not type-check the spec: " + " / ".join(trouble)
+        found.append(Diagnostic.error(TYPE_ERROR, ir.Span.start_of(source.name), message))
     return found
+
+
+def _runtime_folder() -> list[str]:
+    """The folder holding `runtime`, when mypy would not find it in site-packages (an editable install)."""
+    root = Path(__file__).resolve().parent.parent
+    return [] if root.name in ("site-packages", "dist-packages") else [str(root)]
 
 
 def typecheck_file(path: str | Path) -> list[Diagnostic]:

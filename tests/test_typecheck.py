@@ -64,3 +64,14 @@ def test_the_command_line_gives_text_and_json(tmp_path: Path) -> None:
 def test_the_examples_type_check_clean() -> None:
     for name in ("fives", "never_42", "vending", "support_desk"):
         assert typecheck_file(EXAMPLES / f"{name}.graph") == [], name
+
+
+def test_two_specs_with_one_name_do_not_share_findings(tmp_path: Path) -> None:
+    for folder, value in (("a", '"two"'), ("b", "2")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "same.graph").write_text(
+            f"graph Same -> int\nstart A\n\nnode A:\n    -> B({value})\n\nnode B(n: int):\n    -> End(n)\n"
+        )
+    assert [d.span.line for d in typecheck_file(tmp_path / "a" / "same.graph")] == [5]
+    assert typecheck_file(tmp_path / "b" / "same.graph") == []
+    assert [d.span.line for d in typecheck_file(tmp_path / "a" / "same.graph")] == [5]
