@@ -17,7 +17,7 @@ from dsl.unparse import ExprWriter
 
 from .imports import ModuleInfo, find_module, module_candidates, search_path_for
 
-__all__ = ("BUILTINS", "CheckedGraph", "NodeScope", "check_spec", "walk_expression")
+__all__ = ("BUILTINS", "CheckedGraph", "NodeScope", "check_spec", "walk_branches", "walk_expression")
 
 BUILTINS = frozenset(
     [
@@ -408,8 +408,14 @@ class _Checker:
         if not node.next:
             self.sink.error("E301", node.name_span, f"node `{node.name}` has no branches")
             return
+        self.branches(node.next, scope, defined, all_locals, f"node `{node.name}`")
+
+    def branches(
+        self, branches: list[ir.Branch], scope: NodeScope, defined: set[str], all_locals: set[str], owner: str
+    ) -> None:
+        """One list of branches (a node's, or those nested in an `if` block): tried in order, one always taken."""
         unconditional: ir.Branch | None = None
-        for branch in node.next:
+        for branch in branches:
             if unconditional is not None:
                 self.sink.error(
                     "E302",
@@ -424,19 +430,22 @@ class _Checker:
                 unconditional = branch
             for statement in branch.do:
                 self.statement(statement, scope, branch_defined, all_locals)
-            self.transition(branch.to, scope, branch_defined, all_locals)
-        last = node.next[-1]
+            if branch.to is not None:
+                self.transition(branch.to, scope, branch_defined, all_locals)
+            else:
+                self.branches(branch.next, scope, branch_defined, all_locals, f"the block at line {branch.span.line}")
+        last = branches[-1]
         if last.condition is not None and unconditional is None:
             self.sink.error(
                 "E301",
                 last.span,
-                f"node `{node.name}` may fall through: its last branch is conditional",
+                f"{owner} may fall through: its last branch is conditional",
                 "add a final unconditional `-> Target(...)` or an `else:` block",
             )
 
     @staticmethod
     def _assigned_names(node: ir.NodeSpec) -> Iterator[str]:
-        for s in [*node.do, *(s for b in node.next for s in b.do)]:
+        for s in [*node.do, *(s for b in walk_branches(node.next) for s in b.do)]:
             if isinstance(s, ir.Assign) and isinstance(s.target, ir.Name):
                 yield s.target.id
 
@@ -634,7 +643,7 @@ class _Checker:
         edges: dict[str, set[str]] = {}
         open_ended: set[str] = set()  # nodes whose edges are unknown here (hand-written ones)
         for node in self.nodes.values():
-            edges[node.name] = {b.to.target for b in node.next}
+            edges[node.name] = {t.target for b in node.next for t in b.transitions()}
         for target in self.external_targets:
             open_ended.add(target)
         if self.spec.start is not None and self.spec.start in self.nodes:
@@ -676,6 +685,13 @@ class _Checker:
                     seen.add(target)
                     todo.append(target)
         return seen
+
+
+def walk_branches(branches: list[ir.Branch]) -> Iterator[ir.Branch]:
+    """Every branch of a list and of the lists nested in it, in source order."""
+    for branch in branches:
+        yield branch
+        yield from walk_branches(branch.next)
 
 
 def walk_expression(expr: ir.Expr) -> Iterator[ir.Expr]:

@@ -112,7 +112,7 @@ class _Generator:
         self.target = target
         self.file = PurePath(checked.source_name).name
         self.types = ExprWriter()
-        self.uses_labels = any(b.to.label is not None for n in self.spec.nodes for b in n.next)
+        self.uses_labels = any(t.label is not None for n in self.spec.nodes for t in _transitions(n.next))
         self.state = checked.state_class or "None"
         self.deps = checked.deps_class or "None"
         self.output = self.types.type(self.spec.output) if self.spec.output is not None else "None"
@@ -286,18 +286,27 @@ class _Generator:
         body: list[tuple[str, str, ir.Span]] = []  # (indent, statement, where it comes from)
         for statement in node.do:
             body.append(("", writer.statement(statement), statement.span))
-        for branch in node.next:
-            ret = f"return {writer.target(branch.to)}"
-            if branch.condition is None:
-                body += [("", writer.statement(s), s.span) for s in branch.do]
-                body.append(("", ret, branch.to.span))
-                break  # checks guarantee nothing reachable follows
-            body.append(("", f"if {writer.expr(branch.condition)}:", branch.span))
-            body += [(_I, writer.statement(s), s.span) for s in branch.do]
-            body.append((_I, ret, branch.to.span))
+        self._branches(node.next, writer, "", body)
         for indent, code, span in body:
             lines += fit(code, self.line_comment(span), _I * 2 + indent)
         return "\n".join(lines)
+
+    def _branches(
+        self, branches: list[ir.Branch], writer: _NodeWriter, indent: str, body: list[tuple[str, str, ir.Span]]
+    ) -> None:
+        """`if` blocks ending in `return Target(...)` or in further blocks; the unconditional branch last."""
+        for branch in branches:
+            inner = indent
+            if branch.condition is not None:
+                body.append((indent, f"if {writer.expr(branch.condition)}:", branch.span))
+                inner = indent + _I
+            body += [(inner, writer.statement(s), s.span) for s in branch.do]
+            if branch.to is not None:
+                body.append((inner, f"return {writer.target(branch.to)}", branch.to.span))
+            else:
+                self._branches(branch.next, writer, inner, body)
+            if branch.condition is None:
+                break  # checks guarantee nothing reachable follows
 
     def _signature(self, node: ir.NodeSpec) -> str:
         """`run`'s signature, wrapped the way ruff format would when it is too long."""
@@ -312,12 +321,10 @@ class _Generator:
 
     def _return_types(self, node: ir.NodeSpec) -> list[str]:
         labels: dict[str, list[str]] = {}  # target -> its distinct labels: one edge shows them all
-        for branch in node.next:
-            edge = labels.setdefault(branch.to.target, [])
-            if branch.to.label is not None and branch.to.label not in edge:
-                edge.append(branch.to.label)
-            if branch.condition is None:
-                break
+        for transition in _transitions(node.next):
+            edge = labels.setdefault(transition.target, [])
+            if transition.label is not None and transition.label not in edge:
+                edge.append(transition.label)
         out = []
         for name, edge_labels in labels.items():
             label = " / ".join(edge_labels) if edge_labels else None
@@ -389,6 +396,17 @@ def _factory(default: ir.Expr, text: str) -> str:
     if isinstance(default, ir.Call) and not (default.args or default.keywords) and _is_dotted(default.func):
         return ExprWriter().expr(default.func)
     return f"lambda: {text}"
+
+
+def _transitions(branches: list[ir.Branch]) -> Iterator[ir.Transition]:
+    """The transitions a run can take, nested ones included: none after an unconditional branch."""
+    for branch in branches:
+        if branch.to is not None:
+            yield branch.to
+        else:
+            yield from _transitions(branch.next)
+        if branch.condition is None:
+            return
 
 
 def _is_dotted(expr: ir.Expr) -> bool:

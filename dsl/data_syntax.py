@@ -24,7 +24,7 @@ __all__ = ("GRAPH_KEYS", "NODE_KEYS", "DataNode", "data_to_spec")
 
 GRAPH_KEYS = ("graph", "doc", "output", "start", "imports", "state", "deps", "nodes")
 NODE_KEYS = ("doc", "fields", "do", "next")
-BRANCH_KEYS = ("if", "do", "to", "label")
+BRANCH_KEYS = ("if", "do", "to", "label", "next")
 TYPE_CLASS_KEY = "class"
 
 
@@ -244,6 +244,10 @@ class _Builder:
                 "give it a `next:` list ending with `{to: NextNode(...)}`",
             )
             return []
+        return self.branch_list(node)
+
+    def branch_list(self, node: DataNode) -> list[ir.Branch]:
+        """A `next:` list: of a node, or nested in a branch that goes on branching."""
         if not self.expect(node, list, "`next`"):
             return []
         out = []
@@ -251,8 +255,21 @@ class _Builder:
             if not self.expect(item, dict, "a branch"):
                 continue
             entries = self.keys(item, BRANCH_KEYS, "a branch")
-            if "to" not in entries:
-                self.sink.error("E023", item.span, "a branch needs `to:` (its target)")
+            if "to" not in entries and "next" not in entries:
+                self.sink.error("E023", item.span, "a branch needs `to:` (its target) or `next:` (nested branches)")
+                continue
+            condition = self.expr(entries["if"], "`if`") if "if" in entries else None
+            statements = self.statements(entries.get("do"))
+            if "next" in entries:
+                if "to" in entries or "label" in entries:
+                    key = "to" if "to" in entries else "label"
+                    self.sink.error(
+                        "E023", entries[key].span, f"a branch with `next:` has no `{key}:`", "its nested branches do"
+                    )
+                    continue
+                nested = self.branch_list(entries["next"])
+                if nested:
+                    out.append(ir.Branch(span=item.span, condition=condition, do=statements, next=nested))
                 continue
             parsed = self.fragment(entries["to"], "target_input", "`to`")
             if not parsed:
@@ -262,10 +279,7 @@ class _Builder:
             transition = convert.transition(tree.children[0], None, entries["to"].span)
             if label is not None:
                 transition = transition.model_copy(update={"label": label})
-            condition = self.expr(entries["if"], "`if`") if "if" in entries else None
-            out.append(
-                ir.Branch(span=item.span, condition=condition, do=self.statements(entries.get("do")), to=transition)
-            )
+            out.append(ir.Branch(span=item.span, condition=condition, do=statements, to=transition))
         return out
 
 

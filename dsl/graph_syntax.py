@@ -573,36 +573,7 @@ class _ModuleBuilder:
                 if isinstance(value, ir.Constant) and isinstance(value.value, str):
                     doc = value.value
                     items = items[1:]
-        statements: list[ir.Statement] = []
-        branches: list[ir.Branch] = []
-        pending: list[ir.Statement] = []  # statements after a branch: the `do` of a final `-> Target`
-        for item in items:
-            if item.data == "stmt":
-                statement = convert.statement(item.children[0])
-                (pending if branches else statements).append(statement)
-                continue
-            branch = self.branch(item)
-            if pending:
-                if item.data != "goto":
-                    self.sink.error(
-                        "E008",
-                        pending[0].span,
-                        "statements after a branch must lead to the final unconditional `->`",
-                        "move them into an `if` block, or above the first branch",
-                    )
-                else:
-                    branch = branch.model_copy(
-                        update={"do": pending, "span": self.convert.merge(pending[0].span, branch.span)}
-                    )
-                pending = []
-            branches.append(branch)
-        if pending:
-            self.sink.error(
-                "E301",
-                pending[-1].span,
-                "these statements are not followed by a transition",
-                "end the node with `-> NextNode(...)` or `-> End(value)`",
-            )
+        statements, branches = self.body(items)
         if not branches:
             self.sink.error(
                 "E008",
@@ -620,6 +591,40 @@ class _ModuleBuilder:
             next=branches,
         ).normalized()
 
+    def body(self, items: list[Tree[Any]]) -> tuple[list[ir.Statement], list[ir.Branch]]:
+        """Statements, then branches, of a node or a block.
+
+        Statements standing after branches run when none of those was taken: with every
+        item after them they form an unconditional branch that ends the list.
+        """
+        statements: list[ir.Statement] = []
+        branches: list[ir.Branch] = []
+        for index, item in enumerate(items):
+            if item.data != "stmt":
+                branches.append(self.branch(item))
+                continue
+            if not branches:
+                statements.append(self.convert.statement(item.children[0]))
+                continue
+            if branches[-1].condition is None:
+                self.sink.error(
+                    "E303", self.convert.tree_span(item), "nothing may follow `->` here", "this line is never reached"
+                )
+                break
+            rest_statements, rest_branches = self.body(items[index:])
+            if not rest_branches:
+                self.sink.error(
+                    "E301",
+                    rest_statements[-1].span,
+                    "these statements are not followed by a transition",
+                    "end them with `-> NextNode(...)` or `-> End(value)`",
+                )
+                break
+            span = self.convert.merge(rest_statements[0].span, rest_branches[-1].span)
+            branches.append(ir.Branch(span=span, do=rest_statements, next=rest_branches))
+            break
+        return statements, branches
+
     def branch(self, item: Tree[Any]) -> ir.Branch:
         convert = self.convert
         kind = str(item.data)
@@ -630,36 +635,17 @@ class _ModuleBuilder:
             condition, arrow = item.children
             return ir.Branch(span=span, condition=convert.expr(condition), to=self.arrow(arrow))
         condition = convert.expr(item.children[0]) if kind == "if_block" else None
-        block = item.children[-1]
-        statements: list[ir.Statement] = []
-        transition: ir.Transition | None = None
-        for entry in block.children:
-            entry_span = convert.tree_span(entry)
-            if transition is not None:
-                self.sink.error("E303", entry_span, "nothing may follow `->` in a block", "this line is never reached")
-                continue
-            if entry.data == "stmt":
-                statements.append(convert.statement(entry.children[0]))
-            elif entry.data == "goto":
-                transition = self.arrow(entry.children[0])
-            else:
-                self.sink.error(
-                    "E008",
-                    entry_span,
-                    "branches cannot be nested inside an `if` / `else` block",
-                    "move the condition into the outer `if` with `and`, or route to another node",
-                )
-        if transition is None:
+        statements, branches = self.body(list(item.children[-1].children))
+        if not branches:
             self.sink.error(
                 "E301",
                 span,
                 "this block does not end with a transition",
                 "finish the block with `-> NextNode(...)` or `-> End(value)`",
             )
-            transition = ir.Transition(
-                span=span, target="End", target_span=span, args=[ir.Constant(span=span, value=None)]
-            )
-        return ir.Branch(span=span, condition=condition, do=statements, to=transition)
+            end = ir.Transition(span=span, target="End", target_span=span, args=[ir.Constant(span=span, value=None)])
+            return ir.Branch(span=span, condition=condition, do=statements, to=end)
+        return ir.Branch(span=span, condition=condition, do=statements, next=branches)
 
     def arrow(self, arrow: Tree[Any]) -> ir.Transition:
         target, label = arrow.children

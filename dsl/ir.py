@@ -52,6 +52,7 @@ __all__ = (
     "TypeSpec",
     "UnaryOp",
     "UnionType",
+    "normalized_branches",
     "strip_spans",
 )
 
@@ -375,11 +376,23 @@ class Transition(_Located):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Branch(_Located):
-    """`if condition:` statements `-> target`; `condition` is None for the final, unconditional branch."""
+    """`if condition:` statements, then `-> target` or further branches (`next`).
+
+    `condition` is None for an unconditional branch, the last of its list. A branch has a
+    `to` or a non-empty `next`, never both: `next` holds the branches nested in an `if`
+    block, and the branches that follow statements standing between branches (those
+    statements run when the branches above were not taken: an unconditional branch
+    whose `do` they are).
+    """
 
     condition: Expr | None = None
     do: list[Statement] = field(default_factory=list)
-    to: Transition
+    to: Transition | None = None
+    next: list[Branch] = field(default_factory=list)
+
+    def transitions(self) -> list[Transition]:
+        """Every transition this branch may take, in source order."""
+        return [self.to] if self.to is not None else [t for b in self.next for t in b.transitions()]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -403,17 +416,39 @@ class NodeSpec(_Located):
     next: list[Branch] = field(default_factory=list)
 
     def normalized(self) -> NodeSpec:
-        """The canonical form: a sole unconditional branch keeps no statements of its own.
+        """The canonical form, so every syntax gives one IR for one meaning.
 
-        `do: [a]` + `{do: [b], to: X}` and `do: [a, b]` + `{to: X}` mean the same; front-ends
-        return the second so every syntax gives one IR for one meaning.
+        `do: [a]` + `{do: [b], to: X}` and `do: [a, b]` + `{to: X}` mean the same, as do
+        `{do: [a], next: [{to: X}]}` and `{do: [a], to: X}`, and an unconditional branch
+        without statements whose `next` is `[B, C]` and the branches `B, C` themselves:
+        front-ends return the shortest form, statements as early as they can stand.
         """
-        if len(self.next) == 1 and self.next[0].condition is None and self.next[0].do:
-            branch = self.next[0]
-            return self.model_copy(
-                update={"do": [*self.do, *branch.do], "next": [branch.model_copy(update={"do": []})]}
-            )
-        return self
+        do, branches = list(self.do), normalized_branches(self.next)
+        while len(branches) == 1 and branches[0].condition is None and (branches[0].do or branches[0].next):
+            sole = branches[0]
+            do += sole.do
+            branches = sole.next or [sole.model_copy(update={"do": []})]
+        if do == self.do and branches == self.next:
+            return self
+        return self.model_copy(update={"do": do, "next": branches})
+
+
+def normalized_branches(branches: list[Branch]) -> list[Branch]:
+    """A branch list in canonical form (see `NodeSpec.normalized`), nested lists included."""
+    out: list[Branch] = []
+    for branch in branches:
+        if branch.next:
+            nested = normalized_branches(branch.next)
+            if len(nested) == 1 and nested[0].condition is None:  # `if c:` + statements + `-> X`
+                child = nested[0]
+                branch = branch.model_copy(update={"do": [*branch.do, *child.do], "to": child.to, "next": child.next})
+            else:
+                branch = branch.model_copy(update={"next": nested})
+        if branch.condition is None and not branch.do and branch.next:
+            out += branch.next  # `else:` holding only branches: they continue the list
+        else:
+            out.append(branch)
+    return out
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

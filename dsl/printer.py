@@ -90,24 +90,32 @@ def _print_node(out: _Lines, node: ir.NodeSpec) -> None:
         out.add(docstring_literal(node.doc), node.name_span.line + 1, _INDENT)
     for statement in node.do:
         out.add(_WRITER.statement(statement), statement.span.line, _INDENT)
-    for branch in node.next:
-        arrow = _arrow(branch.to)
-        if branch.condition is not None and not branch.do:
-            out.add(f"if {_WRITER.expr(branch.condition)} {arrow}", branch.span.line, _INDENT)
+    _print_branches(out, node.next, _INDENT)
+
+
+def _print_branches(out: _Lines, branches: list[ir.Branch], indent: str) -> None:
+    """Branches at one depth: `if c -> X` when it fits one line, else `if c:` and a block.
+
+    An unconditional branch ending the list is written flat: its statements stand between
+    the branches above and its own `->` (or the branches nested in it).
+    """
+    for branch in branches:
+        if branch.condition is not None and not branch.do and branch.to is not None:
+            out.add(f"if {_WRITER.expr(branch.condition)} {_arrow(branch.to)}", branch.span.line, indent)
             continue
-        if branch.condition is None and branch is node.next[-1]:
-            for statement in branch.do:  # a final `->` may be preceded by its own statements
-                out.add(_WRITER.statement(statement), statement.span.line, _INDENT)
-            out.add(arrow, branch.to.span.line, _INDENT)
-            continue
-        if branch.condition is None and not branch.do:
-            out.add(arrow, branch.span.line, _INDENT)
-            continue
-        header = f"if {_WRITER.expr(branch.condition)}:" if branch.condition is not None else "else:"
-        out.add(header, branch.span.line, _INDENT)
+        inner = indent
+        if branch.condition is not None:
+            out.add(f"if {_WRITER.expr(branch.condition)}:", branch.span.line, indent)
+            inner = indent + _INDENT
+        elif branch is not branches[-1] and (branch.do or branch.next):  # never taken after all, but printable
+            out.add("else:", branch.span.line, indent)
+            inner = indent + _INDENT
         for statement in branch.do:
-            out.add(_WRITER.statement(statement), statement.span.line, _INDENT * 2)
-        out.add(arrow, branch.to.span.line, _INDENT * 2)
+            out.add(_WRITER.statement(statement), statement.span.line, inner)
+        if branch.to is not None:
+            out.add(_arrow(branch.to), branch.to.span.line, inner)
+        else:
+            _print_branches(out, branch.next, inner)
 
 
 def _arrow(transition: ir.Transition) -> str:
@@ -159,6 +167,9 @@ def _branch_data(branch: ir.Branch) -> dict[str, Any]:
         entry["if"] = _WRITER.expr(branch.condition)
     if branch.do:
         entry["do"] = [_WRITER.statement(s) for s in branch.do]
+    if branch.to is None:
+        entry["next"] = [_branch_data(b) for b in branch.next]
+        return entry
     entry["to"] = _WRITER.target(branch.to)
     if branch.to.label is not None:
         entry["label"] = branch.to.label
@@ -213,11 +224,19 @@ def _yaml_anchors(spec: ir.GraphSpec) -> list[tuple[str, int | None]]:
         anchors.append((f"  {node.name}:", node.name_span.line))
         anchors += [(f"      {f.name}:", f.span.line) for f in node.fields]
         anchors += [("    - ", s.span.line) for s in node.do]
-        for branch in node.next:
-            anchors.append(("    - ", branch.span.line))
-            anchors += [("      - ", s.span.line) for s in branch.do]
-            if branch.condition is not None or branch.do:
-                anchors.append(("      to:", branch.to.span.line))
+        anchors += _branch_anchors(node.next, "    ")
+    return anchors
+
+
+def _branch_anchors(branches: list[ir.Branch], indent: str) -> list[tuple[str, int | None]]:
+    anchors: list[tuple[str, int | None]] = []
+    for branch in branches:
+        anchors.append((f"{indent}- ", branch.span.line))
+        anchors += [(f"{indent}  - ", s.span.line) for s in branch.do]
+        if branch.to is None:
+            anchors += _branch_anchors(branch.next, indent + "  ")
+        elif branch.condition is not None or branch.do:
+            anchors.append((f"{indent}  to:", branch.to.span.line))
     return anchors
 
 

@@ -16,10 +16,19 @@ class _Doc(BaseModel):
 class BranchDocument(_Doc):
     """One branch; branches are tried in order, the last one without `if`."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        json_schema_extra={"oneOf": [{"required": ["to"]}, {"required": ["next"]}]},
+    )
+
     if_: str | None = Field(None, alias="if", description="Condition, a graph-language expression.")
     do: list[str] = Field(default_factory=list, description="Statements run when the branch is taken.")
-    to: str = Field(description="Target: `Node(args)` or `End(value)`.")
-    label: str | None = Field(None, description="Edge label in mermaid diagrams.")
+    to: str | None = Field(None, description="Target: `Node(args)` or `End(value)`; or else `next`.")
+    label: str | None = Field(None, description="Edge label in mermaid diagrams (with `to`).")
+    next: list[BranchDocument] | None = Field(
+        None, description="Nested branches, tried in order when this one is taken (instead of `to`)."
+    )
 
 
 class NodeDocument(_Doc):

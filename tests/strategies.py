@@ -195,11 +195,28 @@ transitions = st.builds(
 )
 
 
-def _branches(
-    conditional: list[tuple[ir.Expr, list[Any], ir.Transition]], last: tuple[list[Any], ir.Transition]
-) -> list[ir.Branch]:
-    out = [ir.Branch(span=SPAN, condition=c, do=d, to=t) for c, d, t in conditional]
-    return [*out, ir.Branch(span=SPAN, do=last[0], to=last[1])]
+def _branch(condition: ir.Expr | None, do: list[Any], then: ir.Transition | list[ir.Branch]) -> ir.Branch:
+    if isinstance(then, ir.Transition):
+        return ir.Branch(span=SPAN, condition=condition, do=do, to=then)
+    return ir.Branch(span=SPAN, condition=condition, do=do, next=then)
+
+
+def _branches(conditional: list[tuple[ir.Expr, list[Any], Any]], last: tuple[list[Any], Any]) -> list[ir.Branch]:
+    """Conditional branches, then an unconditional one; each ends in a transition or in nested branches."""
+    return [*(_branch(c, d, t) for c, d, t in conditional), _branch(None, *last)]
+
+
+def _branch_lists(then: st.SearchStrategy[Any]) -> st.SearchStrategy[list[ir.Branch]]:
+    return st.builds(
+        _branches,
+        st.lists(st.tuples(expressions, st.lists(statements, max_size=2), then), max_size=3),
+        st.tuples(st.lists(statements, max_size=2), then),
+    )
+
+
+branch_lists = st.recursive(
+    _branch_lists(transitions), lambda nested: _branch_lists(st.one_of(transitions, nested)), max_leaves=4
+)
 
 
 nodes = st.builds(
@@ -210,11 +227,7 @@ nodes = st.builds(
     st.none() | texts,
     st.lists(fields, max_size=3, unique_by=lambda f: f.name),
     st.lists(statements, max_size=3),
-    st.builds(
-        _branches,
-        st.lists(st.tuples(expressions, st.lists(statements, max_size=2), transitions), max_size=3),
-        st.tuples(st.lists(statements, max_size=2), transitions),
-    ),
+    branch_lists,
 )
 imports = st.builds(
     lambda module, ns: ir.ImportSpec(

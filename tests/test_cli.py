@@ -215,7 +215,7 @@ def test_schema_describes_the_document_form(capsys: pytest.CaptureFixture[str]) 
     schema = json.loads(out)
     assert code == 0
     assert schema["required"] == ["graph", "nodes"]
-    assert set(schema["$defs"]["BranchDocument"]["properties"]) == {"if", "do", "to", "label"}
+    assert set(schema["$defs"]["BranchDocument"]["properties"]) == {"if", "do", "to", "label", "next"}
 
 
 def test_help_for_every_command() -> None:

@@ -13,6 +13,7 @@ from dsl.diagnostics import DiagnosticError
 from dsl.parse import parse_source
 from dsl.source import source_from_text
 
+from .conftest import EXAMPLES
 from .fuzzing import SEEDS, compile_or_diagnose, mutate
 
 
@@ -73,5 +74,5 @@ def test_large_file_is_refused_with_a_diagnostic() -> None:
 
 def test_examples_themselves_compile() -> None:
     for name, data in SEEDS.items():
-        checked = check_spec(parse_source(source_from_text(name, data)))
+        checked = check_spec(parse_source(source_from_text(name, data)), search_path=[str(EXAMPLES)])
         assert not [d for d in checked.diagnostics if d.severity == "error"]
