@@ -578,15 +578,38 @@ class _Checker:
     def expr(
         self, expr: ir.Expr, scope: NodeScope, defined: set[str], all_locals: set[str] | None = None, where: str = ""
     ) -> None:
-        for node in walk_expression(expr):
+        for node in walk_expression(expr, into_comprehensions=False):
             if isinstance(node, ir.Name):
                 self.name(node, scope, defined, all_locals or set(), where)
             elif isinstance(node, ir.Attribute) and isinstance(node.value, ir.Name) and not where:
                 self.attribute(node, scope, defined)
+            elif isinstance(node, ir.Comprehension):
+                self.comprehension(node, scope, defined, all_locals, where)
+
+    def comprehension(
+        self, node: ir.Comprehension, scope: NodeScope, defined: set[str], all_locals: set[str] | None, where: str
+    ) -> None:
+        """A comprehension's variables are in scope after their `for`, and only inside it."""
+        inner = set(defined)
+        for clause in node.generators:
+            self.expr(clause.iter, scope, inner, all_locals, where)
+            for target in clause.targets:
+                if target in RESERVED:
+                    self.sink.error(
+                        "E107", clause.span, f"`{target}` cannot be a comprehension variable", "choose another name"
+                    )
+                inner.add(target)
+            for condition in clause.ifs:
+                self.expr(condition, scope, inner, all_locals, where)
+        self.expr(node.element, scope, inner, all_locals, where)
+        if node.value is not None:
+            self.expr(node.value, scope, inner, all_locals, where)
 
     def name(self, node: ir.Name, scope: NodeScope, defined: set[str], all_locals: set[str], where: str) -> None:
         name = node.id
         if where:  # defaults: evaluated once, at class creation
+            if name in defined:  # a comprehension's variable
+                return
             if name in self.imports:
                 self.used_imports.add(name)
             elif name not in BUILTINS:
@@ -694,8 +717,12 @@ def walk_branches(branches: list[ir.Branch]) -> Iterator[ir.Branch]:
         yield from walk_branches(branch.next)
 
 
-def walk_expression(expr: ir.Expr) -> Iterator[ir.Expr]:
-    """Every expression inside `expr`, itself first (iteratively: trees can be deep)."""
+def walk_expression(expr: ir.Expr, *, into_comprehensions: bool = True) -> Iterator[ir.Expr]:
+    """Every expression inside `expr`, itself first (iteratively: trees can be deep).
+
+    With `into_comprehensions=False` a comprehension is yielded but not entered (its
+    names are scoped: `_Checker.comprehension` walks it).
+    """
     stack: list[ir.Expr] = [expr]
     while stack:
         node = stack.pop()
@@ -725,6 +752,10 @@ def walk_expression(expr: ir.Expr) -> Iterator[ir.Expr]:
             children = list(node.elts)
         elif isinstance(node, ir.DictExpr):
             children = [*node.keys, *node.values]
+        elif isinstance(node, ir.Comprehension) and into_comprehensions:
+            children = [node.element, node.value]
+            for clause in node.generators:
+                children += [clause.iter, *clause.ifs]
         stack.extend(reversed([c for c in children if c is not None]))
 
 

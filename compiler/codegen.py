@@ -74,6 +74,7 @@ class _NodeWriter(ExprWriter):
         # when a field needs either, build the string with format() instead.
         inner = ExprWriter("'", also='"')
         inner.name = self.name  # type: ignore[method-assign]
+        inner.bound = self.bound
         fields = [inner.expr(p.value) for p in node.parts if isinstance(p, ir.FormattedValue)]
         if not any("\\" in text or '"' in text or "{" in text for text in fields) and not any(
             isinstance(p, ir.FormattedValue)

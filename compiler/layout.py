@@ -184,8 +184,14 @@ def _last_bracket_pair(expression: str) -> tuple[int, int] | None:
 
 
 def _top_level_items(inner: str) -> list[str]:
-    """`inner` split at its top-level commas (a trailing comma makes no empty item)."""
-    commas = [token.start[1] for depth, token in _scan(inner) if depth == 0 and token.string == ","]
+    """`inner` split at its top-level commas (a trailing comma makes no empty item).
+
+    A comprehension is one item: the commas of `for a, b in ...` separate its targets.
+    """
+    tokens = list(_scan(inner))
+    if any(depth == 0 and token.string == "for" for depth, token in tokens):
+        return [inner.strip()]
+    commas = [token.start[1] for depth, token in tokens if depth == 0 and token.string == ","]
     cuts = [-1, *commas]
     items = [inner[start + 1 : end].strip() for start, end in zip(cuts, [*commas, len(inner)], strict=True)]
     return [item for item in items if item]

@@ -242,9 +242,36 @@ class TreeToIR:
                 keys=[self.expr(i.children[0]) for i in items],
                 values=[self.expr(i.children[1]) for i in items],
             )
+        if rule in ("list_comp", "set_comp", "dict_comp", "generator", "generator_argument"):
+            return self.comprehension(rule, node, span)
         if rule == "expr_input":
             return self.expr(c[0])
         raise AssertionError(f"unexpected expression rule {rule}")
+
+    def comprehension(self, rule: str, node: Tree[Any], span: ir.Span) -> ir.Comprehension:
+        """A list, set or dict comprehension, or a generator expression (re-emitted like any expression)."""
+        head, *clauses = node.children
+        form = {"list_comp": "list", "set_comp": "set", "dict_comp": "dict"}.get(rule, "generator")
+        element, value = (head.children[0], head.children[1]) if form == "dict" else (head, None)
+        generators = []
+        for clause in clauses:
+            target, iterable, *ifs = clause.children
+            names = [self.check_name(t, "comprehension variable") for t in target.children if t is not None]
+            generators.append(
+                ir.ComprehensionFor(
+                    span=self.tree_span(clause),
+                    targets=names,
+                    iter=self.expr(iterable),
+                    ifs=[self.expr(i.children[0]) for i in ifs],
+                )
+            )
+        return ir.Comprehension(
+            span=span,
+            form=cast(Any, form),
+            element=self.expr(element),
+            value=self.expr(value) if value is not None else None,
+            generators=generators,
+        )
 
     def arguments(self, node: Tree[Any] | None) -> tuple[list[ir.Expr], list[ir.Keyword]]:
         """Positional and keyword arguments of a call or target."""
@@ -252,6 +279,8 @@ class TreeToIR:
         keywords: list[ir.Keyword] = []
         if node is None:
             return args, keywords
+        if node.data == "generator_argument":  # `f(x for x in xs)`: the generator is the sole argument
+            return [self.expr(node)], keywords
         seen: set[str] = set()
         for argument in node.children:
             if argument is None:

@@ -38,7 +38,7 @@ _DECL_START = re.compile(r"^(graph|start|from|state|deps|node)\b", re.MULTILINE)
 _FORBIDDEN = "not part of the graph language: move that logic into a Python function the spec imports"
 _FORBIDDEN_WORDS: dict[str, tuple[str, str]] = {
     "lambda": ("lambdas are not allowed in graph expressions", _FORBIDDEN),
-    "for": ("comprehensions and loops are not allowed in graph expressions", _FORBIDDEN),
+    "for": ("`for` loops are not part of the language", "use a comprehension, or route back to a node"),
     "yield": ("`yield` is not allowed in graph expressions", _FORBIDDEN),
     "return": (
         "`return` is not part of the language",

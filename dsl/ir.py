@@ -24,6 +24,8 @@ __all__ = (
     "Call",
     "Comment",
     "Compare",
+    "Comprehension",
+    "ComprehensionFor",
     "Constant",
     "DictExpr",
     "Expr",
@@ -271,6 +273,26 @@ class DictExpr(_Located):
     values: list[Expr] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ComprehensionFor(_Located):
+    """`for a, b in iterable if cond ...`: one clause of a comprehension."""
+
+    targets: list[str]
+    iter: Expr
+    ifs: list[Expr] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Comprehension(_Located):
+    """`[element for ...]`, `{element for ...}`, `{element: value for ...}` or `(element for ...)`."""
+
+    kind: Literal["comprehension"] = "comprehension"
+    form: Literal["list", "set", "dict", "generator"]
+    element: Expr
+    value: Expr | None = None
+    generators: list[ComprehensionFor]
+
+
 Expr = (
     Name
     | Constant
@@ -288,6 +310,7 @@ Expr = (
     | TupleExpr
     | SetExpr
     | DictExpr
+    | Comprehension
 )
 """Any expression of the spec language."""
 

@@ -61,6 +61,10 @@ def _quote_bytes(value: bytes, quote: str = '"', also: str = "") -> str:
     return "".join(out)
 
 
+def _is_generator(node: ir.Expr) -> bool:
+    return isinstance(node, ir.Comprehension) and node.form == "generator"
+
+
 class ExprWriter:
     """Writes expressions with the fewest parentheses that keep their meaning.
 
@@ -71,6 +75,7 @@ class ExprWriter:
     def __init__(self, quote: str = '"', also: str = "") -> None:
         self.quote = quote
         self.also = also  # extra characters to escape in strings (set inside f-string fields)
+        self.bound: set[str] = set()  # comprehension variables in scope: written as they are
 
     def name(self, node: ir.Name) -> str:
         """How a bare name is written."""
@@ -91,7 +96,7 @@ class ExprWriter:
     def expr(self, node: ir.Expr, parent: int = 0) -> str:
         """Write `node` in a context that binds with precedence `parent`."""
         if isinstance(node, ir.Name):
-            return self.name(node)
+            return node.id if node.id in self.bound else self.name(node)
         if isinstance(node, ir.Constant):
             text = self.constant(node.value)
             negative = isinstance(node.value, (int, float)) and not isinstance(node.value, bool) and node.value < 0
@@ -109,6 +114,8 @@ class ExprWriter:
             text = f"{self._opt(node.lower)}:{self._opt(node.upper)}"
             return text + (f":{self.expr(node.step)}" if node.step is not None else "")
         if isinstance(node, ir.Call):
+            if len(node.args) == 1 and not node.keywords and _is_generator(node.args[0]):
+                return f"{self.expr(node.func, 10)}({self.expr(node.args[0])[1:-1]})"  # `f(x for x in xs)`
             parts = [self.expr(a) for a in node.args]
             parts += [f"{k.name}={self.expr(k.value)}" for k in node.keywords]
             return f"{self.expr(node.func, 10)}({', '.join(parts)})"
@@ -145,12 +152,34 @@ class ExprWriter:
         if isinstance(node, ir.DictExpr):
             items = ", ".join(f"{self.expr(k)}: {self.expr(v)}" for k, v in zip(node.keys, node.values, strict=True))
             return f"{{{items}}}"
+        if isinstance(node, ir.Comprehension):
+            return self.comprehension(node)
         raise AssertionError(f"unknown expression {node!r}")
+
+    def comprehension(self, node: ir.Comprehension) -> str:
+        """`[x for x in xs if x]` and the like; its variables are in scope after their `for`."""
+        outer = set(self.bound)
+        clauses = []
+        try:
+            for clause in node.generators:
+                iterable = self.expr(clause.iter, 2)  # before its own targets are bound
+                self.bound.update(clause.targets)
+                text = f"for {', '.join(clause.targets)} in {iterable}"
+                clauses.append(" ".join([text, *(f"if {self.expr(c, 2)}" for c in clause.ifs)]))
+            element = self.expr(node.element)
+            if node.value is not None:
+                element = f"{element}: {self.expr(node.value)}"
+        finally:
+            self.bound.clear()
+            self.bound.update(outer)
+        brackets = {"list": "[]", "set": "{}", "dict": "{}", "generator": "()"}[node.form]
+        return f"{brackets[0]}{element} {' '.join(clauses)}{brackets[1]}"
 
     def fstring(self, node: ir.FString) -> str:
         """An f-string; fields are written with the other quote so they nest."""
         inner = ExprWriter("'" if self.quote == '"' else '"', also=self.quote)
         inner.name = self.name  # type: ignore[method-assign]
+        inner.bound = self.bound
         out = ["f", self.quote]
         for part in node.parts:
             if isinstance(part, str):

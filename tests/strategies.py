@@ -132,6 +132,25 @@ def _extend(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
             lambda kv: ir.DictExpr(span=SPAN, keys=[k for k, _ in kv], values=[v for _, v in kv])
         ),
         st.lists(st.one_of(texts, formatted), max_size=4).map(_fstring),
+        st.builds(
+            lambda form, element, value, clauses: ir.Comprehension(
+                span=SPAN,
+                form=form,
+                element=element,
+                value=value if form == "dict" else None,
+                generators=[
+                    ir.ComprehensionFor(span=SPAN, targets=targets, iter=it, ifs=ifs) for targets, it, ifs in clauses
+                ],
+            ),
+            st.sampled_from(["list", "set", "dict", "generator"]),
+            children,
+            children,
+            st.lists(
+                st.tuples(st.lists(names, min_size=1, max_size=2), children, st.lists(children, max_size=2)),
+                min_size=1,
+                max_size=2,
+            ),
+        ),
     )
 
 
