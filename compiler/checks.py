@@ -340,7 +340,7 @@ class _Checker:
         for f in fields:
             if f.name in names:
                 self.sink.error("E105", f.span, f"field `{f.name}` of {owner} is declared twice")
-            elif f.name in RESERVED or f.name == "run" or f.name.startswith("get_") or f.name == "docstring_notes":
+            elif f.name in RESERVED or f.name in ("run", "run_once", "docstring_notes") or f.name.startswith("get_"):
                 self.sink.error("E107", f.span, f"`{f.name}` cannot be a field name", "it is used by generated code")
             names.add(f.name)
             self.type(f.type)
@@ -409,6 +409,65 @@ class _Checker:
             self.sink.error("E301", node.name_span, f"node `{node.name}` has no branches")
             return
         self.branches(node.next, scope, defined, all_locals, f"node `{node.name}`")
+        self.policies(node, scope)
+
+    def policies(self, node: ir.NodeSpec, scope: NodeScope) -> None:
+        """`retry` and `timeout` values, the exception classes they and the error branches name, and those branches."""
+        if node.retry is not None:
+            if node.retry.attempts < 1:
+                self.sink.error("E114", node.retry.span, "`retry` needs at least 1 attempt")
+            if node.retry.backoff < 0 or (node.retry.max_backoff is not None and node.retry.max_backoff < 0):
+                self.sink.error("E114", node.retry.span, "`backoff` and `max` are seconds: they cannot be negative")
+            for name in node.retry.on:
+                self.exception_class(name, node.retry.span)
+        if node.timeout is not None and node.timeout.seconds <= 0:
+            self.sink.error("E114", node.timeout.span, "`timeout` must be a positive number of seconds")
+        caught: list[tuple[str, ir.ErrorBranch]] = []
+        for error in node.errors:
+            classes = [self.exception_class(name, error.exceptions_span) for name in error.exceptions]
+            for name, cls in zip(error.exceptions, classes, strict=True):
+                broader = next(
+                    (
+                        (earlier, branch)
+                        for earlier, branch in caught
+                        if earlier == name or _subclass(cls, _builtin_exception(earlier))
+                    ),
+                    None,
+                )
+                if broader is not None:
+                    self.sink.error(
+                        "E304",
+                        error.exceptions_span,
+                        f"`{name}` is never caught here",
+                        f"the error branch at line {broader[1].span.line} catches `{broader[0]}` first",
+                    )
+            caught += [(name, error) for name in error.exceptions]
+            bound = {error.name} if error.name else set()
+            if error.name is not None:
+                clash = self._clash(error.name, scope)
+                if clash:
+                    self.sink.error("E107", error.span, f"`{error.name}` would hide {clash}", "choose another name")
+            self.transition(error.to, scope, bound, bound)
+
+    def exception_class(self, name: str, span: ir.Span) -> _ExceptionClass | None:
+        """E130 unless `name` is an exception class: a builtin one, or an imported name (checked where it can be)."""
+        head = name.split(".")[0]
+        if "." in name:
+            self.dotted_reference(name, span)
+            return None
+        if name in self.imports:
+            self.used_imports.add(head)
+            return None
+        builtin = _builtin_exception(name)
+        if builtin is None:
+            known = [n for n in dir(builtins) if _builtin_exception(n) is not None]
+            self.sink.error(
+                "E130",
+                span,
+                f"unknown exception class `{name}`",
+                did_you_mean(name, [*known, *self.imports]) or "import it with `from module import Name`",
+            )
+        return builtin
 
     def branches(
         self, branches: list[ir.Branch], scope: NodeScope, defined: set[str], all_locals: set[str], owner: str
@@ -666,7 +725,8 @@ class _Checker:
         edges: dict[str, set[str]] = {}
         open_ended: set[str] = set()  # nodes whose edges are unknown here (hand-written ones)
         for node in self.nodes.values():
-            edges[node.name] = {t.target for b in node.next for t in b.transitions()}
+            goes_to = [t.target for b in node.next for t in b.transitions()]
+            edges[node.name] = {*goes_to, *(e.to.target for e in node.errors)}
         for target in self.external_targets:
             open_ended.add(target)
         if self.spec.start is not None and self.spec.start in self.nodes:
@@ -776,6 +836,18 @@ def _simple_types(node: ir.TypeExpr) -> set[str] | None:
     ):
         return {node.name}
     return None
+
+
+_ExceptionClass = type[BaseException]
+
+
+def _builtin_exception(name: str) -> _ExceptionClass | None:
+    value = getattr(builtins, name, None)
+    return value if isinstance(value, type) and issubclass(value, BaseException) else None
+
+
+def _subclass(cls: type[BaseException] | None, of: type[BaseException] | None) -> bool:
+    return cls is not None and of is not None and issubclass(cls, of)
 
 
 def _node_list(nodes: Iterable[str], limit: int = 10) -> str:

@@ -113,7 +113,9 @@ class _Generator:
         self.target = target
         self.file = PurePath(checked.source_name).name
         self.types = ExprWriter()
-        self.uses_labels = any(t.label is not None for n in self.spec.nodes for t in _transitions(n.next))
+        self.uses_labels = any(
+            t.label is not None for n in self.spec.nodes for t in [*_transitions(n.next), *(e.to for e in n.errors)]
+        )
         self.state = checked.state_class or "None"
         self.deps = checked.deps_class or "None"
         self.output = self.types.type(self.spec.output) if self.spec.output is not None else "None"
@@ -135,7 +137,14 @@ class _Generator:
         classes += [self._node(node) for node in spec.nodes]
         uses_factory = any(_needs_factory(f) for f in self._fields())
         std = ["from dataclasses import dataclass, field" if uses_factory else "from dataclasses import dataclass"]
+        helpers = self._policy_helpers()
+        if "backoff_delay" in helpers:
+            std.insert(0, "import asyncio")
+        if self.target == "pydantic_graph" and "with_timeout" in helpers:
+            std.insert(len(std) - 1, "from collections.abc import Coroutine")
         typing_names = set(self._typing_imports())
+        if self.target == "pydantic_graph" and {"keep_state", "with_timeout"} & set(helpers):
+            typing_names.add("TypeVar")
         if self.uses_labels:
             typing_names.add("Annotated")
         if self._uses_typing_name("Literal"):
@@ -153,6 +162,8 @@ class _Generator:
         runtime_imports.append(f"from {lib} import {', '.join(runtime_names)}")
         if self.uses_labels and self.target == "pydantic_graph":
             runtime_imports.append("from pydantic_graph import Edge as _Edge")
+        if helpers and self.target == "runtime":
+            runtime_imports.append(f"from runtime.policies import {', '.join(helpers)}")
         user_imports = []
         dotted_modules = sorted(self._dotted_modules())
         user_imports += [f"import {m}" for m in dotted_modules]
@@ -166,6 +177,8 @@ class _Generator:
             user_imports.append(line)
         # the runtime notes spec lines on errors itself; pydantic_graph modules carry its helpers
         prelude = [_location_helpers()] if self.target == "pydantic_graph" else []
+        if helpers and self.target == "pydantic_graph":
+            prelude.append(_policy_helper_source(tuple(helpers)))
         if self.uses_labels and self.target == "pydantic_graph":
             prelude.insert(0, _HASHABLE_EDGE)
         snapshot = self._snapshot()
@@ -223,8 +236,22 @@ class _Generator:
             for n in imp.names
         ]
 
+    def _policy_helpers(self) -> list[str]:
+        """The `runtime.policies` helpers the nodes' policies and error branches call, in a fixed order."""
+        used: set[str] = set()
+        for node in self.spec.nodes:
+            if node.retry is not None or node.errors:
+                used |= {"keep_state", "restore_state"}
+            if node.retry is not None and node.retry.backoff:
+                used.add("backoff_delay")
+            if node.timeout is not None:
+                used.add("with_timeout")
+        return [name for name in ("backoff_delay", "keep_state", "restore_state", "with_timeout") if name in used]
+
     def _dotted_modules(self) -> set[str]:
         refs = [t.ref for t in (self.spec.state, self.spec.deps) if t is not None and t.ref]
+        for node in self.spec.nodes:  # exception classes named by their module
+            refs += [*(node.retry.on if node.retry else []), *(n for e in node.errors for n in e.exceptions)]
         names = [
             t.name for declared in self._declared_types() for t in _walk_types(declared) if isinstance(t, ir.NamedType)
         ]
@@ -283,14 +310,62 @@ class _Generator:
             lines += [line for f in node.fields for line in fit(self._field(f), "", _I)]
         if node.doc is not None or node.fields:
             lines.append("")
-        lines.append(self._signature(node))
         body: list[tuple[str, str, ir.Span]] = []  # (indent, statement, where it comes from)
         for statement in node.do:
             body.append(("", writer.statement(statement), statement.span))
         self._branches(node.next, writer, "", body)
+        transitions = list(_transitions(node.next))
+        if _has_policy(node):
+            # `run` applies the policies around `run_once`, which holds the spec's own body
+            lines.append(self._signature("run", transitions + [_error_edge(e) for e in node.errors]))
+            lines += self._policy_body(node, writer)
+            lines += ["", self._signature("run_once", transitions)]
+            lines.append(f'{_I * 2}"""One attempt: the body of the node as the spec writes it."""')
+        else:
+            lines.append(self._signature("run", transitions))
         for indent, code, span in body:
             lines += fit(code, self.line_comment(span), _I * 2 + indent)
         return "\n".join(lines)
+
+    def _policy_body(self, node: ir.NodeSpec, writer: _NodeWriter) -> list[str]:
+        """A retry loop and `try`/`except` for the error branches, as a careful person would write them."""
+        retry, timeout = node.retry, node.timeout
+        where = self.line_comment((retry or timeout or node.errors[0]).span)
+        call = "self.run_once(ctx)"
+        if timeout is not None:
+            call = f"with_timeout({call}, {_seconds(timeout.seconds)})"
+        code: list[str] = []
+        if retry is not None or node.errors:
+            code.append(f"_checkpoint = keep_state(ctx.state){where}")  # what a failed attempt changed is undone
+        if retry is None:
+            attempt = [f"return await {call}{where}"]
+        else:
+            caught = _exception_tuple(retry.on) if retry.on else "Exception"
+            attempt = [
+                "_attempt = 1",
+                "while True:",
+                f"{_I}try:",
+                f"{_I * 2}return await {call}{where}",
+                f"{_I}except {caught}:",
+                f"{_I * 2}restore_state(ctx.state, _checkpoint)",
+                f"{_I * 2}if _attempt == {retry.attempts}:",
+                f"{_I * 3}raise",
+            ]
+            if retry.backoff:
+                cap = _seconds(retry.max_backoff) if retry.max_backoff is not None else "None"
+                attempt.append(f"{_I}await asyncio.sleep(backoff_delay(_attempt, {_seconds(retry.backoff)}, {cap}))")
+            attempt.append(f"{_I}_attempt += 1")
+        if not node.errors:
+            return [f"{_I * 2}{line}" for line in code + attempt]
+        code += ["try:", *(f"{_I}{line}" for line in attempt)]
+        lines = [f"{_I * 2}{line}" for line in code]
+        for error in node.errors:
+            name = f" as {error.name}" if error.name else ""
+            error_writer = _NodeWriter(writer.scope, {error.name} if error.name else set())
+            lines.append(f"{_I * 2}except {_exception_tuple(error.exceptions)}{name}:{self.line_comment(error.span)}")
+            lines.append(f"{_I * 3}restore_state(ctx.state, _checkpoint)")
+            lines += fit(f"return {error_writer.target(error.to)}", self.line_comment(error.to.span), _I * 3)
+        return lines
 
     def _branches(
         self, branches: list[ir.Branch], writer: _NodeWriter, indent: str, body: list[tuple[str, str, ir.Span]]
@@ -309,20 +384,20 @@ class _Generator:
             if branch.condition is None:
                 break  # checks guarantee nothing reachable follows
 
-    def _signature(self, node: ir.NodeSpec) -> str:
-        """`run`'s signature, wrapped the way ruff format would when it is too long."""
-        returns = " | ".join(self._return_types(node))
+    def _signature(self, method: str, transitions: list[ir.Transition]) -> str:
+        """A node method's signature, wrapped the way ruff format would when it is too long."""
+        returns = " | ".join(self._return_types(transitions))
         context = f"ctx: GraphRunContext[{self.state}, {self.deps}]"
-        signature = f"{_I}async def run(self, {context}) -> {returns}:"
+        signature = f"{_I}async def {method}(self, {context}) -> {returns}:"
         if len(signature) <= LINE_LENGTH:
             return signature
         if len(f"{_I}) -> {returns}:") > LINE_LENGTH:  # the union too, in parentheses
             returns = "(\n" + "\n".join(fit_item(returns, _I * 2)) + f"\n{_I})"
-        return f"{_I}async def run(\n{_I * 2}self, {context}\n{_I}) -> {returns}:"
+        return f"{_I}async def {method}(\n{_I * 2}self, {context}\n{_I}) -> {returns}:"
 
-    def _return_types(self, node: ir.NodeSpec) -> list[str]:
+    def _return_types(self, transitions: list[ir.Transition]) -> list[str]:
         labels: dict[str, list[str]] = {}  # target -> its distinct labels: one edge shows them all
-        for transition in _transitions(node.next):
+        for transition in transitions:
             edge = labels.setdefault(transition.target, [])
             if transition.label is not None and transition.label not in edge:
                 edge.append(transition.label)
@@ -357,6 +432,16 @@ class _Generator:
         if spec.start is not None:
             lines += ["", f"start = {spec.start}", '"""The node a run starts from by default."""']
         return "\n".join(lines)
+
+
+@lru_cache(maxsize=8)
+def _policy_helper_source(names: tuple[str, ...]) -> str:
+    """`runtime.policies` helpers, copied into pydantic_graph modules (imported only for those)."""
+    from runtime import policies
+
+    parts = ['_Value = TypeVar("_Value")'] if {"keep_state", "with_timeout"} & set(names) else []
+    parts += [inspect.getsource(getattr(policies, name)).strip() for name in names]
+    return "\n\n\n".join(parts)
 
 
 @lru_cache(maxsize=1)
@@ -397,6 +482,25 @@ def _factory(default: ir.Expr, text: str) -> str:
     if isinstance(default, ir.Call) and not (default.args or default.keywords) and _is_dotted(default.func):
         return ExprWriter().expr(default.func)
     return f"lambda: {text}"
+
+
+def _error_edge(error: ir.ErrorBranch) -> ir.Transition:
+    """An error branch's transition, labelled `on ErrorType` unless the spec labels it: error edges stand out."""
+    if error.to.label is not None:
+        return error.to
+    return error.to.model_copy(update={"label": f"on {_exception_tuple(error.exceptions)}"})
+
+
+def _has_policy(node: ir.NodeSpec) -> bool:
+    return node.retry is not None or node.timeout is not None or bool(node.errors)
+
+
+def _seconds(value: float) -> str:
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
+def _exception_tuple(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"({', '.join(names)})"
 
 
 def _transitions(branches: list[ir.Branch]) -> Iterator[ir.Transition]:

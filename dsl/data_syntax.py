@@ -23,7 +23,9 @@ from .source import SourceFile
 __all__ = ("GRAPH_KEYS", "NODE_KEYS", "DataNode", "data_to_spec")
 
 GRAPH_KEYS = ("graph", "doc", "output", "start", "imports", "state", "deps", "nodes")
-NODE_KEYS = ("doc", "fields", "do", "next")
+NODE_KEYS = ("doc", "fields", "retry", "timeout", "errors", "do", "next")
+RETRY_KEYS = ("attempts", "backoff", "max", "catch")
+ERROR_KEYS = ("catch", "as", "to", "label")  # not `on`: YAML 1.1 reads a bare `on` as true
 BRANCH_KEYS = ("if", "do", "to", "label", "next")
 TYPE_CLASS_KEY = "class"
 
@@ -229,9 +231,81 @@ class _Builder:
                     name_span=name_span,
                     doc=doc,
                     fields=fields,
+                    retry=self.retry(entries["retry"]) if "retry" in entries else None,
+                    timeout=self.timeout(entries["timeout"]) if "timeout" in entries else None,
+                    errors=self.errors(entries["errors"]) if "errors" in entries else [],
                     do=self.statements(entries.get("do")),
                     next=branches,
                 ).normalized()
+            )
+        return out
+
+    def number(self, node: DataNode, what: str) -> float | None:
+        if isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+            return float(node.value)
+        self.expect(node, float, what)
+        return None
+
+    def retry(self, node: DataNode) -> ir.RetryPolicy | None:
+        """`retry: 3` or `retry: {attempts: 3, backoff: 0.5, max: 10, catch: [Busy]}`."""
+        if isinstance(node.value, int) and not isinstance(node.value, bool):
+            return ir.RetryPolicy(span=node.span, attempts=node.value)
+        if not self.expect(node, dict, "`retry`"):
+            return None
+        entries = self.keys(node, RETRY_KEYS, "`retry`")
+        if "attempts" not in entries or not self.expect(entries["attempts"], int, "`attempts`"):
+            if "attempts" not in entries:
+                self.sink.error("E023", node.span, "`retry` needs `attempts:`")
+            return None
+        backoff = self.number(entries["backoff"], "`backoff`") if "backoff" in entries else 0.0
+        cap = self.number(entries["max"], "`max`") if "max" in entries else None
+        return ir.RetryPolicy(
+            span=node.span,
+            attempts=entries["attempts"].value,
+            backoff=backoff or 0.0,
+            max_backoff=cap,
+            on=self.exception_names(entries["catch"]) if "catch" in entries else [],
+        )
+
+    def timeout(self, node: DataNode) -> ir.Timeout | None:
+        seconds = self.number(node, "`timeout`")
+        return ir.Timeout(span=node.span, seconds=seconds) if seconds is not None else None
+
+    def exception_names(self, node: DataNode) -> list[str]:
+        """`catch: Busy` or `catch: [Busy, pkg.Flaky]`."""
+        items = node.value if isinstance(node.value, list) else [node]
+        return [text for item in items if (text := self.text(item, "an exception name")) is not None]
+
+    def errors(self, node: DataNode) -> list[ir.ErrorBranch]:
+        """`errors: [{catch: ModelError, as: error, to: "Escalate(...)", label: ...}]`."""
+        if not self.expect(node, list, "`errors`"):
+            return []
+        out = []
+        for item in node.value:
+            if not self.expect(item, dict, "an error branch"):
+                continue
+            entries = self.keys(item, ERROR_KEYS, "an error branch")
+            if "catch" not in entries or "to" not in entries:
+                self.sink.error("E023", item.span, "an error branch needs `catch:` (exception classes) and `to:`")
+                continue
+            parsed = self.fragment(entries["to"], "target_input", "`to`")
+            if not parsed:
+                continue
+            tree, convert = parsed
+            transition = convert.transition(tree.children[0], None, entries["to"].span)
+            if "label" in entries:
+                transition = transition.model_copy(update={"label": self.text(entries["label"], "`label`")})
+            name = self.text(entries["as"], "`as`") if "as" in entries else None
+            if name is not None:
+                convert.check_name(_name_token(name, entries["as"].span), "exception name")
+            out.append(
+                ir.ErrorBranch(
+                    span=item.span,
+                    exceptions=self.exception_names(entries["catch"]),
+                    exceptions_span=entries["catch"].span,
+                    name=name,
+                    to=transition,
+                )
             )
         return out
 

@@ -12,7 +12,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -561,9 +561,11 @@ class _ModuleBuilder:
 
     def node(self, decl: Tree[Any], span: ir.Span) -> ir.NodeSpec:
         convert = self.convert
-        name_token, params, body = decl.children
+        name_token, params, policies, body = decl.children
         fields = [self.param(p) for p in params.children if p is not None] if params is not None else []
-        items = list(body.children)
+        retry, timeout = self.policies(policies)
+        errors = [self.on_error(item) for item in body.children if item.data == "on_error"]
+        items = [item for item in body.children if item.data != "on_error"]
         doc = None
         first = items[0] if items else None
         if isinstance(first, Tree) and first.data == "stmt":
@@ -587,9 +589,47 @@ class _ModuleBuilder:
             name_span=convert.token_span(name_token),
             doc=doc,
             fields=fields,
+            retry=retry,
+            timeout=timeout,
+            errors=errors,
             do=statements,
             next=branches,
         ).normalized()
+
+    def policies(self, policies: Tree[Any] | None) -> tuple[ir.RetryPolicy | None, ir.Timeout | None]:
+        """`retry ...` and `timeout ...` after a node's fields, each at most once."""
+        retry: ir.RetryPolicy | None = None
+        timeout: ir.Timeout | None = None
+        for policy in policies.children if policies is not None else []:
+            span = self.convert.tree_span(policy)
+            if (retry if policy.data == "retry_policy" else timeout) is not None:
+                self.sink.error("E011", span, f"`{str(policy.data).split('_')[0]}` is given twice for this node")
+                continue
+            if policy.data == "timeout_policy":
+                timeout = ir.Timeout(span=span, seconds=float(self.convert.number(policy.children[0])))
+                continue
+            attempts, backoff, cap, exceptions = policy.children
+            retry = ir.RetryPolicy(
+                span=span,
+                attempts=cast(int, self.convert.number(attempts)),
+                backoff=float(self.convert.number(backoff)) if backoff is not None else 0.0,
+                max_backoff=float(self.convert.number(cap)) if cap is not None else None,
+                on=self.exception_names(exceptions) if exceptions is not None else [],
+            )
+        return retry, timeout
+
+    def exception_names(self, exceptions: Tree[Any]) -> list[str]:
+        return [".".join(str(t) for t in dotted.children) for dotted in exceptions.children if dotted is not None]
+
+    def on_error(self, item: Tree[Any]) -> ir.ErrorBranch:
+        exceptions, name, arrow = item.children
+        return ir.ErrorBranch(
+            span=self.convert.tree_span(item),
+            exceptions=self.exception_names(exceptions),
+            exceptions_span=self.convert.tree_span(exceptions),
+            name=self.convert.check_name(name, "exception name") if name is not None else None,
+            to=self.arrow(arrow),
+        )
 
     def body(self, items: list[Tree[Any]]) -> tuple[list[ir.Statement], list[ir.Branch]]:
         """Statements, then branches, of a node or a block.
@@ -600,6 +640,14 @@ class _ModuleBuilder:
         statements: list[ir.Statement] = []
         branches: list[ir.Branch] = []
         for index, item in enumerate(items):
+            if item.data == "on_error":
+                self.sink.error(
+                    "E008",
+                    self.convert.tree_span(item),
+                    "`on` branches belong to the node, not to a block",
+                    "put it at the node's top level: it covers the whole node",
+                )
+                continue
             if item.data != "stmt":
                 branches.append(self.branch(item))
                 continue

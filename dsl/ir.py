@@ -28,6 +28,7 @@ __all__ = (
     "ComprehensionFor",
     "Constant",
     "DictExpr",
+    "ErrorBranch",
     "Expr",
     "ExprStmt",
     "FString",
@@ -43,11 +44,13 @@ __all__ = (
     "Name",
     "NamedType",
     "NodeSpec",
+    "RetryPolicy",
     "SetExpr",
     "Slice",
     "Span",
     "Statement",
     "Subscript",
+    "Timeout",
     "Transition",
     "TupleExpr",
     "TypeExpr",
@@ -428,13 +431,44 @@ class FieldSpec(_Located):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RetryPolicy(_Located):
+    """`retry N [backoff SECONDS [max SECONDS]] [on ERRORS]`: attempts in all, exponential backoff with jitter."""
+
+    attempts: int
+    backoff: float = 0.0
+    max_backoff: float | None = None
+    on: list[str] = field(default_factory=list)
+    """Exception classes worth another attempt; empty: any `Exception`."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Timeout(_Located):
+    """`timeout SECONDS`: the limit on each attempt of the node."""
+
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ErrorBranch(_Located):
+    """`on ERRORS [as NAME] -> Target(...)`: where the node goes when its body raises one of `exceptions`."""
+
+    exceptions: list[str]
+    exceptions_span: Span
+    name: str | None = None
+    to: Transition
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NodeSpec(_Located):
-    """A node: fields, statements, then branches tried in order."""
+    """A node: fields, policies, error branches, statements, then branches tried in order."""
 
     name: str
     name_span: Span
     doc: str | None = None
     fields: list[FieldSpec] = field(default_factory=list)
+    retry: RetryPolicy | None = None
+    timeout: Timeout | None = None
+    errors: list[ErrorBranch] = field(default_factory=list)
     do: list[Statement] = field(default_factory=list)
     next: list[Branch] = field(default_factory=list)
 

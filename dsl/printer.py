@@ -85,12 +85,40 @@ def print_graph(spec: ir.GraphSpec) -> str:
 
 def _print_node(out: _Lines, node: ir.NodeSpec) -> None:
     params = ", ".join(f"{f.name}: {_WRITER.field(f)}" for f in node.fields)
-    out.add(f"node {node.name}({params}):" if node.fields else f"node {node.name}:", node.name_span.line)
+    header = f"node {node.name}({params})" if node.fields else f"node {node.name}"
+    policies = ", ".join(p for p in (_retry_text(node.retry), _timeout_text(node.timeout)) if p)
+    out.add(f"{header} {policies}:" if policies else f"{header}:", node.name_span.line)
     if node.doc is not None:
         out.add(docstring_literal(node.doc), node.name_span.line + 1, _INDENT)
+    for error in node.errors:
+        name = f" as {error.name}" if error.name else ""
+        out.add(f"on {_exceptions_text(error.exceptions)}{name} {_arrow(error.to)}", error.span.line, _INDENT)
     for statement in node.do:
         out.add(_WRITER.statement(statement), statement.span.line, _INDENT)
     _print_branches(out, node.next, _INDENT)
+
+
+def _seconds(value: float) -> str:
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
+def _exceptions_text(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"({', '.join(names)})"
+
+
+def _retry_text(retry: ir.RetryPolicy | None) -> str:
+    if retry is None:
+        return ""
+    text = f"retry {retry.attempts}"
+    if retry.backoff or retry.max_backoff is not None:
+        text += f" backoff {_seconds(retry.backoff)}"
+        if retry.max_backoff is not None:
+            text += f" max {_seconds(retry.max_backoff)}"
+    return text + (f" on {_exceptions_text(retry.on)}" if retry.on else "")
+
+
+def _timeout_text(timeout: ir.Timeout | None) -> str:
+    return f"timeout {_seconds(timeout.seconds)}" if timeout is not None else ""
 
 
 def _print_branches(out: _Lines, branches: list[ir.Branch], indent: str) -> None:
@@ -153,12 +181,45 @@ def spec_to_data(spec: ir.GraphSpec) -> dict[str, Any]:
             entry["doc"] = node.doc
         if node.fields:
             entry["fields"] = {f.name: _WRITER.field(f) for f in node.fields}
+        if node.retry is not None:
+            entry["retry"] = _retry_data(node.retry)
+        if node.timeout is not None:
+            entry["timeout"] = _number(node.timeout.seconds)
+        if node.errors:
+            entry["errors"] = [_error_data(e) for e in node.errors]
         if node.do:
             entry["do"] = [_WRITER.statement(s) for s in node.do]
         entry["next"] = [_branch_data(b) for b in node.next]
         nodes[node.name] = entry
     data["nodes"] = nodes
     return data
+
+
+def _number(value: float) -> int | float:
+    return int(value) if value.is_integer() else value
+
+
+def _retry_data(retry: ir.RetryPolicy) -> int | dict[str, Any]:
+    if not (retry.backoff or retry.max_backoff is not None or retry.on):
+        return retry.attempts
+    entry: dict[str, Any] = {"attempts": retry.attempts}
+    if retry.backoff or retry.max_backoff is not None:
+        entry["backoff"] = _number(retry.backoff)
+    if retry.max_backoff is not None:
+        entry["max"] = _number(retry.max_backoff)
+    if retry.on:
+        entry["catch"] = retry.on[0] if len(retry.on) == 1 else list(retry.on)
+    return entry
+
+
+def _error_data(error: ir.ErrorBranch) -> dict[str, Any]:
+    entry: dict[str, Any] = {"catch": error.exceptions[0] if len(error.exceptions) == 1 else list(error.exceptions)}
+    if error.name is not None:
+        entry["as"] = error.name
+    entry["to"] = _WRITER.target(error.to)
+    if error.to.label is not None:
+        entry["label"] = error.to.label
+    return entry
 
 
 def _branch_data(branch: ir.Branch) -> dict[str, Any]:
@@ -223,6 +284,7 @@ def _yaml_anchors(spec: ir.GraphSpec) -> list[tuple[str, int | None]]:
     for node in spec.nodes:
         anchors.append((f"  {node.name}:", node.name_span.line))
         anchors += [(f"      {f.name}:", f.span.line) for f in node.fields]
+        anchors += [("    - ", e.span.line) for e in node.errors]
         anchors += [("    - ", s.span.line) for s in node.do]
         anchors += _branch_anchors(node.next, "    ")
     return anchors
@@ -284,6 +346,8 @@ def _toml_value(value: Any) -> str:
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, dict):
         return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return repr(value)
     raise AssertionError(f"unexpected TOML value {value!r}")
 
 
@@ -309,9 +373,13 @@ def print_toml(spec: ir.GraphSpec) -> str:
         lines += [(f"{_toml_key(k)} = {_toml_value(v)}", field_lines.get(k)) for k, v in entries.items()]
     for node_spec, (name, node) in zip(spec.nodes, nodes.items(), strict=True):
         lines += [("", None), (f"[nodes.{_toml_key(name)}]", node_spec.name_span.line)]
-        item_lines = {"do": [s.span.line for s in node_spec.do], "next": [b.span.line for b in node_spec.next]}
+        item_lines = {
+            "do": [s.span.line for s in node_spec.do],
+            "next": [b.span.line for b in node_spec.next],
+            "errors": [e.span.line for e in node_spec.errors],
+        }
         for key, value in node.items():
-            if key == "next" or (key == "do" and value):
+            if key in ("next", "errors") or (key == "do" and value):
                 lines.append((f"{key} = [", None))
                 lines += [(f"    {_toml_value(v)},", at) for v, at in zip(value, item_lines[key], strict=True)]
                 lines.append(("]", None))
