@@ -31,11 +31,32 @@ class BranchDocument(_Doc):
     )
 
 
+class RetryDocument(_Doc):
+    """`retry`: attempts in all, exponential backoff with jitter, the exceptions worth another attempt."""
+
+    attempts: int = Field(ge=1, description="Attempts in all, the first included.")
+    backoff: float = Field(0, ge=0, description="Seconds before the second attempt; doubling after each.")
+    max: float | None = Field(None, ge=0, description="The longest wait between attempts, in seconds.")
+    catch: str | list[str] | None = Field(None, description="Exception classes to retry on (default: any).")
+
+
+class ErrorDocument(_Doc):
+    """An error branch: where the node goes when its body raises one of `catch`."""
+
+    catch: str | list[str] = Field(description="Exception classes, builtin or imported.")
+    as_: str | None = Field(None, alias="as", description="Name of the exception in `to` and `label`.")
+    to: str = Field(description="Target: `Node(args)` or `End(value)`.")
+    label: str | None = Field(None, description="Edge label in mermaid diagrams.")
+
+
 class NodeDocument(_Doc):
-    """A node: fields, statements, then branches."""
+    """A node: fields, policies, error branches, statements, then branches."""
 
     doc: str | None = Field(None, description="Docstring, shown as the node's mermaid note.")
     fields: dict[str, str] = Field(default_factory=dict, description='Field name -> "TYPE" or "TYPE = DEFAULT".')
+    retry: int | RetryDocument | None = Field(None, description="Attempts in all, or the whole retry policy.")
+    timeout: float | None = Field(None, gt=0, description="Seconds each attempt may take.")
+    errors: list[ErrorDocument] = Field(default_factory=list, description="Error branches, first match wins.")
     do: list[str] = Field(default_factory=list, description="Statements, in order.")
     next: list[BranchDocument] = Field(description="Branches, first match wins.")
 
