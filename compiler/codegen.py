@@ -7,6 +7,7 @@ the spec text. Output is deterministic: the same spec gives the same bytes.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing import Literal
 import jinja2
 
 from dsl import ir
-from dsl.unparse import ExprWriter, docstring_literal, quote_string
+from dsl.unparse import ExprWriter, docstring_literal, exceptions_text, quote_string, seconds_text
 
 from .checks import CheckedGraph, NodeScope
 from .layout import LINE_LENGTH, fit, fit_item
@@ -333,14 +334,14 @@ class _Generator:
         where = self.line_comment((retry or timeout or node.errors[0]).span)
         call = "self.run_once(ctx)"
         if timeout is not None:
-            call = f"with_timeout({call}, {_seconds(timeout.seconds)})"
+            call = f"with_timeout({call}, {seconds_text(timeout.seconds)})"
         code: list[str] = []
         if retry is not None or node.errors:
             code.append(f"_checkpoint = keep_state(ctx.state){where}")  # what a failed attempt changed is undone
         if retry is None:
             attempt = [f"return await {call}{where}"]
         else:
-            caught = _exception_tuple(retry.on) if retry.on else "Exception"
+            caught = exceptions_text(retry.on) if retry.on else "Exception"
             attempt = [
                 "_attempt = 1",
                 "while True:",
@@ -352,8 +353,10 @@ class _Generator:
                 f"{_I * 3}raise",
             ]
             if retry.backoff:
-                cap = _seconds(retry.max_backoff) if retry.max_backoff is not None else "None"
-                attempt.append(f"{_I}await asyncio.sleep(backoff_delay(_attempt, {_seconds(retry.backoff)}, {cap}))")
+                cap = seconds_text(retry.max_backoff) if retry.max_backoff is not None else "None"
+                attempt.append(
+                    f"{_I}await asyncio.sleep(backoff_delay(_attempt, {seconds_text(retry.backoff)}, {cap}))"
+                )
             attempt.append(f"{_I}_attempt += 1")
         if not node.errors:
             return [f"{_I * 2}{line}" for line in code + attempt]
@@ -362,7 +365,7 @@ class _Generator:
         for error in node.errors:
             name = f" as {error.name}" if error.name else ""
             error_writer = _NodeWriter(writer.scope, {error.name} if error.name else set())
-            lines.append(f"{_I * 2}except {_exception_tuple(error.exceptions)}{name}:{self.line_comment(error.span)}")
+            lines.append(f"{_I * 2}except {exceptions_text(error.exceptions)}{name}:{self.line_comment(error.span)}")
             lines.append(f"{_I * 3}restore_state(ctx.state, _checkpoint)")
             lines += fit(f"return {error_writer.target(error.to)}", self.line_comment(error.to.span), _I * 3)
         return lines
@@ -434,22 +437,22 @@ class _Generator:
         return "\n".join(lines)
 
 
-@lru_cache(maxsize=8)
 def _policy_helper_source(names: tuple[str, ...]) -> str:
-    """`runtime.policies` helpers, copied into pydantic_graph modules (imported only for those)."""
-    from runtime import policies
-
-    parts = ['_Value = TypeVar("_Value")'] if {"keep_state", "with_timeout"} & set(names) else []
-    parts += [inspect.getsource(getattr(policies, name)).strip() for name in names]
-    return "\n\n\n".join(parts)
+    """`runtime.policies` helpers, copied into pydantic_graph modules."""
+    type_var = ['_Value = TypeVar("_Value")'] if {"keep_state", "with_timeout"} & set(names) else []
+    return "\n\n\n".join([*type_var, _runtime_source("policies", names)])
 
 
-@lru_cache(maxsize=1)
 def _location_helpers() -> str:
-    """The runtime's spec-location helpers, copied into pydantic_graph modules (imported only for those)."""
-    from runtime import locations
+    """The runtime's spec-location helpers, copied into pydantic_graph modules."""
+    return _runtime_source("locations", ("add_spec_note", "locate_node_errors"))
 
-    return "\n\n\n".join(inspect.getsource(f).strip() for f in (locations.add_spec_note, locations.locate_node_errors))
+
+@lru_cache(maxsize=8)
+def _runtime_source(module: str, names: tuple[str, ...]) -> str:
+    """The source of some functions of a `runtime` module (imported only when a module needs the copies)."""
+    found = importlib.import_module(f"runtime.{module}")
+    return "\n\n\n".join(inspect.getsource(getattr(found, name)).strip() for name in names)
 
 
 _HASHABLE_EDGE = '''class Edge(_Edge):
@@ -488,19 +491,11 @@ def _error_edge(error: ir.ErrorBranch) -> ir.Transition:
     """An error branch's transition, labelled `on ErrorType` unless the spec labels it: error edges stand out."""
     if error.to.label is not None:
         return error.to
-    return error.to.model_copy(update={"label": f"on {_exception_tuple(error.exceptions)}"})
+    return error.to.model_copy(update={"label": f"on {exceptions_text(error.exceptions)}"})
 
 
 def _has_policy(node: ir.NodeSpec) -> bool:
     return node.retry is not None or node.timeout is not None or bool(node.errors)
-
-
-def _seconds(value: float) -> str:
-    return str(int(value)) if value.is_integer() else repr(value)
-
-
-def _exception_tuple(names: list[str]) -> str:
-    return names[0] if len(names) == 1 else f"({', '.join(names)})"
 
 
 def _transitions(branches: list[ir.Branch]) -> Iterator[ir.Transition]:

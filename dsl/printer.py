@@ -13,7 +13,7 @@ import yaml
 
 from . import ir
 from .data_syntax import TYPE_CLASS_KEY
-from .unparse import ExprWriter, docstring_literal, quote_string
+from .unparse import ExprWriter, docstring_literal, exceptions_text, quote_string, seconds_text
 
 __all__ = ("print_graph", "print_spec", "print_toml", "print_yaml", "spec_to_data")
 
@@ -92,18 +92,10 @@ def _print_node(out: _Lines, node: ir.NodeSpec) -> None:
         out.add(docstring_literal(node.doc), node.name_span.line + 1, _INDENT)
     for error in node.errors:
         name = f" as {error.name}" if error.name else ""
-        out.add(f"on {_exceptions_text(error.exceptions)}{name} {_arrow(error.to)}", error.span.line, _INDENT)
+        out.add(f"on {exceptions_text(error.exceptions)}{name} {_arrow(error.to)}", error.span.line, _INDENT)
     for statement in node.do:
         out.add(_WRITER.statement(statement), statement.span.line, _INDENT)
     _print_branches(out, node.next, _INDENT)
-
-
-def _seconds(value: float) -> str:
-    return str(int(value)) if value.is_integer() else repr(value)
-
-
-def _exceptions_text(names: list[str]) -> str:
-    return names[0] if len(names) == 1 else f"({', '.join(names)})"
 
 
 def _retry_text(retry: ir.RetryPolicy | None) -> str:
@@ -111,14 +103,14 @@ def _retry_text(retry: ir.RetryPolicy | None) -> str:
         return ""
     text = f"retry {retry.attempts}"
     if retry.backoff or retry.max_backoff is not None:
-        text += f" backoff {_seconds(retry.backoff)}"
+        text += f" backoff {seconds_text(retry.backoff)}"
         if retry.max_backoff is not None:
-            text += f" max {_seconds(retry.max_backoff)}"
-    return text + (f" on {_exceptions_text(retry.on)}" if retry.on else "")
+            text += f" max {seconds_text(retry.max_backoff)}"
+    return text + (f" on {exceptions_text(retry.on)}" if retry.on else "")
 
 
 def _timeout_text(timeout: ir.Timeout | None) -> str:
-    return f"timeout {_seconds(timeout.seconds)}" if timeout is not None else ""
+    return f"timeout {seconds_text(timeout.seconds)}" if timeout is not None else ""
 
 
 def _print_branches(out: _Lines, branches: list[ir.Branch], indent: str) -> None:

@@ -61,6 +61,16 @@ def _quote_bytes(value: bytes, quote: str = '"', also: str = "") -> str:
     return "".join(out)
 
 
+def seconds_text(value: float) -> str:
+    """A number of seconds as a spec writes it: `20`, `0.5`."""
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
+def exceptions_text(names: list[str]) -> str:
+    """Exception classes as `on` and `except` write them: `A`, or `(A, B)`."""
+    return names[0] if len(names) == 1 else f"({', '.join(names)})"
+
+
 def _is_generator(node: ir.Expr) -> bool:
     return isinstance(node, ir.Comprehension) and node.form == "generator"
 
