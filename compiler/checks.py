@@ -15,7 +15,7 @@ from dsl import ir
 from dsl.diagnostics import Diagnostic, Diagnostics, did_you_mean
 from dsl.unparse import ExprWriter
 
-from .imports import ModuleInfo, find_module, module_candidates, search_path_for
+from .imports import ModuleInfo, find_module, is_exception_class, module_candidates, search_path_for
 
 __all__ = ("BUILTINS", "CheckedGraph", "NodeScope", "check_spec", "walk_branches", "walk_expression")
 
@@ -170,6 +170,7 @@ class _Checker:
     def __init__(self, spec: ir.GraphSpec, allowed_imports: Iterable[str] | None, search_path: Sequence[str]) -> None:
         self.spec = spec
         self.search_path = search_path
+        self.import_modules: dict[str, ModuleInfo] = {}  # local name -> the module it comes from
         self.sink = Diagnostics()
         self.allowed_imports = None if allowed_imports is None else tuple(allowed_imports)
         self.nodes: dict[str, ir.NodeSpec] = {}
@@ -295,6 +296,7 @@ class _Checker:
         if module is None:
             return
         for name in imp.names:
+            self.import_modules[name.local_name] = module
             if not module.has(name.name):
                 public = [n for n in module.names or () if not n.startswith("_")]
                 self.sink.error(
@@ -457,6 +459,15 @@ class _Checker:
             return None
         if name in self.imports:
             self.used_imports.add(head)
+            imported = self.imports[name]
+            module = self.import_modules.get(name)
+            if module is not None and is_exception_class(module, imported.name) is False:
+                self.sink.error(
+                    "E131",
+                    span,
+                    f"`{name}` is not an exception class",
+                    f"`{imported.name}` in `{module.name}` does not derive from `Exception`",
+                )
             return None
         builtin = _builtin_exception(name)
         if builtin is None:

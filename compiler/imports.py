@@ -15,6 +15,7 @@ every name is accepted: a false "no such name" would be worse than none.
 from __future__ import annotations
 
 import ast
+import builtins
 import difflib
 import importlib.machinery
 import os
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ("ModuleInfo", "find_module", "module_candidates", "search_path_for")
+__all__ = ("ModuleInfo", "find_module", "is_exception_class", "module_candidates", "search_path_for")
 
 
 @dataclass(frozen=True)
@@ -179,6 +180,54 @@ def _source_names(path: str, mtime: float) -> frozenset[str] | None:
     if "__getattr__" in names:
         return None  # the module makes up names on demand
     return frozenset(names)
+
+
+def is_exception_class(module: ModuleInfo, name: str) -> bool | None:
+    """Whether `name` in `module` is an exception class, as far as its source tells; None when it cannot tell.
+
+    A function or a plain value is not; a class is when a base is a builtin exception or,
+    in the same module, such a class; a class whose bases are all builtins but no
+    exception (`object`, `str`) is not; anything else (an imported base) cannot be told.
+    """
+    if module.path is None or not module.path.endswith((".py", ".pyi")):
+        return None
+    classes, functions = _definitions(module.path, _mtime(module.path))
+    if name in functions:
+        return False
+    return _class_is_exception(name, classes, set())
+
+
+def _class_is_exception(name: str, classes: dict[str, list[str]], seen: set[str]) -> bool | None:
+    if name not in classes or name in seen:
+        return None
+    seen.add(name)
+    verdicts: list[bool | None] = []
+    for base in classes[name] or ["object"]:
+        builtin = getattr(builtins, base, None)
+        if isinstance(builtin, type):
+            verdicts.append(issubclass(builtin, BaseException))
+        else:
+            verdicts.append(_class_is_exception(base, classes, seen))
+    if any(v is True for v in verdicts):
+        return True
+    return False if all(v is False for v in verdicts) else None
+
+
+@lru_cache(maxsize=256)
+def _definitions(path: str, mtime: float) -> tuple[dict[str, list[str]], frozenset[str]]:
+    """A module's top-level classes (with the names of their bases) and functions."""
+    try:
+        tree = ast.parse(Path(path).read_bytes(), filename=path)
+    except (OSError, SyntaxError, ValueError):
+        return {}, frozenset()
+    classes: dict[str, list[str]] = {}
+    functions: set[str] = set()
+    for statement in _top_level(tree.body):
+        if isinstance(statement, ast.ClassDef):
+            classes[statement.name] = [ast.unparse(b).rsplit(".", 1)[-1] for b in statement.bases]
+        elif isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            functions.add(statement.name)
+    return classes, frozenset(functions)
 
 
 def _top_level(body: Iterable[ast.stmt]) -> Iterator[ast.stmt]:
