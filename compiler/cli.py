@@ -39,9 +39,10 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     compile_.add_argument(
         "--target",
-        choices=("runtime", "pydantic_graph"),
+        choices=("runtime", "pydantic_graph", "pydantic_graph2"),
         default="runtime",
-        help="library the generated code imports (default: runtime)",
+        help="library the generated code imports (default: runtime); pydantic_graph: pydantic-graph 0.0.39 to 1.x, "
+        "pydantic_graph2: pydantic-graph 2.x (GraphBuilder)",
     )
     compile_.add_argument(
         "--allow-import",

@@ -25,7 +25,9 @@ from .layout import LINE_LENGTH, fit, fit_item
 
 __all__ = ("GeneratedModule", "Target", "generate")
 
-Target = Literal["runtime", "pydantic_graph"]
+Target = Literal["runtime", "pydantic_graph", "pydantic_graph2"]
+"""`runtime`; `pydantic_graph` for pydantic-graph 0.0.39 to 1.x (its `Graph(nodes=...)`);
+`pydantic_graph2` for pydantic-graph 2.x, where `BaseNode` classes join a graph through `GraphBuilder`."""
 _ATOMIC_TYPES = {"int", "float", "str", "bool", "bytes", "None", "complex"}
 _I = "    "
 
@@ -112,6 +114,7 @@ class _Generator:
         self.checked = checked
         self.spec = checked.spec
         self.target = target
+        self.pg = target != "runtime"  # a pydantic_graph release: no runtime helpers, copies instead
         self.file = PurePath(checked.source_name).name
         self.types = ExprWriter()
         self.uses_labels = any(
@@ -126,7 +129,7 @@ class _Generator:
 
     def module(self) -> GeneratedModule:
         spec = self.spec
-        lib = "runtime" if self.target == "runtime" else "pydantic_graph"
+        lib = "runtime" if not self.pg else "pydantic_graph"
         classes = [
             c
             for c in (
@@ -141,10 +144,10 @@ class _Generator:
         helpers = self._policy_helpers()
         if "backoff_delay" in helpers:
             std.insert(0, "import asyncio")
-        if self.target == "pydantic_graph" and "with_timeout" in helpers:
+        if self.pg and "with_timeout" in helpers:
             std.insert(len(std) - 1, "from collections.abc import Coroutine")
         typing_names = set(self._typing_imports())
-        if self.target == "pydantic_graph" and {"keep_state", "with_timeout"} & set(helpers):
+        if self.pg and {"keep_state", "with_timeout"} & set(helpers):
             typing_names.add("TypeVar")
         if self.uses_labels:
             typing_names.add("Annotated")
@@ -152,16 +155,18 @@ class _Generator:
             typing_names.add("Literal")
         if self._uses_typing_name("Any"):
             typing_names.add("Any")
-        if self.target == "pydantic_graph":
+        if self.pg:
             typing_names.add("Any")  # in the spec-location helpers
         if typing_names:
             std.append(f"from typing import {', '.join(sorted(typing_names))}")
-        runtime_names = ["BaseNode", "End", "Graph", "GraphRunContext"]
-        runtime_imports = []
+        runtime_names = ["BaseNode", "End", "GraphBuilder" if self.target == "pydantic_graph2" else "Graph"]
+        runtime_names.append("GraphRunContext")
         if self.uses_labels and self.target == "runtime":
             runtime_names.insert(1, "Edge")
-        runtime_imports.append(f"from {lib} import {', '.join(runtime_names)}")
-        if self.uses_labels and self.target == "pydantic_graph":
+        runtime_imports = [f"from {lib} import {', '.join(runtime_names)}"]
+        if self.target == "pydantic_graph2":
+            runtime_imports.append("from pydantic_graph.step import NodeStep")
+        if self.uses_labels and self.pg:
             runtime_imports.append("from pydantic_graph import Edge as _Edge")
         if helpers and self.target == "runtime":
             runtime_imports.append(f"from runtime.policies import {', '.join(helpers)}")
@@ -177,12 +182,12 @@ class _Generator:
                 line = f"from {imp.module} import (\n" + "".join(f"{_I}{name},\n" for name in names.split(", ")) + ")"
             user_imports.append(line)
         # the runtime notes spec lines on errors itself; pydantic_graph modules carry its helpers
-        prelude = [_location_helpers()] if self.target == "pydantic_graph" else []
-        if helpers and self.target == "pydantic_graph":
+        prelude = [_location_helpers()] if self.pg else []
+        if helpers and self.pg:
             prelude.append(_policy_helper_source(tuple(helpers)))
-        if self.uses_labels and self.target == "pydantic_graph":
+        if self.uses_labels and self.pg:
             prelude.insert(0, _HASHABLE_EDGE)
-        snapshot = self._snapshot()
+        snapshot = self._snapshot() if not self.pg else None  # pydantic_graph 1.x takes no `snapshot_state`
         if snapshot:  # after the state class it copies, before the nodes
             classes.insert(len(classes) - len(spec.nodes), snapshot)
         exports = ["graph", *(n.name for n in spec.nodes)]
@@ -236,6 +241,32 @@ class _Generator:
             if imp.module == "typing" and all(n.alias is None for n in imp.names)
             for n in imp.names
         ]
+
+    def _builder_graph(self, nodes: list[str]) -> str:
+        """pydantic-graph 2.x: the nodes join a `GraphBuilder`; a run's `inputs` is its start node."""
+        spec = self.spec
+        start = spec.start or nodes[0]
+        state = self.checked.state_class or "type(None)"
+        deps = self.checked.deps_class or "type(None)"
+        arguments = {
+            "name": quote_string(spec.name),
+            "state_type": state,
+            "deps_type": deps,
+            "input_type": start,
+            "output_type": self.output if spec.output is not None else "type(None)",
+        }
+        lines = ["_builder = GraphBuilder(", *(f"{_I}{k}={v}," for k, v in arguments.items()), ")"]
+        lines += [
+            f"_builder.add(_builder.edge_from(_builder.start_node).to(NodeStep({start})))",
+            *fit(f"_builder.add(*(_builder.node(node) for node in ({', '.join(nodes)},)))", "", ""),
+            "graph = _builder.build()",
+            '"""Run it with `await graph.run(inputs=StartNode(...), state=..., deps=...)`: the output comes back."""',
+        ]
+        own = ", ".join(n.name for n in spec.nodes) + ("," if len(spec.nodes) == 1 else "")
+        lines += fit(f"locate_node_errors(({own}), __file__, SPEC_FILE)", "", "")
+        if spec.start is not None:
+            lines += ["", f"start = {spec.start}", '"""The node a run starts from by default."""']
+        return "\n".join(lines)
 
     def _policy_helpers(self) -> list[str]:
         """The `runtime.policies` helpers the nodes' policies and error branches call, in a fixed order."""
@@ -424,12 +455,14 @@ class _Generator:
             args.append(f"deps_type={self.deps}")
         if self.target == "runtime" and spec.state is not None and spec.state.fields is not None:
             args.append(f"default_state={self.state}")  # a run given no state gets a fresh one
+        if self.target == "pydantic_graph2":
+            return self._builder_graph(nodes)
         lines = fit(f"graph: Graph[{self.state}, {self.deps}, {self.output}]", " = Graph(", "")
         for arg in args:
             arg_lines = fit_item(arg, _I)
             lines += [*arg_lines[:-1], arg_lines[-1] + ","]
         lines.append(")")
-        if self.target == "pydantic_graph":
+        if self.pg:
             own = ", ".join(n.name for n in spec.nodes) + ("," if len(spec.nodes) == 1 else "")
             lines += fit(f"locate_node_errors(({own}), __file__, SPEC_FILE)", "", "")
         if spec.start is not None:

@@ -99,11 +99,6 @@ class NestedState:
     seen: int = 0
 
 
-def snapshot_state(state: NestedState) -> NestedState:
-    """Copy the state for history: the same result as a deep copy, for these field types."""
-    return NestedState(seen=state.seen)
-
-
 @dataclass
 class Route(BaseNode[NestedState, None, str]):
     n: int = 7
@@ -140,7 +135,6 @@ class Fix(BaseNode[NestedState, None, str]):
 graph: Graph[NestedState, None, str] = Graph(
     nodes=(Route, Fix),
     name="Nested",
-    snapshot_state=snapshot_state,
 )
 locate_node_errors((Route, Fix), __file__, SPEC_FILE)
 

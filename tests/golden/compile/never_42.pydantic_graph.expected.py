@@ -91,11 +91,6 @@ class MyState:
     number: int = 1
 
 
-def snapshot_state(state: MyState) -> MyState:
-    """Copy the state for history: the same result as a deep copy, for these field types."""
-    return MyState(number=state.number)
-
-
 @dataclass
 class Increment(BaseNode[MyState, None, int]):
     async def run(self, ctx: GraphRunContext[MyState, None]) -> Check42:
@@ -114,7 +109,6 @@ class Check42(BaseNode[MyState, None, int]):
 graph: Graph[MyState, None, int] = Graph(
     nodes=(Increment, Check42),
     name="Never42",
-    snapshot_state=snapshot_state,
 )
 locate_node_errors((Increment, Check42), __file__, SPEC_FILE)
 

@@ -123,17 +123,6 @@ class DeskDeps:
     team: str = "tier-1"
 
 
-def snapshot_state(state: DeskState) -> DeskState:
-    """Copy the state for history: the same result as a deep copy, for these field types."""
-    return DeskState(
-        ticket_id=state.ticket_id,
-        attempts=state.attempts,
-        log=list(state.log),
-        priority=state.priority,
-        score=state.score,
-    )
-
-
 @dataclass
 class Receive(BaseNode[DeskState, DeskDeps, str]):
     """A new ticket arrives."""
@@ -286,7 +275,6 @@ class Report(BaseNode[DeskState, DeskDeps, str]):
 graph: Graph[DeskState, DeskDeps, str] = Graph(
     nodes=(Receive, Triage, SelfService, Suggest, Escalate, Resolve, Survey, Close, Archive, Report, HumanReview),
     name="SupportDesk",
-    snapshot_state=snapshot_state,
 )
 locate_node_errors(
     (Receive, Triage, SelfService, Suggest, Escalate, Resolve, Survey, Close, Archive, Report), __file__, SPEC_FILE

@@ -146,11 +146,6 @@ class TriageState:
     attempts: int = 0
 
 
-def snapshot_state(state: TriageState) -> TriageState:
-    """Copy the state for history: the same result as a deep copy, for these field types."""
-    return TriageState(attempts=state.attempts)
-
-
 @dataclass
 class Classify(BaseNode[TriageState, None, str]):
     """Ask the model what the ticket is about."""
@@ -222,7 +217,6 @@ class Escalate(BaseNode[TriageState, None, str]):
 graph: Graph[TriageState, None, str] = Graph(
     nodes=(Classify, Refund, Escalate),
     name="Triage",
-    snapshot_state=snapshot_state,
 )
 locate_node_errors((Classify, Refund, Escalate), __file__, SPEC_FILE)
 

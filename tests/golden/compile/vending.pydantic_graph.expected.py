@@ -105,11 +105,6 @@ class MachineState:
     product: str | None = None
 
 
-def snapshot_state(state: MachineState) -> MachineState:
-    """Copy the state for history: the same result as a deep copy, for these field types."""
-    return MachineState(user_balance=state.user_balance, product=state.product)
-
-
 @dataclass
 class InsertCoin(BaseNode[MachineState, None, None]):
     """Ask for coins."""
@@ -167,7 +162,6 @@ class Purchase(BaseNode[MachineState, None, None]):
 graph: Graph[MachineState, None, None] = Graph(
     nodes=(InsertCoin, CoinsInserted, SelectProduct, Purchase),
     name="VendingMachine",
-    snapshot_state=snapshot_state,
 )
 locate_node_errors((InsertCoin, CoinsInserted, SelectProduct, Purchase), __file__, SPEC_FILE)
 
