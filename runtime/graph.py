@@ -144,6 +144,7 @@ class Graph(Generic[StateT, DepsT, RunEndT]):
         infer_name: bool = True,
         span: AbstractContextManager[Any] | None = None,
         max_steps: int | None = None,
+        history_limit: int | None = None,
     ) -> GraphRunResult[StateT, T]:
         """Run the graph from a start node until a node returns `End`.
 
@@ -154,13 +155,14 @@ class Graph(Generic[StateT, DepsT, RunEndT]):
             infer_name: Whether to infer the graph name from the calling frame.
             span: A context manager entered around the run (e.g. a tracing span).
             max_steps: Stop with `GraphRuntimeError` after running this many nodes.
+            history_limit: Keep only the last N steps of history (0: none); default: all, as pydantic_graph.
 
         Returns:
             The output, the final state and the history of the run.
         """
         if infer_name and self.name is None:
             self._infer_name(inspect.currentframe())
-        async with self._iter(start_node, None, state, deps, span, max_steps) as graph_run:
+        async with self._iter(start_node, None, state, deps, span, max_steps, history_limit) as graph_run:
             await graph_run._run_to_end()
         result = graph_run.result
         assert result is not None, "GraphRun should have a final result"
@@ -176,6 +178,7 @@ class Graph(Generic[StateT, DepsT, RunEndT]):
         infer_name: bool = True,
         span: AbstractContextManager[Any] | None = None,
         max_steps: int | None = None,
+        history_limit: int | None = None,
     ) -> AbstractAsyncContextManager[GraphRun[StateT, DepsT, T]]:
         """Open a run to drive step by step: `async with graph.iter(node) as run:`.
 
@@ -190,10 +193,11 @@ class Graph(Generic[StateT, DepsT, RunEndT]):
             infer_name: Whether to infer the graph name from the calling frame.
             span: A context manager entered around the run (e.g. a tracing span).
             max_steps: Stop with `GraphRuntimeError` after running this many nodes.
+            history_limit: Keep only the last N steps of history (0: none); default: all, as pydantic_graph.
         """
         if infer_name and self.name is None:
             self._infer_name(inspect.currentframe())
-        return self._iter(start_node, history, state, deps, span, max_steps)
+        return self._iter(start_node, history, state, deps, span, max_steps, history_limit)
 
     @asynccontextmanager
     async def _iter(
@@ -204,6 +208,7 @@ class Graph(Generic[StateT, DepsT, RunEndT]):
         deps: DepsT,
         span: AbstractContextManager[Any] | None,
         max_steps: int | None,
+        history_limit: int | None,
     ) -> AsyncIterator[GraphRun[StateT, DepsT, T]]:
         if state is None and self.default_state is not None:
             state = self._fresh_state()
@@ -217,6 +222,7 @@ class Graph(Generic[StateT, DepsT, RunEndT]):
                 state=state,
                 deps=deps,
                 max_steps=max_steps,
+                history_limit=history_limit,
             )
 
     def run_sync(
@@ -227,6 +233,7 @@ class Graph(Generic[StateT, DepsT, RunEndT]):
         deps: DepsT = None,  # type: ignore[assignment]
         infer_name: bool = True,
         max_steps: int | None = None,
+        history_limit: int | None = None,
     ) -> GraphRunResult[StateT, T]:
         """Run the graph to completion from synchronous code.
 
@@ -239,11 +246,14 @@ class Graph(Generic[StateT, DepsT, RunEndT]):
             deps: The dependencies of the graph.
             infer_name: Whether to infer the graph name from the calling frame.
             max_steps: Stop with `GraphRuntimeError` after running this many nodes.
+            history_limit: Keep only the last N steps of history (0: none); default: all, as pydantic_graph.
         """
         if infer_name and self.name is None:
             self._infer_name(inspect.currentframe())
         return _run_coroutine_sync(
-            lambda: self.run(start_node, state=state, deps=deps, infer_name=False, max_steps=max_steps)
+            lambda: self.run(
+                start_node, state=state, deps=deps, infer_name=False, max_steps=max_steps, history_limit=history_limit
+            )
         )
 
     async def next(
@@ -431,6 +441,7 @@ class GraphRun(Generic[StateT, DepsT, RunEndT]):
         state: StateT,
         deps: DepsT,
         max_steps: int | None = None,
+        history_limit: int | None = None,
     ) -> None:
         """Create a run of `graph` starting at `start_node`; normally made by `Graph.iter`.
 
@@ -441,8 +452,12 @@ class GraphRun(Generic[StateT, DepsT, RunEndT]):
             state: The state shared by all nodes via `ctx.state`.
             deps: The dependencies available to nodes via `ctx.deps`.
             max_steps: Stop with `GraphRuntimeError` after running this many nodes.
+            history_limit: Keep only the last N steps of history (0: none); default: all.
         """
+        if history_limit is not None and history_limit < 0:
+            raise ValueError("history_limit must be 0 or more")
         self.graph = graph
+        self.history_limit = history_limit
         self.history = history
         self.state = state
         self.deps = deps
@@ -495,19 +510,31 @@ class GraphRun(Generic[StateT, DepsT, RunEndT]):
         if ctx.state is not self.state or ctx.deps is not self.deps:  # reassigned between steps
             ctx = self._ctx = GraphRunContext(self.state, self.deps)
         self.steps += 1
-        history = self.history
-        start_ts = datetime.now(timezone.utc)
-        start = perf_counter()
-        try:
-            next_node = await node.run(ctx)
-        except Exception as error:
-            note_node_error(error, node)  # the spec line, when the node was compiled from a spec
-            raise
-        history.append(NodeStep._record(ctx.state, node, start_ts, perf_counter() - start, graph.snapshot_state))
-        if type(next_node) in node_classes:
-            pass  # the common case, without `isinstance` on an ABC
-        elif isinstance(next_node, End):
-            history.append(EndStep(result=next_node))
+        limit = self.history_limit
+        if limit == 0:  # no history: no timestamps, no snapshots
+            try:
+                next_node = await node.run(ctx)
+            except Exception as error:
+                note_node_error(error, node)
+                raise
+        else:
+            history = self.history
+            start_ts = datetime.now(timezone.utc)
+            start = perf_counter()
+            try:
+                next_node = await node.run(ctx)
+            except Exception as error:
+                note_node_error(error, node)  # the spec line, when the node was compiled from a spec
+                raise
+            history.append(NodeStep._record(ctx.state, node, start_ts, perf_counter() - start, graph.snapshot_state))
+            ended = False
+            if type(next_node) not in node_classes and isinstance(next_node, End):
+                history.append(EndStep(result=next_node))
+                ended = True
+            if limit is not None and (ended or len(history) > 2 * limit):
+                del history[: max(0, len(history) - limit)]  # in batches while running: amortised O(1) a step
+        if type(next_node) in node_classes or isinstance(next_node, End):
+            pass  # the common case first, without `isinstance` on an ABC
         elif not isinstance(next_node, BaseNode):
             raise GraphRuntimeError(
                 f"Invalid node return type: `{type(next_node).__name__}`. Expected `BaseNode` or `End`."

@@ -214,3 +214,33 @@ def test_concurrent_runs_keep_their_states_apart() -> None:
         return [result.output for result in await asyncio.gather(*runs)]
 
     assert asyncio.run(main()) == list(range(1, 200))
+
+
+def test_history_limit_keeps_the_last_steps() -> None:
+    def steps(history: list[Any]) -> list[tuple[str, Any]]:
+        return [(s.kind, s.state.value if s.kind == "node" else s.result.data) for s in history]
+
+    full = ticker.run_sync(Tick(50), state=Counter())
+    bounded = ticker.run_sync(Tick(50), state=Counter(), history_limit=5)
+    assert full.output == bounded.output == 50
+    assert len(full.history) == 51
+    assert (
+        steps(bounded.history)
+        == steps(full.history[-5:])
+        == [("node", 47), ("node", 48), ("node", 49), ("node", 50), ("end", 50)]
+    )
+    assert ticker.run_sync(Tick(50), state=Counter(), history_limit=0).history == []
+
+
+def test_history_limit_bounds_what_a_run_holds_while_it_runs() -> None:
+    async def main() -> int:
+        most = 0
+        async with ticker.iter(Tick(1000), state=Counter(), history_limit=10) as run:
+            async for _ in run:
+                most = max(most, len(run.history))
+        assert run.result is not None and run.result.output == 1000 and len(run.result.history) == 10
+        return most
+
+    assert asyncio.run(main()) <= 20  # trimmed in batches: at most twice the limit
+    with pytest.raises(ValueError, match="history_limit"):
+        ticker.run_sync(Tick(3), state=Counter(), history_limit=-1)
