@@ -94,10 +94,22 @@ def _build_parser() -> argparse.ArgumentParser:
         "--max-steps", type=int, metavar="N", help="stop a run after N steps (default 10,000; 0: no limit)"
     )
 
-    mermaid = commands.add_parser("mermaid", help="print the graph as a mermaid state diagram")
+    mermaid = commands.add_parser("mermaid", help="print the graph as a mermaid state diagram (as `diagram`)")
     mermaid.add_argument("spec", metavar="SPEC")
     mermaid.add_argument("--direction", choices=("TB", "LR", "RL", "BT"))
     mermaid.add_argument("--highlight", action="append", metavar="NODE", help="highlight a node (repeatable)")
+
+    diagram = commands.add_parser("diagram", help="draw the graph from the spec alone, without importing its modules")
+    diagram.add_argument("spec", metavar="SPEC")
+    diagram.add_argument(
+        "--format",
+        choices=("mermaid", "dot", "svg", "png"),
+        default="mermaid",
+        help="mermaid or Graphviz DOT text, or an image rendered by Graphviz's `dot` (default: mermaid)",
+    )
+    diagram.add_argument("-o", "--output", metavar="OUT", help="write to a file (default: stdout; needed for png)")
+    diagram.add_argument("--direction", choices=("TB", "LR", "RL", "BT"))
+    diagram.add_argument("--highlight", action="append", metavar="NODE", help="highlight a node (repeatable)")
 
     fmt = commands.add_parser("fmt", help="print a spec in canonical form, or convert it")
     fmt.add_argument("spec", metavar="SPEC")

@@ -23,7 +23,7 @@ from dsl.unparse import ExprWriter, docstring_literal, exceptions_text, quote_st
 from .checks import CheckedGraph, NodeScope
 from .layout import LINE_LENGTH, fit, fit_item
 
-__all__ = ("GeneratedModule", "Target", "generate")
+__all__ = ("GeneratedModule", "Target", "error_edge", "generate", "reachable_transitions")
 
 Target = Literal["runtime", "pydantic_graph", "pydantic_graph2"]
 """`runtime`; `pydantic_graph` for pydantic-graph 0.0.39 to 1.x (its `Graph(nodes=...)`);
@@ -118,7 +118,9 @@ class _Generator:
         self.file = PurePath(checked.source_name).name
         self.types = ExprWriter()
         self.uses_labels = any(
-            t.label is not None for n in self.spec.nodes for t in [*_transitions(n.next), *(e.to for e in n.errors)]
+            t.label is not None
+            for n in self.spec.nodes
+            for t in [*reachable_transitions(n.next), *(e.to for e in n.errors)]
         )
         self.state = checked.state_class or "None"
         self.deps = checked.deps_class or "None"
@@ -346,10 +348,10 @@ class _Generator:
         for statement in node.do:
             body.append(("", writer.statement(statement), statement.span))
         self._branches(node.next, writer, "", body)
-        transitions = list(_transitions(node.next))
+        transitions = list(reachable_transitions(node.next))
         if _has_policy(node):
             # `run` applies the policies around `run_once`, which holds the spec's own body
-            lines.append(self._signature("run", transitions + [_error_edge(e) for e in node.errors]))
+            lines.append(self._signature("run", transitions + [error_edge(e) for e in node.errors]))
             lines += self._policy_body(node, writer)
             lines += ["", self._signature("run_once", transitions)]
             lines.append(f'{_I * 2}"""One attempt: the body of the node as the spec writes it."""')
@@ -520,7 +522,7 @@ def _factory(default: ir.Expr, text: str) -> str:
     return f"lambda: {text}"
 
 
-def _error_edge(error: ir.ErrorBranch) -> ir.Transition:
+def error_edge(error: ir.ErrorBranch) -> ir.Transition:
     """An error branch's transition, labelled `on ErrorType` unless the spec labels it: error edges stand out."""
     if error.to.label is not None:
         return error.to
@@ -531,13 +533,13 @@ def _has_policy(node: ir.NodeSpec) -> bool:
     return node.retry is not None or node.timeout is not None or bool(node.errors)
 
 
-def _transitions(branches: list[ir.Branch]) -> Iterator[ir.Transition]:
+def reachable_transitions(branches: list[ir.Branch]) -> Iterator[ir.Transition]:
     """The transitions a run can take, nested ones included: none after an unconditional branch."""
     for branch in branches:
         if branch.to is not None:
             yield branch.to
         else:
-            yield from _transitions(branch.next)
+            yield from reachable_transitions(branch.next)
         if branch.condition is None:
             return
 

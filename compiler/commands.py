@@ -33,7 +33,15 @@ class _UsageError(Exception):
 
 def run_command(args: argparse.Namespace) -> int:
     """Run the command `args` names; returns the exit code."""
-    handlers = {"compile": _compile, "check": _check, "run": _run, "mermaid": _mermaid, "fmt": _fmt, "schema": _schema}
+    handlers = {
+        "compile": _compile,
+        "check": _check,
+        "run": _run,
+        "mermaid": _mermaid,
+        "diagram": _diagram,
+        "fmt": _fmt,
+        "schema": _schema,
+    }
     try:
         return handlers[args.command](args)
     except _UsageError as e:
@@ -322,12 +330,47 @@ def _initial(cls: Any, kind: str, given: str | None) -> Any:
 
 
 def _mermaid(args: argparse.Namespace) -> int:
-    module = _load(args.spec)
-    start = getattr(module, "start", None)
+    args.format, args.output = "mermaid", None
+    return _diagram(args)
+
+
+def _diagram(args: argparse.Namespace) -> int:
+    """A diagram from the checked spec: nothing the spec imports is run."""
+    from .diagram import GraphvizMissing, diagram_of, dot_text, mermaid_text, render
+
+    source = _read(args.spec)
+    _sources[source.name] = source.text
+    checked = check_spec(parse_source(source))
+    _print_diagnostics(checked.diagnostics, {})
+    graph = diagram_of(checked)
+    ids = [n.id for n in graph.nodes]
     for name in args.highlight or []:
-        if name not in module.graph.node_defs:
-            raise _UsageError(f"--highlight: unknown node `{name}`")
-    print(module.graph.mermaid_code(start_node=start, direction=args.direction, highlighted_nodes=args.highlight))
+        if name not in ids:
+            hint = did_you_mean(name, ids) or f"nodes: {', '.join(ids)}"
+            raise _UsageError(f"--highlight: unknown node `{name}`; {hint}")
+    if args.format == "mermaid":
+        text = mermaid_text(graph, highlighted=args.highlight, direction=args.direction)
+        return _write_out(args.output, (text + "\n").encode())
+    dot = dot_text(graph, highlighted=args.highlight, direction=args.direction)
+    if args.format == "dot":
+        return _write_out(args.output, dot.encode())
+    if args.format == "png" and args.output is None:
+        raise _UsageError("--format png writes a binary image: give -o FILE.png")
+    try:
+        return _write_out(args.output, render(dot, args.format))
+    except GraphvizMissing as e:
+        raise _UsageError(str(e)) from None
+
+
+def _write_out(path: str | None, data: bytes) -> int:
+    if path is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return EXIT_OK
+    try:
+        Path(path).write_bytes(data)
+    except OSError as e:
+        raise _UsageError(f"cannot write {path}: {e.strerror or e}") from None
     return EXIT_OK
 
 

@@ -1,0 +1,267 @@
+"""Diagrams of a checked spec — mermaid text, Graphviz DOT, SVG/PNG through `dot` — without importing it.
+
+The edges come from the spec itself (its branches and error branches, as the generated
+`run` annotations list them) and, for hand-written nodes the spec imports, from their
+source read with `ast`: nothing the spec imports is run. The mermaid text is the text
+`Graph.mermaid_code` gives for the compiled graph (tested on every example).
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from textwrap import indent
+
+from .checks import CheckedGraph
+from .codegen import error_edge, reachable_transitions
+from .imports import find_module, search_path_for
+
+__all__ = ("DiagramGraph", "DiagramNode", "GraphvizMissing", "diagram_of", "dot_text", "mermaid_text", "render")
+
+HIGHLIGHT_CSS = "fill:#fdff32"
+
+
+class GraphvizMissing(Exception):
+    """Rendering SVG or PNG needs Graphviz's `dot` program."""
+
+
+@dataclass
+class DiagramNode:
+    """A node as a diagram draws it."""
+
+    id: str
+    edges: dict[str, str | None] = field(default_factory=dict)
+    """Target node id → edge label, in the order `run` lists them."""
+    end: bool = False
+    end_label: str | None = None
+    note: str | None = None
+    error_targets: set[str] = field(default_factory=set)
+    hand_written: bool = False
+    any_node: bool = False
+    """Its `run` may return any node (a plain `BaseNode` annotation), or its edges cannot be read."""
+
+
+@dataclass
+class DiagramGraph:
+    """What a diagram shows: the graph's name, its nodes in order, its start node."""
+
+    name: str
+    nodes: list[DiagramNode]
+    start: str | None
+
+    def reachable(self) -> set[str]:
+        """Nodes a run from `start` can reach (all of them when there is no start)."""
+        by_id = {n.id: n for n in self.nodes}
+        if self.start is None or self.start not in by_id:
+            return set(by_id)
+        seen, todo = {self.start}, [self.start]
+        while todo:
+            node = by_id[todo.pop()]
+            targets = list(by_id) if node.any_node else list(node.edges)
+            for target in targets:
+                if target in by_id and target not in seen:
+                    seen.add(target)
+                    todo.append(target)
+        return seen
+
+
+def diagram_of(checked: CheckedGraph) -> DiagramGraph:
+    """The diagram of a checked spec (hand-written nodes read from their source, not imported)."""
+    spec = checked.spec
+    nodes = []
+    for node in spec.nodes:
+        drawn = DiagramNode(node.name, note=inspect.cleandoc(node.doc) if node.doc is not None else None)
+        transitions = [*reachable_transitions(node.next), *(error_edge(e) for e in node.errors)]
+        for transition in transitions:
+            _add_edge(drawn, transition.target, transition.label)
+        drawn.error_targets = {e.to.target for e in node.errors}
+        nodes.append(drawn)
+    search_path = search_path_for(spec.span.file)
+    for name in checked.external_nodes:
+        imported = checked.imports[name]
+        module = next(i.module for i in spec.imports if imported in i.names)
+        nodes.append(_hand_written(name, imported.name, module, search_path))
+    return DiagramGraph(spec.name, nodes, spec.start)
+
+
+def _add_edge(node: DiagramNode, target: str, label: str | None) -> None:
+    """One edge per target, its labels joined as the generated annotation joins them."""
+    if target == "End":
+        node.end = True
+        if label and (node.end_label is None or label not in node.end_label.split(" / ")):
+            node.end_label = label if node.end_label is None else f"{node.end_label} / {label}"
+        return
+    known = node.edges.get(target)
+    if target not in node.edges or (label and known is None):
+        node.edges[target] = label
+    elif label and known is not None and label not in known.split(" / "):
+        node.edges[target] = f"{known} / {label}"
+
+
+def _hand_written(local: str, name: str, module_name: str, search_path: tuple[str, ...]) -> DiagramNode:
+    """A hand-written node's edges and note, from its module's source."""
+    drawn = DiagramNode(local, hand_written=True)
+    module = find_module(module_name, search_path)
+    if module is None or module.path is None or not module.path.endswith(".py"):
+        drawn.any_node = True
+        return drawn
+    tree = ast.parse(Path(module.path).read_text(encoding="utf-8"))
+    cls = next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == name), None)
+    if cls is None:
+        drawn.any_node = True
+        return drawn
+    notes = any(
+        isinstance(s, (ast.Assign, ast.AnnAssign))
+        and any(isinstance(t, ast.Name) and t.id == "docstring_notes" for t in _targets(s))
+        and isinstance(s.value, ast.Constant)
+        and s.value.value is True
+        for s in cls.body
+    )
+    docstring = ast.get_docstring(cls)
+    if notes and docstring:
+        drawn.note = docstring
+    run = next((n for n in cls.body if isinstance(n, ast.AsyncFunctionDef) and n.name == "run"), None)
+    if run is None or run.returns is None:
+        drawn.any_node = True
+        return drawn
+    for target, label in _annotation_edges(run.returns):
+        if target == "BaseNode":
+            drawn.any_node = True
+        else:
+            _add_edge(drawn, target, label)
+    return drawn
+
+
+def _targets(statement: ast.Assign | ast.AnnAssign) -> list[ast.expr]:
+    return statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+
+
+def _annotation_edges(annotation: ast.expr) -> list[tuple[str, str | None]]:
+    """`A | Annotated[B, Edge(label="x")] | End[T]` → [(A, None), (B, "x"), (End, None)]."""
+    if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
+        return _annotation_edges(ast.parse(annotation.value, mode="eval").body)
+    if isinstance(annotation, ast.BinOp) and isinstance(annotation.op, ast.BitOr):
+        return _annotation_edges(annotation.left) + _annotation_edges(annotation.right)
+    if isinstance(annotation, ast.Subscript):
+        head = _last_name(annotation.value)
+        inner = annotation.slice
+        if head == "Union" and isinstance(inner, ast.Tuple):
+            return [edge for element in inner.elts for edge in _annotation_edges(element)]
+        if head == "Annotated" and isinstance(inner, ast.Tuple) and inner.elts:
+            label = next((_edge_label(extra) for extra in inner.elts[1:] if _edge_label(extra)), None)
+            return [(target, label) for target, _ in _annotation_edges(inner.elts[0])]
+        return [(head, None)] if head else []
+    name = _last_name(annotation)
+    return [(name, None)] if name else []
+
+
+def _edge_label(expr: ast.expr) -> str | None:
+    if isinstance(expr, ast.Call) and _last_name(expr.func) == "Edge":
+        for keyword in expr.keywords:
+            if keyword.arg == "label" and isinstance(keyword.value, ast.Constant):
+                return str(keyword.value.value)
+    return None
+
+
+def _last_name(expr: ast.expr) -> str | None:
+    if isinstance(expr, ast.Name):
+        return expr.id
+    if isinstance(expr, ast.Attribute):
+        return expr.attr
+    return None
+
+
+def mermaid_text(
+    graph: DiagramGraph, *, highlighted: list[str] | None = None, direction: str | None = None, title: bool = True
+) -> str:
+    """Mermaid state-diagram text, the same as `Graph.mermaid_code(start_node=start)` gives."""
+    lines = ["---", f"title: {graph.name}", "---"] if title else []
+    lines.append("stateDiagram-v2")
+    if direction is not None:
+        lines.append(f"  direction {direction}")
+    ids = [n.id for n in graph.nodes]
+    for node in graph.nodes:
+        if node.id == graph.start:
+            lines.append(f"  [*] --> {node.id}")
+        if node.any_node:
+            lines.extend(f"  {node.id} --> {target}" for target in ids)
+        else:
+            for target, label in node.edges.items():
+                lines.append(f"  {node.id} --> {target}{f': {label}' if label else ''}")
+        if node.end:
+            lines.append(f"  {node.id} --> [*]{f': {node.end_label}' if node.end_label else ''}")
+        if node.note:
+            lines += [f"  note right of {node.id}", indent(re.sub("\n{2,}", "\n", node.note), "    "), "  end note"]
+    if highlighted:
+        lines += ["", f"classDef highlighted {HIGHLIGHT_CSS}", *(f"class {n} highlighted" for n in highlighted)]
+    return "\n".join(lines)
+
+
+def dot_text(graph: DiagramGraph, *, highlighted: list[str] | None = None, direction: str | None = None) -> str:
+    """Graphviz DOT: the start node bold, error edges dashed red, unreachable nodes grey, notes as tooltips."""
+    reachable = graph.reachable()
+    lines = [
+        f"digraph {_quote(graph.name)} {{",
+        f"  rankdir={direction or 'TB'};",
+        f"  label={_quote(graph.name)}; labelloc=t;",
+        '  node [shape=box, style="rounded", fontname="Helvetica"];',
+        '  edge [fontname="Helvetica", fontsize=10];',
+        '  "[start]" [shape=circle, style=filled, fillcolor=black, label="", width=0.2];',
+        '  "[end]" [shape=doublecircle, style=filled, fillcolor=black, label="", width=0.15];',
+    ]
+    ids = [n.id for n in graph.nodes]
+    for node in graph.nodes:
+        attributes = []
+        styles = ["rounded"]
+        if node.id == graph.start:
+            attributes.append("penwidth=2")
+        if node.id not in reachable:
+            styles.append("dashed")
+            attributes += ["color=gray60", "fontcolor=gray50"]
+        if highlighted and node.id in highlighted:
+            styles.append("filled")
+            attributes.append('fillcolor="#fdff32"')
+        if node.hand_written:
+            attributes.append("shape=box3d")
+        if node.note:
+            attributes.append(f"tooltip={_quote(node.note)}")
+        attributes.insert(0, f'style="{",".join(styles)}"')
+        lines.append(f"  {_quote(node.id)} [{', '.join(attributes)}];")
+    if graph.start is not None:
+        lines.append(f'  "[start]" -> {_quote(graph.start)};')
+    for node in graph.nodes:
+        targets: list[tuple[str, str | None]] = [(t, None) for t in ids] if node.any_node else list(node.edges.items())
+        if node.end:
+            targets.append(("[end]", node.end_label))
+        for target, label in targets:
+            attributes = [f"label={_quote(label)}"] if label else []
+            if target in node.error_targets:
+                attributes += ["style=dashed", "color=firebrick", "fontcolor=firebrick"]
+            suffix = f" [{', '.join(attributes)}]" if attributes else ""
+            lines.append(f"  {_quote(node.id)} -> {_quote(target)}{suffix};")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def render(dot: str, image_format: str) -> bytes:
+    """SVG or PNG from DOT text, by Graphviz's `dot` (locally: no network).
+
+    Raises:
+        GraphvizMissing: `dot` is not installed.
+    """
+    program = shutil.which("dot")
+    if program is None:
+        raise GraphvizMissing("rendering SVG or PNG needs Graphviz's `dot` (Debian/Ubuntu: apt-get install graphviz)")
+    done = subprocess.run([program, f"-T{image_format}"], input=dot.encode(), capture_output=True, check=False)
+    if done.returncode != 0:
+        raise GraphvizMissing(f"`dot` failed: {done.stderr.decode(errors='replace').strip()}")
+    return done.stdout
