@@ -112,7 +112,7 @@ def _build_parser() -> argparse.ArgumentParser:
     diagram.add_argument("--highlight", action="append", metavar="NODE", help="highlight a node (repeatable)")
 
     fmt = commands.add_parser("fmt", help="print a spec in canonical form, or convert it")
-    fmt.add_argument("spec", metavar="SPEC")
+    fmt.add_argument("specs", nargs="+", metavar="SPEC", help="one spec, or several with --check or --write")
     fmt.add_argument("--to", choices=("graph", "yaml", "toml"), help="syntax to print (default: the spec's own)")
     fmt.add_argument("--check", action="store_true", help="exit 1 if the file is not already canonical")
     fmt.add_argument("--write", action="store_true", help="rewrite the file (or write the converted file beside it)")

@@ -375,24 +375,38 @@ def _write_out(path: str | None, data: bytes) -> int:
 
 
 def _fmt(args: argparse.Namespace) -> int:
+    if len(args.specs) > 1 and not (args.check or args.write):
+        raise _UsageError("several specs need --check or --write (printing them all would run them together)")
+    if args.check and args.to:
+        raise _UsageError("--check compares a file with its own canonical form; drop --to")
+    status = EXIT_OK
+    for path in args.specs:
+        try:
+            status = max(status, _fmt_one(args, path))
+        except DiagnosticError as e:  # the other files are still formatted
+            _print_diagnostics(e.diagnostics, {})
+            status = EXIT_SPEC
+    return status
+
+
+def _fmt_one(args: argparse.Namespace, path: str) -> int:
     from dsl.printer import print_spec
 
-    source = _read(args.spec)
+    source = _read(path)
     _sources[source.name] = source.text
     spec = parse_source(source)
     syntax = args.to or source.syntax
     text = print_spec(spec, syntax)
     if args.check:
-        if syntax != source.syntax:
-            raise _UsageError("--check compares a file with its own canonical form; drop --to")
         if text != source.text:
-            print(f"{args.spec} is not formatted", file=sys.stderr)
+            print(f"{path} is not formatted", file=sys.stderr)
             return EXIT_SPEC
         return EXIT_OK
     if args.write:
         suffix = {"graph": ".graph", "yaml": ".yaml", "toml": ".toml"}[syntax]
-        out = Path(args.spec) if syntax == source.syntax else Path(args.spec).with_suffix(suffix)
-        out.write_text(text, encoding="utf-8")
+        out = Path(path) if syntax == source.syntax else Path(path).with_suffix(suffix)
+        if not out.exists() or out.read_text(encoding="utf-8") != text:  # untouched files keep their time
+            out.write_text(text, encoding="utf-8")
         return EXIT_OK
     sys.stdout.write(text)
     return EXIT_OK

@@ -28,6 +28,10 @@ _STRING_PREFIXES = {"", "r", "u", "b", "br", "rb", "f", "fr", "rf"}
 _BINOPS = {"+", "-", "*", "/", "//", "%", "**"}
 
 
+LANGUAGE_KEYWORDS = frozenset(["on"])
+"""Words of the graph language that could start a statement, so no name may take them."""
+
+
 def as_token(child: object) -> Token:
     """A tree child the grammar guarantees to be a token."""
     assert isinstance(child, Token), child
@@ -142,6 +146,10 @@ class TreeToIR:
             )
         elif keyword.iskeyword(name):
             self.sink.error("E013", self.token_span(token), f"`{name}` is a Python keyword and cannot be a {what}")
+        elif name in LANGUAGE_KEYWORDS:
+            self.sink.error(
+                "E013", self.token_span(token), f"`{name}` is a keyword of the language and cannot be a {what}"
+            )
         return name
 
     # ---- expressions -------------------------------------------------------------------------

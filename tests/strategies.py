@@ -35,7 +35,7 @@ _RESERVED = {
 names = (
     st.text(string.ascii_letters, min_size=1, max_size=8)
     .map(lambda s: s[0].lower() + s[1:])
-    .filter(lambda s: not keyword.iskeyword(s) and s not in _RESERVED)
+    .filter(lambda s: not keyword.iskeyword(s) and s not in _RESERVED and s != "on")  # `on` starts an error branch
 )
 class_names = names.map(lambda s: s[0].upper() + s[1:]).filter(
     lambda s: not keyword.iskeyword(s) and s not in _RESERVED
