@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from dsl import ir
-from dsl.diagnostics import Diagnostic, Diagnostics, did_you_mean
+from dsl.diagnostics import Diagnostic, Diagnostics, closest, did_you_mean
 from dsl.unparse import ExprWriter
 
 from .imports import ModuleInfo, find_module, is_exception_class, module_candidates, search_path_for
@@ -271,8 +271,8 @@ class _Checker:
             self.nodes[node.name] = node
         if spec.start is not None and spec.start not in self.nodes and spec.start not in self.imports:
             span = spec.start_span or spec.name_span
-            hint = did_you_mean(spec.start, self.nodes) or _node_list(self.nodes)
-            self.sink.error("E106", span, f"unknown start node `{spec.start}`", hint)
+            hint, fixes = closest(spec.start, self.nodes, span)
+            self.sink.error("E106", span, f"unknown start node `{spec.start}`", hint or _node_list(self.nodes), fixes)
         elif spec.start is None and spec.nodes:
             self.sink.warning(
                 "W404",
@@ -299,20 +299,22 @@ class _Checker:
             self.import_modules[name.local_name] = module
             if not module.has(name.name):
                 public = [n for n in module.names or () if not n.startswith("_")]
+                hint, fixes = closest(name.name, public, name.span if name.alias is None else None)
                 self.sink.error(
                     "E123",
                     name.span,
                     f"module `{imp.module}` has no name `{name.name}`",
-                    did_you_mean(name.name, public) or f"check the name, or the installed version of `{imp.module}`",
+                    hint or f"check the name, or the installed version of `{imp.module}`",
+                    fixes,
                 )
 
     def find_module(self, name: str, span: ir.Span) -> ModuleInfo | None:
         """The module `name` on the search path, or None after reporting E122."""
         module = find_module(name, self.search_path)
         if module is None:
-            hint = did_you_mean(name, module_candidates(name, self.search_path))
+            hint, fixes = closest(name, module_candidates(name, self.search_path), span)
             where = "it is neither beside the spec nor on sys.path: install it, or check the name"
-            self.sink.error("E122", span, f"cannot find module `{name}`", hint or where)
+            self.sink.error("E122", span, f"cannot find module `{name}`", hint or where, fixes)
         return module
 
     def dotted_reference(self, name: str, span: ir.Span) -> None:
@@ -376,11 +378,13 @@ class _Checker:
         known = self.known_types()
         head = node.name.split(".")[0]
         if "." not in node.name and node.name not in known:
+            hint, fixes = closest(node.name, known, node.span if node.args is None else None)
             self.sink.error(
                 "E110",
                 node.span,
                 f"unknown type `{node.name}`",
-                did_you_mean(node.name, known) or "import it with `from module import Name`",
+                hint or "import it with `from module import Name`",
+                fixes,
             )
         elif head in self.imports:
             self.used_imports.add(head)
@@ -563,12 +567,8 @@ class _Checker:
                 self.used_imports.add(target)
                 self.external_targets.add(target)
                 return
-            self.sink.error(
-                "E101",
-                transition.target_span,
-                f"unknown node `{target}`",
-                did_you_mean(target, [*self.nodes, *self.imports, "End"]),
-            )
+            hint, fixes = closest(target, [*self.nodes, *self.imports, "End"], transition.target_span)
+            self.sink.error("E101", transition.target_span, f"unknown node `{target}`", hint, fixes)
             return
         fields = [f.name for f in node.fields]
         if len(transition.args) > len(fields):
@@ -709,12 +709,12 @@ class _Checker:
             self.sink.error("E108", node.span, f"local `{name}` is used before it is assigned")
             return
         candidates = [*defined, *scope.fields, *self.imports, *BUILTINS, "state", "deps"]
-        hint = did_you_mean(name, candidates)
+        hint, fixes = closest(name, candidates, node.span)
         if name in self.nodes:
-            hint = f"`{name}` is a node: transition to it with `-> {name}(...)`"
+            hint, fixes = f"`{name}` is a node: transition to it with `-> {name}(...)`", ()
         elif hasattr(builtins, name):
-            hint = f"the builtin `{name}` is not available to specs; import a function that uses it"
-        self.sink.error("E102", node.span, f"unknown name `{name}`", hint)
+            hint, fixes = f"the builtin `{name}` is not available to specs; import a function that uses it", ()
+        self.sink.error("E102", node.span, f"unknown name `{name}`", hint, fixes)
 
     def attribute(self, node: ir.Attribute, scope: NodeScope, defined: set[str]) -> None:
         assert isinstance(node.value, ir.Name)

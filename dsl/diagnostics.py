@@ -14,10 +14,27 @@ from typing import Literal
 
 from .ir import Span
 
-__all__ = ("Diagnostic", "DiagnosticError", "Diagnostics", "did_you_mean", "render_json", "render_text")
+__all__ = (
+    "Diagnostic",
+    "DiagnosticError",
+    "Diagnostics",
+    "Suggestion",
+    "closest",
+    "did_you_mean",
+    "render_json",
+    "render_text",
+)
 
 Severity = Literal["error", "warning"]
 _MAX_SHOWN = 100  # source characters shown per diagnostic line
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Suggestion:
+    """A fix a tool can apply: put `replacement` where `span` is (editors' quick fixes)."""
+
+    replacement: str
+    span: Span
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -29,6 +46,7 @@ class Diagnostic:
     span: Span
     message: str
     hint: str | None = None
+    suggestions: tuple[Suggestion, ...] = ()
 
     @classmethod
     def error(cls, code: str, span: Span, message: str, hint: str | None = None) -> Diagnostic:
@@ -48,6 +66,7 @@ class Diagnostic:
             "span": self.span.model_dump(),
             "message": self.message,
             "hint": self.hint,
+            "suggestions": [{"replacement": x.replacement, "span": x.span.model_dump()} for x in self.suggestions],
         }
 
     def sort_key(self) -> tuple[str, int, int, str]:
@@ -74,9 +93,13 @@ class Diagnostics:
         """Record a diagnostic."""
         self.items.append(diagnostic)
 
-    def error(self, code: str, span: Span, message: str, hint: str | None = None) -> None:
+    def error(
+        self, code: str, span: Span, message: str, hint: str | None = None, suggestions: tuple[Suggestion, ...] = ()
+    ) -> None:
         """Record an error."""
-        self.items.append(Diagnostic.error(code, span, message, hint))
+        self.items.append(
+            Diagnostic(code=code, severity="error", span=span, message=message, hint=hint, suggestions=suggestions)
+        )
 
     def warning(self, code: str, span: Span, message: str, hint: str | None = None) -> None:
         """Record a warning."""
@@ -99,10 +122,16 @@ class Diagnostics:
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     """A hint naming the closest candidates to a misspelt name, if any are close."""
+    return closest(name, candidates, None)[0]
+
+
+def closest(name: str, candidates: Iterable[str], span: Span | None) -> tuple[str | None, tuple[Suggestion, ...]]:
+    """The did-you-mean hint for a misspelt name, and each close candidate as a fix of `span` (the name)."""
     matches = difflib.get_close_matches(name, sorted(set(candidates)), n=3, cutoff=0.6)
     if not matches:
-        return None
-    return "did you mean " + " or ".join(f"`{m}`" for m in matches) + "?"
+        return None, ()
+    hint = "did you mean " + " or ".join(f"`{m}`" for m in matches) + "?"
+    return hint, tuple(Suggestion(replacement=m, span=span) for m in matches) if span is not None else ()
 
 
 def render_text(diagnostics: Iterable[Diagnostic], sources: Mapping[str, str]) -> str:

@@ -23,7 +23,7 @@ from grammars import read_grammar
 
 from . import ir
 from .cachedir import cache_dir
-from .diagnostics import DiagnosticError, Diagnostics, did_you_mean
+from .diagnostics import DiagnosticError, Diagnostics, Suggestion, did_you_mean
 from .expressions import PositionMap, TreeToIR
 from .source import SourceFile
 
@@ -260,6 +260,8 @@ class _Problem(NamedTuple):
     width: int
     message: str
     hint: str | None
+    fix: str | None = None
+    """A replacement for the offending text (a misspelt keyword)."""
 
 
 _WALRUS = "assignment expressions (`:=`) are not allowed"
@@ -341,11 +343,19 @@ def _syntax_error(error: UnexpectedInput | _IndentProblem, text: str) -> _Proble
             return _Problem("E001", line, column, 1, f"unexpected {what}", _expected_hint(error.expected))
         shown = "end of line" if token.type == "_NL" else f"`{value}`"
         width = 1 if token.type == "_NL" else max(1, len(value))
-        suggestion = _keyword_hint(token, error.expected) or _expected_hint(error.expected)
-        return _Problem("E001", line, column, width, f"unexpected {shown}", suggestion)
+        keyword = _keyword_hint(token, error.expected)
+        problem = _Problem(
+            "E001", line, column, width, f"unexpected {shown}", keyword or _expected_hint(error.expected)
+        )
+        return problem._replace(fix=_fix_of(keyword)) if keyword else problem
     if isinstance(error, UnexpectedEOF):
         return _Problem("E001", line, column, 1, "unexpected end of input", _expected_hint(error.expected))
     return _Problem("E001", line, column, 1, "syntax error", None)
+
+
+def _fix_of(hint: str) -> str:
+    """The first name a did-you-mean hint offers: "did you mean `node`?" → `node`."""
+    return hint.split("`")[1]
 
 
 def _keyword_hint(token: Token, expected: Any) -> str | None:
@@ -444,7 +454,8 @@ def parse_graph(source: SourceFile) -> ir.GraphSpec:
             for problem in problems:
                 at, column = problem.line + offset, problem.column
                 span = ir.Span(file=source.name, line=at, column=column, end_line=at, end_column=column + problem.width)
-                sink.error(problem.code, span, problem.message, problem.hint)
+                fixes = (Suggestion(replacement=problem.fix, span=span),) if problem.fix else ()
+                sink.error(problem.code, span, problem.message, problem.hint, fixes)
             line = problems[0].line
             if len(sink.items) >= MAX_ERRORS:
                 break

@@ -93,9 +93,21 @@ def _print_node(out: _Lines, node: ir.NodeSpec) -> None:
     for error in node.errors:
         name = f" as {error.name}" if error.name else ""
         out.add(f"on {exceptions_text(error.exceptions)}{name} {_arrow(error.to)}", error.span.line, _INDENT)
-    for statement in node.do:
-        out.add(_WRITER.statement(statement), statement.span.line, _INDENT)
+    for index, statement in enumerate(node.do):
+        text = _WRITER.statement(statement)
+        if index == 0 and node.doc is None and _reads_as_docstring(statement):
+            text = f"({text})"  # a string standing first is a statement here, not the node's docstring
+        out.add(text, statement.span.line, _INDENT)
     _print_branches(out, node.next, _INDENT)
+
+
+def _reads_as_docstring(statement: ir.Statement) -> bool:
+    return (
+        isinstance(statement, ir.ExprStmt)
+        and not statement.awaited
+        and isinstance(statement.value, ir.Constant)
+        and isinstance(statement.value.value, str)
+    )
 
 
 def _retry_text(retry: ir.RetryPolicy | None) -> str:
