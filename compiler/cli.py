@@ -117,7 +117,17 @@ def _build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--check", action="store_true", help="exit 1 if the file is not already canonical")
     fmt.add_argument("--write", action="store_true", help="rewrite the file (or write the converted file beside it)")
 
-    commands.add_parser("schema", help="print the JSON Schema of the YAML/TOML form")
+    fmt.add_argument(
+        "--schema",
+        metavar="PATH",
+        default="graphc.schema.json",
+        help="the JSON Schema the YAML/TOML modeline points at, for yaml-language-server and taplo "
+        "(default: graphc.schema.json beside the spec; write it with `graphc schema -o`)",
+    )
+    fmt.add_argument("--no-schema", dest="schema", action="store_const", const=None, help="write no modeline")
+
+    schema = commands.add_parser("schema", help="print the JSON Schema of the YAML/TOML form")
+    schema.add_argument("-o", "--output", metavar="PATH", help="write it to a file (e.g. graphc.schema.json)")
     return parser
 
 

@@ -396,7 +396,7 @@ def _fmt_one(args: argparse.Namespace, path: str) -> int:
     _sources[source.name] = source.text
     spec = parse_source(source)
     syntax = args.to or source.syntax
-    text = print_spec(spec, syntax)
+    text = print_spec(spec, syntax, schema=args.schema)
     if args.check:
         if text != source.text:
             print(f"{path} is not formatted", file=sys.stderr)
@@ -415,5 +415,5 @@ def _fmt_one(args: argparse.Namespace, path: str) -> int:
 def _schema(args: argparse.Namespace) -> int:
     from dsl.schema import document_schema
 
-    print(json.dumps(document_schema(), indent=2))
-    return EXIT_OK
+    text = json.dumps(document_schema(), indent=2) + "\n"
+    return _write_out(args.output, text.encode())

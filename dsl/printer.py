@@ -15,7 +15,7 @@ from . import ir
 from .data_syntax import TYPE_CLASS_KEY
 from .unparse import ExprWriter, docstring_literal, exceptions_text, quote_string, seconds_text
 
-__all__ = ("print_graph", "print_spec", "print_toml", "print_yaml", "spec_to_data")
+__all__ = ("DEFAULT_SCHEMA", "print_graph", "print_spec", "print_toml", "print_yaml", "spec_to_data")
 
 _WRITER = ExprWriter()
 _INDENT = "    "
@@ -55,8 +55,8 @@ class _Lines:
 def print_graph(spec: ir.GraphSpec) -> str:
     """The canonical `.graph` text of a spec."""
     out = _Lines(list(spec.comments))
-    if spec.doc is not None:
-        out.add(docstring_literal(spec.doc), 1)
+    if spec.doc is not None:  # a .graph file's docstring is its first line; YAML/TOML keep it by the name
+        out.add(docstring_literal(spec.doc), 1 if spec.span.file.endswith(".graph") else spec.name_span.line - 1)
     output = f" -> {_WRITER.type(spec.output)}" if spec.output is not None else ""
     out.add(f"graph {spec.name}{output}", spec.name_span.line)
     if spec.start is not None:
@@ -395,7 +395,22 @@ def print_toml(spec: ir.GraphSpec) -> str:
     return _with_comments(spec, lines)
 
 
-def print_spec(spec: ir.GraphSpec, syntax: str) -> str:
-    """Print a spec in `graph`, `yaml` or `toml` syntax."""
+DEFAULT_SCHEMA = "graphc.schema.json"
+"""Where the YAML/TOML forms' modeline says the JSON Schema is (`graphc schema -o graphc.schema.json`)."""
+_MODELINES = {"yaml": "# yaml-language-server: $schema={}", "toml": "#:schema {}"}
+
+
+def print_spec(spec: ir.GraphSpec, syntax: str, *, schema: str | None = DEFAULT_SCHEMA) -> str:
+    """Print a spec in `graph`, `yaml` or `toml` syntax.
+
+    The YAML and TOML forms start with the modeline yaml-language-server and taplo read,
+    pointing at `schema` (None: no modeline), so editors complete and validate them offline.
+    """
+    own = [c for c in spec.comments if not c.text.startswith(("# yaml-language-server:", "#:schema"))]
+    if len(own) != len(spec.comments):
+        spec = spec.model_copy(update={"comments": own})
     printers = {"graph": print_graph, "yaml": print_yaml, "toml": print_toml}
-    return printers[syntax](spec)
+    text = printers[syntax](spec)
+    if syntax in _MODELINES and schema is not None:
+        text = _MODELINES[syntax].format(schema) + "\n" + text
+    return text

@@ -207,7 +207,19 @@ def test_fmt_check_write_and_convert(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert run(capsys, "fmt", str(messy), "--write")[0] == 0
     assert messy.read_text() == "graph Messy\n\nnode A:  # keep me\n    -> End(None)\n"
     assert run(capsys, "fmt", str(messy), "--to", "toml", "--write")[0] == 0
-    assert (tmp_path / "messy.toml").read_text().startswith('graph = "Messy"\n')
+    assert (tmp_path / "messy.toml").read_text().startswith('#:schema graphc.schema.json\ngraph = "Messy"\n')
+    assert run(capsys, "fmt", str(messy), "--to", "yaml", "--no-schema", "--write")[0] == 0
+    assert (tmp_path / "messy.yaml").read_text().startswith("graph: Messy\n")
+    assert run(capsys, "fmt", str(tmp_path / "messy.toml"), "--to", "yaml", "--schema", "s.json")[1].startswith(
+        "# yaml-language-server: $schema=s.json\ngraph: Messy\n"  # the TOML modeline is not carried over
+    )
+
+
+def test_schema_file_is_what_the_modelines_point_at(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "graphc.schema.json"
+    assert run(capsys, "schema", "-o", str(out))[0] == 0
+    assert json.loads(out.read_text())["title"] == "graphc spec"
+    assert json.loads((EXAMPLES / "graphc.schema.json").read_text()) == json.loads(out.read_text())
 
 
 def test_schema_describes_the_document_form(capsys: pytest.CaptureFixture[str]) -> None:
