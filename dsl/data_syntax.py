@@ -288,16 +288,12 @@ class _Builder:
             if "catch" not in entries or "to" not in entries:
                 self.sink.error("E023", item.span, "an error branch needs `catch:` (exception classes) and `to:`")
                 continue
-            parsed = self.fragment(entries["to"], "target_input", "`to`")
-            if not parsed:
+            transition = self.target(entries)
+            if transition is None:
                 continue
-            tree, convert = parsed
-            transition = convert.transition(tree.children[0], None, entries["to"].span)
-            if "label" in entries:
-                transition = transition.model_copy(update={"label": self.text(entries["label"], "`label`")})
             name = self.text(entries["as"], "`as`") if "as" in entries else None
             if name is not None:
-                convert.check_name(_name_token(name, entries["as"].span), "exception name")
+                self.converter(entries["as"]).check_name(_name_token(name, entries["as"].span), "exception name")
             out.append(
                 ir.ErrorBranch(
                     span=item.span,
@@ -308,6 +304,17 @@ class _Builder:
                 )
             )
         return out
+
+    def target(self, entries: dict[str, DataNode]) -> ir.Transition | None:
+        """`to:` (with its `label:`) of a branch or an error branch."""
+        parsed = self.fragment(entries["to"], "target_input", "`to`")
+        if not parsed:
+            return None
+        tree, convert = parsed
+        transition = convert.transition(tree.children[0], None, entries["to"].span)
+        if "label" in entries:
+            transition = transition.model_copy(update={"label": self.text(entries["label"], "`label`")})
+        return transition
 
     def branches(self, node: DataNode | None, name: str, name_span: ir.Span) -> list[ir.Branch]:
         if node is None:
@@ -345,14 +352,9 @@ class _Builder:
                 if nested:
                     out.append(ir.Branch(span=item.span, condition=condition, do=statements, next=nested))
                 continue
-            parsed = self.fragment(entries["to"], "target_input", "`to`")
-            if not parsed:
+            transition = self.target(entries)
+            if transition is None:
                 continue
-            tree, convert = parsed
-            label = self.text(entries["label"], "`label`") if "label" in entries else None
-            transition = convert.transition(tree.children[0], None, entries["to"].span)
-            if label is not None:
-                transition = transition.model_copy(update={"label": label})
             out.append(ir.Branch(span=item.span, condition=condition, do=statements, to=transition))
         return out
 
