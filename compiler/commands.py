@@ -350,10 +350,10 @@ def _diagram(args: argparse.Namespace) -> int:
             raise _UsageError(f"--highlight: unknown node `{name}`; {hint}")
     if args.format == "mermaid":
         text = mermaid_text(graph, highlighted=args.highlight, direction=args.direction)
-        return _write_out(args.output, (text + "\n").encode())
+        return _write_out(args.output, text + "\n")
     dot = dot_text(graph, highlighted=args.highlight, direction=args.direction)
     if args.format == "dot":
-        return _write_out(args.output, dot.encode())
+        return _write_out(args.output, dot)
     if args.format == "png" and args.output is None:
         raise _UsageError("--format png writes a binary image: give -o FILE.png")
     try:
@@ -362,13 +362,17 @@ def _diagram(args: argparse.Namespace) -> int:
         raise _UsageError(str(e)) from None
 
 
-def _write_out(path: str | None, data: bytes) -> int:
+def _write_out(path: str | None, data: bytes | str) -> int:
+    """Text or an image to a file, or to stdout (text through `sys.stdout`, whatever it has been replaced by)."""
     if path is None:
-        sys.stdout.buffer.write(data)
+        if isinstance(data, str):
+            sys.stdout.write(data)
+        else:  # svg: text that `dot` gave as bytes (png needs -o)
+            sys.stdout.write(data.decode("utf-8", errors="replace"))
         sys.stdout.flush()
         return EXIT_OK
     try:
-        Path(path).write_bytes(data)
+        Path(path).write_bytes(data.encode() if isinstance(data, str) else data)
     except OSError as e:
         raise _UsageError(f"cannot write {path}: {e.strerror or e}") from None
     return EXIT_OK
@@ -416,4 +420,4 @@ def _schema(args: argparse.Namespace) -> int:
     from dsl.schema import document_schema
 
     text = json.dumps(document_schema(), indent=2) + "\n"
-    return _write_out(args.output, text.encode())
+    return _write_out(args.output, text)

@@ -240,3 +240,19 @@ def test_help_for_every_command() -> None:
             cwd=ROOT,
         )
         assert result.returncode == 0 and "usage: graphc" in result.stdout
+
+
+def test_text_output_goes_through_whatever_stdout_is() -> None:
+    """Found by fuzzing: a host program (or a test harness) may replace stdout with a text-only stream."""
+    import contextlib
+    import io
+
+    for argv in (
+        ["schema"],
+        ["diagram", str(EXAMPLES / "fives.graph"), "--format", "dot"],
+        ["mermaid", str(EXAMPLES / "fives.graph")],
+    ):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+            assert main(argv) == 0, argv
+        assert out.getvalue().strip()
