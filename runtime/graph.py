@@ -11,6 +11,7 @@ from contextlib import AbstractAsyncContextManager, AbstractContextManager, Exit
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
+from pathlib import Path
 from time import perf_counter
 from typing import Annotated, Any, Generic, Literal, TypeVar, cast
 
@@ -348,6 +349,30 @@ class Graph(Generic[StateT, DepsT, RunEndT]):
             notes=notes,
             direction=direction,
         )
+
+    def mermaid_image(
+        self, infer_name: bool = True, **kwargs: typing_extensions.Unpack[mermaid.MermaidConfig]
+    ) -> bytes:
+        """The graph as an image from the mermaid.ink service (a network request; needs httpx).
+
+        Options as `mermaid.MermaidConfig`; the title defaults to the graph's name.
+        For pictures without the network, `graphc diagram --format svg|png` uses a local Graphviz.
+        """
+        if infer_name and self.name is None:
+            self._infer_name(inspect.currentframe())
+        if "title" not in kwargs and self.name:
+            kwargs["title"] = self.name
+        return mermaid.request_image(self, **kwargs)
+
+    def mermaid_save(
+        self, path: Path | str, /, *, infer_name: bool = True, **kwargs: typing_extensions.Unpack[mermaid.MermaidConfig]
+    ) -> None:
+        """`mermaid_image`, saved to `path` (the image type follows its suffix unless given)."""
+        if infer_name and self.name is None:
+            self._infer_name(inspect.currentframe())
+        if "title" not in kwargs and self.name:
+            kwargs["title"] = self.name
+        mermaid.save_image(path, self, **kwargs)
 
     def _default_start_node(self) -> BaseNode[StateT, DepsT, Any]:
         if self.start_node is None:

@@ -1,22 +1,35 @@
 """Mermaid state-diagram text for a graph, identical to pydantic_graph 0.0.39's.
 
-Only the text is produced here: rendering it to an image is left to the user, so
-the runtime never touches the network.
+`generate_code` gives the text. `request_image` / `save_image` render it with the
+mermaid.ink service as pydantic_graph does — the runtime's only network access, made
+only when they are called, through httpx (an optional dependency).
 """
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from textwrap import indent
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypedDict
+
+from typing_extensions import Unpack
 
 from .nodes import BaseNode
 
 if TYPE_CHECKING:
     from .graph import Graph
 
-__all__ = ("DEFAULT_HIGHLIGHT_CSS", "NodeIdent", "StateDiagramDirection", "generate_code")
+__all__ = (
+    "DEFAULT_HIGHLIGHT_CSS",
+    "MermaidConfig",
+    "NodeIdent",
+    "StateDiagramDirection",
+    "generate_code",
+    "request_image",
+    "save_image",
+)
 
 DEFAULT_HIGHLIGHT_CSS = "fill:#fdff32"
 """The default CSS for highlighted nodes."""
@@ -97,3 +110,91 @@ def _node_ids(node_idents: Sequence[NodeIdent] | NodeIdent) -> Iterable[str]:
     idents: Sequence[NodeIdent] = (node_idents,) if single else node_idents  # type: ignore[assignment]
     for node in idents:
         yield node if isinstance(node, str) else node.get_id()
+
+
+class MermaidConfig(TypedDict, total=False):
+    """How `Graph.mermaid_image` / `mermaid_save` draw and render: pydantic_graph 0.0.39's options."""
+
+    start_node: Sequence[NodeIdent] | NodeIdent
+    highlighted_nodes: Sequence[NodeIdent] | NodeIdent
+    highlight_css: str
+    title: str | None
+    edge_labels: bool
+    notes: bool
+    image_type: Literal["jpeg", "png", "webp", "svg", "pdf"]
+    pdf_fit: bool
+    pdf_landscape: bool
+    pdf_paper: Literal["letter", "legal", "tabloid", "ledger", "a0", "a1", "a2", "a3", "a4", "a5", "a6"]
+    background_color: str
+    theme: Literal["default", "neutral", "dark", "forest"]
+    width: int
+    height: int
+    scale: float
+    httpx_client: Any
+    """An `httpx.Client` to send the request with (tests pass one with a mock transport)."""
+    direction: StateDiagramDirection
+
+
+def request_image(graph: Graph[Any, Any, Any], /, **kwargs: Unpack[MermaidConfig]) -> bytes:
+    """Render the graph's mermaid text to an image with the mermaid.ink service, as pydantic_graph 0.0.39 does.
+
+    The only network access in the runtime, made only when called; needs `httpx`
+    (`pip install 'graphc[images]'`). For offline pictures: `graphc diagram --format svg`.
+
+    Raises:
+        httpx.HTTPStatusError: the service answered with an error.
+    """
+    try:
+        import httpx
+    except ImportError:  # pragma: no cover -- the test extra has httpx
+        raise ImportError("rendering with mermaid.ink needs httpx: pip install 'graphc[images]'") from None
+    code = generate_code(
+        graph,
+        start_node=kwargs.get("start_node"),
+        highlighted_nodes=kwargs.get("highlighted_nodes"),
+        highlight_css=kwargs.get("highlight_css", DEFAULT_HIGHLIGHT_CSS),
+        title=kwargs.get("title"),
+        edge_labels=kwargs.get("edge_labels", True),
+        notes=kwargs.get("notes", True),
+        direction=kwargs.get("direction"),
+    )
+    encoded = base64.b64encode(code.encode()).decode()
+    params: dict[str, str | float] = {}
+    image_type = kwargs.get("image_type")
+    if image_type == "pdf":
+        url = f"https://mermaid.ink/pdf/{encoded}"
+        for flag, name in (("pdf_fit", "fit"), ("pdf_landscape", "landscape")):
+            if kwargs.get(flag):
+                params[name] = ""
+        if paper := kwargs.get("pdf_paper"):
+            params["paper"] = paper
+    elif image_type == "svg":
+        url = f"https://mermaid.ink/svg/{encoded}"
+    else:
+        url = f"https://mermaid.ink/img/{encoded}"
+        if image_type:
+            params["type"] = image_type
+    for option, name in (("background_color", "bgColor"), ("theme", "theme"), ("width", "width"), ("height", "height")):
+        if value := kwargs.get(option):
+            params[name] = value  # type: ignore[assignment]
+    if scale := kwargs.get("scale"):
+        params["scale"] = scale
+    client = kwargs.get("httpx_client") or httpx.Client()
+    response = client.get(url, params=params)
+    if not response.is_success:
+        raise httpx.HTTPStatusError(
+            f"{response.status_code} error generating image:\n{response.text}",
+            request=response.request,
+            response=response,
+        )
+    return bytes(response.content)
+
+
+def save_image(path: Path | str, graph: Graph[Any, Any, Any], /, **kwargs: Unpack[MermaidConfig]) -> None:
+    """`request_image`, saved to `path`; the image type follows the file's suffix unless given."""
+    path = Path(path)
+    if "image_type" not in kwargs:
+        suffix = path.suffix.lower()[1:]
+        if suffix in ("png", "webp", "svg", "pdf"):  # .jpg/.jpeg: the service's default
+            kwargs["image_type"] = suffix  # type: ignore[typeddict-item]
+    path.write_bytes(request_image(graph, **kwargs))
