@@ -126,6 +126,8 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     fmt.add_argument("--no-schema", dest="schema", action="store_const", const=None, help="write no modeline")
 
+    commands.add_parser("lsp", help="serve the language server protocol over stdio (needs graphc[lsp])")
+
     schema = commands.add_parser("schema", help="print the JSON Schema of the YAML/TOML form")
     schema.add_argument("-o", "--output", metavar="PATH", help="write it to a file (e.g. graphc.schema.json)")
     return parser

@@ -39,6 +39,7 @@ def run_command(args: argparse.Namespace) -> int:
         "run": _run,
         "mermaid": _mermaid,
         "diagram": _diagram,
+        "lsp": _lsp,
         "fmt": _fmt,
         "schema": _schema,
     }
@@ -413,6 +414,15 @@ def _fmt_one(args: argparse.Namespace, path: str) -> int:
             out.write_text(text, encoding="utf-8")
         return EXIT_OK
     sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _lsp(args: argparse.Namespace) -> int:
+    try:
+        from .lsp import serve
+    except ImportError:
+        raise _UsageError("the language server needs pygls: pip install 'graphc[lsp]'") from None
+    serve()
     return EXIT_OK
 
 
