@@ -7,7 +7,8 @@ This module is the only one that imports pygls.
 Features so far: diagnostics as the document changes (the same as `graphc check`, with
 unreachable nodes tagged unnecessary), quick fixes from the diagnostics' suggestions,
 formatting (`graphc fmt`), document symbols, go to definition of a node, hover on a node
-(signature, docstring, edges in and out).
+(signature, docstring, edges in and out), references and rename of nodes, node fields
+(keyword arguments that name them included) and state fields.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class _Analysis:
 
 
 _analyses: dict[str, _Analysis] = {}
+_last_good: dict[str, _Analysis] = {}  # the last version that checked: completion works while one types
 
 
 def _path(uri: str) -> str:
@@ -60,6 +62,8 @@ def _analyse(uri: str, text: str) -> _Analysis:
         found = e.diagnostics
     analysis = _Analysis(spec, checked, found)
     _analyses[uri] = analysis
+    if checked is not None:
+        _last_good[uri] = analysis
     return analysis
 
 
@@ -265,6 +269,331 @@ def _edges_text(graph: DiagramGraph, name: str) -> list[str]:
     incoming = [f"← `{n.id}`" for n in graph.nodes if name in n.edges]
     reachable = "reachable from `start`" if name in graph.reachable() else "**unreachable** from `start`"
     return [*out, *incoming, "", reachable]
+
+
+# ---- references and rename ------------------------------------------------------------------
+
+_Symbol = tuple[str, ...]
+"""("node", Name), ("field", Node, field) or ("state", field)."""
+
+
+def _name_span(span: ir.Span, name: str, *, at_end: bool = False) -> ir.Span:
+    """The part of `span` that is `name`: its start (a field, a keyword) or its end (`state.name`)."""
+    if at_end:
+        return ir.Span(
+            file=span.file,
+            line=span.end_line,
+            column=span.end_column - len(name),
+            end_line=span.end_line,
+            end_column=span.end_column,
+        )
+    return ir.Span(
+        file=span.file, line=span.line, column=span.column, end_line=span.line, end_column=span.column + len(name)
+    )
+
+
+def _node_expressions(node: ir.NodeSpec) -> list[ir.Expr]:
+    """Every expression a node's body holds, nested branches and error branches included."""
+    out: list[ir.Expr] = []
+
+    def statements(items: list[ir.Statement]) -> None:
+        for s in items:
+            out.append(s.value)
+            if isinstance(s, ir.Assign):
+                out.append(s.target)
+
+    def transition(t: ir.Transition) -> None:
+        out.extend([*t.args, *(k.value for k in t.keywords)])
+
+    statements(node.do)
+    stack = list(node.next)
+    while stack:
+        branch = stack.pop()
+        if branch.condition is not None:
+            out.append(branch.condition)
+        statements(branch.do)
+        if branch.to is not None:
+            transition(branch.to)
+        stack.extend(branch.next)
+    for error in node.errors:
+        transition(error.to)
+    return out
+
+
+def _names(expr: ir.Expr, name: str) -> list[ir.Name]:
+    """The `Name`s in `expr` that mean `name` (not a comprehension's own variable of that name)."""
+    from .checks import walk_expression
+
+    found = []
+    for e in walk_expression(expr, into_comprehensions=False):
+        if isinstance(e, ir.Name) and e.id == name:
+            found.append(e)
+        elif isinstance(e, ir.Comprehension):
+            bound = {t for clause in e.generators for t in clause.targets}
+            parts = (
+                [e.generators[0].iter]
+                if name in bound
+                else [
+                    e.element,
+                    *([e.value] if e.value is not None else []),
+                    *(x for clause in e.generators for x in [clause.iter, *clause.ifs]),
+                ]
+            )
+            for part in parts:
+                found += _names(part, name)
+    return found
+
+
+def _occurrences(spec: ir.GraphSpec, symbol: _Symbol) -> list[ir.Span]:
+    """Every place that names the symbol: its definition first."""
+    kind = symbol[0]
+    spans: list[ir.Span] = []
+    if kind == "node":
+        name = symbol[1]
+        spans += [n.name_span for n in spec.nodes if n.name == name]
+        if spec.start == name and spec.start_span is not None:
+            spans.append(spec.start_span)
+        for node in spec.nodes:
+            for t in [*_transitions(node.next), *(e.to for e in node.errors)]:
+                if t.target == name:
+                    spans.append(t.target_span)
+    elif kind == "field":
+        owner, field = symbol[1], symbol[2]
+        node = next(n for n in spec.nodes if n.name == owner)
+        spans += [_name_span(f.span, field) for f in node.fields if f.name == field]
+        for expr in _node_expressions(node):
+            spans += [n.span for n in _names(expr, field)]
+        for other in spec.nodes:
+            for t in [*_transitions(other.next), *(e.to for e in other.errors)]:
+                if t.target == owner:
+                    spans += [_name_span(k.span, field) for k in t.keywords if k.name == field]
+    elif kind == "state" and spec.state is not None:
+        field = symbol[1]
+        spans += [_name_span(f.span, field) for f in spec.state.fields or [] if f.name == field]
+        for node in spec.nodes:
+            for expr in _node_expressions(node):
+                spans += [
+                    _name_span(e.span, field, at_end=True)
+                    for e in _walk_all(expr)
+                    if isinstance(e, ir.Attribute)
+                    and e.attr == field
+                    and isinstance(e.value, ir.Name)
+                    and e.value.id == "state"
+                ]
+    if not spans:
+        return []
+    definition, *uses = spans
+    return [definition, *sorted(set(uses) - {definition}, key=lambda s: (s.line, s.column))]
+
+
+def _walk_all(expr: ir.Expr) -> list[ir.Expr]:
+    from .checks import walk_expression
+
+    return list(walk_expression(expr))
+
+
+def _symbol_at(spec: ir.GraphSpec, position: types.Position) -> _Symbol | None:
+    """The node, node field or state field whose name the cursor is on."""
+    node_name = _node_at(spec, position)
+    if node_name is not None:
+        return ("node", node_name)
+    for symbol in _all_symbols(spec):
+        for span in _occurrences(spec, symbol):
+            if span.line == position.line + 1 and span.column <= position.character + 1 <= span.end_column:
+                return symbol
+    return None
+
+
+def _all_symbols(spec: ir.GraphSpec) -> list[_Symbol]:
+    symbols: list[_Symbol] = [("field", n.name, f.name) for n in spec.nodes for f in n.fields]
+    if spec.state is not None:
+        symbols += [("state", f.name) for f in spec.state.fields or []]
+    return symbols
+
+
+@server.feature(types.TEXT_DOCUMENT_REFERENCES)
+def _references(ls: LanguageServer, params: types.ReferenceParams) -> list[types.Location]:
+    document = ls.workspace.get_text_document(params.text_document.uri)
+    spec = _analyse(document.uri, document.source).spec
+    symbol = _symbol_at(spec, params.position) if spec is not None else None
+    if spec is None or symbol is None:
+        return []
+    spans = _occurrences(spec, symbol)
+    if not params.context.include_declaration:
+        spans = spans[1:]
+    return [types.Location(uri=document.uri, range=_range(s)) for s in spans]
+
+
+@server.feature(types.TEXT_DOCUMENT_RENAME)
+def _rename(ls: LanguageServer, params: types.RenameParams) -> types.WorkspaceEdit | None:
+    """Rename a node, a node's field or a state field everywhere the spec names it."""
+    import keyword
+
+    from .checks import BUILTINS, RESERVED
+
+    document = ls.workspace.get_text_document(params.text_document.uri)
+    if (syntax_of(_path(document.uri)) or "graph") != "graph":
+        raise ValueError("rename works in .graph files")
+    spec = _analyse(document.uri, document.source).spec
+    symbol = _symbol_at(spec, params.position) if spec is not None else None
+    if spec is None or symbol is None:
+        return None
+    new = params.new_name
+    if not new.isidentifier() or keyword.iskeyword(new) or new.startswith("_") or new in RESERVED or new == "on":
+        raise ValueError(f"`{new}` is not a name a spec may use")
+    taken = (
+        {n.name for n in spec.nodes} | set(BUILTINS)
+        if symbol[0] == "node"
+        else {f.name for n in spec.nodes if n.name == symbol[1] for f in n.fields}
+        if symbol[0] == "field"
+        else {f.name for f in (spec.state.fields or [])}
+        if spec.state is not None
+        else set()
+    )
+    if new in taken:
+        raise ValueError(f"`{new}` is already taken")
+    edits = [types.TextEdit(range=_range(s), new_text=new) for s in _occurrences(spec, symbol)]
+    return types.WorkspaceEdit(changes={document.uri: edits})
+
+
+# ---- completion, code lens, call hierarchy ---------------------------------------------------
+
+_KEYWORDS = ("if", "else", "on", "await", "for", "in", "and", "or", "not", "is", "None", "True", "False")
+
+
+@server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[".", "(", ">", " "]))
+def _completion(ls: LanguageServer, params: types.CompletionParams) -> list[types.CompletionItem]:
+    """Nodes after `->`, a node's fields inside its call, `state.`/`deps.` fields, else names and keywords."""
+    import re
+
+    from .checks import BUILTINS
+
+    document = ls.workspace.get_text_document(params.text_document.uri)
+    analysis = _last_good.get(document.uri) or _analyse(document.uri, document.source)
+    spec = analysis.spec
+    if spec is None:
+        return []
+    line = document.lines[params.position.line] if params.position.line < len(document.lines) else ""
+    before = line[: params.position.character]
+    nodes = {n.name: n for n in spec.nodes}
+
+    def items(names: list[str], kind: types.CompletionItemKind, suffix: str = "") -> list[types.CompletionItem]:
+        return [types.CompletionItem(label=n + suffix, kind=kind) for n in names]
+
+    if re.search(r"->\s*\w*$", before):
+        return items([*nodes, "End"], types.CompletionItemKind.Class)
+    owner = re.search(r"\b(state|deps)\.\w*$", before)
+    if owner is not None:
+        type_spec = spec.state if owner.group(1) == "state" else spec.deps
+        fields = (type_spec.fields or []) if type_spec is not None else []
+        return items([f.name for f in fields], types.CompletionItemKind.Field)
+    call = re.search(r"\b(\w+)\([^()]*$", before)
+    if call is not None and call.group(1) in nodes:
+        return items([f.name for f in nodes[call.group(1)].fields], types.CompletionItemKind.Field, "=")
+    current = next((n for n in reversed(spec.nodes) if n.span.line <= params.position.line + 1), None)
+    names = [f.name for f in current.fields] if current is not None else []
+    if analysis.checked is not None:
+        names += [*analysis.checked.imports]
+        scope = analysis.checked.scopes.get(current.name) if current is not None else None
+        names += sorted(scope.locals) if scope is not None else []
+    found = items(names, types.CompletionItemKind.Variable)
+    found += items(["state", "deps"], types.CompletionItemKind.Module)
+    found += items(sorted(BUILTINS), types.CompletionItemKind.Function)
+    return found + items(list(_KEYWORDS), types.CompletionItemKind.Keyword)
+
+
+@server.feature(types.TEXT_DOCUMENT_CODE_LENS)
+def _code_lens(ls: LanguageServer, params: types.CodeLensParams) -> list[types.CodeLens]:
+    """Above each node: how many edges lead in and out."""
+    document = ls.workspace.get_text_document(params.text_document.uri)
+    analysis = _analyse(document.uri, document.source)
+    if analysis.checked is None:
+        return []
+    graph = diagram_of(analysis.checked)
+    lenses = []
+    for node in analysis.checked.spec.nodes:
+        drawn = next(n for n in graph.nodes if n.id == node.name)
+        incoming = sum(node.name in n.edges for n in graph.nodes) + (graph.start == node.name)
+        outgoing = len(drawn.edges) + drawn.end
+        title = f"{incoming} in · {outgoing} out" + ("" if node.name in graph.reachable() else " · unreachable")
+        lenses.append(types.CodeLens(range=_range(node.name_span), command=types.Command(title=title, command="")))
+    return lenses
+
+
+def _hierarchy_item(uri: str, spec: ir.GraphSpec, name: str) -> types.CallHierarchyItem | None:
+    node = next((n for n in spec.nodes if n.name == name), None)
+    if node is None:
+        return None
+    return types.CallHierarchyItem(
+        name=name,
+        kind=types.SymbolKind.Class,
+        uri=uri,
+        range=_range(node.span),
+        selection_range=_range(node.name_span),
+        detail="node",
+    )
+
+
+@server.feature(types.TEXT_DOCUMENT_PREPARE_CALL_HIERARCHY)
+def _prepare_hierarchy(ls: LanguageServer, params: types.CallHierarchyPrepareParams) -> list[types.CallHierarchyItem]:
+    """The graph's edges as calls: a node "calls" the nodes it can go to."""
+    document = ls.workspace.get_text_document(params.text_document.uri)
+    spec = _analyse(document.uri, document.source).spec
+    name = _node_at(spec, params.position) if spec is not None else None
+    item = _hierarchy_item(document.uri, spec, name) if spec is not None and name is not None else None
+    return [item] if item is not None else []
+
+
+def _edge_graph(uri: str) -> tuple[ir.GraphSpec, DiagramGraph] | None:
+    analysis = _analyses.get(uri)
+    if analysis is None or analysis.checked is None:
+        return None
+    return analysis.checked.spec, diagram_of(analysis.checked)
+
+
+@server.feature(types.CALL_HIERARCHY_OUTGOING_CALLS)
+def _outgoing(
+    ls: LanguageServer, params: types.CallHierarchyOutgoingCallsParams
+) -> list[types.CallHierarchyOutgoingCall]:
+    found = _edge_graph(params.item.uri)
+    if found is None:
+        return []
+    spec, graph = found
+    drawn = next((n for n in graph.nodes if n.id == params.item.name), None)
+    calls = []
+    for target in drawn.edges if drawn is not None else {}:
+        item = _hierarchy_item(params.item.uri, spec, target)
+        sites = [
+            _range(t.target_span)
+            for node in spec.nodes
+            if node.name == params.item.name
+            for t in [*_transitions(node.next), *(e.to for e in node.errors)]
+            if t.target == target
+        ]
+        if item is not None:
+            calls.append(types.CallHierarchyOutgoingCall(to=item, from_ranges=sites))
+    return calls
+
+
+@server.feature(types.CALL_HIERARCHY_INCOMING_CALLS)
+def _incoming(
+    ls: LanguageServer, params: types.CallHierarchyIncomingCallsParams
+) -> list[types.CallHierarchyIncomingCall]:
+    found = _edge_graph(params.item.uri)
+    if found is None:
+        return []
+    spec, _ = found
+    calls = []
+    for node in spec.nodes:
+        sites = [
+            _range(t.target_span)
+            for t in [*_transitions(node.next), *(e.to for e in node.errors)]
+            if t.target == params.item.name
+        ]
+        item = _hierarchy_item(params.item.uri, spec, node.name)
+        if sites and item is not None:
+            calls.append(types.CallHierarchyIncomingCall(from_=item, from_ranges=sites))
+    return calls
 
 
 def serve() -> None:

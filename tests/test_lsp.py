@@ -105,3 +105,105 @@ async def test_unreachable_nodes_are_faded(client: LanguageClient, tmp_path: Pat
     (found,) = client.diagnostics[uri]
     assert found.code == "W401" and list(found.tags or ()) == [types.DiagnosticTag.Unnecessary]
     assert found.severity == types.DiagnosticSeverity.Warning
+
+
+RENAMES = (
+    "graph G -> int\nstart Count\n\nstate:\n    total: int = 0\n\n"
+    "node Count(step: int = 1, limit: int = 3):\n"
+    "    state.total += step\n"
+    "    if state.total >= limit -> End(state.total)\n"
+    "    -> Count(step=step, limit=[step for step in range(limit)][-1] + 1)\n"
+)
+
+
+async def _rename(client: LanguageClient, uri: str, line: int, character: int, new: str) -> str:
+    edit = await client.text_document_rename_async(
+        types.RenameParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=types.Position(line=line, character=character),
+            new_name=new,
+        )
+    )
+    assert edit is not None and edit.changes is not None
+    lines = RENAMES.split("\n")
+    for change in sorted(edit.changes[uri], key=lambda e: (e.range.start.line, e.range.start.character), reverse=True):
+        row = lines[change.range.start.line]
+        lines[change.range.start.line] = (
+            row[: change.range.start.character] + change.new_text + row[change.range.end.character :]
+        )
+    return "\n".join(lines)
+
+
+@pytest.mark.asyncio
+async def test_rename_a_node_a_field_and_a_state_field(client: LanguageClient, tmp_path: Path) -> None:
+    import compiler
+
+    uri = await _open(client, tmp_path / "count.graph", RENAMES)
+    renamed_node = await _rename(client, uri, 6, 6, "Tally")  # on `node Count`
+    assert "start Tally" in renamed_node and "node Tally(" in renamed_node and "-> Tally(step=" in renamed_node
+    renamed_field = await _rename(client, uri, 7, 22, "amount")  # on `step` in `state.total += step`
+    assert "node Count(amount: int = 1" in renamed_field and "state.total += amount" in renamed_field
+    assert "-> Count(amount=amount, limit=[step for step in range(limit)][-1] + 1)" in renamed_field
+    renamed_state = await _rename(client, uri, 4, 5, "sum_so_far")  # on `total:`
+    assert renamed_state.count("state.sum_so_far") == 3 and "    sum_so_far: int = 0" in renamed_state
+    for text in (renamed_node, renamed_field, renamed_state):  # each still compiles and runs alike
+        path = tmp_path / f"after_{abs(hash(text))}.graph"
+        path.write_text(text)
+        assert compiler.load(path).run_sync().output == 3
+    references = await client.text_document_references_async(
+        types.ReferenceParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=types.Position(line=6, character=6),
+            context=types.ReferenceContext(include_declaration=False),
+        )
+    )
+    assert references is not None and [r.range.start.line for r in references] == [1, 9]
+
+
+@pytest.mark.asyncio
+async def test_rename_refuses_a_taken_or_invalid_name(client: LanguageClient, tmp_path: Path) -> None:
+    uri = await _open(client, tmp_path / "count.graph", RENAMES)
+    for new in ("limit", "1bad", "state"):
+        with pytest.raises(Exception, match=r"already taken|not a name"):
+            await _rename(client, uri, 6, 12, new)  # on the field `step`
+
+
+async def _complete(client: LanguageClient, uri: str, line: int, character: int) -> list[str]:
+    found = await client.text_document_completion_async(
+        types.CompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=line, character=character)
+        )
+    )
+    entries = found.items if isinstance(found, types.CompletionList) else found or []
+    return [item.label for item in entries]
+
+
+@pytest.mark.asyncio
+async def test_completion_knows_the_graph(client: LanguageClient, tmp_path: Path) -> None:
+    uri = await _open(client, tmp_path / "count.graph", RENAMES)
+    lines = RENAMES.split("\n")
+    arrow = lines[9].index("-> ") + 3
+    assert {"Count", "End"} <= set(await _complete(client, uri, 9, arrow))
+    assert await _complete(client, uri, 7, lines[7].index("state.") + 6) == ["total"]
+    assert await _complete(client, uri, 9, lines[9].index("Count(") + 6) == ["step=", "limit="]
+    general = await _complete(client, uri, 8, 4)
+    assert {"step", "limit", "state", "len", "if", "await"} <= set(general)
+
+
+@pytest.mark.asyncio
+async def test_code_lens_and_call_hierarchy_follow_the_edges(client: LanguageClient, tmp_path: Path) -> None:
+    text = (ROOT / "examples" / "fives.graph").read_text()
+    uri = await _open(client, tmp_path / "fives.graph", text)
+    document = types.TextDocumentIdentifier(uri=uri)
+    lenses = await client.text_document_code_lens_async(types.CodeLensParams(text_document=document))
+    assert [lens.command.title for lens in lenses or [] if lens.command] == ["2 in · 2 out", "1 in · 1 out"]
+    line = text.splitlines().index("node Increment(foo: int):")
+    items = await client.text_document_prepare_call_hierarchy_async(
+        types.CallHierarchyPrepareParams(text_document=document, position=types.Position(line=line, character=6))
+    )
+    assert items is not None
+    (item,) = items
+    outgoing = await client.call_hierarchy_outgoing_calls_async(types.CallHierarchyOutgoingCallsParams(item=item))
+    incoming = await client.call_hierarchy_incoming_calls_async(types.CallHierarchyIncomingCallsParams(item=item))
+    assert [c.to.name for c in outgoing or []] == ["DivisibleBy5"]
+    assert [c.from_.name for c in incoming or []] == ["DivisibleBy5"]
