@@ -1,0 +1,74 @@
+"""Language-server latency: from a change to a 1,000-line spec to its diagnostics (target: p50 <= 150 ms).
+
+A real client (pygls's) starts `graphc lsp` over stdio, opens the spec, then sends 20
+whole-document changes (a new first line each time) and times each until the diagnostics
+for it arrive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from lsprotocol import types
+from pygls.lsp.client import LanguageClient
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+from specgen import graph_spec  # noqa: E402
+
+
+def spec_of_lines(lines: int) -> str:
+    """A generated spec of about `lines` lines (bench/specgen.py's benchmark nodes)."""
+    nodes = 10
+    while graph_spec(nodes).count("\n") < lines:
+        nodes += 10
+    return graph_spec(nodes)
+
+
+async def main() -> None:
+    text = spec_of_lines(1000)
+    client = LanguageClient("bench", "1")
+    arrived: asyncio.Queue[float] = asyncio.Queue()
+
+    @client.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    def _published(params: types.PublishDiagnosticsParams) -> None:
+        arrived.put_nowait(time.perf_counter())
+
+    await client.start_io(sys.executable, "-m", "compiler.cli", "lsp")
+    await client.initialize_async(types.InitializeParams(capabilities=types.ClientCapabilities()))
+    client.initialized(types.InitializedParams())
+    uri = (ROOT / "bench" / "lsp_bench.graph").as_uri()
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(uri=uri, language_id="graphc", version=1, text=text)
+        )
+    )
+    await arrived.get()
+    timings = []
+    for version in range(2, 22):
+        changed = f"# edit {version}\n" + text
+        start = time.perf_counter()
+        client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+                content_changes=[types.TextDocumentContentChangeWholeDocument(text=changed)],
+            )
+        )
+        timings.append(await arrived.get() - start)
+    await client.shutdown_async(None)
+    client.exit(None)
+    await client.stop()
+    p50 = statistics.median(timings) * 1000
+    print(
+        f"{text.count(chr(10)):,}-line spec, 20 changes: diagnostics p50 {p50:.0f} ms (target <= 150 ms), "
+        f"max {max(timings) * 1000:.0f} ms"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
