@@ -13,6 +13,7 @@ formatting (`graphc fmt`), document symbols, go to definition of a node, hover o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote, urlparse
 
@@ -21,7 +22,7 @@ from pygls.lsp.server import LanguageServer
 
 from dsl import ir
 from dsl.diagnostics import Diagnostic, DiagnosticError
-from dsl.parse import parse_source
+from dsl.parse import parse_source, paused_gc
 from dsl.printer import print_spec
 from dsl.source import source_from_text, syntax_of
 
@@ -54,9 +55,10 @@ def _analyse(uri: str, text: str) -> _Analysis:
     path = _path(uri)
     spec = checked = None
     try:
-        source = source_from_text(path, text, syntax_of(path) or "graph")
-        spec = parse_source(source)
-        checked = check_spec(spec)
+        with paused_gc():  # many objects, no cycles: the collector would only rescan them
+            source = source_from_text(path, text, syntax_of(path) or "graph")
+            spec = parse_source(source)
+            checked = check_spec(spec)
         found = checked.diagnostics
     except DiagnosticError as e:
         found = e.diagnostics
@@ -233,11 +235,73 @@ def _transitions(branches: list[ir.Branch]) -> list[ir.Transition]:
 
 @server.feature(types.TEXT_DOCUMENT_DEFINITION)
 def _definition(ls: LanguageServer, params: types.DefinitionParams) -> types.Location | None:
+    """A node's definition, a field's, or an imported name's in its Python module (read, not imported)."""
     document = ls.workspace.get_text_document(params.text_document.uri)
     spec = _analyse(document.uri, document.source).spec
-    name = _node_at(spec, params.position) if spec is not None else None
-    node = next((n for n in spec.nodes if n.name == name), None) if spec is not None else None
-    return types.Location(uri=document.uri, range=_range(node.name_span)) if node is not None else None
+    if spec is None:
+        return None
+    name = _node_at(spec, params.position)
+    node = next((n for n in spec.nodes if n.name == name), None)
+    if node is not None:
+        return types.Location(uri=document.uri, range=_range(node.name_span))
+    imported = _imported_at(spec, params.position)
+    if imported is not None:
+        return _python_definition(spec, *imported)
+    symbol = _symbol_at(spec, params.position)
+    if symbol is not None:
+        return types.Location(uri=document.uri, range=_range(_occurrences(spec, symbol)[0]))
+    return None
+
+
+def _imported_at(spec: ir.GraphSpec, position: types.Position) -> tuple[str, str] | None:
+    """(module, name) of the imported name under the cursor: in an import line or where the spec uses it."""
+    line, column = position.line + 1, position.character + 1
+    local: dict[str, tuple[str, str]] = {}
+    for imp in spec.imports:
+        for name in imp.names:
+            local[name.local_name] = (imp.module, name.name)
+            if name.span.line == line and name.span.column <= column <= name.span.end_column:
+                return imp.module, name.name
+    for node in spec.nodes:
+        for expr in _node_expressions(node):
+            hits = [
+                e
+                for e in _walk_all(expr)
+                if isinstance(e, ir.Name)
+                and e.id in local
+                and e.span.line == line
+                and e.span.column <= column <= e.span.end_column
+            ]
+            if hits:
+                return local[hits[0].id]
+    return None
+
+
+def _python_definition(spec: ir.GraphSpec, module_name: str, name: str) -> types.Location | None:
+    import ast
+    from pathlib import Path
+
+    from .imports import find_module, search_path_for
+
+    module = find_module(module_name, search_path_for(spec.span.file))
+    if module is None or module.path is None:
+        return None
+    tree = ast.parse(Path(module.path).read_bytes())
+    for statement in tree.body:
+        defined = (
+            [statement.name]
+            if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            else [
+                t.id
+                for t in getattr(statement, "targets", [getattr(statement, "target", None)])
+                if isinstance(t, ast.Name)
+            ]
+        )
+        if name in defined:
+            start = types.Position(line=statement.lineno - 1, character=statement.col_offset)
+            return types.Location(uri=Path(module.path).as_uri(), range=types.Range(start=start, end=start))
+    start = types.Position(line=0, character=0)
+    return types.Location(uri=Path(module.path).as_uri(), range=types.Range(start=start, end=start))
 
 
 @server.feature(types.TEXT_DOCUMENT_HOVER)
@@ -250,7 +314,7 @@ def _hover(ls: LanguageServer, params: types.HoverParams) -> types.Hover | None:
     name = _node_at(analysis.spec, params.position)
     node = next((n for n in analysis.spec.nodes if n.name == name), None)
     if node is None:
-        return None
+        return _other_hover(analysis, document.lines, params.position)
     fields = ", ".join(f.name for f in node.fields)
     lines = [f"**node** `{node.name}({fields})`"]
     if node.doc:
@@ -258,6 +322,72 @@ def _hover(ls: LanguageServer, params: types.HoverParams) -> types.Hover | None:
     if analysis.checked is not None:
         lines += ["", *_edges_text(diagram_of(analysis.checked), node.name)]
     return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value="\n".join(lines)))
+
+
+def _other_hover(analysis: _Analysis, lines: Sequence[str], position: types.Position) -> types.Hover | None:
+    """A field's type and default, or a diagnostic code's meaning."""
+    import re
+
+    from dsl.unparse import ExprWriter
+
+    spec = analysis.spec
+    assert spec is not None
+    symbol = _symbol_at(spec, position)
+    if symbol is not None:
+        fields = (
+            next(n for n in spec.nodes if n.name == symbol[1]).fields
+            if symbol[0] == "field"
+            else (spec.state.fields or [])
+            if spec.state is not None
+            else []
+        )
+        field = next(f for f in fields if f.name == symbol[-1])
+        owner = f"node `{symbol[1]}`" if symbol[0] == "field" else "state"
+        text = f"**{owner}** field `{field.name}: {ExprWriter().field(field)}`"
+        return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text))
+    line = lines[position.line] if position.line < len(lines) else ""
+    for match in re.finditer(r"\b[EW]\d{3}\b", line):
+        if match.start() <= position.character <= match.end() and match.group() in CODE_MEANINGS:
+            text = f"**{match.group()}**: {CODE_MEANINGS[match.group()]}"
+            return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text))
+    return None
+
+
+CODE_MEANINGS = {
+    "E001": "syntax error",
+    "E003": "indentation error (mixed tabs and spaces, or an unindent that matches no outer level)",
+    "E005": "a Python construct the language leaves out (lambda, `:=`, star-arguments, loops...)",
+    "E008": "a node or block without a transition",
+    "E101": "unknown node in a transition",
+    "E102": "unknown name",
+    "E103": "no such state or deps field",
+    "E106": "unknown start node",
+    "E107": "a name generated code uses itself, or one that would hide another",
+    "E110": "unknown type",
+    "E114": "a retry or timeout number that makes no sense",
+    "E120": "an import outside the allow-list",
+    "E122": "a module that is neither beside the spec nor on sys.path",
+    "E123": "a name the imported module does not define",
+    "E130": "unknown exception class",
+    "E131": "an imported name that is not an exception class",
+    "E201": "too many arguments to a node",
+    "E202": "a node's required field left out",
+    "E203": "no such field in a node",
+    "E205": "an `End` value of the wrong type for the graph's output",
+    "E230": "a type error mypy found (`graphc check --types`)",
+    "E301": "a node or block that may fall through without a transition",
+    "E302": "a branch after an unconditional one: never taken",
+    "E304": "an error branch an earlier, broader one always takes first",
+    "W401": "a node unreachable from `start`",
+    "W402": "a node from which no path reaches `End`",
+    "W403": "an import never used",
+    "W404": "no `start` node",
+    "W410": "a branch earlier branches always take first (the prover)",
+    "W411": "a condition that never holds (the prover)",
+    "W412": "a condition that always holds where it is reached (the prover)",
+    "W413": "a condition repeated word for word",
+}
+"""What each diagnostic code means, for hovers over codes (in comments, docs, CI logs)."""
 
 
 def _edges_text(graph: DiagramGraph, name: str) -> list[str]:
@@ -499,7 +629,20 @@ def _completion(ls: LanguageServer, params: types.CompletionParams) -> list[type
     found = items(names, types.CompletionItemKind.Variable)
     found += items(["state", "deps"], types.CompletionItemKind.Module)
     found += items(sorted(BUILTINS), types.CompletionItemKind.Function)
-    return found + items(list(_KEYWORDS), types.CompletionItemKind.Keyword)
+    return found + items(_keywords_at(document.lines, params.position), types.CompletionItemKind.Keyword)
+
+
+def _keywords_at(lines: Sequence[str], position: types.Position) -> list[str]:
+    """The keywords the grammar accepts at the cursor (lark's interactive parser says which)."""
+    from dsl.graph_syntax import keywords_accepted
+
+    before = "".join(lines[: position.line]) + (
+        lines[position.line][: position.character] if position.line < len(lines) else ""
+    )
+    try:
+        return keywords_accepted(before)
+    except Exception:  # a text lark cannot even start on: offer the usual words
+        return list(_KEYWORDS)
 
 
 @server.feature(types.TEXT_DOCUMENT_CODE_LENS)

@@ -27,7 +27,7 @@ from .diagnostics import DiagnosticError, Diagnostics, Suggestion, did_you_mean
 from .expressions import PositionMap, TreeToIR
 from .source import SourceFile
 
-__all__ = ("MAX_ERRORS", "build_parser", "parse_fragment", "parse_graph")
+__all__ = ("MAX_ERRORS", "build_parser", "keywords_accepted", "parse_fragment", "parse_graph")
 
 _PARSE_LOCK = threading.RLock()
 
@@ -414,6 +414,39 @@ def parse_fragment(
             span = ir.Span(file=file, line=file_line, column=file_column, end_line=file_line, end_column=end_column)
             sink.error(problem.code, span, problem.message, problem.hint)
         return None
+
+
+def _feed(parser: Lark, text: str, until: int | None, interactive: Any = None) -> int:
+    """Feed `text`'s tokens (up to index `until`) to an interactive parse; the index of the last non-dedent fed."""
+    interactive = interactive or parser.parse_interactive(text, start="module")
+    last_real = -1
+    try:
+        for index, token in enumerate(interactive.lexer_thread.lex(interactive.parser_state)):
+            if until is not None and index > until:
+                break
+            interactive.feed_token(token)
+            if token.type != "_DEDENT":
+                last_real = index
+    except (UnexpectedInput, _IndentProblem):
+        pass  # the text stops mid-way: what was accepted just before is the answer
+    return last_real
+
+
+def keywords_accepted(text: str) -> list[str]:
+    """The keywords the grammar accepts after `text` (a `.graph` file up to a cursor), for completion."""
+    parser = _parser()
+    with _PARSE_LOCK:  # the indenter keeps per-parse state
+        # the text's end closes its blocks, but the cursor still stands in the last one: feed the
+        # tokens up to the last that is not such a closing `_DEDENT` (found in a first pass)
+        last_real = _feed(parser, text, None)
+        interactive = parser.parse_interactive(text, start="module")
+        _feed(parser, text, last_real, interactive)
+        accepted: set[str] = interactive.accepts()  # type: ignore[no-untyped-call]
+    return sorted(
+        str(pattern.value)
+        for _, pattern in _expected_patterns(accepted)
+        if pattern.type == "str" and str(pattern.value).isalpha()
+    )
 
 
 def parse_expression(text: str, file: str, sink: Diagnostics, position: PositionMap) -> ir.Expr | None:

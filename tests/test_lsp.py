@@ -187,7 +187,9 @@ async def test_completion_knows_the_graph(client: LanguageClient, tmp_path: Path
     assert await _complete(client, uri, 7, lines[7].index("state.") + 6) == ["total"]
     assert await _complete(client, uri, 9, lines[9].index("Count(") + 6) == ["step=", "limit="]
     general = await _complete(client, uri, 8, 4)
-    assert {"step", "limit", "state", "len", "if", "await"} <= set(general)
+    assert {"step", "limit", "state", "len", "if", "await", "on", "else"} <= set(general)
+    header = await _complete(client, uri, 6, len(lines[6]) - 1)  # after `node Count(...)`, before `:`
+    assert {"retry", "timeout"} <= set(header) and "if" not in header
 
 
 @pytest.mark.asyncio
@@ -207,3 +209,58 @@ async def test_code_lens_and_call_hierarchy_follow_the_edges(client: LanguageCli
     incoming = await client.call_hierarchy_incoming_calls_async(types.CallHierarchyIncomingCallsParams(item=item))
     assert [c.to.name for c in outgoing or []] == ["DivisibleBy5"]
     assert [c.from_.name for c in incoming or []] == ["DivisibleBy5"]
+
+
+@pytest.mark.asyncio
+async def test_definition_in_the_imported_module_and_hover_on_fields(client: LanguageClient, tmp_path: Path) -> None:
+    (tmp_path / "helpers.py").write_text(
+        "raise SystemExit('never run')\n\n\ndef double(n: int) -> int:\n    return n * 2\n"
+    )
+    text = (
+        "graph G -> int\nstart A\n\nfrom helpers import double\n\nstate:\n    seen: int = 0\n\n"
+        "node A(n: int = 2):  # E101 is an unknown node\n    state.seen += double(n)\n    -> End(state.seen)\n"
+    )
+    uri = await _open(client, tmp_path / "uses.graph", text)
+    document = types.TextDocumentIdentifier(uri=uri)
+    call = types.Position(line=9, character=text.splitlines()[9].index("double") + 2)
+    found = await client.text_document_definition_async(types.DefinitionParams(text_document=document, position=call))
+    assert isinstance(found, types.Location)
+    assert found.uri == (tmp_path / "helpers.py").as_uri() and found.range.start.line == 3
+
+    async def hover(line: int, word: str) -> str:
+        position = types.Position(line=line, character=text.splitlines()[line].index(word) + 1)
+        answer = await client.text_document_hover_async(types.HoverParams(text_document=document, position=position))
+        assert answer is not None and isinstance(answer.contents, types.MarkupContent)
+        return answer.contents.value
+
+    assert await hover(6, "seen") == "**state** field `seen: int = 0`"
+    assert await hover(8, "n:") == "**node `A`** field `n: int = 2`"
+    assert await hover(8, "E101") == "**E101**: unknown node in a transition"
+
+
+@pytest.mark.asyncio
+async def test_the_golden_diagnostics_are_what_the_server_publishes(client: LanguageClient) -> None:
+    from compiler.checks import check_spec
+    from dsl.diagnostics import DiagnosticError
+    from dsl.parse import parse_source
+    from dsl.source import source_from_text
+
+    golden = ROOT / "tests" / "golden" / "diagnostics"
+    compared = 0
+    for spec in sorted(golden.iterdir()):
+        if spec.suffix not in (".graph", ".yaml", ".toml"):
+            continue
+        try:
+            text = spec.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue  # a file that is not text cannot be opened in an editor either
+        try:
+            expected = check_spec(parse_source(source_from_text(str(spec), text))).diagnostics
+        except DiagnosticError as e:
+            expected = e.diagnostics
+        uri = await _open(client, spec, text)
+        published = [(d.code, d.range.start.line + 1, d.range.start.character + 1) for d in client.diagnostics[uri]]
+        wanted = [(d.code, d.span.line, d.span.column) for d in expected if d.span.file == str(spec)]
+        assert published == wanted, spec.name
+        compared += 1
+    assert compared >= 120
