@@ -334,15 +334,13 @@ def _other_hover(analysis: _Analysis, lines: Sequence[str], position: types.Posi
     assert spec is not None
     symbol = _symbol_at(spec, position)
     if symbol is not None:
-        fields = (
-            next(n for n in spec.nodes if n.name == symbol[1]).fields
-            if symbol[0] == "field"
-            else (spec.state.fields or [])
-            if spec.state is not None
-            else []
-        )
+        if symbol[0] == "field":
+            fields = next(n for n in spec.nodes if n.name == symbol[1]).fields
+        else:
+            type_spec = spec.state if symbol[0] == "state" else spec.deps
+            fields = (type_spec.fields or []) if type_spec is not None else []
         field = next(f for f in fields if f.name == symbol[-1])
-        owner = f"node `{symbol[1]}`" if symbol[0] == "field" else "state"
+        owner = f"node `{symbol[1]}`" if symbol[0] == "field" else symbol[0]
         text = f"**{owner}** field `{field.name}: {ExprWriter().field(field)}`"
         return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text))
     line = lines[position.line] if position.line < len(lines) else ""
@@ -398,13 +396,27 @@ def _edges_text(graph: DiagramGraph, name: str) -> list[str]:
         out.append("→ `End`" + (f" ({me.end_label})" if me.end_label else ""))
     incoming = [f"← `{n.id}`" for n in graph.nodes if name in n.edges]
     reachable = "reachable from `start`" if name in graph.reachable() else "**unreachable** from `start`"
-    return [*out, *incoming, "", reachable]
+    ending = "can reach `End`" if name in _can_end(graph) else "**no path reaches `End`**"
+    return [*out, *incoming, "", f"{reachable}; {ending}"]
+
+
+def _can_end(graph: DiagramGraph) -> set[str]:
+    """Nodes from which some path reaches `End` (hand-written nodes that may go anywhere count)."""
+    done = {n.id for n in graph.nodes if n.end or n.any_node}
+    changed = True
+    while changed:
+        changed = False
+        for node in graph.nodes:
+            if node.id not in done and set(node.edges) & done:
+                done.add(node.id)
+                changed = True
+    return done
 
 
 # ---- references and rename ------------------------------------------------------------------
 
 _Symbol = tuple[str, ...]
-"""("node", Name), ("field", Node, field) or ("state", field)."""
+"""("node", Name), ("field", Node, field), ("state", field) or ("deps", field)."""
 
 
 def _name_span(span: ir.Span, name: str, *, at_end: bool = False) -> ir.Span:
@@ -497,9 +509,11 @@ def _occurrences(spec: ir.GraphSpec, symbol: _Symbol) -> list[ir.Span]:
             for t in [*_transitions(other.next), *(e.to for e in other.errors)]:
                 if t.target == owner:
                     spans += [_name_span(k.span, field) for k in t.keywords if k.name == field]
-    elif kind == "state" and spec.state is not None:
+    elif kind in ("state", "deps"):
         field = symbol[1]
-        spans += [_name_span(f.span, field) for f in spec.state.fields or [] if f.name == field]
+        type_spec = spec.state if kind == "state" else spec.deps
+        declared = (type_spec.fields or []) if type_spec is not None else []
+        spans += [_name_span(f.span, field) for f in declared if f.name == field]
         for node in spec.nodes:
             for expr in _node_expressions(node):
                 spans += [
@@ -508,7 +522,7 @@ def _occurrences(spec: ir.GraphSpec, symbol: _Symbol) -> list[ir.Span]:
                     if isinstance(e, ir.Attribute)
                     and e.attr == field
                     and isinstance(e.value, ir.Name)
-                    and e.value.id == "state"
+                    and e.value.id == kind
                 ]
     if not spans:
         return []
@@ -536,8 +550,9 @@ def _symbol_at(spec: ir.GraphSpec, position: types.Position) -> _Symbol | None:
 
 def _all_symbols(spec: ir.GraphSpec) -> list[_Symbol]:
     symbols: list[_Symbol] = [("field", n.name, f.name) for n in spec.nodes for f in n.fields]
-    if spec.state is not None:
-        symbols += [("state", f.name) for f in spec.state.fields or []]
+    for kind, type_spec in (("state", spec.state), ("deps", spec.deps)):
+        if type_spec is not None:
+            symbols += [(kind, f.name) for f in type_spec.fields or []]
     return symbols
 
 
@@ -571,15 +586,13 @@ def _rename(ls: LanguageServer, params: types.RenameParams) -> types.WorkspaceEd
     new = params.new_name
     if not new.isidentifier() or keyword.iskeyword(new) or new.startswith("_") or new in RESERVED or new == "on":
         raise ValueError(f"`{new}` is not a name a spec may use")
-    taken = (
-        {n.name for n in spec.nodes} | set(BUILTINS)
-        if symbol[0] == "node"
-        else {f.name for n in spec.nodes if n.name == symbol[1] for f in n.fields}
-        if symbol[0] == "field"
-        else {f.name for f in (spec.state.fields or [])}
-        if spec.state is not None
-        else set()
-    )
+    if symbol[0] == "node":
+        taken = {n.name for n in spec.nodes} | set(BUILTINS)
+    elif symbol[0] == "field":
+        taken = {f.name for n in spec.nodes if n.name == symbol[1] for f in n.fields}
+    else:
+        type_spec = spec.state if symbol[0] == "state" else spec.deps
+        taken = {f.name for f in (type_spec.fields or [])} if type_spec is not None else set()
     if new in taken:
         raise ValueError(f"`{new}` is already taken")
     edits = [types.TextEdit(range=_range(s), new_text=new) for s in _occurrences(spec, symbol)]
