@@ -21,6 +21,8 @@ def test_the_manifest_names_what_is_there() -> None:
     assert (FOLDER / language["configuration"]).is_file() and (FOLDER / grammar["path"]).is_file()
     assert json.loads((FOLDER / grammar["path"]).read_text())["scopeName"] == grammar["scopeName"]
     assert json.loads((FOLDER / language["configuration"]).read_text())["comments"]["lineComment"] == "#"
+    client = (FOLDER / manifest["main"]).read_text()  # the language client starts `graphc lsp`
+    assert 'args: ["lsp"]' in client and "vscode-languageclient" in manifest["dependencies"]
 
 
 def test_the_grammar_colours_the_annotated_samples() -> None:
