@@ -36,11 +36,18 @@ from tests.strategies import specs  # noqa: E402
 
 warnings.filterwarnings("ignore", message="Generating overly large repr")
 CRASHES = Path("fuzz-crashes")
-WORDS = [
+WORDS = [  # not `lsp`: it serves stdin until told to exit
     "compile",
     "check",
     "run",
     "mermaid",
+    "diagram",
+    "dot",
+    "--no-prove",
+    "--output",
+    "text",
+    "--max-steps",
+    "0",
     "fmt",
     "schema",
     "--to",
