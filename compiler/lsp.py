@@ -6,7 +6,7 @@ This module is the only one that imports pygls.
 
 Features so far: diagnostics as the document changes (the same as `graphc check`, with
 unreachable nodes tagged unnecessary), quick fixes from the diagnostics' suggestions,
-formatting (`graphc fmt`), document symbols, go to definition of a node, hover on a node
+formatting (`graphc fmt`), document symbols, folding, go to definition of a node, hover on a node
 (signature, docstring, edges in and out), references and rename of nodes, node fields
 (keyword arguments that name them included) and state fields.
 """
@@ -212,6 +212,27 @@ def _symbols(ls: LanguageServer, params: types.DocumentSymbolParams) -> list[typ
         children=children,
     )
     return [graph]
+
+
+@server.feature(types.TEXT_DOCUMENT_FOLDING_RANGE)
+def _folding(ls: LanguageServer, params: types.FoldingRangeParams) -> list[types.FoldingRange]:
+    """Each node, the state and deps blocks, and each `if` block that spans lines."""
+    document = ls.workspace.get_text_document(params.text_document.uri)
+    spec = _analyse(document.uri, document.source).spec
+    if spec is None:
+        return []
+    spans = [n.span for n in spec.nodes] + [t.span for t in (spec.state, spec.deps) if t is not None]
+    for node in spec.nodes:
+        stack = list(node.next)
+        while stack:
+            branch = stack.pop()
+            spans.append(branch.span)
+            stack.extend(branch.next)
+    return [
+        types.FoldingRange(start_line=s.line - 1, end_line=s.end_line - 1, kind=types.FoldingRangeKind.Region)
+        for s in sorted(spans, key=lambda s: (s.line, s.end_line))
+        if s.end_line > s.line
+    ]
 
 
 def _node_at(spec: ir.GraphSpec, position: types.Position) -> str | None:

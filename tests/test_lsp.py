@@ -265,3 +265,19 @@ async def test_the_golden_diagnostics_are_what_the_server_publishes(client: Lang
         assert published == wanted, spec.name
         compared += 1
     assert compared >= 120
+
+
+@pytest.mark.asyncio
+async def test_folding_ranges_cover_nodes_and_blocks(client: LanguageClient, tmp_path: Path) -> None:
+    text = (ROOT / "tests" / "data" / "nested.graph").read_text()
+    uri = await _open(client, tmp_path / "nested.graph", text)
+    ranges = await client.text_document_folding_range_async(
+        types.FoldingRangeParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
+    lines = text.splitlines()
+    folds = {(r.start_line, r.end_line) for r in ranges or []}
+    route = lines.index("node Route(n: int = 7, urgent: bool = False):")
+    block = lines.index("    if n > 10:")
+    assert any(start == route and end > route + 5 for start, end in folds)  # the node
+    assert any(start == block and end > block for start, end in folds)  # its `if` block
+    assert any(start == lines.index("state NestedState:") for start, _ in folds)
