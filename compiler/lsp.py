@@ -242,7 +242,7 @@ def _node_at(spec: ir.GraphSpec, position: types.Position) -> str | None:
     if spec.start is not None and spec.start_span is not None:
         spans.append((spec.start_span, spec.start))
     for node in spec.nodes:
-        for transition in [*_transitions(node.next), *(e.to for e in node.errors)]:
+        for transition in _all_transitions(node):
             spans.append((transition.target_span, transition.target))
     for span, name in spans:
         if span.line == line and span.column <= column <= span.end_column:
@@ -250,8 +250,9 @@ def _node_at(spec: ir.GraphSpec, position: types.Position) -> str | None:
     return None
 
 
-def _transitions(branches: list[ir.Branch]) -> list[ir.Transition]:
-    return [t for b in branches for t in b.transitions()]
+def _all_transitions(node: ir.NodeSpec) -> list[ir.Transition]:
+    """Every transition a node writes: its branches' (nested ones too) and its error branches'."""
+    return [*(t for b in node.next for t in b.transitions()), *(e.to for e in node.errors)]
 
 
 @server.feature(types.TEXT_DOCUMENT_DEFINITION)
@@ -517,7 +518,7 @@ def _occurrences(spec: ir.GraphSpec, symbol: _Symbol) -> list[ir.Span]:
         if spec.start == name and spec.start_span is not None:
             spans.append(spec.start_span)
         for node in spec.nodes:
-            for t in [*_transitions(node.next), *(e.to for e in node.errors)]:
+            for t in _all_transitions(node):
                 if t.target == name:
                     spans.append(t.target_span)
     elif kind == "field":
@@ -527,7 +528,7 @@ def _occurrences(spec: ir.GraphSpec, symbol: _Symbol) -> list[ir.Span]:
         for expr in _node_expressions(node):
             spans += [n.span for n in _names(expr, field)]
         for other in spec.nodes:
-            for t in [*_transitions(other.next), *(e.to for e in other.errors)]:
+            for t in _all_transitions(other):
                 if t.target == owner:
                     spans += [_name_span(k.span, field) for k in t.keywords if k.name == field]
     elif kind in ("state", "deps"):
@@ -744,7 +745,7 @@ def _outgoing(
             _range(t.target_span)
             for node in spec.nodes
             if node.name == params.item.name
-            for t in [*_transitions(node.next), *(e.to for e in node.errors)]
+            for t in _all_transitions(node)
             if t.target == target
         ]
         if item is not None:
@@ -762,11 +763,7 @@ def _incoming(
     spec, _ = found
     calls = []
     for node in spec.nodes:
-        sites = [
-            _range(t.target_span)
-            for t in [*_transitions(node.next), *(e.to for e in node.errors)]
-            if t.target == params.item.name
-        ]
+        sites = [_range(t.target_span) for t in _all_transitions(node) if t.target == params.item.name]
         item = _hierarchy_item(params.item.uri, spec, node.name)
         if sites and item is not None:
             calls.append(types.CallHierarchyIncomingCall(from_=item, from_ranges=sites))
