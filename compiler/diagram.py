@@ -14,12 +14,11 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
-from pathlib import Path
 from textwrap import indent
 
 from .checks import CheckedGraph
 from .codegen import error_edge, reachable_transitions
-from .imports import find_module, search_path_for
+from .imports import find_module, module_tree, search_path_for
 
 __all__ = ("DiagramGraph", "DiagramNode", "GraphvizMissing", "diagram_of", "dot_text", "mermaid_text", "render")
 
@@ -110,8 +109,8 @@ def _hand_written(local: str, name: str, module_name: str, search_path: tuple[st
     if module is None or module.path is None or not module.path.endswith(".py"):
         drawn.any_node = True
         return drawn
-    tree = ast.parse(Path(module.path).read_text(encoding="utf-8"))
-    cls = next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == name), None)
+    tree = module_tree(module.path)
+    cls = next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == name), None) if tree else None
     if cls is None:
         drawn.any_node = True
         return drawn

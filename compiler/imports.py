@@ -26,7 +26,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ("ModuleInfo", "find_module", "is_exception_class", "module_candidates", "search_path_for")
+__all__ = (
+    "ModuleInfo",
+    "find_module",
+    "is_exception_class",
+    "module_candidates",
+    "module_tree",
+    "search_path_for",
+)
 
 
 @dataclass(frozen=True)
@@ -142,12 +149,24 @@ def _mtime(path: str) -> float:
         return 0.0
 
 
+def module_tree(path: str) -> ast.Module | None:
+    """A Python source's syntax tree, read once per version of the file; None if it cannot be read."""
+    return _tree(path, _mtime(path))
+
+
+@lru_cache(maxsize=512)
+def _tree(path: str, mtime: float) -> ast.Module | None:
+    try:
+        return ast.parse(Path(path).read_bytes(), filename=path)
+    except (OSError, SyntaxError, ValueError):
+        return None
+
+
 @lru_cache(maxsize=512)
 def _source_names(path: str, mtime: float) -> frozenset[str] | None:
     """Top-level names a module's source binds; None if it may bind others `ast` cannot see."""
-    try:
-        tree = ast.parse(Path(path).read_bytes(), filename=path)
-    except (OSError, SyntaxError, ValueError):
+    tree = _tree(path, mtime)
+    if tree is None:
         return None
     names: set[str] = set()
     for node in ast.walk(tree):
@@ -216,9 +235,8 @@ def _class_is_exception(name: str, classes: dict[str, list[str]], seen: set[str]
 @lru_cache(maxsize=256)
 def _definitions(path: str, mtime: float) -> tuple[dict[str, list[str]], frozenset[str]]:
     """A module's top-level classes (with the names of their bases) and functions."""
-    try:
-        tree = ast.parse(Path(path).read_bytes(), filename=path)
-    except (OSError, SyntaxError, ValueError):
+    tree = _tree(path, mtime)
+    if tree is None:
         return {}, frozenset()
     classes: dict[str, list[str]] = {}
     functions: set[str] = set()

@@ -303,12 +303,12 @@ def _python_definition(spec: ir.GraphSpec, module_name: str, name: str) -> types
     import ast
     from pathlib import Path
 
-    from .imports import find_module, search_path_for
+    from .imports import find_module, module_tree, search_path_for
 
     module = find_module(module_name, search_path_for(spec.span.file))
-    if module is None or module.path is None:
+    tree = module_tree(module.path) if module is not None and module.path is not None else None
+    if module is None or module.path is None or tree is None:
         return None
-    tree = ast.parse(Path(module.path).read_bytes())
     for statement in tree.body:
         defined = (
             [statement.name]

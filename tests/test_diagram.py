@@ -89,3 +89,13 @@ def test_usage_errors() -> None:
     assert _graphc("diagram", "examples/fives.graph", "--format", "png").returncode == 2  # binary needs -o
     bad = _graphc("diagram", "examples/fives.graph", "--highlight", "Incremnt")
     assert bad.returncode == 2 and b"did you mean `Increment`?" in bad.stderr
+
+
+def test_a_hand_written_module_that_does_not_parse_is_drawn_going_anywhere(tmp_path: Path) -> None:
+    (tmp_path / "broken.py").write_text("class Hand(:\n")
+    (tmp_path / "flow.graph").write_text(
+        "graph Flow -> int\nstart Spec\n\nfrom broken import Hand\n\nnode Spec:\n    -> Hand()\n"
+    )
+    done = _graphc("diagram", "flow.graph", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "Hand --> Spec" in done.stdout.decode() and "Hand --> Hand" in done.stdout.decode()
