@@ -736,8 +736,7 @@ class _Checker:
         edges: dict[str, set[str]] = {}
         open_ended: set[str] = set()  # nodes whose edges are unknown here (hand-written ones)
         for node in self.nodes.values():
-            goes_to = [t.target for b in node.next for t in b.transitions()]
-            edges[node.name] = {*goes_to, *(e.to.target for e in node.errors)}
+            edges[node.name] = {t.target for t in node.transitions()}
         for target in self.external_targets:
             open_ended.add(target)
         if self.spec.start is not None and self.spec.start in self.nodes:

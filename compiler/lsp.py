@@ -26,7 +26,7 @@ from dsl.parse import parse_source, paused_gc
 from dsl.printer import print_spec
 from dsl.source import source_from_text, syntax_of
 
-from .checks import CheckedGraph, check_spec
+from .checks import BUILTINS, RESERVED, CheckedGraph, check_spec, walk_expression
 from .diagram import DiagramGraph, diagram_of
 
 __all__ = ("serve",)
@@ -242,17 +242,12 @@ def _node_at(spec: ir.GraphSpec, position: types.Position) -> str | None:
     if spec.start is not None and spec.start_span is not None:
         spans.append((spec.start_span, spec.start))
     for node in spec.nodes:
-        for transition in _all_transitions(node):
+        for transition in node.transitions():
             spans.append((transition.target_span, transition.target))
     for span, name in spans:
         if span.line == line and span.column <= column <= span.end_column:
             return name
     return None
-
-
-def _all_transitions(node: ir.NodeSpec) -> list[ir.Transition]:
-    """Every transition a node writes: its branches' (nested ones too) and its error branches'."""
-    return [*(t for b in node.next for t in b.transitions()), *(e.to for e in node.errors)]
 
 
 @server.feature(types.TEXT_DOCUMENT_DEFINITION)
@@ -486,8 +481,6 @@ def _node_expressions(node: ir.NodeSpec) -> list[ir.Expr]:
 
 def _names(expr: ir.Expr, name: str) -> list[ir.Name]:
     """The `Name`s in `expr` that mean `name` (not a comprehension's own variable of that name)."""
-    from .checks import walk_expression
-
     found = []
     for e in walk_expression(expr, into_comprehensions=False):
         if isinstance(e, ir.Name) and e.id == name:
@@ -518,7 +511,7 @@ def _occurrences(spec: ir.GraphSpec, symbol: _Symbol) -> list[ir.Span]:
         if spec.start == name and spec.start_span is not None:
             spans.append(spec.start_span)
         for node in spec.nodes:
-            for t in _all_transitions(node):
+            for t in node.transitions():
                 if t.target == name:
                     spans.append(t.target_span)
     elif kind == "field":
@@ -528,7 +521,7 @@ def _occurrences(spec: ir.GraphSpec, symbol: _Symbol) -> list[ir.Span]:
         for expr in _node_expressions(node):
             spans += [n.span for n in _names(expr, field)]
         for other in spec.nodes:
-            for t in _all_transitions(other):
+            for t in other.transitions():
                 if t.target == owner:
                     spans += [_name_span(k.span, field) for k in t.keywords if k.name == field]
     elif kind in ("state", "deps"):
@@ -553,8 +546,6 @@ def _occurrences(spec: ir.GraphSpec, symbol: _Symbol) -> list[ir.Span]:
 
 
 def _walk_all(expr: ir.Expr) -> list[ir.Expr]:
-    from .checks import walk_expression
-
     return list(walk_expression(expr))
 
 
@@ -596,8 +587,6 @@ def _rename(ls: LanguageServer, params: types.RenameParams) -> types.WorkspaceEd
     """Rename a node, a node's field or a state field everywhere the spec names it."""
     import keyword
 
-    from .checks import BUILTINS, RESERVED
-
     document = ls.workspace.get_text_document(params.text_document.uri)
     if (syntax_of(_path(document.uri)) or "graph") != "graph":
         raise ValueError("rename works in .graph files")
@@ -630,8 +619,6 @@ _KEYWORDS = ("if", "else", "on", "await", "for", "in", "and", "or", "not", "is",
 def _completion(ls: LanguageServer, params: types.CompletionParams) -> list[types.CompletionItem]:
     """Nodes after `->`, a node's fields inside its call, `state.`/`deps.` fields, else names and keywords."""
     import re
-
-    from .checks import BUILTINS
 
     document = ls.workspace.get_text_document(params.text_document.uri)
     analysis = _last_good.get(document.uri) or _analyse(document.uri, document.source)
@@ -745,7 +732,7 @@ def _outgoing(
             _range(t.target_span)
             for node in spec.nodes
             if node.name == params.item.name
-            for t in _all_transitions(node)
+            for t in node.transitions()
             if t.target == target
         ]
         if item is not None:
@@ -763,7 +750,7 @@ def _incoming(
     spec, _ = found
     calls = []
     for node in spec.nodes:
-        sites = [_range(t.target_span) for t in _all_transitions(node) if t.target == params.item.name]
+        sites = [_range(t.target_span) for t in node.transitions() if t.target == params.item.name]
         item = _hierarchy_item(params.item.uri, spec, node.name)
         if sites and item is not None:
             calls.append(types.CallHierarchyIncomingCall(from_=item, from_ranges=sites))

@@ -472,6 +472,10 @@ class NodeSpec(_Located):
     do: list[Statement] = field(default_factory=list)
     next: list[Branch] = field(default_factory=list)
 
+    def transitions(self) -> list[Transition]:
+        """Every transition the node writes: its branches' (nested ones too), then its error branches'."""
+        return [*(t for b in self.next for t in b.transitions()), *(e.to for e in self.errors)]
+
     def normalized(self) -> NodeSpec:
         """The canonical form, so every syntax gives one IR for one meaning.
 
