@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import PurePath
@@ -23,7 +23,15 @@ from dsl.unparse import ExprWriter, docstring_literal, exceptions_text, quote_st
 from .checks import CheckedGraph, NodeScope
 from .layout import LINE_LENGTH, fit, fit_item
 
-__all__ = ("GeneratedModule", "Target", "error_edge", "generate", "reachable_transitions")
+__all__ = (
+    "GeneratedModule",
+    "Target",
+    "error_edge",
+    "generate",
+    "merged_edges",
+    "reachable_transitions",
+    "run_transitions",
+)
 
 Target = Literal["runtime", "pydantic_graph", "pydantic_graph2"]
 """`runtime`; `pydantic_graph` for pydantic-graph 0.0.39 to 1.x (its `Graph(nodes=...)`);
@@ -351,7 +359,7 @@ class _Generator:
         transitions = list(reachable_transitions(node.next))
         if _has_policy(node):
             # `run` applies the policies around `run_once`, which holds the spec's own body
-            lines.append(self._signature("run", transitions + [error_edge(e) for e in node.errors]))
+            lines.append(self._signature("run", run_transitions(node)))
             lines += self._policy_body(node, writer)
             lines += ["", self._signature("run_once", transitions)]
             lines.append(f'{_I * 2}"""One attempt: the body of the node as the spec writes it."""')
@@ -432,14 +440,8 @@ class _Generator:
         return f"{_I}async def {method}(\n{_I * 2}self, {context}\n{_I}) -> {returns}:"
 
     def _return_types(self, transitions: list[ir.Transition]) -> list[str]:
-        labels: dict[str, list[str]] = {}  # target -> its distinct labels: one edge shows them all
-        for transition in transitions:
-            edge = labels.setdefault(transition.target, [])
-            if transition.label is not None and transition.label not in edge:
-                edge.append(transition.label)
         out = []
-        for name, edge_labels in labels.items():
-            label = " / ".join(edge_labels) if edge_labels else None
+        for name, label in merged_edges((t.target, t.label) for t in transitions).items():
             text = f"End[{self.output}]" if name == "End" else name
             out.append(f"Annotated[{text}, Edge(label={quote_string(label)})]" if label is not None else text)
         return out
@@ -520,6 +522,21 @@ def _factory(default: ir.Expr, text: str) -> str:
     if isinstance(default, ir.Call) and not (default.args or default.keywords) and _is_dotted(default.func):
         return ExprWriter().expr(default.func)
     return f"lambda: {text}"
+
+
+def merged_edges(edges: Iterable[tuple[str, str | None]]) -> dict[str, str | None]:
+    """One edge per target, in the order first met, its distinct labels joined by ` / `: how `run` shows them."""
+    labels: dict[str, list[str]] = {}
+    for target, label in edges:
+        known = labels.setdefault(target, [])
+        if label is not None and label not in known:
+            known.append(label)
+    return {target: " / ".join(known) or None for target, known in labels.items()}
+
+
+def run_transitions(node: ir.NodeSpec) -> list[ir.Transition]:
+    """What a node's `run` can return: its reachable transitions, then its (labelled) error branches'."""
+    return [*reachable_transitions(node.next), *(error_edge(e) for e in node.errors)]
 
 
 def error_edge(error: ir.ErrorBranch) -> ir.Transition:

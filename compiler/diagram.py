@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from textwrap import indent
 
 from .checks import CheckedGraph
-from .codegen import error_edge, reachable_transitions
+from .codegen import merged_edges, run_transitions
 from .imports import find_module, module_tree, search_path_for
 
 __all__ = ("DiagramGraph", "DiagramNode", "GraphvizMissing", "diagram_of", "dot_text", "mermaid_text", "render")
@@ -75,9 +75,7 @@ def diagram_of(checked: CheckedGraph) -> DiagramGraph:
     nodes = []
     for node in spec.nodes:
         drawn = DiagramNode(node.name, note=inspect.cleandoc(node.doc) if node.doc is not None else None)
-        transitions = [*reachable_transitions(node.next), *(error_edge(e) for e in node.errors)]
-        for transition in transitions:
-            _add_edge(drawn, transition.target, transition.label)
+        _set_edges(drawn, [(t.target, t.label) for t in run_transitions(node)])
         drawn.error_targets = {e.to.target for e in node.errors}
         nodes.append(drawn)
     search_path = search_path_for(spec.span.file)
@@ -88,18 +86,12 @@ def diagram_of(checked: CheckedGraph) -> DiagramGraph:
     return DiagramGraph(spec.name, nodes, spec.start)
 
 
-def _add_edge(node: DiagramNode, target: str, label: str | None) -> None:
-    """One edge per target, its labels joined as the generated annotation joins them."""
-    if target == "End":
-        node.end = True
-        if label and (node.end_label is None or label not in node.end_label.split(" / ")):
-            node.end_label = label if node.end_label is None else f"{node.end_label} / {label}"
-        return
-    known = node.edges.get(target)
-    if target not in node.edges or (label and known is None):
-        node.edges[target] = label
-    elif label and known is not None and label not in known.split(" / "):
-        node.edges[target] = f"{known} / {label}"
+def _set_edges(node: DiagramNode, edges: list[tuple[str, str | None]]) -> None:
+    """The edges as the compiled `run` annotation lists them (`End` drawn apart, as mermaid does)."""
+    merged = merged_edges(edges)
+    node.end = "End" in merged
+    node.end_label = merged.pop("End", None)
+    node.edges = merged
 
 
 def _hand_written(local: str, name: str, module_name: str, search_path: tuple[str, ...]) -> DiagramNode:
@@ -128,11 +120,9 @@ def _hand_written(local: str, name: str, module_name: str, search_path: tuple[st
     if run is None or run.returns is None:
         drawn.any_node = True
         return drawn
-    for target, label in _annotation_edges(run.returns):
-        if target == "BaseNode":
-            drawn.any_node = True
-        else:
-            _add_edge(drawn, target, label)
+    edges = _annotation_edges(run.returns)
+    drawn.any_node = any(target == "BaseNode" for target, _ in edges)
+    _set_edges(drawn, [(target, label) for target, label in edges if target != "BaseNode"])
     return drawn
 
 
