@@ -19,6 +19,7 @@ __all__ = (
     "DiagnosticError",
     "Diagnostics",
     "Suggestion",
+    "close_names",
     "closest",
     "did_you_mean",
     "render_json",
@@ -127,11 +128,16 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
 
 def closest(name: str, candidates: Iterable[str], span: Span | None) -> tuple[str | None, tuple[Suggestion, ...]]:
     """The did-you-mean hint for a misspelt name, and each close candidate as a fix of `span` (the name)."""
-    matches = difflib.get_close_matches(name, sorted(set(candidates)), n=3, cutoff=0.6)
+    matches = close_names(name, candidates)
     if not matches:
         return None, ()
     hint = "did you mean " + " or ".join(f"`{m}`" for m in matches) + "?"
     return hint, tuple(Suggestion(replacement=m, span=span) for m in matches) if span is not None else ()
+
+
+def close_names(name: str, candidates: Iterable[str]) -> list[str]:
+    """Up to three candidates close to a misspelt name, closest first."""
+    return difflib.get_close_matches(name, sorted(set(candidates)), n=3, cutoff=0.6)
 
 
 def render_text(diagnostics: Iterable[Diagnostic], sources: Mapping[str, str]) -> str:

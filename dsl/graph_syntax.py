@@ -23,7 +23,7 @@ from grammars import read_grammar
 
 from . import ir
 from .cachedir import cache_dir
-from .diagnostics import DiagnosticError, Diagnostics, Suggestion, did_you_mean
+from .diagnostics import DiagnosticError, Diagnostics, Suggestion, close_names, did_you_mean
 from .expressions import PositionMap, TreeToIR
 from .source import SourceFile
 
@@ -343,27 +343,20 @@ def _syntax_error(error: UnexpectedInput | _IndentProblem, text: str) -> _Proble
             return _Problem("E001", line, column, 1, f"unexpected {what}", _expected_hint(error.expected))
         shown = "end of line" if token.type == "_NL" else f"`{value}`"
         width = 1 if token.type == "_NL" else max(1, len(value))
-        keyword = _keyword_hint(token, error.expected)
-        problem = _Problem(
-            "E001", line, column, width, f"unexpected {shown}", keyword or _expected_hint(error.expected)
-        )
-        return problem._replace(fix=_fix_of(keyword)) if keyword else problem
+        keywords = _close_keywords(token, error.expected)
+        advice = did_you_mean(str(token), keywords) if keywords else _expected_hint(error.expected)
+        return _Problem("E001", line, column, width, f"unexpected {shown}", advice, keywords[0] if keywords else None)
     if isinstance(error, UnexpectedEOF):
         return _Problem("E001", line, column, 1, "unexpected end of input", _expected_hint(error.expected))
     return _Problem("E001", line, column, 1, "syntax error", None)
 
 
-def _fix_of(hint: str) -> str:
-    """The first name a did-you-mean hint offers: "did you mean `node`?" → `node`."""
-    return hint.split("`")[1]
-
-
-def _keyword_hint(token: Token, expected: Any) -> str | None:
-    """`did you mean `node`?` for a misspelt keyword where the grammar expects keywords."""
+def _close_keywords(token: Token, expected: Any) -> list[str]:
+    """Keywords the grammar expects here that a misspelt name is close to (`nod` → `node`)."""
     if token.type != "NAME":
-        return None
+        return []
     words = [p.value for _, p in _expected_patterns(expected) if p.type == "str" and str(p.value).isalpha()]
-    return did_you_mean(str(token), words) if words else None
+    return close_names(str(token), words)
 
 
 def _expected_patterns(expected: Iterable[str]) -> Iterator[tuple[str, Any]]:
