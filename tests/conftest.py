@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -35,6 +38,19 @@ def check_golden(path: Path, actual: str, update: bool) -> None:
         return
     expected = path.read_text(encoding="utf-8")
     assert actual == expected, f"{path.name} differs; run pytest --update-golden and review the diff"
+
+
+def assert_mypy_strict(directory: Path, files: Iterable[str], *search_path: Path) -> None:
+    """`mypy --strict` passes on `files` in `directory`, with this project and `search_path` importable."""
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--cache-dir", str(directory / ".mypy"), *files],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MYPYPATH": os.pathsep.join(str(p) for p in (ROOT, *search_path))},
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 os.environ.setdefault("GRAPHC_EXAMPLE_TARGET", "runtime")

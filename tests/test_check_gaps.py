@@ -6,8 +6,6 @@ Each case compiles, type-checks and runs in every syntax and for both targets.
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -19,7 +17,7 @@ from dsl.parse import parse_file
 from dsl.printer import print_spec
 from dsl.source import source_from_text
 
-from .conftest import check_golden
+from .conftest import assert_mypy_strict, check_golden
 
 GAPS = Path(__file__).parent / "data" / "gaps"
 GOLDEN = Path(__file__).parent / "golden" / "compile"
@@ -62,16 +60,7 @@ def test_yaml_and_toml_forms_compile_to_the_same_module(syntax: str) -> None:
 def test_the_generated_modules_pass_mypy_strict(tmp_path: Path) -> None:
     for target in ("runtime", "pydantic_graph"):
         (tmp_path / f"gaps_{target}.py").write_text(compile_spec(GAPS / "gaps.graph", target=target).source)  # type: ignore[arg-type]
-    root = Path(__file__).resolve().parent.parent
-    result = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "gaps_runtime.py", "gaps_pydantic_graph.py"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "MYPYPATH": f"{root}{os.pathsep}{GAPS}"},
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert_mypy_strict(tmp_path, ["gaps_runtime.py", "gaps_pydantic_graph.py"], GAPS)
 
 
 def test_pydantic_graph_target_runs_and_notes_spec_lines(tmp_path: Path) -> None:

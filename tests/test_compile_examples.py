@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ import pytest
 import compiler
 from compiler.pipeline import compile_spec
 
-from .conftest import EXAMPLES, check_golden
+from .conftest import EXAMPLES, assert_mypy_strict, check_golden
 
 GOLDEN = Path(__file__).parent / "golden" / "compile"
 SPECS = sorted(p.stem for p in EXAMPLES.glob("*.graph"))
@@ -63,16 +62,7 @@ def test_generated_code_passes_mypy_strict(tmp_path: Path) -> None:
             files.append(out.name)
     for support in EXAMPLES.glob("*.py"):
         (tmp_path / support.name).write_text(support.read_text())
-    root = Path(__file__).resolve().parent.parent
-    result = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--cache-dir", str(tmp_path / ".mypy"), *files],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "MYPYPATH": str(root)},
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert_mypy_strict(tmp_path, files)
 
 
 # ---- differential: the same spec compiled for both targets runs identically -----------------------

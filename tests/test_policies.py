@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ from dsl.parse import parse_file
 from dsl.printer import print_spec
 from dsl.source import source_from_text
 
-from .conftest import check_golden
+from .conftest import assert_mypy_strict, check_golden
 
 HERE = Path(__file__).parent / "data" / "policies"
 SPEC = HERE / "triage.graph"
@@ -98,16 +97,7 @@ def test_every_syntax_carries_the_policies(syntax: str) -> None:
 def test_the_generated_modules_pass_mypy_strict(tmp_path: Path) -> None:
     for target in TARGETS:
         (tmp_path / f"triage_{target}.py").write_text(compile_spec(SPEC, target=target).source)  # type: ignore[arg-type]
-    root = Path(__file__).resolve().parent.parent
-    result = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", *(f"triage_{t}.py" for t in TARGETS)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "MYPYPATH": f"{root}{os.pathsep}{HERE}"},
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert_mypy_strict(tmp_path, (f"triage_{t}.py" for t in TARGETS), HERE)
 
 
 def test_graphc_run_with_policies(model: Any, tmp_path: Path) -> None:
