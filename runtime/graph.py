@@ -536,21 +536,17 @@ class GraphRun(Generic[StateT, DepsT, RunEndT]):
             ctx = self._ctx = GraphRunContext(self.state, self.deps)
         self.steps += 1
         limit = self.history_limit
-        if limit == 0:  # no history: no timestamps, no snapshots
-            try:
-                next_node = await node.run(ctx)
-            except Exception as error:
-                note_node_error(error, node)
-                raise
-        else:
-            history = self.history
+        recording = limit != 0  # history_limit=0: no history, so no timestamps and no snapshots
+        if recording:
             start_ts = datetime.now(timezone.utc)
             start = perf_counter()
-            try:
-                next_node = await node.run(ctx)
-            except Exception as error:
-                note_node_error(error, node)  # the spec line, when the node was compiled from a spec
-                raise
+        try:
+            next_node = await node.run(ctx)
+        except Exception as error:
+            note_node_error(error, node)  # the spec line, when the node was compiled from a spec
+            raise
+        if recording:
+            history = self.history
             history.append(NodeStep._record(ctx.state, node, start_ts, perf_counter() - start, graph.snapshot_state))
             ended = False
             if type(next_node) not in node_classes and isinstance(next_node, End):
