@@ -17,7 +17,7 @@ from dsl.unparse import ExprWriter
 
 from .imports import ModuleInfo, find_module, is_exception_class, module_candidates, search_path_for
 
-__all__ = ("BUILTINS", "CheckedGraph", "NodeScope", "check_spec", "walk_branches", "walk_expression")
+__all__ = ("BUILTINS", "CheckedGraph", "NodeScope", "check_spec", "waits_text", "walk_branches", "walk_expression")
 
 BUILTINS = frozenset(
     [
@@ -89,9 +89,12 @@ RESERVED = frozenset(
         "field",
         "annotations",
         "SPEC_FILE",
+        "WAITING",
     ]
 )
 """Names generated code uses itself: no node, field, import or local may take them."""
+NODE_ATTRIBUTES = frozenset(["run", "run_once", "docstring_notes", "waits_for"])
+"""What a generated node class defines besides its fields: no field may take these names."""
 
 
 @dataclass
@@ -344,7 +347,7 @@ class _Checker:
         for f in fields:
             if f.name in names:
                 self.sink.error("E105", f.span, f"field `{f.name}` of {owner} is declared twice")
-            elif f.name in RESERVED or f.name in ("run", "run_once", "docstring_notes") or f.name.startswith("get_"):
+            elif f.name in RESERVED or f.name in NODE_ATTRIBUTES or f.name.startswith("get_"):
                 self.sink.error("E107", f.span, f"`{f.name}` cannot be a field name", "it is used by generated code")
             names.add(f.name)
             self.type(f.type)
@@ -405,7 +408,15 @@ class _Checker:
 
     def node(self, node: ir.NodeSpec) -> None:
         self.current = node
-        scope = NodeScope(fields=self.fields(node.fields, f"node `{node.name}`"))
+        scope = NodeScope(fields=self.fields([*node.fields, *node.waits], f"node `{node.name}`"))
+        for waited in node.waits:
+            if waited.default is not None:
+                self.sink.error(
+                    "E207",
+                    waited.default.span,
+                    f"waited-for field `{waited.name}` cannot have a default",
+                    "its value comes from outside the graph when the run reaches the node",
+                )
         self.scopes.setdefault(node.name, scope)
         all_locals = set(self._assigned_names(node))
         defined: set[str] = set()
@@ -581,8 +592,16 @@ class _Checker:
                 _signature(node),
             )
         given = set(fields[: len(transition.args)])
+        waited = [f.name for f in node.waits]
         for kw in transition.keywords:
-            if kw.name not in fields:
+            if kw.name in waited:
+                self.sink.error(
+                    "E207",
+                    kw.span,
+                    f"field `{kw.name}` of `{target}` is waited for: it cannot be given here",
+                    f"the run stops at `{target}` until a value for it comes from outside the graph",
+                )
+            elif kw.name not in fields:
                 self.sink.error(
                     "E203",
                     kw.span,
@@ -871,7 +890,15 @@ def _type_text(node: ir.TypeExpr) -> str:
     return ExprWriter().type(node)
 
 
+def waits_text(node: ir.NodeSpec) -> str:
+    """`node `Review` waits for approved: bool, comment: str` — what `graphc check` lists."""
+    writer = ExprWriter()
+    return f"node `{node.name}` waits for " + ", ".join(f"{f.name}: {writer.field(f)}" for f in node.waits)
+
+
 def _signature(node: ir.NodeSpec) -> str:
     writer = ExprWriter()
     params = ", ".join(f"{f.name}: {writer.field(f)}" for f in node.fields)
-    return f"`{node.name}({params})` is defined at line {node.name_span.line}"
+    waits = ", ".join(f"{f.name}: {writer.field(f)}" for f in node.waits)
+    header = f"{node.name}({params})" + (f" waits ({waits})" if waits else "")
+    return f"`{header}` is defined at line {node.name_span.line}"

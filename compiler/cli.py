@@ -93,6 +93,36 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--max-steps", type=int, metavar="N", help="stop a run after N steps (default 10,000; 0: no limit)"
     )
+    durable = run.add_argument_group(
+        "durable runs (need graphc[durable])",
+        "exit codes: 0 the run ended, 3 it waits for input (`graphc runs resume`), 1 a node failed",
+    )
+    durable.add_argument(
+        "--durable", action="store_true", help="record every step in a database: a killed run resumes where it stopped"
+    )
+    _db_option(durable)
+    durable.add_argument("--run-id", metavar="ID", help="the run's id (default: a new UUID)")
+
+    runs = commands.add_parser("runs", help="list, show, resume and cancel durable runs")
+    runs_commands = runs.add_subparsers(dest="runs_command", required=True, metavar="COMMAND")
+    list_ = runs_commands.add_parser("list", help="the runs: id, graph, status, node, times, version")
+    _db_option(list_)
+    list_.add_argument("--status", choices=("running", "waiting", "success", "error", "cancelled"))
+    list_.add_argument("--format", choices=("text", "json"), default="text")
+    show = runs_commands.add_parser("show", help="a run's status, what it waits for, and its history")
+    show.add_argument("run_id", metavar="RUN")
+    _db_option(show)
+    show.add_argument("--format", choices=("text", "json"), default="text")
+    resume = runs_commands.add_parser("resume", help="continue a run that crashed or waits for input")
+    resume.add_argument("run_id", metavar="RUN")
+    _db_option(resume)
+    resume.add_argument("--input", metavar="JSON", help="what a waiting run waits for, as a JSON object")
+    resume.add_argument("--deps", metavar="JSON", help="deps fields as a JSON object (deps are never stored)")
+    resume.add_argument("--history", action="store_true", help="add the run's history to the JSON result")
+    resume.add_argument("--output", choices=("json", "text"), default="json", help="as for `graphc run`")
+    cancel = runs_commands.add_parser("cancel", help="cancel a run that has not ended")
+    cancel.add_argument("run_id", metavar="RUN")
+    _db_option(cancel)
 
     mermaid = commands.add_parser("mermaid", help="print the graph as a mermaid state diagram (as `diagram`)")
     mermaid.add_argument("spec", metavar="SPEC")
@@ -131,6 +161,15 @@ def _build_parser() -> argparse.ArgumentParser:
     schema = commands.add_parser("schema", help="print the JSON Schema of the YAML/TOML form")
     schema.add_argument("-o", "--output", metavar="PATH", help="write it to a file (e.g. graphc.schema.json)")
     return parser
+
+
+def _db_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    parser.add_argument(
+        "--db",
+        metavar="URL",
+        help="where durable runs are kept: sqlite:///PATH or a file path, or postgresql://... "
+        "(default: $GRAPHC_DB, else graphc-runs.sqlite in the current directory)",
+    )
 
 
 def _limit_options(parser: argparse.ArgumentParser) -> None:

@@ -173,6 +173,8 @@ class _Generator:
         runtime_names.append("GraphRunContext")
         if self.uses_labels and self.target == "runtime":
             runtime_names.insert(1, "Edge")
+        if self.target == "runtime" and any(n.waits for n in spec.nodes):
+            runtime_names.insert(0, "WAITING")  # isort's order: constants first
         runtime_imports = [f"from {lib} import {', '.join(runtime_names)}"]
         if self.target == "pydantic_graph2":
             runtime_imports.append("from pydantic_graph.step import NodeStep")
@@ -319,6 +321,13 @@ class _Generator:
             return f"{text} = field(default_factory={_factory(f.default, default)})"
         return f"{text} = {default}"
 
+    def _waited_field(self, f: ir.FieldSpec) -> str:
+        """A field the run fills from outside before the node runs: unset until then."""
+        text = f"{f.name}: {self.types.type(f.type)}"
+        if self.pg:  # pydantic_graph has no marker for it: `None` until the caller sets it
+            return f"{text} = None  # type: ignore[assignment]  # waited for: set it before the node runs"
+        return f"{text} = WAITING  # waited for: set it before the node runs"
+
     def _snapshot(self) -> str | None:
         """A state copy specialised to the declared field types, when they allow one."""
         state = self.spec.state
@@ -350,7 +359,14 @@ class _Generator:
             if node.doc is not None:
                 lines.append("")
             lines += [line for f in node.fields for line in fit(self._field(f), "", _I)]
-        if node.doc is not None or node.fields:
+        if node.waits:
+            if node.doc is not None and not node.fields:
+                lines.append("")
+            lines += [line for f in node.waits for line in fit(self._waited_field(f), "", _I)]
+            names = [quote_string(f.name) for f in node.waits]
+            listed = f"{names[0]}," if len(names) == 1 else ", ".join(names)
+            lines.append(f"{_I}waits_for = ({listed})")
+        if node.doc is not None or node.fields or node.waits:
             lines.append("")
         body: list[tuple[str, str, ir.Span]] = []  # (indent, statement, where it comes from)
         for statement in node.do:

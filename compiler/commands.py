@@ -17,7 +17,7 @@ from dsl.limits import DEFAULT_LIMITS, Limits
 from dsl.parse import parse_source
 from dsl.source import SourceFile, read_source, syntax_of
 
-from .checks import CheckedGraph, check_spec
+from .checks import CheckedGraph, check_spec, waits_text
 
 # Each command imports what only it needs (code generation, the runtime, YAML printing,
 # the schema) inside its handler: start-up is what every `check` and editor save pays.
@@ -28,7 +28,7 @@ EXIT_OK, EXIT_SPEC, EXIT_USAGE = 0, 1, 2
 
 
 class _UsageError(Exception):
-    pass
+    """A bad argument or request: the message says what to do; exit code 2."""
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -42,6 +42,7 @@ def run_command(args: argparse.Namespace) -> int:
         "lsp": _lsp,
         "fmt": _fmt,
         "schema": _schema,
+        "runs": _runs,
     }
     try:
         return handlers[args.command](args)
@@ -141,6 +142,7 @@ def _type_checker() -> Callable[[CheckedGraph, SourceFile], list[Diagnostic]]:
 
 def _check(args: argparse.Namespace) -> int:
     found: list[Diagnostic] = []
+    waits: list[str] = []  # the nodes that wait for outside input: a reviewer wants to see them
     prove = _prover(args.prove)
     typecheck = _type_checker() if args.types else None
     for path in args.specs:
@@ -150,6 +152,7 @@ def _check(args: argparse.Namespace) -> int:
             spec = parse_source(source, limits=_limits(args))
             checked = check_spec(spec, allowed_imports=args.allow_import)
             found += checked.diagnostics
+            waits += [f"{n.name_span.file}:{n.name_span.line}: {waits_text(n)}" for n in spec.nodes if n.waits]
             if prove is not None:
                 found += prove(checked)
             if typecheck is not None and not any(d.severity == "error" for d in checked.diagnostics):
@@ -159,6 +162,8 @@ def _check(args: argparse.Namespace) -> int:
     _print_diagnostics(found, {}, args.format)
     errors = sum(d.severity == "error" for d in found)
     if args.format == "text":
+        for line in waits:
+            print(line, file=sys.stderr)
         warnings = len(found) - errors
         print(
             f"{len(args.specs)} spec{'s' if len(args.specs) != 1 else ''} checked: "
@@ -189,13 +194,25 @@ def _parse_value(text: str) -> Any:
         return text
 
 
+def _runs(args: argparse.Namespace) -> int:
+    from .runs import runs_command
+
+    return runs_command(args, lambda path, deps: _spec_graph(path, deps))
+
+
+def _spec_graph(path: str, deps_json: str | None) -> tuple[Any, Any]:
+    """The graph of a spec and its deps (declared defaults, then `--deps`), for resuming a run of it."""
+    graph = _load(path).graph
+    return graph, _initial(graph.deps_type, "deps", deps_json)
+
+
 def _run(args: argparse.Namespace) -> int:
     import asyncio
     import contextlib
 
     import pydantic
 
-    from runtime import GraphRuntimeError
+    from runtime import End, GraphRuntimeError
 
     if args.max_steps is not None and args.max_steps < 0:
         raise _UsageError("--max-steps must be 0 (no limit) or more")
@@ -221,6 +238,10 @@ def _run(args: argparse.Namespace) -> int:
         raise _UsageError(f"bad --arg for `{start_name}`: {_brief(e)}") from None
     state = _initial(graph.state_type, "state", args.state)
     deps = _initial(graph.deps_type, "deps", args.deps)
+    if args.durable:
+        from .runs import run_durably
+
+        return run_durably(args, graph, start, state, deps)
     max_steps = DEFAULT_MAX_STEPS if args.max_steps is None else args.max_steps or None
     history: list[Any] = []
     reached: list[Any] = [start]  # the node a run stopped at
@@ -233,6 +254,8 @@ def _run(args: argparse.Namespace) -> int:
                 step += 1
                 reached[0] = node
                 print(f"[{step}] -> {node!r}", file=sys.stderr)
+                if not isinstance(node, End) and node.waits_for:
+                    _ask_waits(node)
             return run.result
 
     try:
@@ -256,6 +279,27 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_SPEC
     _print_outcome(args, graph, result, result.history, failed=False)
     return EXIT_OK
+
+
+def _ask_waits(node: Any) -> None:
+    """Ask on the terminal for the values a node waits for, each validated against its type until it fits."""
+    from runtime import GraphRuntimeError
+    from runtime.nodes import type_name, validate_waits, waited_types
+
+    for name, tp in waited_types(type(node)).items():
+        while True:
+            print(f"`{node.get_id()}` waits for {name} ({type_name(tp)}): ", end="", file=sys.stderr)
+            sys.stderr.flush()
+            line = sys.stdin.readline()
+            if not line:
+                raise GraphRuntimeError(f"`{node.get_id()}` waits for `{name}` but the input ended")
+            try:
+                value = validate_waits(type(node), {name: _parse_value(line.rstrip("\n"))}, partial=True)
+            except ValueError as e:
+                print(f"graphc run: {e}", file=sys.stderr)
+                continue
+            setattr(node, name, value[name])
+            break
 
 
 DEFAULT_MAX_STEPS = 10_000

@@ -16,6 +16,8 @@ import subprocess
 from dataclasses import dataclass, field
 from textwrap import indent
 
+from runtime.nodes import waits_note
+
 from .checks import CheckedGraph
 from .codegen import merged_edges, run_transitions
 from .imports import find_module, module_tree, search_path_for
@@ -74,7 +76,8 @@ def diagram_of(checked: CheckedGraph) -> DiagramGraph:
     spec = checked.spec
     nodes = []
     for node in spec.nodes:
-        drawn = DiagramNode(node.name, note=inspect.cleandoc(node.doc) if node.doc is not None else None)
+        notes = [inspect.cleandoc(node.doc) if node.doc is not None else None, waits_note([f.name for f in node.waits])]
+        drawn = DiagramNode(node.name, note="\n".join(n for n in notes if n) or None)
         _set_edges(drawn, [(t.target, t.label) for t in run_transitions(node)])
         drawn.error_targets = {e.to.target for e in node.errors}
         nodes.append(drawn)

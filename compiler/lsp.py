@@ -389,6 +389,7 @@ CODE_MEANINGS = {
     "E202": "a node's required field left out",
     "E203": "no such field in a node",
     "E205": "an `End` value of the wrong type for the graph's output",
+    "E207": "a waited-for field given a value in the spec (a default, or an argument in a transition)",
     "E230": "a type error mypy found (`graphc check --types`)",
     "E301": "a node or block that may fall through without a transition",
     "E302": "a branch after an unconditional one: never taken",

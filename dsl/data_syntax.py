@@ -23,7 +23,7 @@ from .source import SourceFile
 __all__ = ("GRAPH_KEYS", "NODE_KEYS", "DataNode", "data_to_spec")
 
 GRAPH_KEYS = ("graph", "doc", "output", "start", "imports", "state", "deps", "nodes")
-NODE_KEYS = ("doc", "fields", "retry", "timeout", "errors", "do", "next")
+NODE_KEYS = ("doc", "fields", "waits", "retry", "timeout", "errors", "do", "next")
 RETRY_KEYS = ("attempts", "backoff", "max", "catch")
 ERROR_KEYS = ("catch", "as", "to", "label")  # not `on`: YAML 1.1 reads a bare `on` as true
 BRANCH_KEYS = ("if", "do", "to", "label", "next")
@@ -231,6 +231,7 @@ class _Builder:
                     name_span=name_span,
                     doc=doc,
                     fields=fields,
+                    waits=self.fields(entries["waits"], "`waits`")[0] if "waits" in entries else [],
                     retry=self.retry(entries["retry"]) if "retry" in entries else None,
                     timeout=self.timeout(entries["timeout"]) if "timeout" in entries else None,
                     errors=self.errors(entries["errors"]) if "errors" in entries else [],

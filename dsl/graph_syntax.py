@@ -598,8 +598,9 @@ class _ModuleBuilder:
 
     def node(self, decl: Tree[Any], span: ir.Span) -> ir.NodeSpec:
         convert = self.convert
-        name_token, params, policies, body = decl.children
+        name_token, params, waits, policies, body = decl.children
         fields = [self.param(p) for p in params.children if p is not None] if params is not None else []
+        waited = [self.param(p) for p in waits.children[0].children] if waits is not None else []
         retry, timeout = self.policies(policies)
         errors = [self.on_error(item) for item in body.children if item.data == "on_error"]
         items = [item for item in body.children if item.data != "on_error"]
@@ -626,6 +627,7 @@ class _ModuleBuilder:
             name_span=convert.token_span(name_token),
             doc=doc,
             fields=fields,
+            waits=waited,
             retry=retry,
             timeout=timeout,
             errors=errors,

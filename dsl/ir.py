@@ -466,6 +466,7 @@ class NodeSpec(_Located):
     name_span: Span
     doc: str | None = None
     fields: list[FieldSpec] = field(default_factory=list)
+    waits: list[FieldSpec] = field(default_factory=list)
     retry: RetryPolicy | None = None
     timeout: Timeout | None = None
     errors: list[ErrorBranch] = field(default_factory=list)

@@ -86,6 +86,8 @@ def print_graph(spec: ir.GraphSpec) -> str:
 def _print_node(out: _Lines, node: ir.NodeSpec) -> None:
     params = ", ".join(f"{f.name}: {_WRITER.field(f)}" for f in node.fields)
     header = f"node {node.name}({params})" if node.fields else f"node {node.name}"
+    if node.waits:
+        header += " waits (" + ", ".join(f"{f.name}: {_WRITER.field(f)}" for f in node.waits) + ")"
     policies = ", ".join(p for p in (_retry_text(node.retry), _timeout_text(node.timeout)) if p)
     out.add(f"{header} {policies}:" if policies else f"{header}:", node.name_span.line)
     if node.doc is not None:
@@ -185,6 +187,8 @@ def spec_to_data(spec: ir.GraphSpec) -> dict[str, Any]:
             entry["doc"] = node.doc
         if node.fields:
             entry["fields"] = {f.name: _WRITER.field(f) for f in node.fields}
+        if node.waits:
+            entry["waits"] = {f.name: _WRITER.field(f) for f in node.waits}
         if node.retry is not None:
             entry["retry"] = _retry_data(node.retry)
         if node.timeout is not None:
@@ -287,7 +291,7 @@ def _yaml_anchors(spec: ir.GraphSpec) -> list[tuple[str, int | None]]:
     anchors.append(("nodes:", None))
     for node in spec.nodes:
         anchors.append((f"  {node.name}:", node.name_span.line))
-        anchors += [(f"      {f.name}:", f.span.line) for f in node.fields]
+        anchors += [(f"      {f.name}:", f.span.line) for f in (*node.fields, *node.waits)]
         anchors += [("    - ", e.span.line) for e in node.errors]
         anchors += [("    - ", s.span.line) for s in node.do]
         anchors += _branch_anchors(node.next, "    ")
@@ -388,8 +392,8 @@ def print_toml(spec: ir.GraphSpec) -> str:
                 lines += [(f"    {_toml_value(v)},", at) for v, at in zip(value, item_lines[key], strict=True)]
                 lines.append(("]", None))
             else:
-                first_field = node_spec.fields[0].span.line if key == "fields" and node_spec.fields else None
-                lines.append((f"{key} = {_toml_value(value)}", first_field))
+                listed = {"fields": node_spec.fields, "waits": node_spec.waits}.get(key)
+                lines.append((f"{key} = {_toml_value(value)}", listed[0].span.line if listed else None))
     if not spec.comments:
         return "\n".join(line for line, _ in lines) + "\n"
     return _with_comments(spec, lines)

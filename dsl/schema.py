@@ -54,6 +54,10 @@ class NodeDocument(_Doc):
 
     doc: str | None = Field(None, description="Docstring, shown as the node's mermaid note.")
     fields: dict[str, str] = Field(default_factory=dict, description='Field name -> "TYPE" or "TYPE = DEFAULT".')
+    waits: dict[str, str] = Field(
+        default_factory=dict,
+        description='Fields a value from outside the graph fills before the node runs: field name -> "TYPE".',
+    )
     retry: int | RetryDocument | None = Field(None, description="Attempts in all, or the whole retry policy.")
     timeout: float | None = Field(None, gt=0, description="Seconds each attempt may take.")
     errors: list[ErrorDocument] = Field(default_factory=list, description="Error branches, first match wins.")

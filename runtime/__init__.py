@@ -7,10 +7,11 @@ pydantic_graph nodes run unchanged once their imports point at `runtime`.
 from .exceptions import GraphRuntimeError, GraphSetupError
 from .graph import Graph, GraphRun, GraphRunResult
 from .loading import load_graph
-from .nodes import BaseNode, Edge, End, GraphRunContext
+from .nodes import WAITING, BaseNode, Edge, End, GraphRunContext
 from .state import EndStep, HistoryStep, NodeStep, deep_copy_state
 
 __all__ = (
+    "WAITING",
     "BaseNode",
     "Edge",
     "End",

@@ -21,7 +21,7 @@ import typing_extensions
 from . import mermaid
 from .exceptions import GraphRuntimeError, GraphSetupError
 from .locations import note_node_error
-from .nodes import BaseNode, DepsT, End, GraphRunContext, NodeDef, RunEndT
+from .nodes import BaseNode, DepsT, End, GraphRunContext, NodeDef, RunEndT, unset_waits
 from .state import EndStep, HistoryStep, NodeStep, StateT, deep_copy_state, nodes_schema_var
 
 __all__ = ("Graph", "GraphRun", "GraphRunResult")
@@ -531,6 +531,8 @@ class GraphRun(Generic[StateT, DepsT, RunEndT]):
                 raise GraphRuntimeError(f"Cannot call `next` with an `End` node: {node!r}.")
             if node.get_id() not in graph.node_defs:
                 raise GraphRuntimeError(f"Node `{node}` is not in the graph.")
+        if node.waits_for and (unset := unset_waits(node)):
+            raise GraphRuntimeError(waiting_message(node, unset))
         ctx = self._ctx
         if ctx.state is not self.state or ctx.deps is not self.deps:  # reassigned between steps
             ctx = self._ctx = GraphRunContext(self.state, self.deps)
@@ -621,6 +623,17 @@ def _parent_namespace(frame: types.FrameType | None) -> dict[str, Any] | None:
     if back.f_globals.get("__name__") == "typing":
         return _parent_namespace(back)
     return back.f_locals
+
+
+def waiting_message(node: BaseNode[Any, Any, Any], unset: list[str]) -> str:
+    """Why a run cannot go on at a node that waits for a value from outside the graph, and what to do."""
+    fields = " and ".join(", ".join(f"`{name}`" for name in unset).rsplit(", ", 1))
+    return (
+        f"Node `{node.get_id()}` waits for {fields} from outside the graph. Drive the run with "
+        f"`async with graph.iter(...) as run`, set the field{'s' if len(unset) > 1 else ''} on the node "
+        f"(`node.{unset[0]} = ...`) and pass it to `run.next(node)`; or run the graph durably "
+        "(`graphc run --durable`) and supply the value with `graphc runs resume RUN --input JSON`."
+    )
 
 
 def _comma_and(items: list[str]) -> str:

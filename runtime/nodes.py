@@ -18,7 +18,44 @@ if TYPE_CHECKING:
 else:
     StateT = TypeVar("StateT", default=None)
 
-__all__ = ("BaseNode", "DepsT", "Edge", "End", "GraphRunContext", "NodeDef", "RunEndT")
+__all__ = (
+    "WAITING",
+    "BaseNode",
+    "DepsT",
+    "Edge",
+    "End",
+    "GraphRunContext",
+    "NodeDef",
+    "RunEndT",
+    "supply_waits",
+    "type_name",
+    "unset_waits",
+    "validate_waits",
+    "waited_types",
+    "waits_note",
+)
+
+
+class _Waiting:
+    """The value of a waited-for field until the run's caller supplies it."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "WAITING"
+
+    def __copy__(self) -> _Waiting:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Waiting:
+        return self
+
+    def __reduce__(self) -> str:
+        return "WAITING"
+
+
+WAITING: Any = _Waiting()
+"""The default of a waited-for field (`waits (...)` in a spec): typed `Any` so it fits any field type."""
 
 RunEndT = TypeVar("RunEndT", covariant=True, default=None)
 """Covariant type variable for the output of a graph run."""
@@ -47,6 +84,8 @@ class BaseNode(ABC, Generic[StateT, DepsT, NodeRunEndT]):
 
     docstring_notes: ClassVar[bool] = False
     """Set to `True` to render the class docstring as a note in mermaid diagrams."""
+    waits_for: ClassVar[tuple[str, ...]] = ()
+    """Fields a value from outside the graph fills before the node runs (`WAITING` until then)."""
 
     @abstractmethod
     async def run(self, ctx: GraphRunContext[StateT, DepsT]) -> BaseNode[StateT, DepsT, Any] | End[NodeRunEndT]:
@@ -66,15 +105,17 @@ class BaseNode(ABC, Generic[StateT, DepsT, NodeRunEndT]):
         """Get the note shown beside the node in mermaid diagrams.
 
         By default the cleaned class docstring when `docstring_notes` is set,
-        ignoring the docstring `dataclass` generates from the signature.
+        ignoring the docstring `dataclass` generates from the signature; then
+        what the node waits for, if anything (`waits_for`).
         """
+        waits = waits_note(cls.waits_for)
         if not cls.docstring_notes:
-            return None
+            return waits
         docstring = cls.__doc__
         # dataclasses get an automatic docstring, their signature: not a note
         if not docstring or (is_dataclass(cls) and docstring.startswith(f"{cls.__name__}(")):  # type: ignore[unreachable,unused-ignore]
-            return None
-        return inspect.cleandoc(docstring)
+            return waits
+        return inspect.cleandoc(docstring) + (f"\n{waits}" if waits else "")
 
     @classmethod
     def get_node_def(cls, local_ns: dict[str, Any] | None) -> NodeDef[StateT, DepsT, NodeRunEndT]:
@@ -159,3 +200,66 @@ class NodeDef(Generic[StateT, DepsT, NodeRunEndT]):
     """The edge to the end of the run, if the node can return `End`."""
     returns_base_node: bool
     """Whether `run` is annotated as returning any `BaseNode`."""
+
+
+def waits_note(fields: tuple[str, ...] | list[str]) -> str | None:
+    """The line a diagram adds to the note of a node that waits for outside input."""
+    return f"waits for: {', '.join(fields)}" if fields else None
+
+
+def waited_types(cls: type[BaseNode[Any, Any, Any]]) -> dict[str, Any]:
+    """The declared type of each field `cls` waits for, resolved in the class's module."""
+    hints = typing.get_type_hints(cls, include_extras=True)
+    return {name: hints.get(name, Any) for name in cls.waits_for}
+
+
+def validate_waits(
+    cls: type[BaseNode[Any, Any, Any]], values: dict[str, Any], *, partial: bool = False
+) -> dict[str, Any]:
+    """`values` (JSON-like) validated against the types of the fields `cls` waits for.
+
+    Args:
+        cls: The node class.
+        values: A value for each waited-for field (`partial`: for some of them).
+        partial: Whether fields may be left out.
+
+    Raises:
+        ValueError: naming each field that is missing, unknown or of the wrong type.
+    """
+    import pydantic
+
+    types_ = waited_types(cls)
+    problems = [f"`{name}` is not a field `{cls.get_id()}` waits for" for name in values if name not in types_]
+    problems += [f"`{name}` is missing" for name in types_ if name not in values and not partial]
+    validated: dict[str, Any] = {}
+    for name, value in values.items():
+        if name in types_:
+            try:
+                validated[name] = pydantic.TypeAdapter(types_[name]).validate_python(value)
+            except pydantic.ValidationError as e:
+                details = "; ".join(_located(err["loc"], err["msg"]) for err in e.errors())
+                problems.append(f"`{name}`: {details}")
+    if problems:
+        expected = ", ".join(f"{name}: {type_name(t)}" for name, t in types_.items())
+        raise ValueError(f"bad input for `{cls.get_id()}` ({expected}): " + "; ".join(problems))
+    return validated
+
+
+def _located(loc: tuple[int | str, ...], message: str) -> str:
+    return f"{'.'.join(map(str, loc))}: {message}" if loc else message
+
+
+def supply_waits(node: BaseNode[Any, Any, Any], values: dict[str, Any]) -> None:
+    """Set the fields `node` waits for from `values`, validated (see `validate_waits`); unchanged on error."""
+    for name, value in validate_waits(type(node), values).items():
+        setattr(node, name, value)
+
+
+def type_name(tp: Any) -> str:
+    """A type as a person writes it: `bool`, `list[str]`."""
+    return tp.__name__ if isinstance(tp, type) else str(tp).replace("typing.", "")
+
+
+def unset_waits(node: BaseNode[Any, Any, Any]) -> list[str]:
+    """The waited-for fields of `node` that nothing has set yet."""
+    return [name for name in node.waits_for if getattr(node, name, WAITING) is WAITING]

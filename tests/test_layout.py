@@ -37,7 +37,7 @@ CASES = [
     f"outer(inner(first_argument_{LONG}, second_argument_{LONG}), key=value)",
     f"outer(inner(first_argument_{LONG}, second_argument_{LONG}))",
     f"result = await lookup.find(ctx.deps.catalogue, name=self.product, default=None, limit={len(LONG)} * 2, x=1)",
-    f"ctx.state.total += compute(ctx.state.values[0], ctx.state.values[1], factor={len(LONG)}, label=\"{LONG[:40]}\")",
+    f'ctx.state.total += compute(ctx.state.values[0], ctx.state.values[1], factor={len(LONG)}, label="{LONG[:40]}")',
     f'return Review(self.ticket, notes=[*self.notes, "{LONG}"] if False else ["{LONG[:30]}"])',
     f'if matches(self.subject, "{LONG}", case_sensitive=False, other="{LONG[:20]}"):',
     f"value = ({LONG}_some_long_name_for_a_value_that_goes_past_the_line_length_limit_{LONG[:20]},)",

@@ -1,0 +1,182 @@
+"""`graphc run --durable` and `graphc runs ...`: the command line over `runtime.durable`.
+
+Output follows `graphc run`: stdout gets the run id (first line), then the result alone;
+the trace and every message go to stderr. Exit codes: 0 the run ended, 3 it waits for
+input, 1 a node failed (or the spec does not load), 2 a bad request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from runtime.durable import DurableRuns, RunInfo
+
+__all__ = ("EXIT_WAITING", "run_durably", "runs_command")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_WAITING = 0, 1, 2, 3
+
+SpecGraph = Callable[[str, "str | None"], tuple[Any, Any]]
+"""Loads a spec path into (graph, deps), `--deps` JSON applied; exits with a message if it cannot."""
+
+
+def run_durably(args: argparse.Namespace, graph: Any, start: Any, state: Any, deps: Any) -> int:
+    """Start a durable run of a loaded spec and drive it until it ends, fails or waits."""
+    runs = _open(args.db)
+    if runs is None:
+        return EXIT_USAGE
+    spec = os.path.abspath(args.spec)
+    return _finish(args, runs, lambda: runs.start(graph, start, state=state, deps=deps, run_id=args.run_id, spec=spec))
+
+
+def runs_command(args: argparse.Namespace, spec_graph: SpecGraph) -> int:
+    """`graphc runs list|show|resume|cancel`."""
+    runs = _open(args.db)
+    if runs is None:
+        return EXIT_USAGE
+    from runtime.durable import DurableError
+
+    try:
+        if args.runs_command == "list":
+            return _list(args, runs)
+        if args.runs_command == "show":
+            return _show(args, runs)
+        if args.runs_command == "cancel":
+            info = runs.cancel(args.run_id)
+            print(f"run {info.id}: {info.status}", file=sys.stderr)
+            return EXIT_OK
+        info = runs.get(args.run_id)
+    except DurableError as e:
+        print(f"graphc runs {args.runs_command}: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    if info.spec is None:
+        print(
+            f"graphc runs resume: error: run `{info.id}` was not started from a spec file; "
+            "resume it from Python with `DurableRuns.resume(run_id, graph, ...)`",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    given = _json_object(args.input, "--input")
+    if given is False:
+        return EXIT_USAGE
+    assert given is not True
+    graph, deps = spec_graph(info.spec, args.deps)
+    return _finish(args, runs, lambda: runs.resume(info.id, graph, deps=deps, input=given, spec=info.spec))
+
+
+def _open(db: str | None) -> DurableRuns | None:
+    try:
+        from runtime.durable import DurableError, DurableRuns
+    except ImportError as e:
+        print(f"graphc: error: durable runs need DBOS ({e}): pip install 'graphc[durable]'", file=sys.stderr)
+        return None
+    try:
+        return DurableRuns(db)
+    except DurableError as e:
+        print(f"graphc: error: --db: {e}", file=sys.stderr)
+        return None
+
+
+def _json_object(text: str | None, option: str) -> dict[str, Any] | bool | None:
+    """The JSON object an option holds, None when absent, False (after a message) when it is not one."""
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        print(f"graphc runs resume: error: {option} is not valid JSON: {e}", file=sys.stderr)
+        return False
+    if not isinstance(value, dict):
+        print(f"graphc runs resume: error: {option} must be a JSON object of field values", file=sys.stderr)
+        return False
+    return value
+
+
+def _finish(args: argparse.Namespace, runs: DurableRuns, drive: Callable[[], RunInfo]) -> int:
+    """Drive the run, report how it stopped, and exit without waiting for a run blocked on input."""
+    from runtime.durable import DurableError
+
+    try:
+        info = drive()
+    except DurableError as e:
+        print(f"graphc {args.command}: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    print(info.id, flush=True)
+    if info.status == "success":
+        full = runs.get(info.id, history=True)
+        if args.output == "text":
+            print(full.output)
+        else:
+            outcome = {"output": full.output, "state": full.state}
+            if args.history:
+                outcome["history"] = full.history
+            print(json.dumps(outcome))
+        code = EXIT_OK
+    elif info.status == "waiting":
+        fields = ", ".join(info.waits_for["properties"]) if info.waits_for else ""
+        example = json.dumps(dict.fromkeys((info.waits_for or {}).get("properties", {}), "..."))
+        print(
+            f"graphc: run {info.id} waits at `{info.node}` for {fields}; continue it with\n"
+            f"  graphc runs resume {info.id} --input '{example}'",
+            file=sys.stderr,
+        )
+        code = EXIT_WAITING
+    else:
+        print(f"graphc: run {info.id} {info.status}: {info.error or 'at ' + str(info.node)}", file=sys.stderr)
+        code = EXIT_FAILED
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # a waiting run's workflow thread is blocked in `recv` for as long as the wait lasts:
+    # everything is in the database, so leave without joining it
+    os._exit(code)
+
+
+def _list(args: argparse.Namespace, runs: DurableRuns) -> int:
+    found = runs.list(args.status)
+    if args.format == "json":
+        print(json.dumps([r.as_json() for r in found], indent=2))
+        return EXIT_OK
+    rows = [["ID", "GRAPH", "STATUS", "NODE", "STARTED", "UPDATED", "VERSION"]]
+    for r in found:
+        times = [t.strftime("%Y-%m-%d %H:%M:%S") if t else "-" for t in (r.started, r.updated)]
+        rows.append([r.id, r.graph, r.status, r.node or "-", *times, r.version])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    return EXIT_OK
+
+
+def _show(args: argparse.Namespace, runs: DurableRuns) -> int:
+    info = runs.get(args.run_id, history=True)
+    if args.format == "json":
+        print(json.dumps({**info.as_json(), "history": info.history}, indent=2))
+        return EXIT_OK
+    lines = [
+        f"run      {info.id}",
+        f"graph    {info.graph}" + (f" ({info.spec})" if info.spec else ""),
+        f"status   {info.status}",
+        f"node     {info.node or '-'}",
+        f"version  {info.version}",
+        f"started  {info.started.isoformat() if info.started else '-'}",
+        f"updated  {info.updated.isoformat() if info.updated else '-'}",
+    ]
+    if info.waits_for is not None:
+        lines.append("waits for (JSON Schema of --input):")
+        lines += ["  " + line for line in json.dumps(info.waits_for, indent=2).splitlines()]
+    if info.status == "success":
+        lines.append(f"output   {json.dumps(info.output)}")
+    if info.error:
+        lines.append(f"error    {info.error}")
+    lines.append(f"history  {len(info.history)} steps:")
+    for number, step in enumerate(info.history, 1):
+        if step.get("kind") == "end":
+            lines.append(f"  {number:>4}. End({json.dumps(step['result']['data'])})")
+        else:
+            lines.append(f"  {number:>4}. {step['node']['node_id']} -> state {json.dumps(step['state'])}")
+    print("\n".join(lines))
+    return EXIT_OK
