@@ -98,7 +98,7 @@ def _json_object(text: str | None, option: str) -> dict[str, Any] | bool | None:
 
 
 def _finish(args: argparse.Namespace, runs: DurableRuns, drive: Callable[[], RunInfo]) -> int:
-    """Drive the run, report how it stopped, and exit without waiting for a run blocked on input."""
+    """Drive the run and report how it stopped (a waiting run's thread here returns at exit)."""
     from runtime.durable import DurableError
 
     try:
@@ -129,11 +129,7 @@ def _finish(args: argparse.Namespace, runs: DurableRuns, drive: Callable[[], Run
     else:
         print(f"graphc: run {info.id} {info.status}: {info.error or 'at ' + str(info.node)}", file=sys.stderr)
         code = EXIT_FAILED
-    sys.stdout.flush()
-    sys.stderr.flush()
-    # a waiting run's workflow thread is blocked in `recv` for as long as the wait lasts:
-    # everything is in the database, so leave without joining it
-    os._exit(code)
+    return code
 
 
 def _list(args: argparse.Namespace, runs: DurableRuns) -> int:

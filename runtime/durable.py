@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
+import functools
 import hashlib
 import inspect
 import json
@@ -169,18 +170,24 @@ class _Loaded:
     spec: str | None
 
     def node(self, data: dict[str, Any]) -> BaseNode[Any, Any, Any]:
-        return pydantic.TypeAdapter(self.graph.node_types[data["node"]]).validate_python(data["data"])
+        return _adapter(self.graph.node_types[data["node"]]).validate_python(data["data"])
 
     def dump_node(self, node: BaseNode[Any, Any, Any]) -> dict[str, Any]:
         unset = set(unset_waits(node))
-        data = pydantic.TypeAdapter(type(node)).dump_python(node, mode="json", exclude=unset or None)
+        data = _adapter(type(node)).dump_python(node, mode="json", exclude=unset or None)
         return {"node": node.get_id(), "data": data}
 
     def state(self, data: Any) -> Any:
-        return pydantic.TypeAdapter(self.graph.state_type).validate_python(data)
+        return _adapter(self.graph.state_type).validate_python(data)
 
     def dump_state(self, state: Any) -> Any:
-        return pydantic.TypeAdapter(self.graph.state_type).dump_python(state, mode="json")
+        return _adapter(self.graph.state_type).dump_python(state, mode="json")
+
+
+@functools.lru_cache(maxsize=256)
+def _adapter(tp: Any) -> pydantic.TypeAdapter[Any]:
+    """One validator/serialiser per node or state class: building one costs a millisecond, a step far less."""
+    return pydantic.TypeAdapter(tp)
 
 
 _loaded: dict[str, _Loaded] = {}
@@ -188,6 +195,21 @@ _signals: dict[str, queue.Queue[tuple[str, Any]]] = {}
 """Per run started or resumed from this process: where its workflow says it waits or has finished."""
 _waiting_here: set[str] = set()
 """Runs whose workflow is blocked in `recv` in this process: input sent to them needs no resume."""
+_LEAVE = {"graphc": "leave"}
+"""What this process sends its own waiting runs as it exits: their threads return, the runs stay waiting."""
+_leaving = threading.Event()
+
+
+class _Leave(BaseException):
+    """Ends a waiting run's execution in this process without an outcome (DBOS records none for it)."""
+
+
+def _leave_waiting_runs() -> None:
+    """At exit: wake the runs blocked in `recv` here, so the interpreter need not wait for their threads."""
+    _leaving.set()
+    for run_id in list(_waiting_here):
+        with contextlib.suppress(Exception):
+            DBOS.send(run_id, _LEAVE, _INPUT_TOPIC)
 
 
 @DBOS.workflow(name=_WORKFLOW)
@@ -232,7 +254,9 @@ def _input_for(run_id: str, node: BaseNode[Any, Any, Any], ordinal: int) -> dict
     try:
         while True:
             message = DBOS.recv(_INPUT_TOPIC, timeout_seconds=_WAIT_SECONDS)
-            if isinstance(message, dict):
+            if _leaving.is_set():
+                raise _Leave
+            if isinstance(message, dict) and message != _LEAVE:
                 with contextlib.suppress(ValueError):  # checked before it was sent; a stray message is skipped
                     validate_waits(type(node), message)
                     break
@@ -301,6 +325,7 @@ def _launch(url: str, version: str) -> _Engine:
             config={
                 "name": "graphc",
                 "system_database_url": url,
+                "system_database_engine": _sqlite_engine(url) if url.startswith("sqlite:") else None,
                 "application_version": version,
                 "executor_id": executor_id,
                 "serializer": _SERIALIZER,
@@ -314,8 +339,32 @@ def _launch(url: str, version: str) -> _Engine:
         except Exception as e:
             DBOS.destroy(destroy_registry=False)
             raise DurableError(f"cannot open the run database {_shown(url)}: {e}") from None
+        if _engine is None:  # before the executor's own exit hook joins the threads (these run in reverse)
+            threading._register_atexit(_leave_waiting_runs)  # type: ignore[attr-defined]
         _engine = _Engine(url, version, queue_name)
         return _engine
+
+
+def _sqlite_engine(url: str) -> Any:
+    """DBOS's SQLite engine, in WAL mode with `synchronous=NORMAL`.
+
+    A commit survives a killed process (what durable runs promise) without an fsync per
+    step; only an OS crash or power loss may lose the last steps.
+    """
+    import sqlalchemy
+    from sqlalchemy import event
+
+    engine = sqlalchemy.create_engine(url)
+
+    @event.listens_for(engine, "connect")
+    def configure(connection: Any, record: Any) -> None:
+        connection.isolation_level = "IMMEDIATE"  # as DBOS's own engine: writers queue up
+        connection.execute("PRAGMA busy_timeout=30000")
+        connection.execute("PRAGMA foreign_keys=ON")
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+
+    return engine
 
 
 def _shown(url: str) -> str:
