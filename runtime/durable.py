@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
-import functools
 import hashlib
 import inspect
 import json
@@ -170,7 +169,8 @@ class _Loaded:
     spec: str | None
 
     def node(self, data: dict[str, Any]) -> BaseNode[Any, Any, Any]:
-        return _adapter(self.graph.node_types[data["node"]]).validate_python(data["data"])
+        node: BaseNode[Any, Any, Any] = _adapter(self.graph.node_types[data["node"]]).validate_python(data["data"])
+        return node
 
     def dump_node(self, node: BaseNode[Any, Any, Any]) -> dict[str, Any]:
         unset = set(unset_waits(node))
@@ -184,10 +184,15 @@ class _Loaded:
         return _adapter(self.graph.state_type).dump_python(state, mode="json")
 
 
-@functools.lru_cache(maxsize=256)
+_adapters: dict[Any, pydantic.TypeAdapter[Any]] = {}
+
+
 def _adapter(tp: Any) -> pydantic.TypeAdapter[Any]:
     """One validator/serialiser per node or state class: building one costs a millisecond, a step far less."""
-    return pydantic.TypeAdapter(tp)
+    adapter = _adapters.get(tp)
+    if adapter is None:
+        adapter = _adapters[tp] = pydantic.TypeAdapter(tp)
+    return adapter
 
 
 _loaded: dict[str, _Loaded] = {}
