@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SPEC = '''graph Loop -> int
+SPEC = """graph Loop -> int
 start Tick
 
 state:
@@ -33,7 +33,7 @@ node Tick(n: int = 0, last: int = 1000):
     state.total += n
     if n >= last -> End(state.total)
     -> Tick(n + 1, last)
-'''
+"""
 
 PEER = """
 import asyncio, json, sys, time
@@ -100,7 +100,9 @@ def main() -> None:
         print(f"{name:<55} {steps:>7,} {elapsed:>9.3f} {steps / elapsed:>9,.0f}")
     durable = {steps: elapsed for name, steps, elapsed in rows if name.startswith("graphc")}
     file_1000 = next((e for n, s, e in rows if "File" in n and s == 1000), None)
-    print(f"\ndurable 10,000 / 1,000 steps: {durable[10000] / durable[1000]:.1f}x the time (linear: 10x; target <= 11x)")
+    print(
+        f"\ndurable 10,000 / 1,000 steps: {durable[10000] / durable[1000]:.1f}x the time (linear: 10x; target <= 11x)"
+    )
     if file_1000 is not None:
         print(f"durable vs FileStatePersistence at 1,000 steps: {file_1000 / durable[1000]:.1f}x faster (target > 1x)")
 

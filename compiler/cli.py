@@ -103,7 +103,34 @@ def _build_parser() -> argparse.ArgumentParser:
     _db_option(durable)
     durable.add_argument("--run-id", metavar="ID", help="the run's id (default: a new UUID)")
 
-    runs = commands.add_parser("runs", help="list, show, resume and cancel durable runs")
+    submit = commands.add_parser("submit", help="queue a durable run of a spec for workers; prints its id")
+    submit.add_argument("spec", metavar="SPEC")
+    submit.add_argument("--start", metavar="NODE", help="start node (default: the spec's `start`)")
+    submit.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE", help="as for `graphc run`")
+    submit.add_argument("--state", metavar="JSON", help="initial state fields as a JSON object")
+    submit.add_argument("--run-id", metavar="ID", help="the run's id (default: a new UUID)")
+    submit.add_argument("--allow-import", action="append", metavar="MODULE", help="as for `graphc check`")
+    _db_option(submit)
+
+    worker = commands.add_parser("worker", help="run submitted runs until stopped (SIGTERM/SIGINT)")
+    _db_option(worker)
+    worker.add_argument(
+        "--id", required=True, metavar="ID", help="a stable executor id: restarted with it, a worker recovers its runs"
+    )
+    worker.add_argument("--concurrency", type=int, default=8, metavar="N", help="runs in flight at most (default 8)")
+    worker.add_argument("--queue-concurrency", type=int, metavar="N", help="runs in flight across all workers at most")
+    worker.add_argument(
+        "--allow-import", action="append", metavar="MODULE", help="a spec importing from other modules fails (E120)"
+    )
+    worker.add_argument(
+        "--grace",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="on SIGTERM/SIGINT, how long runs in flight may finish before they are handed back (default 30)",
+    )
+
+    runs = commands.add_parser("runs", help="list, show, resume, cancel and recover durable runs")
     runs_commands = runs.add_subparsers(dest="runs_command", required=True, metavar="COMMAND")
     list_ = runs_commands.add_parser("list", help="the runs: id, graph, status, node, times, version")
     _db_option(list_)
@@ -123,6 +150,11 @@ def _build_parser() -> argparse.ArgumentParser:
     cancel = runs_commands.add_parser("cancel", help="cancel a run that has not ended")
     cancel.add_argument("run_id", metavar="RUN")
     _db_option(cancel)
+    recover = runs_commands.add_parser(
+        "recover", help="hand the runs of a worker that will not come back to the others"
+    )
+    recover.add_argument("--executor", required=True, metavar="ID", help="the dead worker's --id")
+    _db_option(recover)
 
     mermaid = commands.add_parser("mermaid", help="print the graph as a mermaid state diagram (as `diagram`)")
     mermaid.add_argument("spec", metavar="SPEC")

@@ -43,6 +43,8 @@ def run_command(args: argparse.Namespace) -> int:
         "fmt": _fmt,
         "schema": _schema,
         "runs": _runs,
+        "submit": _submit,
+        "worker": _worker,
     }
     try:
         return handlers[args.command](args)
@@ -173,13 +175,13 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_SPEC if errors else EXIT_OK
 
 
-def _load(path: str) -> Any:
+def _load(path: str, allowed_imports: list[str] | None = None) -> Any:
     from .loader import load_module
 
     source = _read(path)
     _sources[source.name] = source.text
     try:
-        return load_module(path)
+        return load_module(path, allowed_imports=allowed_imports)
     except DiagnosticError:
         raise
     except Exception as e:  # importing what the spec imports failed: the user's environment
@@ -206,17 +208,10 @@ def _spec_graph(path: str, deps_json: str | None) -> tuple[Any, Any]:
     return graph, _initial(graph.deps_type, "deps", deps_json)
 
 
-def _run(args: argparse.Namespace) -> int:
-    import asyncio
-    import contextlib
-
+def _start_of(args: argparse.Namespace, module: Any) -> tuple[Any, Any, Any, Any]:
+    """The graph, start node (`--start`, `--arg`), state (`--state`) and deps (`--deps`) a run is asked for."""
     import pydantic
 
-    from runtime import End, GraphRuntimeError
-
-    if args.max_steps is not None and args.max_steps < 0:
-        raise _UsageError("--max-steps must be 0 (no limit) or more")
-    module = _load(args.spec)
     graph = module.graph
     start_name = args.start or getattr(getattr(module, "start", None), "__name__", None)
     if start_name is None:
@@ -238,6 +233,33 @@ def _run(args: argparse.Namespace) -> int:
         raise _UsageError(f"bad --arg for `{start_name}`: {_brief(e)}") from None
     state = _initial(graph.state_type, "state", args.state)
     deps = _initial(graph.deps_type, "deps", args.deps)
+    return graph, start, state, deps
+
+
+def _submit(args: argparse.Namespace) -> int:
+    from .runs import submit_command
+
+    args.deps = None  # deps are never stored: a worker builds the spec's declared ones
+    graph, start, state, _ = _start_of(args, _load(args.spec, args.allow_import))
+    return submit_command(args, graph, start, state, _read(args.spec))
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from .runs import worker_command
+
+    return worker_command(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    import asyncio
+    import contextlib
+
+    from runtime import End, GraphRuntimeError
+
+    if args.max_steps is not None and args.max_steps < 0:
+        raise _UsageError("--max-steps must be 0 (no limit) or more")
+    module = _load(args.spec)
+    graph, start, state, deps = _start_of(args, module)
     if args.durable:
         from .runs import run_durably
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from runtime.durable import DurableRuns, RunInfo
 
-__all__ = ("EXIT_WAITING", "run_durably", "runs_command")
+__all__ = ("EXIT_WAITING", "run_durably", "runs_command", "submit_command", "worker_command")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_WAITING = 0, 1, 2, 3
 
@@ -50,7 +50,13 @@ def runs_command(args: argparse.Namespace, spec_graph: SpecGraph) -> int:
             info = runs.cancel(args.run_id)
             print(f"run {info.id}: {info.status}", file=sys.stderr)
             return EXIT_OK
+        if args.runs_command == "recover":
+            handed = runs.recover(args.executor)
+            print(f"{len(handed)} run(s) of {args.executor} back on the queue: {' '.join(handed)}", file=sys.stderr)
+            return EXIT_OK
         info = runs.get(args.run_id)
+        if info.queued:
+            return _resume_queued(args, runs, info)
     except DurableError as e:
         print(f"graphc runs {args.runs_command}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -66,7 +72,92 @@ def runs_command(args: argparse.Namespace, spec_graph: SpecGraph) -> int:
         return EXIT_USAGE
     assert given is not True
     graph, deps = spec_graph(info.spec, args.deps)
-    return _finish(args, runs, lambda: runs.resume(info.id, graph, deps=deps, input=given, spec=info.spec))
+    return _finish(args, runs, lambda: runs.resume(info.id, graph, deps=deps, input=given))
+
+
+def _resume_queued(args: argparse.Namespace, runs: DurableRuns, info: RunInfo) -> int:
+    """A submitted run goes back on the workers' queue (its input checked against the stored spec's types)."""
+    from .workers import spec_loader
+
+    given = _json_object(args.input, "--input")
+    if given is False:
+        return EXIT_USAGE
+    assert given is not True
+    graph = None
+    if info.status == "waiting":
+        name, source = runs.stored_spec(info.id)
+        graph = spec_loader()(name, source)[0]
+    resumed = runs.resume(info.id, graph, input=given)
+    print(info.id)
+    print(f"graphc: run {info.id} is back on the queue ({resumed.status})", file=sys.stderr)
+    return EXIT_OK
+
+
+def submit_command(args: argparse.Namespace, graph: Any, start: Any, state: Any, source: Any) -> int:
+    """`graphc submit`: store the spec, queue the run, print its id."""
+    runs = _open(args.db)
+    if runs is None:
+        return EXIT_USAGE
+    from runtime.durable import DurableError
+
+    try:
+        run_id = runs.submit(
+            os.path.basename(source.name),
+            source.text,
+            graph,
+            start,
+            state=state,
+            run_id=args.run_id,
+            spec=os.path.abspath(args.spec),
+        )
+    except DurableError as e:
+        print(f"graphc submit: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    print(run_id)
+    return EXIT_OK
+
+
+def worker_command(args: argparse.Namespace) -> int:
+    """`graphc worker`: take submitted runs until SIGTERM/SIGINT; then finish or hand back, and exit 0."""
+    import signal
+    import threading
+
+    from runtime.durable import DurableError
+
+    from .workers import Worker
+
+    if args.concurrency < 1 or (args.queue_concurrency is not None and args.queue_concurrency < 1):
+        print("graphc worker: error: --concurrency and --queue-concurrency must be 1 or more", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        worker = Worker(
+            args.db,
+            executor_id=args.id,
+            concurrency=args.concurrency,
+            queue_concurrency=args.queue_concurrency,
+            allowed_imports=args.allow_import,
+        )
+        worker.start()
+    except DurableError as e:
+        print(f"graphc worker: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    stopping = threading.Event()
+
+    def stop(signum: int, frame: Any) -> None:
+        if stopping.is_set():  # the second signal: leave now; DBOS recovers what was held
+            os._exit(EXIT_FAILED)
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f"graphc worker {args.id}: taking runs (concurrency {args.concurrency})", file=sys.stderr, flush=True)
+    while not stopping.wait(0.5):
+        pass
+    print(f"graphc worker {args.id}: stopping; runs in flight have {args.grace:g} s", file=sys.stderr, flush=True)
+    handed = worker.stop(args.grace)
+    if handed:
+        print(f"graphc worker {args.id}: handed back {' '.join(handed)}", file=sys.stderr)
+    return EXIT_OK
 
 
 def _open(db: str | None) -> DurableRuns | None:

@@ -4,24 +4,31 @@ The only module of graphc that imports DBOS. A run's id is its workflow id; each
 `run` is one DBOS step whose recorded output is the history step it adds, the state after
 it and the next node — plain JSON (DBOS's portable serializer, not pickle), so a stored
 run is readable and loads back typed. A killed process loses at most the node it was in:
-`DurableRuns.resume` replays the recorded steps without running them and goes on from
-the state after the last one (at-least-once for a node interrupted mid-way).
+a resumed run replays the recorded steps without running them and goes on from the state
+after the last one (at-least-once for a node interrupted mid-way).
 
-A node that waits for outside input (`waits (...)` in a spec) stops the run there with
-status `waiting`: the workflow records what it waits for and blocks in `DBOS.recv`;
-the process may exit. `resume(..., input=...)` validates the input against the declared
-types, sends it to the run and puts the run back on this process's own queue, where the
-replay finds the message and goes on.
+Two ways to run:
+- In this process (`DurableRuns.start` / `resume`): the run is pinned to its graph's
+  version (DBOS's `application_version`: the generated module's digest and graphc's
+  version), so changed code never replays an old run's steps.
+- On workers (`DurableRuns.submit` / `serve`): the spec's source is stored with the run
+  (content-addressed, once per distinct spec) and the run goes on DBOS's queue
+  `graphc-runs`; any worker of this graphc version compiles the stored spec (through a
+  loader the caller gives, so this module needs no compiler) and runs it. A worker
+  restarted with the same executor id recovers what it held (DBOS's own recovery).
 
-A run is pinned to its graph's version (the generated module's digest and graphc's
-version, DBOS's `application_version`): resuming it with a different graph is refused.
+A node that waits for outside input (`waits (...)`) parks the run: its workflow records
+what it waits for, moves the run to the queue `graphc-waiting` that nobody dequeues from
+and returns its thread — nothing is held in memory, no worker slot is taken. `resume`
+with input validates it against the declared types, sends it to the run (DBOS messages),
+marks that wait answered and puts the run back on a queue, where the replay finds the
+message and goes on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import builtins
-import contextlib
 import hashlib
 import inspect
 import json
@@ -30,17 +37,20 @@ import queue
 import socket
 import sys
 import threading
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pydantic
 from dbos import (
     DBOS,
     DBOSClient,
     DBOSPortableJSONSerializer,
+    EnqueueOptions,
     PortableWorkflowError,
     SetWorkflowAttributes,
     SetWorkflowID,
@@ -57,6 +67,7 @@ __all__ = (
     "DurableError",
     "DurableRuns",
     "RunInfo",
+    "SpecLoader",
     "database_url",
     "graph_version",
 )
@@ -65,12 +76,19 @@ DEFAULT_DB_FILE = "graphc-runs.sqlite"
 """The SQLite file (in the current directory) that holds runs when neither `--db` nor `$GRAPHC_DB` says."""
 STATUSES = ("running", "waiting", "success", "error", "cancelled")
 """A run's status as `graphc runs list` shows it."""
+RUNS_QUEUE = "graphc-runs"
+"""The queue workers take submitted runs from."""
+WAITING_QUEUE = "graphc-waiting"
+"""Where a run waiting for input is parked: nobody dequeues from it."""
+
+SpecLoader = Callable[[str, str], tuple[Graph[Any, Any, Any], Any]]
+"""Compiles a stored spec (file name, source) into its graph and the deps its runs get; raises if it cannot."""
 
 _WORKFLOW = "graphc.run"
 _NODE_STEP = "graphc.node"
 _INPUT_TOPIC = "graphc.input"
 _WAIT_EVENT = "graphc.waiting"
-_WAIT_SECONDS = 365 * 24 * 3600.0  # a recv's timeout: a run waits for a person for as long as it takes
+_SPEC_KEY = "spec:"
 _SERIALIZER = DBOSPortableJSONSerializer()
 _DBOS_STATUS = {
     "PENDING": "running",
@@ -81,6 +99,7 @@ _DBOS_STATUS = {
     "MAX_RECOVERY_ATTEMPTS_EXCEEDED": "error",
     "CANCELLED": "cancelled",
 }
+_ENDED = ("success", "error", "cancelled")
 
 
 class DurableError(Exception):
@@ -100,8 +119,12 @@ class RunInfo:
     version: str
     started: datetime | None
     updated: datetime | None
+    executor: str | None = None
+    """The process (executor id) that ran it last."""
     spec: str | None = None
-    """The spec file the run was started from, when it was started from one."""
+    """The spec file it was started or submitted from."""
+    queued: bool = False
+    """Whether it runs on workers (`submit`) rather than in the process that started it."""
     waits_for: dict[str, Any] | None = None
     """When waiting: the JSON Schema of the input it waits for (an object with one property per field)."""
     wait_ordinal: int = 0
@@ -112,11 +135,13 @@ class RunInfo:
     """The state (as JSON) after the last recorded step."""
     error: str | None = None
     """The failure (type, message, spec line) once the run failed."""
+    steps: int = 0
+    """Nodes run (recorded steps)."""
     history: list[Any] = field(default_factory=list, repr=False)
     """The history as `Graph.dump_history` writes it, when asked for."""
 
     def as_json(self) -> dict[str, Any]:
-        """The run as `graphc runs show --format json` prints it."""
+        """The run as `graphc runs show --format json` prints it (without the history)."""
         data = {k: v for k, v in self.__dict__.items() if k != "history"}
         data["started"] = self.started.isoformat() if self.started else None
         data["updated"] = self.updated.isoformat() if self.updated else None
@@ -136,7 +161,7 @@ def database_url(db: str | None) -> str:
 
 
 def graph_version(graph: Graph[Any, Any, Any]) -> str:
-    """The version a run of `graph` is pinned to: the digest of its nodes' module source and graphc's version."""
+    """The version a run of `graph` in this process is pinned to: its nodes' module source digest, graphc's version."""
     sources = []
     for module_name in sorted({cls.__module__ for cls in graph.node_types.values()}):
         module = sys.modules.get(module_name)
@@ -148,6 +173,11 @@ def graph_version(graph: Graph[Any, Any, Any]) -> str:
     return f"{graph.name or 'graph'}-{digest}-graphc{_graphc_version()}"
 
 
+def worker_version() -> str:
+    """The version of submitted runs and of the workers that take them: graphc's own."""
+    return f"graphc-{_graphc_version()}-workers"
+
+
 def _graphc_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -157,7 +187,7 @@ def _graphc_version() -> str:
         return "dev"
 
 
-# ---- what the workflow needs in this process -------------------------------------------
+# ---- the graphs this process can run ----------------------------------------------------------
 
 
 @dataclass
@@ -166,7 +196,6 @@ class _Loaded:
 
     graph: Graph[Any, Any, Any]
     deps: Any
-    spec: str | None
 
     def node(self, data: dict[str, Any]) -> BaseNode[Any, Any, Any]:
         node: BaseNode[Any, Any, Any] = _adapter(self.graph.node_types[data["node"]]).validate_python(data["data"])
@@ -196,38 +225,43 @@ def _adapter(tp: Any) -> pydantic.TypeAdapter[Any]:
 
 
 _loaded: dict[str, _Loaded] = {}
-_signals: dict[str, queue.Queue[tuple[str, Any]]] = {}
-"""Per run started or resumed from this process: where its workflow says it waits or has finished."""
-_waiting_here: set[str] = set()
-"""Runs whose workflow is blocked in `recv` in this process: input sent to them needs no resume."""
-_LEAVE = {"graphc": "leave"}
-"""What this process sends its own waiting runs as it exits: their threads return, the runs stay waiting."""
-_leaving = threading.Event()
+"""By graph key: a local graph's version, or `spec:DIGEST` for a stored spec."""
+_signals: dict[str, queue.Queue[tuple[str, int]]] = {}
+"""Per run started or resumed from this process: where its workflow says it parked at a wait or finished."""
 
 
-class _Leave(BaseException):
-    """Ends a waiting run's execution in this process without an outcome (DBOS records none for it)."""
+class _Parked(BaseException):
+    """Leaves a run's workflow without an outcome (DBOS records none): the run waits on `WAITING_QUEUE`."""
 
 
-def _leave_waiting_runs() -> None:
-    """At exit: wake the runs blocked in `recv` here, so the interpreter need not wait for their threads."""
-    _leaving.set()
-    for run_id in list(_waiting_here):
-        with contextlib.suppress(Exception):
-            DBOS.send(run_id, _LEAVE, _INPUT_TOPIC)
+def _graph_for(key: str) -> _Loaded:
+    loaded = _loaded.get(key)
+    if loaded is not None:
+        return loaded
+    engine = _engine
+    if not key.startswith(_SPEC_KEY) or engine is None or engine.load_spec is None:
+        raise PortableWorkflowError(f"this process cannot run graph {key}", "GraphVersionError", data={"key": key})
+    digest = key.removeprefix(_SPEC_KEY)
+    stored = _SpecStore(engine.url).get(digest)
+    if stored is None:
+        raise PortableWorkflowError(f"the spec {digest} is not in the database", "SpecMissing", data={"key": key})
+    name, source = stored
+    try:
+        graph, deps = engine.load_spec(name, source)
+    except Exception as e:  # the stored spec does not compile here (an import outside --allow-import, say)
+        raise PortableWorkflowError(f"{name} does not compile here: {e}", type(e).__name__, data={"key": key}) from None
+    loaded = _loaded[key] = _Loaded(graph, deps)
+    return loaded
 
 
 @DBOS.workflow(name=_WORKFLOW)
-def _run_workflow(version: str, start: dict[str, Any], state: Any) -> Any:
+def _run_workflow(key: str, start: dict[str, Any], state: Any) -> Any:
     """A whole run; replayed from the recorded steps when resumed."""
     run_id = DBOS.workflow_id
     assert run_id is not None
+    outcome: tuple[str, int] = ("finished", 0)
     try:
-        loaded = _loaded.get(version)
-        if loaded is None:
-            raise PortableWorkflowError(
-                f"this process cannot run graph version {version}", "GraphVersionError", data={"version": version}
-            )
+        loaded = _graph_for(key)
         node, current = loaded.node(start), loaded.state(state)
         waits = 0  # the waits passed so far: a replay passes the same ones again
         loop = asyncio.new_event_loop()  # one loop for the run's nodes, so deps bound to a loop keep working
@@ -244,31 +278,33 @@ def _run_workflow(version: str, start: dict[str, Any], state: Any) -> Any:
                 node = loaded.node(out["next"])
         finally:
             loop.close()
+    except _Parked:
+        outcome = ("waiting", waits)
+        raise
     finally:
         if (signal := _signals.get(run_id)) is not None:
-            signal.put(("finished", None))
+            signal.put(outcome)
 
 
 def _input_for(run_id: str, node: BaseNode[Any, Any, Any], ordinal: int) -> dict[str, Any]:
-    """Record what the run waits for, then block until a valid input arrives (the process may exit meanwhile)."""
-    info = {"node": node.get_id(), "schema": waits_schema(type(node)), "ordinal": ordinal}
-    DBOS.set_event(_WAIT_EVENT, info)
-    if (signal := _signals.get(run_id)) is not None:
-        signal.put(("waiting", ordinal))
-    _waiting_here.add(run_id)
-    try:
-        while True:
-            message = DBOS.recv(_INPUT_TOPIC, timeout_seconds=_WAIT_SECONDS)
-            if _leaving.is_set():
-                raise _Leave
-            if isinstance(message, dict) and message != _LEAVE:
-                with contextlib.suppress(ValueError):  # checked before it was sent; a stray message is skipped
-                    validate_waits(type(node), message)
-                    break
-    finally:
-        _waiting_here.discard(run_id)
-    DBOS.set_event(_WAIT_EVENT, None)
-    return message
+    """The input for wait number `ordinal`: received if it was answered, else the run is parked."""
+    DBOS.set_event(_WAIT_EVENT, {"node": node.get_id(), "schema": waits_schema(type(node)), "ordinal": ordinal})
+    engine = _engine
+    assert engine is not None
+    if engine.answered(run_id) < ordinal:  # read outside the workflow's record: no step is recorded
+        engine.client.resume_workflow(run_id, queue_name=WAITING_QUEUE)
+        if engine.answered(run_id) >= ordinal:  # answered while parking: back to work
+            engine.client.resume_workflow(run_id, queue_name=engine.home_queue(run_id))
+        raise _Parked
+    while True:  # sent before the wait was marked answered, so it is there
+        message = DBOS.recv(_INPUT_TOPIC, timeout_seconds=60)
+        if isinstance(message, dict):
+            try:
+                validate_waits(type(node), message)
+            except ValueError:  # checked before it was sent; a stray message is skipped
+                continue
+            DBOS.set_event(_WAIT_EVENT, None)
+            return message
 
 
 @DBOS.step(name=_NODE_STEP)
@@ -282,8 +318,8 @@ def _node_step(
             loaded.graph.next(node, history, state=state, deps=loaded.deps, infer_name=False)
         )
     except Exception as e:
-        notes = [str(n) for n in getattr(e, "__notes__", [])]
-        message = f"{type(e).__name__}: {e}" + "".join(f" ({n})" for n in notes)
+        notes = "".join(f" ({n})" for n in getattr(e, "__notes__", []))
+        message = f"{type(e).__name__}: {e}{notes}"
         raise PortableWorkflowError(message, type(e).__name__, data={"node": node.get_id()}) from None
     return {
         "steps": json.loads(loaded.graph.dump_history(history)),
@@ -298,34 +334,106 @@ def waits_schema(cls: type[BaseNode[Any, Any, Any]]) -> dict[str, Any]:
     return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
 
 
-# ---- the engine: one DBOS per process -----------------------------------------------------
+# ---- the spec store: submitted specs, content-addressed -----------------------------------------
+
+
+class _SpecStore:
+    """Table `graphc_specs` beside DBOS's tables: each distinct submitted spec once, by the digest of its source."""
+
+    _engines: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, url: str) -> None:
+        import sqlalchemy
+
+        engine = self._engines.get(url)
+        if engine is None:
+            driver_url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+            engine = self._engines[url] = sqlalchemy.create_engine(driver_url)
+            with engine.begin() as connection:
+                connection.execute(
+                    sqlalchemy.text(
+                        "CREATE TABLE IF NOT EXISTS graphc_specs "
+                        "(digest VARCHAR(64) PRIMARY KEY, name TEXT NOT NULL, source TEXT NOT NULL)"
+                    )
+                )
+        self.engine = engine
+
+    def put(self, name: str, source: str) -> str:
+        import sqlalchemy
+
+        digest = hashlib.sha256(f"{name}\0{source}".encode()).hexdigest()
+        with self.engine.begin() as connection:
+            if self.get(digest) is None:
+                statement = "INSERT INTO graphc_specs (digest, name, source) VALUES (:d, :n, :s) ON CONFLICT DO NOTHING"
+                connection.execute(sqlalchemy.text(statement), {"d": digest, "n": name, "s": source})
+        return digest
+
+    def get(self, digest: str) -> tuple[str, str] | None:
+        import sqlalchemy
+
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                sqlalchemy.text("SELECT name, source FROM graphc_specs WHERE digest = :d"), {"d": digest}
+            ).fetchone()
+        return (row[0], row[1]) if row is not None else None
+
+
+# ---- the engine: one DBOS per process -----------------------------------------------------------
 
 
 @dataclass
 class _Engine:
     url: str
     version: str
+    executor_id: str
     queue_name: str
+    """Where this process takes runs from: its own queue, or `RUNS_QUEUE` for a worker."""
+    client: DBOSClient
+    """For what a workflow must do without recording it as a step (parking)."""
+    load_spec: SpecLoader | None = None
+
+    def answered(self, run_id: str) -> int:
+        found = self.client.list_workflows(workflow_ids=[run_id], load_input=False, load_output=False)
+        return int(((found[0].attributes or {}) if found else {}).get("graphc_answered", 0))
+
+    def home_queue(self, run_id: str) -> str:
+        found = self.client.list_workflows(workflow_ids=[run_id], load_input=False, load_output=False)
+        queued = bool(found and (found[0].attributes or {}).get("graphc_queued"))
+        return RUNS_QUEUE if queued else self.queue_name
 
 
 _engine: _Engine | None = None
 _engine_lock = threading.Lock()
 
 
-def _launch(url: str, version: str) -> _Engine:
-    """DBOS configured for this database and graph version, launched once per process (relaunched on change).
+def _launch(
+    url: str,
+    version: str,
+    *,
+    executor_id: str | None = None,
+    worker_concurrency: int | None = None,
+    global_concurrency: int | None = None,
+    load_spec: SpecLoader | None = None,
+) -> _Engine:
+    """DBOS configured for this database and version, launched once per process (relaunched on change).
 
-    Each process gets an executor id and a queue of its own: DBOS then recovers nothing
-    behind the user's back at launch, and a run resumed here runs here.
+    A process that runs graphs itself gets an executor id and a queue of its own: DBOS then
+    recovers nothing behind the user's back at launch, and a run resumed here runs here. A
+    worker (`executor_id` given) takes runs from `RUNS_QUEUE` and, at launch, recovers the
+    runs its executor id held when it died.
     """
     global _engine
     with _engine_lock:
-        if _engine is not None and (_engine.url, _engine.version) == (url, version):
-            return _engine
-        if _engine is not None:
+        engine = _engine
+        if engine is not None and (engine.url, engine.version) == (url, version) and executor_id is None:
+            return engine
+        if engine is not None:
             DBOS.destroy(destroy_registry=False)
-        executor_id = f"graphc-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        queue_name = f"graphc-{executor_id}"
+            engine.client.destroy()
+            _engine = None
+        worker = executor_id is not None
+        executor_id = executor_id or f"graphc-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        queue_name = RUNS_QUEUE if worker else f"graphc-local-{executor_id}"
         DBOS(
             config={
                 "name": "graphc",
@@ -339,14 +447,19 @@ def _launch(url: str, version: str) -> _Engine:
             }
         )
         try:
+            DBOS.listen_queues([queue_name])
             DBOS.launch()
-            DBOS.register_queue(queue_name, polling_interval_sec=0.05)
+            DBOS.register_queue(
+                queue_name,
+                polling_interval_sec=0.05 if not worker else 0.1,
+                worker_concurrency=worker_concurrency,
+                global_concurrency=global_concurrency,
+            )
+            client = DBOSClient(system_database_url=url, serializer=_SERIALIZER)
         except Exception as e:
             DBOS.destroy(destroy_registry=False)
             raise DurableError(f"cannot open the run database {_shown(url)}: {e}") from None
-        if _engine is None:  # before the executor's own exit hook joins the threads (these run in reverse)
-            threading._register_atexit(_leave_waiting_runs)  # type: ignore[attr-defined]
-        _engine = _Engine(url, version, queue_name)
+        _engine = _Engine(url, version, executor_id, queue_name, client, load_spec)
         return _engine
 
 
@@ -354,7 +467,7 @@ def _sqlite_engine(url: str) -> Any:
     """DBOS's SQLite engine, in WAL mode with `synchronous=NORMAL`.
 
     A commit survives a killed process (what durable runs promise) without an fsync per
-    step; only an OS crash or power loss may lose the last steps.
+    step; only an operating-system crash or power loss may lose the last steps.
     """
     import sqlalchemy
     from sqlalchemy import event
@@ -380,11 +493,11 @@ def _shown(url: str) -> str:
 
 
 class DurableRuns:
-    """The durable runs in one database: start, look up, resume, cancel.
+    """The durable runs in one database: start, submit, look up, resume, cancel, recover, serve.
 
     Example:
         runs = DurableRuns("runs.sqlite")
-        info = runs.start(graph, Draft(), deps=deps)      # runs until `End` or a wait
+        info = runs.start(graph, Draft(), deps=deps)      # runs here until `End` or a wait
         if info.status == "waiting":
             info = runs.resume(info.id, graph, deps=deps, input={"approved": True, "comment": ""})
         history = runs.history(info.id, graph)
@@ -399,7 +512,7 @@ class DurableRuns:
         self.url = database_url(db)
         self._client: DBOSClient | None = None
 
-    # -- running
+    # -- running here
 
     def start(
         self,
@@ -411,7 +524,7 @@ class DurableRuns:
         run_id: str | None = None,
         spec: str | None = None,
     ) -> RunInfo:
-        """Start a run and drive it until it ends, fails or waits for input.
+        """Start a run in this process and drive it until it ends, fails or waits for input.
 
         Args:
             graph: The graph (from `compiler.load`, or a compiled module's `graph`).
@@ -421,16 +534,13 @@ class DurableRuns:
             run_id: The run's id (default: a new UUID); an existing id is refused.
             spec: The spec file it comes from, recorded so `graphc runs resume` can load it again.
         """
-        loaded = self._register(graph, deps, spec)
-        node = start_node if start_node is not None else graph._default_start_node()
-        if state is None and graph.default_state is not None:
-            state = graph._fresh_state()
-        engine = _launch(self.url, graph_version(graph))
-        run_id = run_id or str(uuid.uuid4())
-        if self._status(run_id) is not None:
-            raise DurableError(f"a run with id `{run_id}` already exists; choose another --run-id")
+        version = graph_version(graph)
+        loaded = _loaded[version] = _Loaded(graph, deps)
+        node, state = self._start_of(graph, start_node, state)
+        engine = _launch(self.url, version)
+        run_id = self._new_id(run_id)
         signal = _signals[run_id] = queue.Queue()
-        attributes = {"graphc_graph": graph.name or "graph", "graphc_spec": spec or ""}
+        attributes = {"graphc_graph": graph.name or "graph", "graphc_spec": spec or "", "graphc_answered": 0}
         with SetWorkflowID(run_id), SetWorkflowAttributes(attributes):
             DBOS.start_workflow(_run_workflow, engine.version, loaded.dump_node(node), loaded.dump_state(state))
         return self._outcome(run_id, signal, answered=0)
@@ -438,85 +548,242 @@ class DurableRuns:
     def resume(
         self,
         run_id: str,
-        graph: Graph[Any, Any, Any],
+        graph: Graph[Any, Any, Any] | None = None,
         *,
         deps: Any = None,
         input: dict[str, Any] | None = None,
-        spec: str | None = None,
     ) -> RunInfo:
-        """Continue a run that crashed or waits for input, until it ends, fails or waits again.
+        """Continue a run that crashed or waits for input.
+
+        A run started here (`start`) continues in this process, until it ends, fails or waits
+        again; pass the same `graph` and the deps. A submitted run goes back on the workers'
+        queue and this returns at once.
 
         Args:
             run_id: The run.
-            graph: The same graph it was started with (same version).
+            graph: For a run started with `start`: the same graph (same version).
             deps: The dependencies for the rest of the run.
             input: For a waiting run: a value for each waited-for field (JSON-like), validated first.
-            spec: The spec file, as given to `start`.
 
         Raises:
             DurableError: no such run, it has ended, the graph is another version, or the input
                 is missing or invalid — in which case nothing changes.
         """
         info = self.get(run_id)
-        if info.status in ("success", "error", "cancelled"):
+        if info.status in _ENDED:
             raise DurableError(f"run `{run_id}` has already ended ({info.status}); there is nothing to resume")
-        version = graph_version(graph)
-        if info.version != version:
-            raise DurableError(
-                f"run `{run_id}` was started with graph version {info.version}, but this graph is {version}: "
-                "its recorded steps cannot be replayed through changed code. Restore the spec (and graphc) "
-                f"it was started with to resume it, or cancel it (`graphc runs cancel {run_id}`) and start a new run"
-            )
+        if not info.queued:
+            if graph is None:
+                raise DurableError(f"run `{run_id}` runs in the process that resumes it: pass its graph")
+            version = graph_version(graph)
+            if info.version != version:
+                raise DurableError(
+                    f"run `{run_id}` was started with graph version {info.version}, but this graph is {version}: "
+                    "its recorded steps cannot be replayed through changed code. Restore the spec (and graphc) "
+                    f"it was started with to resume it, or cancel it (`graphc runs cancel {run_id}`) "
+                    "and start a new run"
+                )
         answered = 0  # a replay passes the waits up to this one again: those do not stop it
         if info.status == "waiting":
-            assert info.node is not None
             answered = info.wait_ordinal
-            if input is None:
-                fields = ", ".join(info.waits_for["properties"]) if info.waits_for else ""
-                raise DurableError(
-                    f"run `{run_id}` waits at `{info.node}` for {fields}: pass them with --input JSON "
-                    f"(schema: `graphc runs show {run_id}`)"
-                )
+            self._check_input(info, input, graph)
+        elif input is not None:
+            raise DurableError(f"run `{run_id}` is not waiting for input ({info.status}); resume it without --input")
+        client = self._db()
+        assert client is not None
+        if info.queued:
+            self._answer(client, run_id, input, answered)
+            client.resume_workflow(run_id, queue_name=RUNS_QUEUE)
+            return self.get(run_id)
+        assert graph is not None
+        _loaded[info.version] = _Loaded(graph, deps)
+        engine = _launch(self.url, info.version)
+        signal = _signals[run_id] = queue.Queue()
+        self._answer(client, run_id, input, answered)
+        engine.client.resume_workflow(run_id, queue_name=engine.queue_name)
+        return self._outcome(run_id, signal, answered=answered)
+
+    def _check_input(self, info: RunInfo, input: dict[str, Any] | None, graph: Graph[Any, Any, Any] | None) -> None:
+        assert info.node is not None
+        if input is None:
+            fields = ", ".join(info.waits_for["properties"]) if info.waits_for else ""
+            raise DurableError(
+                f"run `{info.id}` waits at `{info.node}` for {fields}: pass them with --input JSON "
+                f"(schema: `graphc runs show {info.id}`)"
+            )
+        problems = _schema_problems(input, info.waits_for or {})
+        if graph is not None:
             try:
                 validate_waits(graph.node_types[info.node], input)
             except ValueError as e:
-                raise DurableError(f"{e}; the run is unchanged") from None
-        elif input is not None:
-            raise DurableError(f"run `{run_id}` is not waiting for input ({info.status}); resume it without --input")
-        self._register(graph, deps, spec)
-        engine = _launch(self.url, version)
-        signal = _signals[run_id] = queue.Queue()
-        if run_id in _waiting_here:  # blocked in `recv` right here: the message wakes it
-            DBOS.send(run_id, input, _INPUT_TOPIC)
-        else:
-            if input is not None:
-                DBOS.send(run_id, input, _INPUT_TOPIC)
-            DBOS.resume_workflow(run_id, queue_name=engine.queue_name)
-        return self._outcome(run_id, signal, answered=answered)
+                problems = [str(e)]
+        if problems:
+            raise DurableError(f"{'; '.join(problems)}; the run is unchanged")
 
-    def _register(self, graph: Graph[Any, Any, Any], deps: Any, spec: str | None) -> _Loaded:
-        loaded = _loaded[graph_version(graph)] = _Loaded(graph, deps, spec)
-        return loaded
+    @staticmethod
+    def _answer(client: DBOSClient, run_id: str, input: dict[str, Any] | None, ordinal: int) -> None:
+        """Send the input, then mark its wait answered: a run parking meanwhile sees the mark and goes on."""
+        if input is None:
+            return
+        client.send(run_id, input, _INPUT_TOPIC)
+        client.update_workflow_attributes(run_id, {"graphc_answered": ordinal}, merge=True)
 
-    def _outcome(self, run_id: str, signal: queue.Queue[tuple[str, Any]], *, answered: int) -> RunInfo:
-        """Wait until the run's workflow here says it waits (beyond wait `answered`) or has finished."""
+    def _start_of(
+        self, graph: Graph[Any, Any, Any], start_node: BaseNode[Any, Any, Any] | None, state: Any
+    ) -> tuple[BaseNode[Any, Any, Any], Any]:
+        node = start_node if start_node is not None else graph._default_start_node()
+        if state is None and graph.default_state is not None:
+            state = graph._fresh_state()
+        return node, state
+
+    def _new_id(self, run_id: str | None) -> str:
+        run_id = run_id or str(uuid.uuid4())
+        if self._status(run_id) is not None:
+            raise DurableError(f"a run with id `{run_id}` already exists; choose another --run-id")
+        return run_id
+
+    def _outcome(self, run_id: str, signal: queue.Queue[tuple[str, int]], *, answered: int) -> RunInfo:
+        """Wait until the run's workflow here parks (at a wait beyond `answered`) or finishes."""
         try:
             while True:
                 try:
                     kind, ordinal = signal.get(timeout=0.5)
                 except queue.Empty:
                     status = self._status(run_id)
-                    if status is not None and _DBOS_STATUS.get(status.status) in ("success", "error", "cancelled"):
+                    if status is not None and _DBOS_STATUS.get(status.status) in _ENDED:
                         break
                     continue
                 if kind == "finished":  # its outcome is being recorded: wait for that
-                    with contextlib.suppress(Exception):  # a failure is read back by `get`
-                        DBOS.retrieve_workflow(run_id).get_result(polling_interval_sec=0.02)
-                if kind == "finished" or ordinal > answered:
+                    self._settled(run_id)
+                    break
+                if ordinal > answered:
                     break
         finally:
             _signals.pop(run_id, None)
         return self.get(run_id)
+
+    def _settled(self, run_id: str) -> None:
+        for _ in range(500):
+            status = self._status(run_id)
+            if status is None or status.status not in ("PENDING", "ENQUEUED"):
+                return
+            time.sleep(0.01)
+
+    # -- running on workers
+
+    def submit(
+        self,
+        spec_name: str,
+        spec_source: str,
+        graph: Graph[Any, Any, Any],
+        start_node: BaseNode[Any, Any, Any] | None = None,
+        *,
+        state: Any = None,
+        run_id: str | None = None,
+        spec: str | None = None,
+    ) -> str:
+        """Queue a run of a spec for workers; returns the run id.
+
+        The spec's source is stored with the run (once per distinct spec), so a worker needs
+        only the database and the Python modules the spec imports. `graph` is the spec
+        compiled here, to build and check the start node and state.
+
+        Args:
+            spec_name: The spec's file name (its line notes name it).
+            spec_source: The spec's text.
+            graph: The spec compiled (`compiler.load`).
+            start_node: The first node; default: the graph's start node.
+            state: The initial state; default: a fresh one.
+            run_id: The run's id (default: a new UUID); an existing id is refused.
+            spec: The spec file's path, shown by `runs list` / `show`.
+        """
+        node, state = self._start_of(graph, start_node, state)
+        codec = _Loaded(graph, None)
+        self._db(create=True)
+        digest = _SpecStore(self.url).put(spec_name, spec_source)
+        run_id = self._new_id(run_id)
+        client = self._db()
+        assert client is not None
+        attributes = {
+            "graphc_graph": graph.name or "graph",
+            "graphc_spec": spec or spec_name,
+            "graphc_queued": True,
+            "graphc_answered": 0,
+        }
+        options: EnqueueOptions = {
+            "queue_name": RUNS_QUEUE,
+            "workflow_name": _WORKFLOW,
+            "workflow_id": run_id,
+            "app_version": worker_version(),
+            "attributes": attributes,
+        }
+        client.enqueue(options, _SPEC_KEY + digest, codec.dump_node(node), codec.dump_state(state))
+        return run_id
+
+    def serve(
+        self,
+        load_spec: SpecLoader,
+        *,
+        executor_id: str,
+        concurrency: int | None = None,
+        queue_concurrency: int | None = None,
+    ) -> None:
+        """Make this process a worker: it takes submitted runs until `stop_serving` (at most `concurrency` at once).
+
+        Returns once the worker runs; runs happen on DBOS's threads. Runs that a worker with
+        this executor id held when it died are recovered first (DBOS's recovery).
+
+        Args:
+            load_spec: Compiles a stored spec into its graph and deps.
+            executor_id: A stable id: restarted with the same one, the worker recovers its runs.
+            concurrency: Runs in flight in this worker at most.
+            queue_concurrency: Runs in flight across all workers at most.
+        """
+        _launch(
+            self.url,
+            worker_version(),
+            executor_id=executor_id,
+            worker_concurrency=concurrency,
+            global_concurrency=queue_concurrency,
+            load_spec=load_spec,
+        )
+
+    def in_flight(self) -> builtins.list[str]:
+        """The runs this worker process is running now (PENDING under its executor id)."""
+        engine = _engine
+        if engine is None:
+            return []
+        return [
+            s.workflow_id
+            for s in engine.client.list_workflows(status="PENDING", executor_id=engine.executor_id, load_input=False)
+        ]
+
+    def stop_serving(self, grace_seconds: float) -> builtins.list[str]:
+        """Stop taking runs; wait up to `grace_seconds` for those in flight, hand the rest back; return those."""
+        global _engine
+        engine = _engine
+        if engine is None:
+            return []
+        deadline = time.monotonic() + grace_seconds
+        while self.in_flight() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        handed = self.in_flight()
+        DBOS.destroy(destroy_registry=False)
+        _engine = None
+        for run_id in handed:  # back on the queue; this worker's executions are fenced off by DBOS
+            engine.client.resume_workflow(run_id, queue_name=RUNS_QUEUE)
+        engine.client.destroy()
+        return handed
+
+    def recover(self, executor_id: str) -> builtins.list[str]:
+        """Hand the runs of a worker that will never come back (its executor id) to the other workers."""
+        client = self._db()
+        if client is None:
+            return []
+        held = client.list_workflows(status="PENDING", executor_id=executor_id, name=_WORKFLOW, load_input=False)
+        for status in held:
+            client.resume_workflow(status.workflow_id, queue_name=RUNS_QUEUE)
+        return [s.workflow_id for s in held]
 
     # -- looking up
 
@@ -545,10 +812,20 @@ class DurableRuns:
         """The run's history, typed: the same `NodeStep`/`EndStep` list a plain run of the graph produces."""
         return graph.load_history(json.dumps(self.get(run_id, history=True).history))
 
+    def stored_spec(self, run_id: str) -> tuple[str, str]:
+        """The file name and source of the spec a submitted run runs."""
+        status = self._status(run_id)
+        start = _inputs(status) if status is not None else []
+        key = start[0] if start else ""
+        stored = _SpecStore(self.url).get(key.removeprefix(_SPEC_KEY)) if key.startswith(_SPEC_KEY) else None
+        if stored is None:
+            raise DurableError(f"run `{run_id}` has no stored spec")
+        return stored
+
     def cancel(self, run_id: str) -> RunInfo:
         """Cancel a run that has not ended; a cancelled run is never resumed."""
         info = self.get(run_id)
-        if info.status in ("success", "error", "cancelled"):
+        if info.status in _ENDED:
             raise DurableError(f"run `{run_id}` has already ended ({info.status})")
         client = self._db()
         assert client is not None
@@ -563,11 +840,14 @@ class DurableRuns:
 
     # -- reading the system database
 
-    def _db(self) -> DBOSClient | None:
-        """A client on the system database; None when it does not exist yet (no run was ever started)."""
+    def _db(self, *, create: bool = False) -> DBOSClient | None:
+        """A client on the system database; None when it does not exist yet (unless `create`)."""
         if self._client is None:
-            if self.url.startswith("sqlite:///") and not Path(self.url.removeprefix("sqlite:///")).exists():
+            missing = self.url.startswith("sqlite:///") and not Path(self.url.removeprefix("sqlite:///")).exists()
+            if missing and not create:
                 return None
+            if create:
+                _migrate(self.url)
             try:
                 self._client = DBOSClient(system_database_url=self.url, serializer=_SERIALIZER)
             except Exception as e:
@@ -589,27 +869,20 @@ class DurableRuns:
     def _info(self, wf: WorkflowStatus, *, history: bool = False) -> RunInfo:
         client = self._db()
         assert client is not None
-        status = _DBOS_STATUS.get(wf.status, "running")
         attributes = wf.attributes or {}
-        waiting = None
-        if status == "running":
-            waiting = client.get_event(wf.workflow_id, _WAIT_EVENT, timeout_seconds=0)
-            if waiting:
-                status = "waiting"
+        status = _DBOS_STATUS.get(wf.status, "running")
+        if wf.status == "ENQUEUED" and wf.queue_name == WAITING_QUEUE:
+            status = "waiting"
+        waiting = client.get_event(wf.workflow_id, _WAIT_EVENT, timeout_seconds=0) if status == "waiting" else None
         steps = [s for s in client.list_workflow_steps(wf.workflow_id) if s["function_name"] == _NODE_STEP]
         outputs = [s["output"] for s in steps if isinstance(s["output"], dict)]
-        inputs: dict[str, Any] = dict(wf.input or {})
-        start = list(inputs.get("args") or [])
-        state = outputs[-1]["state"] if outputs else (start[2] if len(start) > 2 else None)
+        start = _inputs(wf)
         if waiting:
             node: str | None = waiting["node"]
         elif outputs:
             node = outputs[-1]["next"]["node"] if outputs[-1]["next"] else "End"
         else:
             node = start[1]["node"] if len(start) > 1 and isinstance(start[1], dict) else None
-        error = None
-        if wf.error is not None:
-            error = str(wf.error)
         return RunInfo(
             id=wf.workflow_id,
             graph=attributes.get("graphc_graph", "?"),
@@ -618,14 +891,39 @@ class DurableRuns:
             version=wf.app_version or "",
             started=_time(wf.created_at),
             updated=_time(wf.updated_at),
+            executor=wf.executor_id,
             spec=attributes.get("graphc_spec") or None,
+            queued=bool(attributes.get("graphc_queued")),
             waits_for=waiting["schema"] if waiting else None,
             wait_ordinal=waiting["ordinal"] if waiting else 0,
             output=wf.output if status == "success" else None,
-            state=state,
-            error=error,
+            state=outputs[-1]["state"] if outputs else (start[2] if len(start) > 2 else None),
+            error=str(wf.error) if wf.error is not None else None,
+            steps=len(outputs),
             history=[step for out in outputs for step in out["steps"]] if history else [],
         )
+
+
+def _migrate(url: str) -> None:
+    """Create DBOS's tables in a database nobody launched DBOS on yet (a client never does)."""
+    try:
+        DBOS.migrate(url)
+    except Exception as e:
+        raise DurableError(f"cannot prepare the run database {_shown(url)}: {e}") from None
+
+
+def _schema_problems(value: dict[str, Any], schema: dict[str, Any]) -> builtins.list[str]:
+    """What a worker-run's input lacks or has too much of, by the recorded schema (the worker checks types)."""
+    properties = schema.get("properties", {})
+    problems = [f"`{name}` is missing" for name in properties if name not in value]
+    problems += [f"`{name}` is not a field the run waits for" for name in value if name not in properties]
+    return problems
+
+
+def _inputs(wf: WorkflowStatus) -> builtins.list[Any]:
+    """The run workflow's arguments: graph key, start node, state."""
+    inputs: dict[str, Any] = dict(wf.input or {})
+    return builtins.list(inputs.get("args") or [])
 
 
 def _time(epoch_ms: int | None) -> datetime | None:

@@ -1,0 +1,129 @@
+"""Runs on workers: submit a spec's run to a database, serve submitted runs (`runtime.durable` + the loader).
+
+run_id = submit("flows/triage.graph", db="postgresql://app@db/graphc", args={"ticket_id": 42})
+worker = Worker("postgresql://app@db/graphc", executor_id="worker-a", concurrency=8)
+worker.start()          # runs go on on DBOS's threads
+...
+worker.stop(grace_seconds=30)   # finish or hand back what it holds
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from dsl.cachedir import cache_dir
+from dsl.source import read_source
+from runtime import Graph
+
+from .loader import load_module
+
+__all__ = ("Worker", "default_deps", "spec_loader", "submit")
+
+
+def default_deps(graph: Graph[Any, Any, Any]) -> Any:
+    """The deps a run gets where nobody passes them: the spec's deps class with its defaults, else None."""
+    cls = graph.deps_type
+    return cls() if isinstance(cls, type) and cls is not type(None) else None
+
+
+def spec_loader(allowed_imports: Iterable[str] | None = None) -> Any:
+    """How a worker compiles a stored spec: written once under the cache folder, loaded through the loader's cache."""
+    allowed = None if allowed_imports is None else sorted(allowed_imports)
+
+    def load(name: str, source: str) -> tuple[Graph[Any, Any, Any], Any]:
+        digest = hashlib.sha256(f"{name}\0{source}".encode()).hexdigest()
+        path = cache_dir() / "specs" / digest[:32] / Path(name).name
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(source, encoding="utf-8")
+        graph = load_module(path, allowed_imports=allowed).graph
+        return graph, default_deps(graph)
+
+    return load
+
+
+def submit(
+    spec: str | Path,
+    *,
+    db: str | None = None,
+    start: str | None = None,
+    args: dict[str, Any] | None = None,
+    state: Any = None,
+    run_id: str | None = None,
+    allowed_imports: Iterable[str] | None = None,
+) -> str:
+    """Queue a run of the spec at `spec` for workers; returns the run id.
+
+    Args:
+        spec: The spec file (`.graph`, `.yaml`, `.toml`); its source is stored with the run.
+        db: The database (a URL or SQLite path; default `$GRAPHC_DB`, else `graphc-runs.sqlite`).
+        start: The start node's name (default: the spec's `start`).
+        args: The start node's fields.
+        state: The initial state (default: a fresh one).
+        run_id: The run's id (default: a new UUID).
+        allowed_imports: As for `compiler.load`: checked here and on the worker.
+    """
+    from runtime.durable import DurableError, DurableRuns
+
+    module = load_module(spec, allowed_imports=allowed_imports)
+    graph = module.graph
+    name = start or getattr(getattr(module, "start", None), "__name__", None)
+    if name is None or name not in graph.node_types:
+        raise DurableError(f"no start node `{name}` in {spec}; pass start=")
+    node = graph.node_types[name](**(args or {}))
+    source = read_source(spec)
+    runs = DurableRuns(db)
+    try:
+        return runs.submit(
+            Path(source.name).name, source.text, graph, node, state=state, run_id=run_id, spec=str(Path(spec).resolve())
+        )
+    finally:
+        runs.close()
+
+
+class Worker:
+    """A worker inside this program: it takes submitted runs from the database's queue on DBOS's threads."""
+
+    def __init__(
+        self,
+        db: str | None = None,
+        *,
+        executor_id: str,
+        concurrency: int | None = None,
+        queue_concurrency: int | None = None,
+        allowed_imports: Iterable[str] | None = None,
+    ) -> None:
+        """Describe the worker; `start` makes it take runs.
+
+        Args:
+            db: The database (as for `submit`).
+            executor_id: A stable id: restarted with it, the worker recovers the runs it held.
+            concurrency: Runs in flight in this worker at most (default: no limit).
+            queue_concurrency: Runs in flight across all workers at most.
+            allowed_imports: Specs importing from other modules fail their run with E120.
+        """
+        from runtime.durable import DurableRuns
+
+        self.runs = DurableRuns(db)
+        self.executor_id = executor_id
+        self.concurrency = concurrency
+        self.queue_concurrency = queue_concurrency
+        self.allowed_imports = allowed_imports
+
+    def start(self) -> None:
+        """Take runs (first those this executor id held when it died)."""
+        self.runs.serve(
+            spec_loader(self.allowed_imports),
+            executor_id=self.executor_id,
+            concurrency=self.concurrency,
+            queue_concurrency=self.queue_concurrency,
+        )
+
+    def stop(self, grace_seconds: float = 30.0) -> list[str]:
+        """Take no more runs, let those in flight finish for `grace_seconds`, hand the rest back; return those."""
+        handed = self.runs.stop_serving(grace_seconds)
+        self.runs.close()
+        return handed
