@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from dsl.cachedir import cache_dir
+from dsl.diagnostics import DiagnosticError
 from dsl.source import read_source
 from runtime import Graph
 
@@ -39,7 +40,13 @@ def spec_loader(allowed_imports: Iterable[str] | None = None) -> Any:
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(source, encoding="utf-8")
-        graph = load_module(path, allowed_imports=allowed).graph
+        try:
+            graph = load_module(path, allowed_imports=allowed).graph
+        except DiagnosticError as e:  # named as the user wrote it, not by the cache path
+            errors = [d for d in e.diagnostics if d.severity == "error"]
+            raise ValueError(
+                "; ".join(f"{name}:{d.span.line}:{d.span.column}: error[{d.code}]: {d.message}" for d in errors)
+            ) from None
         return graph, default_deps(graph)
 
     return load

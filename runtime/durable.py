@@ -249,7 +249,8 @@ def _graph_for(key: str) -> _Loaded:
     try:
         graph, deps = engine.load_spec(name, source)
     except Exception as e:  # the stored spec does not compile here (an import outside --allow-import, say)
-        raise PortableWorkflowError(f"{name} does not compile here: {e}", type(e).__name__, data={"key": key}) from None
+        message = f"the spec does not compile here: {e}"
+        raise PortableWorkflowError(message, type(e).__name__, data={"key": key}) from None
     loaded = _loaded[key] = _Loaded(graph, deps)
     return loaded
 

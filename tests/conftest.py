@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,42 @@ def assert_mypy_strict(directory: Path, files: Iterable[str], *search_path: Path
 
 
 os.environ.setdefault("GRAPHC_EXAMPLE_TARGET", "runtime")
+
+
+def _postgres_server() -> str | None:
+    """The PostgreSQL server tests use: `$GRAPHC_TEST_POSTGRES_URL`, else 127.0.0.1:5432 if it answers."""
+    url = os.environ.get("GRAPHC_TEST_POSTGRES_URL")
+    if url:
+        return url
+    try:
+        import psycopg
+
+        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", connect_timeout=2):
+            return "postgresql://postgres@127.0.0.1:5432/postgres"
+    except Exception:
+        return None
+
+
+@pytest.fixture
+def postgres_db() -> Iterator[str]:
+    """A database of this test's own on a real PostgreSQL server, dropped afterwards (its URL)."""
+    server = _postgres_server()
+    if server is None:
+        why = (
+            "no PostgreSQL server: set GRAPHC_TEST_POSTGRES_URL=postgresql://USER@HOST:PORT/DB "
+            "or run one on 127.0.0.1:5432 (user postgres, trust auth)"
+        )
+        if os.environ.get("GRAPHC_REQUIRE_POSTGRES"):
+            pytest.fail(f"PostgreSQL is required here (GRAPHC_REQUIRE_POSTGRES is set): {why}")
+        pytest.skip(why)
+    import psycopg
+
+    name = f"graphc_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    base, _, _ = server.rpartition("/")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(server, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,0 +1,238 @@
+"""Workers: real `graphc worker` processes on a real PostgreSQL (a database per test) and on one SQLite file.
+
+Every run ends `success` exactly once with the right output, its ten steps each recorded
+once; killed workers lose nothing: restarted with their id they finish what they held,
+and `graphc runs recover` gives a dead one's runs to the others.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("dbos", reason="workers need DBOS: pip install 'graphc[durable]'")
+
+from compiler import load
+from dsl.source import read_source
+from runtime.durable import DurableRuns, RunInfo
+
+from .conftest import EXAMPLES, ROOT
+
+SLEEPY = ROOT / "tests" / "data" / "durable" / "sleepy.graph"
+COUNTER = ROOT / "tests" / "data" / "durable" / "counter.graph"
+
+
+def expected_output(seed: int) -> int:
+    return sum(seed + n for n in range(10))
+
+
+class Workers:
+    """`graphc worker` processes, stopped (SIGKILL) when the test ends."""
+
+    def __init__(self, db: str, logs: Path) -> None:
+        self.db, self.logs = db, logs
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, executor_id: str, *extra: str) -> None:
+        with (self.logs / f"{executor_id}.log").open("ab") as log:  # the worker keeps its own descriptor
+            self.processes[executor_id] = subprocess.Popen(
+                [sys.executable, "-m", "compiler.cli", "worker", "--db", self.db, "--id", executor_id, *extra],
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
+
+    def kill(self, executor_id: str, sig: int = signal.SIGKILL) -> int:
+        process = self.processes.pop(executor_id)
+        process.send_signal(sig)
+        return process.wait(timeout=60)
+
+    def close(self) -> None:
+        for executor_id in list(self.processes):
+            self.kill(executor_id)
+
+
+@pytest.fixture
+def workers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[str], Workers]]:
+    made: list[Workers] = []
+
+    def make(db: str) -> Workers:
+        made.append(Workers(db, tmp_path))
+        return made[-1]
+
+    yield make
+    for w in made:
+        w.close()
+
+
+def submit_sleepy(runs: DurableRuns, count: int, *, pause: float, first_seed: int = 0) -> dict[str, int]:
+    graph = load(SLEEPY)
+    source = read_source(SLEEPY)
+    step = graph.node_types["Step"]
+    seeds = {}
+    for seed in range(first_seed, first_seed + count):
+        run_id = runs.submit("sleepy.graph", source.text, graph, step(0, seed, pause), run_id=f"sleepy-{seed}")
+        seeds[run_id] = seed
+    return seeds
+
+
+def wait_for(runs: DurableRuns, done: Callable[[list[RunInfo]], bool], timeout: float = 180) -> list[RunInfo]:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = runs.list()
+        if done(found) or time.monotonic() > deadline:
+            return found
+        time.sleep(0.5)
+
+
+def assert_each_ran_once(runs: DurableRuns, seeds: dict[str, int]) -> list[RunInfo]:
+    infos = [runs.get(run_id, history=True) for run_id in seeds]
+    for info in infos:
+        assert info.status == "success", (info.id, info.status, info.error)
+        assert info.output == expected_output(seeds[info.id])
+        assert info.steps == 10  # none lost, none recorded twice
+        assert [step["node"]["n"] for step in info.history[:-1]] == list(range(10))
+    return infos
+
+
+def all_ended(ids: set[str]) -> Callable[[list[RunInfo]], bool]:
+    return lambda found: all(r.status in ("success", "error") for r in found if r.id in ids)
+
+
+def test_three_workers_share_300_runs_and_each_runs_once(postgres_db: str, workers: Callable[[str], Workers]) -> None:
+    runs = DurableRuns(postgres_db)
+    seeds = submit_sleepy(runs, 300, pause=0.01)
+    pool = workers(postgres_db)
+    for name in ("w1", "w2", "w3"):
+        pool.start(name, "--concurrency", "8")
+    wait_for(runs, all_ended(set(seeds)))
+    infos = assert_each_ran_once(runs, seeds)
+    by_worker = Counter(info.executor for info in infos)
+    assert set(by_worker) == {"w1", "w2", "w3"}
+    assert min(by_worker.values()) >= 60, by_worker  # each at least 20%
+    runs.close()
+
+
+def test_killed_workers_lose_nothing(postgres_db: str, workers: Callable[[str], Workers]) -> None:
+    runs = DurableRuns(postgres_db)
+    pool = workers(postgres_db)
+    # a worker killed mid-run and restarted with the same id finishes what it held
+    held = submit_sleepy(runs, 6, pause=0.15)
+    pool.start("w1", "--concurrency", "8")
+    wait_for(runs, lambda found: sum(r.steps >= 2 for r in found) >= 3, timeout=60)
+    pool.kill("w1")
+    interrupted = [r for r in runs.list() if r.status == "running" and r.executor == "w1"]
+    assert interrupted, "the kill came too late to interrupt anything"
+    pool.start("w1", "--concurrency", "8")
+    wait_for(runs, all_ended(set(held)))
+    assert_each_ran_once(runs, held)
+    pool.kill("w1", signal.SIGTERM)
+
+    # a worker killed for good: `runs recover` gives its runs to the others
+    lost = submit_sleepy(runs, 4, pause=0.15, first_seed=100)
+    pool.start("doomed", "--concurrency", "8")
+    wait_for(runs, lambda found: sum(r.steps >= 2 for r in found if r.id in lost) >= 2, timeout=60)
+    pool.kill("doomed")
+    pool.start("w2", "--concurrency", "8")
+    time.sleep(2)
+    assert all(runs.get(run_id).status != "success" for run_id in lost if runs.get(run_id).executor == "doomed")
+    recovered = subprocess.run(
+        [sys.executable, "-m", "compiler.cli", "runs", "recover", "--executor", "doomed", "--db", postgres_db],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert recovered.returncode == 0, recovered.stderr
+    assert "back on the queue" in recovered.stderr
+    wait_for(runs, all_ended(set(lost)))
+    assert {info.executor for info in assert_each_ran_once(runs, lost)} == {"w2"}
+    runs.close()
+
+
+def test_a_waiting_run_resumed_on_postgres_is_finished_by_a_worker(
+    postgres_db: str, workers: Callable[[str], Workers]
+) -> None:
+    submitted = graphc("submit", str(EXAMPLES / "review.graph"), "--db", postgres_db, "--arg", "text=v1")
+    assert submitted.returncode == 0, submitted.stderr
+    run_id = submitted.stdout.strip()
+    pool = workers(postgres_db)
+    pool.start("w1")
+    runs = DurableRuns(postgres_db)
+    wait_for(runs, lambda found: found[0].status == "waiting", timeout=60)
+    refused = graphc("runs", "resume", run_id, "--db", postgres_db, "--input", '{"approved": "maybe", "comment": ""}')
+    assert refused.returncode == 2 and "Input should be a valid boolean" in refused.stderr
+    resumed = graphc("runs", "resume", run_id, "--db", postgres_db, "--input", '{"approved": true, "comment": ""}')
+    assert resumed.returncode == 0, resumed.stderr
+    [info] = wait_for(runs, lambda found: found[0].status == "success", timeout=60)
+    assert (info.status, info.output, info.executor) == ("success", "v1", "w1")
+    runs.close()
+
+
+def test_two_workers_on_one_sqlite_file(tmp_path: Path, workers: Callable[[str], Workers]) -> None:
+    db = str(tmp_path / "runs.sqlite")
+    runs = DurableRuns(db)
+    seeds = submit_sleepy(runs, 20, pause=0.02)
+    pool = workers(db)
+    pool.start("a", "--concurrency", "4")
+    pool.start("b", "--concurrency", "4")
+    wait_for(runs, all_ended(set(seeds)), timeout=120)
+    infos = assert_each_ran_once(runs, seeds)
+    assert {info.executor for info in infos} == {"a", "b"}
+    assert pool.kill("a", signal.SIGTERM) == 0 and pool.kill("b", signal.SIGINT) == 0  # a clean stop exits 0
+    runs.close()
+
+
+def test_a_spec_outside_allow_import_fails_its_run_and_the_worker_goes_on(
+    tmp_path: Path, workers: Callable[[str], Workers]
+) -> None:
+    db = str(tmp_path / "runs.sqlite")
+    refused = graphc("submit", str(SLEEPY), "--db", db, "--run-id", "imports-asyncio")
+    allowed = graphc("submit", str(COUNTER), "--db", db, "--run-id", "imports-nothing", "--arg", "last=5")
+    assert refused.returncode == 0 and allowed.returncode == 0, refused.stderr + allowed.stderr
+    pool = workers(db)
+    pool.start("strict", "--allow-import", "math")
+    runs = DurableRuns(db)
+    wait_for(runs, all_ended({"imports-asyncio", "imports-nothing"}), timeout=60)
+    failed, ok = runs.get("imports-asyncio"), runs.get("imports-nothing")
+    assert failed.status == "error"
+    assert failed.error == (
+        "the spec does not compile here: sleepy.graph:5:1: error[E120]: import from `asyncio` is not allowed"
+    )
+    assert (ok.status, ok.output) == ("success", 15)
+    runs.close()
+
+
+def graphc(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "GRAPHC_DB": ""}
+    return subprocess.run(
+        [sys.executable, "-m", "compiler.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=120, env=env
+    )
+
+
+def test_sigterm_hands_back_what_cannot_finish_in_the_grace_time(
+    tmp_path: Path, workers: Callable[[str], Workers]
+) -> None:
+    db = str(tmp_path / "runs.sqlite")
+    runs = DurableRuns(db)
+    seeds = submit_sleepy(runs, 4, pause=0.3)
+    pool = workers(db)
+    pool.start("leaving", "--concurrency", "4", "--grace", "0.5")
+    wait_for(runs, lambda found: all(r.steps >= 1 for r in found), timeout=60)
+    started = time.monotonic()
+    assert pool.kill("leaving", signal.SIGTERM) == 0
+    assert time.monotonic() - started < 15
+    assert {r.status for r in runs.list()} == {"running"}  # handed back, not lost
+    assert "handed back" in (tmp_path / "leaving.log").read_text()
+    pool.start("taking-over")
+    wait_for(runs, all_ended(set(seeds)))
+    assert {info.executor for info in assert_each_ran_once(runs, seeds)} == {"taking-over"}
+    runs.close()
