@@ -10,6 +10,8 @@ worker.stop(grace_seconds=30)   # finish or hand back what it holds
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -37,9 +39,11 @@ def spec_loader(allowed_imports: Iterable[str] | None = None) -> Any:
     def load(name: str, source: str) -> tuple[Graph[Any, Any, Any], Any]:
         digest = hashlib.sha256(f"{name}\0{source}".encode()).hexdigest()
         path = cache_dir() / "specs" / digest[:32] / Path(name).name
-        if not path.exists():
+        if not path.exists():  # written whole or not at all: other workers read it at the same time
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(source, encoding="utf-8")
+            partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+            partial.write_text(source, encoding="utf-8")
+            os.replace(partial, path)
         try:
             graph = load_module(path, allowed_imports=allowed).graph
         except DiagnosticError as e:  # named as the user wrote it, not by the cache path

@@ -234,10 +234,19 @@ class _Parked(BaseException):
     """Leaves a run's workflow without an outcome (DBOS records none): the run waits on `WAITING_QUEUE`."""
 
 
+_loading = threading.Lock()
+
+
 def _graph_for(key: str) -> _Loaded:
     loaded = _loaded.get(key)
     if loaded is not None:
         return loaded
+    with _loading:  # the runs of one new spec arrive together: compile it once
+        loaded = _loaded.get(key)
+        return loaded if loaded is not None else _load_stored(key)
+
+
+def _load_stored(key: str) -> _Loaded:
     engine = _engine
     if not key.startswith(_SPEC_KEY) or engine is None or engine.load_spec is None:
         raise PortableWorkflowError(f"this process cannot run graph {key}", "GraphVersionError", data={"key": key})
@@ -834,10 +843,16 @@ class DurableRuns:
         return self.get(run_id)
 
     def close(self) -> None:
-        """Release the connection used for look-ups."""
+        """Release the connection used for look-ups, and stop DBOS in this process (the next run starts it again)."""
+        global _engine
         if self._client is not None:
             self._client.destroy()
             self._client = None
+        with _engine_lock:
+            if _engine is not None:
+                DBOS.destroy(destroy_registry=False)
+                _engine.client.destroy()
+                _engine = None
 
     # -- reading the system database
 

@@ -6,8 +6,9 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -94,3 +95,19 @@ def postgres_db() -> Iterator[str]:
     finally:
         with psycopg.connect(server, autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def opened() -> Iterator[Callable[[str], Any]]:
+    """`DurableRuns` on a database, closed (DBOS stopped in this process) when the test ends, pass or fail."""
+    from runtime.durable import DurableRuns
+
+    made: list[DurableRuns] = []
+
+    def open_runs(db: str) -> DurableRuns:
+        made.append(DurableRuns(db))
+        return made[-1]
+
+    yield open_runs
+    for runs in made:
+        runs.close()

@@ -107,8 +107,10 @@ def all_ended(ids: set[str]) -> Callable[[list[RunInfo]], bool]:
     return lambda found: all(r.status in ("success", "error") for r in found if r.id in ids)
 
 
-def test_three_workers_share_300_runs_and_each_runs_once(postgres_db: str, workers: Callable[[str], Workers]) -> None:
-    runs = DurableRuns(postgres_db)
+def test_three_workers_share_300_runs_and_each_runs_once(
+    postgres_db: str, workers: Callable[[str], Workers], opened: Callable[[str], DurableRuns]
+) -> None:
+    runs = opened(postgres_db)
     seeds = submit_sleepy(runs, 300, pause=0.01)
     pool = workers(postgres_db)
     for name in ("w1", "w2", "w3"):
@@ -118,11 +120,12 @@ def test_three_workers_share_300_runs_and_each_runs_once(postgres_db: str, worke
     by_worker = Counter(info.executor for info in infos)
     assert set(by_worker) == {"w1", "w2", "w3"}
     assert min(by_worker.values()) >= 60, by_worker  # each at least 20%
-    runs.close()
 
 
-def test_killed_workers_lose_nothing(postgres_db: str, workers: Callable[[str], Workers]) -> None:
-    runs = DurableRuns(postgres_db)
+def test_killed_workers_lose_nothing(
+    postgres_db: str, workers: Callable[[str], Workers], opened: Callable[[str], DurableRuns]
+) -> None:
+    runs = opened(postgres_db)
     pool = workers(postgres_db)
     # a worker killed mid-run and restarted with the same id finishes what it held
     held = submit_sleepy(runs, 6, pause=0.15)
@@ -155,18 +158,17 @@ def test_killed_workers_lose_nothing(postgres_db: str, workers: Callable[[str], 
     assert "back on the queue" in recovered.stderr
     wait_for(runs, all_ended(set(lost)))
     assert {info.executor for info in assert_each_ran_once(runs, lost)} == {"w2"}
-    runs.close()
 
 
 def test_a_waiting_run_resumed_on_postgres_is_finished_by_a_worker(
-    postgres_db: str, workers: Callable[[str], Workers]
+    postgres_db: str, workers: Callable[[str], Workers], opened: Callable[[str], DurableRuns]
 ) -> None:
     submitted = graphc("submit", str(EXAMPLES / "review.graph"), "--db", postgres_db, "--arg", "text=v1")
     assert submitted.returncode == 0, submitted.stderr
     run_id = submitted.stdout.strip()
     pool = workers(postgres_db)
     pool.start("w1")
-    runs = DurableRuns(postgres_db)
+    runs = opened(postgres_db)
     wait_for(runs, lambda found: found[0].status == "waiting", timeout=60)
     refused = graphc("runs", "resume", run_id, "--db", postgres_db, "--input", '{"approved": "maybe", "comment": ""}')
     assert refused.returncode == 2 and "Input should be a valid boolean" in refused.stderr
@@ -174,12 +176,13 @@ def test_a_waiting_run_resumed_on_postgres_is_finished_by_a_worker(
     assert resumed.returncode == 0, resumed.stderr
     [info] = wait_for(runs, lambda found: found[0].status == "success", timeout=60)
     assert (info.status, info.output, info.executor) == ("success", "v1", "w1")
-    runs.close()
 
 
-def test_two_workers_on_one_sqlite_file(tmp_path: Path, workers: Callable[[str], Workers]) -> None:
+def test_two_workers_on_one_sqlite_file(
+    tmp_path: Path, workers: Callable[[str], Workers], opened: Callable[[str], DurableRuns]
+) -> None:
     db = str(tmp_path / "runs.sqlite")
-    runs = DurableRuns(db)
+    runs = opened(db)
     seeds = submit_sleepy(runs, 20, pause=0.02)
     pool = workers(db)
     pool.start("a", "--concurrency", "4")
@@ -188,11 +191,10 @@ def test_two_workers_on_one_sqlite_file(tmp_path: Path, workers: Callable[[str],
     infos = assert_each_ran_once(runs, seeds)
     assert {info.executor for info in infos} == {"a", "b"}
     assert pool.kill("a", signal.SIGTERM) == 0 and pool.kill("b", signal.SIGINT) == 0  # a clean stop exits 0
-    runs.close()
 
 
 def test_a_spec_outside_allow_import_fails_its_run_and_the_worker_goes_on(
-    tmp_path: Path, workers: Callable[[str], Workers]
+    tmp_path: Path, workers: Callable[[str], Workers], opened: Callable[[str], DurableRuns]
 ) -> None:
     db = str(tmp_path / "runs.sqlite")
     refused = graphc("submit", str(SLEEPY), "--db", db, "--run-id", "imports-asyncio")
@@ -200,7 +202,7 @@ def test_a_spec_outside_allow_import_fails_its_run_and_the_worker_goes_on(
     assert refused.returncode == 0 and allowed.returncode == 0, refused.stderr + allowed.stderr
     pool = workers(db)
     pool.start("strict", "--allow-import", "math")
-    runs = DurableRuns(db)
+    runs = opened(db)
     wait_for(runs, all_ended({"imports-asyncio", "imports-nothing"}), timeout=60)
     failed, ok = runs.get("imports-asyncio"), runs.get("imports-nothing")
     assert failed.status == "error"
@@ -208,7 +210,6 @@ def test_a_spec_outside_allow_import_fails_its_run_and_the_worker_goes_on(
         "the spec does not compile here: sleepy.graph:5:1: error[E120]: import from `asyncio` is not allowed"
     )
     assert (ok.status, ok.output) == ("success", 15)
-    runs.close()
 
 
 def graphc(*args: str) -> subprocess.CompletedProcess[str]:
@@ -219,10 +220,10 @@ def graphc(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_sigterm_hands_back_what_cannot_finish_in_the_grace_time(
-    tmp_path: Path, workers: Callable[[str], Workers]
+    tmp_path: Path, workers: Callable[[str], Workers], opened: Callable[[str], DurableRuns]
 ) -> None:
     db = str(tmp_path / "runs.sqlite")
-    runs = DurableRuns(db)
+    runs = opened(db)
     seeds = submit_sleepy(runs, 4, pause=0.3)
     pool = workers(db)
     pool.start("leaving", "--concurrency", "4", "--grace", "0.5")
@@ -235,4 +236,3 @@ def test_sigterm_hands_back_what_cannot_finish_in_the_grace_time(
     pool.start("taking-over")
     wait_for(runs, all_ended(set(seeds)))
     assert {info.executor for info in assert_each_ran_once(runs, seeds)} == {"taking-over"}
-    runs.close()
