@@ -107,6 +107,7 @@ def load_module(
         if use_disk_cache:
             _write_cache(_bytecode_file(key), _source_digest(code) + marshal.dumps(bytecode))
     module = _execute(code, bytecode, Path(source.name).stem, key, filename)
+    module.__graphc_spec__ = str(Path(path).resolve())  # type: ignore[attr-defined]  # for `workers.submit(graph)`
     with _lock:
         return _modules.setdefault(key, module)
 

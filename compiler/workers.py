@@ -57,7 +57,7 @@ def spec_loader(allowed_imports: Iterable[str] | None = None) -> Any:
 
 
 def submit(
-    spec: str | Path,
+    spec: str | Path | Graph[Any, Any, Any],
     *,
     db: str | None = None,
     start: str | None = None,
@@ -69,7 +69,8 @@ def submit(
     """Queue a run of the spec at `spec` for workers; returns the run id.
 
     Args:
-        spec: The spec file (`.graph`, `.yaml`, `.toml`); its source is stored with the run.
+        spec: The spec file (`.graph`, `.yaml`, `.toml`), or a graph `compiler.load` made from one;
+            the spec's source is stored with the run.
         db: The database (a URL or SQLite path; default `$GRAPHC_DB`, else `graphc-runs.sqlite`).
         start: The start node's name (default: the spec's `start`).
         args: The start node's fields.
@@ -79,6 +80,8 @@ def submit(
     """
     from runtime.durable import DurableError, DurableRuns
 
+    if isinstance(spec, Graph):
+        spec = _spec_of(spec)
     module = load_module(spec, allowed_imports=allowed_imports)
     graph = module.graph
     name = start or getattr(getattr(module, "start", None), "__name__", None)
@@ -93,6 +96,16 @@ def submit(
         )
     finally:
         runs.close()
+
+
+def _spec_of(graph: Graph[Any, Any, Any]) -> str:
+    import sys
+
+    for cls in graph.node_types.values():
+        path = getattr(sys.modules.get(cls.__module__), "__graphc_spec__", None)
+        if path is not None:
+            return str(path)
+    raise ValueError("this graph was not loaded from a spec by `compiler.load`: pass the spec's path")
 
 
 class Worker:

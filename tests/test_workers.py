@@ -21,6 +21,7 @@ import pytest
 pytest.importorskip("dbos", reason="workers need DBOS: pip install 'graphc[durable]'")
 
 from compiler import load
+from compiler.workers import Worker, submit
 from dsl.source import read_source
 from runtime.durable import DurableRuns, RunInfo
 
@@ -236,3 +237,17 @@ def test_sigterm_hands_back_what_cannot_finish_in_the_grace_time(
     pool.start("taking-over")
     wait_for(runs, all_ended(set(seeds)))
     assert {info.executor for info in assert_each_ran_once(runs, seeds)} == {"taking-over"}
+
+
+def test_the_python_api_submits_a_loaded_graph_and_runs_a_worker_in_this_program(
+    tmp_path: Path, opened: Callable[[str], DurableRuns]
+) -> None:
+    db = str(tmp_path / "runs.sqlite")
+    run_id = submit(load(SLEEPY), db=db, args={"seed": 3, "pause": 0.0})
+    worker = Worker(db, executor_id="in-process", concurrency=2)
+    worker.start()
+    try:
+        [info] = wait_for(opened(db), lambda found: found[0].status == "success", timeout=60)
+    finally:
+        assert worker.stop(grace_seconds=5) == []
+    assert (info.id, info.output, info.executor) == (run_id, expected_output(3), "in-process")
