@@ -408,7 +408,7 @@ class _Checker:
 
     def node(self, node: ir.NodeSpec) -> None:
         self.current = node
-        scope = NodeScope(fields=self.fields([*node.fields, *node.waits], f"node `{node.name}`"))
+        scope = NodeScope(fields=self.fields(node.all_fields(), f"node `{node.name}`"))
         for waited in node.waits:
             if waited.default is not None:
                 self.sink.error(
@@ -653,7 +653,7 @@ class _Checker:
         if isinstance(expr, (ir.Compare, ir.UnaryOp)) and (not isinstance(expr, ir.UnaryOp) or expr.op == "not"):
             return "bool"
         if isinstance(expr, ir.Name) and expr.id in scope.fields and expr.id not in scope.locals:
-            declared = next((f for f in self.current.fields if f.name == expr.id), None)
+            declared = next((f for f in self.current.all_fields() if f.name == expr.id), None)
             if declared is not None and isinstance(declared.type, ir.NamedType) and declared.type.args is None:
                 return (
                     declared.type.name

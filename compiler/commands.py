@@ -199,7 +199,7 @@ def _parse_value(text: str) -> Any:
 def _runs(args: argparse.Namespace) -> int:
     from .runs import runs_command
 
-    return runs_command(args, lambda path, deps: _spec_graph(path, deps))
+    return runs_command(args, _spec_graph)
 
 
 def _spec_graph(path: str, deps_json: str | None) -> tuple[Any, Any]:
@@ -208,8 +208,8 @@ def _spec_graph(path: str, deps_json: str | None) -> tuple[Any, Any]:
     return graph, _initial(graph.deps_type, "deps", deps_json)
 
 
-def _start_of(args: argparse.Namespace, module: Any) -> tuple[Any, Any, Any, Any]:
-    """The graph, start node (`--start`, `--arg`), state (`--state`) and deps (`--deps`) a run is asked for."""
+def _start_of(args: argparse.Namespace, module: Any) -> tuple[Any, Any, Any]:
+    """The graph, start node (`--start`, `--arg`) and state (`--state`) a run is asked for."""
     import pydantic
 
     graph = module.graph
@@ -231,16 +231,13 @@ def _start_of(args: argparse.Namespace, module: Any) -> tuple[Any, Any, Any, Any
         start = pydantic.TypeAdapter(node_class).validate_python(fields)
     except pydantic.ValidationError as e:
         raise _UsageError(f"bad --arg for `{start_name}`: {_brief(e)}") from None
-    state = _initial(graph.state_type, "state", args.state)
-    deps = _initial(graph.deps_type, "deps", args.deps)
-    return graph, start, state, deps
+    return graph, start, _initial(graph.state_type, "state", args.state)
 
 
 def _submit(args: argparse.Namespace) -> int:
     from .runs import submit_command
 
-    args.deps = None  # deps are never stored: a worker builds the spec's declared ones
-    graph, start, state, _ = _start_of(args, _load(args.spec, args.allow_import))
+    graph, start, state = _start_of(args, _load(args.spec, args.allow_import))  # deps: the worker's own
     return submit_command(args, graph, start, state, _read(args.spec))
 
 
@@ -258,8 +255,8 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.max_steps is not None and args.max_steps < 0:
         raise _UsageError("--max-steps must be 0 (no limit) or more")
-    module = _load(args.spec)
-    graph, start, state, deps = _start_of(args, module)
+    graph, start, state = _start_of(args, _load(args.spec))
+    deps = _initial(graph.deps_type, "deps", args.deps)
     if args.durable:
         from .runs import run_durably
 

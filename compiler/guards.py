@@ -90,7 +90,7 @@ class _NodeProver:
         self.names: dict[str, Any] = {}  # z3 variable -> how the message names it
         self.variables: dict[str, _Value | None] = {}  # field or local -> its value (None: unknown)
         self.state_generation = 0
-        for f in node.fields:
+        for f in node.all_fields():
             self.variables[f.name] = self.variable(f.name, f.type)
 
     # ---- variables ---------------------------------------------------------------------------

@@ -197,7 +197,7 @@ def _symbols(ls: LanguageServer, params: types.DocumentSymbolParams) -> list[typ
             kind=types.SymbolKind.Class,
             range=_range(node.span),
             selection_range=_range(node.name_span),
-            children=fields(node.fields),
+            children=fields(node.all_fields()),
         )
         for node in spec.nodes
     ]
@@ -333,7 +333,8 @@ def _hover(ls: LanguageServer, params: types.HoverParams) -> types.Hover | None:
     if node is None:
         return _other_hover(analysis, document.lines, params.position)
     fields = ", ".join(f.name for f in node.fields)
-    lines = [f"**node** `{node.name}({fields})`"]
+    waits = f" waits ({', '.join(f.name for f in node.waits)})" if node.waits else ""
+    lines = [f"**node** `{node.name}({fields}){waits}`"]
     if node.doc:
         lines += ["", node.doc]
     if analysis.checked is not None:
@@ -352,7 +353,7 @@ def _other_hover(analysis: _Analysis, lines: Sequence[str], position: types.Posi
     symbol = _symbol_at(spec, position)
     if symbol is not None:
         if symbol[0] == "field":
-            fields = next(n for n in spec.nodes if n.name == symbol[1]).fields
+            fields = next(n for n in spec.nodes if n.name == symbol[1]).all_fields()
         else:
             type_spec = spec.state if symbol[0] == "state" else spec.deps
             fields = (type_spec.fields or []) if type_spec is not None else []
@@ -518,7 +519,7 @@ def _occurrences(spec: ir.GraphSpec, symbol: _Symbol) -> list[ir.Span]:
     elif kind == "field":
         owner, field = symbol[1], symbol[2]
         node = next(n for n in spec.nodes if n.name == owner)
-        spans += [_name_span(f.span, field) for f in node.fields if f.name == field]
+        spans += [_name_span(f.span, field) for f in node.all_fields() if f.name == field]
         for expr in _node_expressions(node):
             spans += [n.span for n in _names(expr, field)]
         for other in spec.nodes:
@@ -563,7 +564,7 @@ def _symbol_at(spec: ir.GraphSpec, position: types.Position) -> _Symbol | None:
 
 
 def _all_symbols(spec: ir.GraphSpec) -> list[_Symbol]:
-    symbols: list[_Symbol] = [("field", n.name, f.name) for n in spec.nodes for f in n.fields]
+    symbols: list[_Symbol] = [("field", n.name, f.name) for n in spec.nodes for f in n.all_fields()]
     for kind, type_spec in (("state", spec.state), ("deps", spec.deps)):
         if type_spec is not None:
             symbols += [(kind, f.name) for f in type_spec.fields or []]
@@ -601,7 +602,7 @@ def _rename(ls: LanguageServer, params: types.RenameParams) -> types.WorkspaceEd
     if symbol[0] == "node":
         taken = {n.name for n in spec.nodes} | set(BUILTINS)
     elif symbol[0] == "field":
-        taken = {f.name for n in spec.nodes if n.name == symbol[1] for f in n.fields}
+        taken = {f.name for n in spec.nodes if n.name == symbol[1] for f in n.all_fields()}
     else:
         type_spec = spec.state if symbol[0] == "state" else spec.deps
         taken = {f.name for f in (type_spec.fields or [])} if type_spec is not None else set()
@@ -644,7 +645,7 @@ def _completion(ls: LanguageServer, params: types.CompletionParams) -> list[type
     if call is not None and call.group(1) in nodes:
         return items([f.name for f in nodes[call.group(1)].fields], types.CompletionItemKind.Field, "=")
     current = next((n for n in reversed(spec.nodes) if n.span.line <= params.position.line + 1), None)
-    names = [f.name for f in current.fields] if current is not None else []
+    names = [f.name for f in current.all_fields()] if current is not None else []
     if analysis.checked is not None:
         names += [*analysis.checked.imports]
         scope = analysis.checked.scopes.get(current.name) if current is not None else None

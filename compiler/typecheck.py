@@ -160,7 +160,7 @@ class _SpecMapper:
         self.lines = lines
         self.fields: dict[tuple[str, str], ir.FieldSpec] = {}
         for node in checked.spec.nodes:
-            for f in node.fields:
+            for f in node.all_fields():
                 self.fields[(node.name, f.name)] = f
         for type_spec, class_name in (
             (checked.spec.state, checked.state_class),

@@ -473,6 +473,10 @@ class NodeSpec(_Located):
     do: list[Statement] = field(default_factory=list)
     next: list[Branch] = field(default_factory=list)
 
+    def all_fields(self) -> list[FieldSpec]:
+        """The fields its body can read: those transitions pass, then those it waits for."""
+        return [*self.fields, *self.waits]
+
     def transitions(self) -> list[Transition]:
         """Every transition the node writes: its branches' (nested ones too), then its error branches'."""
         return [*(t for b in self.next for t in b.transitions()), *(e.to for e in self.errors)]

@@ -117,7 +117,7 @@ RENAMES = (
 )
 
 
-async def _rename(client: LanguageClient, uri: str, line: int, character: int, new: str) -> str:
+async def _rename(client: LanguageClient, uri: str, line: int, character: int, new: str, text: str = "") -> str:
     edit = await client.text_document_rename_async(
         types.RenameParams(
             text_document=types.TextDocumentIdentifier(uri=uri),
@@ -126,7 +126,7 @@ async def _rename(client: LanguageClient, uri: str, line: int, character: int, n
         )
     )
     assert edit is not None and edit.changes is not None
-    lines = RENAMES.split("\n")
+    lines = (text or RENAMES).split("\n")
     for change in sorted(edit.changes[uri], key=lambda e: (e.range.start.line, e.range.start.character), reverse=True):
         row = lines[change.range.start.line]
         lines[change.range.start.line] = (
@@ -281,3 +281,26 @@ async def test_folding_ranges_cover_nodes_and_blocks(client: LanguageClient, tmp
     assert any(start == route and end > route + 5 for start, end in folds)  # the node
     assert any(start == block and end > block for start, end in folds)  # its `if` block
     assert any(start == lines.index("state NestedState:") for start, _ in folds)
+
+
+@pytest.mark.asyncio
+async def test_waited_for_fields_are_fields_for_symbols_hover_and_rename(
+    client: LanguageClient, tmp_path: Path
+) -> None:
+    text = (ROOT / "examples" / "review.graph").read_text()
+    uri = await _open(client, tmp_path / "review.graph", text)
+    document = types.TextDocumentIdentifier(uri=uri)
+    symbols = await client.text_document_document_symbol_async(types.DocumentSymbolParams(text_document=document))
+    assert symbols is not None and isinstance(symbols[0], types.DocumentSymbol)
+    review = next(c for c in symbols[0].children or [] if c.name == "Review")
+    assert [c.name for c in review.children or []] == ["text", "approved", "comment"]
+    lines = text.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("node Review"))
+    hover = await client.text_document_hover_async(
+        types.HoverParams(text_document=document, position=types.Position(line=header, character=6))
+    )
+    assert hover is not None and isinstance(hover.contents, types.MarkupContent)
+    assert "**node** `Review(text) waits (approved, comment)`" in hover.contents.value
+    use = next(i for i, line in enumerate(lines) if "if approved" in line)
+    renamed = await _rename(client, uri, use, lines[use].index("approved") + 1, "accepted", text)
+    assert "waits (accepted: bool, comment: str)" in renamed and "if accepted -> End(text)" in renamed
