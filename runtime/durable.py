@@ -32,8 +32,10 @@ import builtins
 import hashlib
 import inspect
 import json
+import logging
 import os
 import queue
+import re
 import socket
 import sys
 import threading
@@ -84,6 +86,8 @@ WAITING_QUEUE = "graphc-waiting"
 SpecLoader = Callable[[str, str], tuple[Graph[Any, Any, Any], Any]]
 """Compiles a stored spec (file name, source) into its graph and the deps its runs get; raises if it cannot."""
 
+_LOG_LEVEL = os.environ.get("GRAPHC_DBOS_LOG_LEVEL", "CRITICAL")
+logging.getLogger("dbos").setLevel(_LOG_LEVEL)  # graphc reports what goes wrong itself, once and briefly
 _WORKFLOW = "graphc.run"
 _NODE_STEP = "graphc.node"
 _INPUT_TOPIC = "graphc.input"
@@ -452,7 +456,7 @@ def _launch(
                 "application_version": version,
                 "executor_id": executor_id,
                 "serializer": _SERIALIZER,
-                "log_level": os.environ.get("GRAPHC_DBOS_LOG_LEVEL", "CRITICAL"),
+                "log_level": _LOG_LEVEL,
                 "notification_listener_polling_interval_sec": 0.05,
             }
         )
@@ -468,7 +472,7 @@ def _launch(
             client = DBOSClient(system_database_url=url, serializer=_SERIALIZER)
         except Exception as e:
             DBOS.destroy(destroy_registry=False)
-            raise DurableError(f"cannot open the run database {_shown(url)}: {e}") from None
+            raise DurableError(f"cannot open the run database {_shown(url)}: {_reason(e)}") from None
         _engine = _Engine(url, version, executor_id, queue_name, client, load_spec)
         return _engine
 
@@ -493,6 +497,12 @@ def _sqlite_engine(url: str) -> Any:
         connection.execute("PRAGMA synchronous=NORMAL")
 
     return engine
+
+
+def _reason(error: Exception) -> str:
+    """An error's message without SQLAlchemy's trailing link and wrapper class."""
+    text = str(error).split("\n(Background on this error")[0]
+    return re.sub(r"^\(\w+(\.\w+)*\) ", "", text).replace("\n\t", " ").strip()
 
 
 def _shown(url: str) -> str:
@@ -867,7 +877,7 @@ class DurableRuns:
             try:
                 self._client = DBOSClient(system_database_url=self.url, serializer=_SERIALIZER)
             except Exception as e:
-                raise DurableError(f"cannot open the run database {_shown(self.url)}: {e}") from None
+                raise DurableError(f"cannot open the run database {_shown(self.url)}: {_reason(e)}") from None
         return self._client
 
     def _status(self, run_id: str) -> WorkflowStatus | None:
@@ -925,7 +935,7 @@ def _migrate(url: str) -> None:
     try:
         DBOS.migrate(url)
     except Exception as e:
-        raise DurableError(f"cannot prepare the run database {_shown(url)}: {e}") from None
+        raise DurableError(f"cannot prepare the run database {_shown(url)}: {_reason(e)}") from None
 
 
 def _schema_problems(value: dict[str, Any], schema: dict[str, Any]) -> builtins.list[str]:
