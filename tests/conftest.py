@@ -111,3 +111,16 @@ def opened() -> Iterator[Callable[[str], Any]]:
     yield open_runs
     for runs in made:
         runs.close()
+
+
+def graphc(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """`graphc ARGS...` in a process of its own (no `$GRAPHC_DB` from the environment), its output as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "compiler.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        env={**os.environ, "GRAPHC_DB": ""},
+    )

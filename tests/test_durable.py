@@ -7,7 +7,6 @@ resumed run ends exactly as an uninterrupted one: no step lost, none recorded tw
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess
@@ -24,24 +23,12 @@ pytest.importorskip("dbos", reason="durable runs need DBOS: pip install 'graphc[
 from compiler import load
 from runtime.durable import DurableError, DurableRuns
 
-from .conftest import EXAMPLES, ROOT
+from .conftest import EXAMPLES, ROOT, graphc
 
 DATA = ROOT / "tests" / "data" / "durable"
 COUNTER = DATA / "counter.graph"
 KILLS = 20
 KILLS_PER_RUN = 5
-
-
-def graphc(*args: str, stdin: str = "", timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "compiler.cli", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=timeout,
-        env={**os.environ, "GRAPHC_DB": ""},
-    )
 
 
 def without_times(history: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -7,7 +7,6 @@ and `graphc runs recover` gives a dead one's runs to the others.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from compiler.workers import Worker, submit
 from dsl.source import read_source
 from runtime.durable import DurableRuns, RunInfo
 
-from .conftest import EXAMPLES, ROOT
+from .conftest import EXAMPLES, ROOT, graphc
 
 SLEEPY = ROOT / "tests" / "data" / "durable" / "sleepy.graph"
 COUNTER = ROOT / "tests" / "data" / "durable" / "counter.graph"
@@ -148,13 +147,7 @@ def test_killed_workers_lose_nothing(
     pool.start("w2", "--concurrency", "8")
     time.sleep(2)
     assert all(runs.get(run_id).status != "success" for run_id in lost if runs.get(run_id).executor == "doomed")
-    recovered = subprocess.run(
-        [sys.executable, "-m", "compiler.cli", "runs", "recover", "--executor", "doomed", "--db", postgres_db],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    recovered = graphc("runs", "recover", "--executor", "doomed", "--db", postgres_db)
     assert recovered.returncode == 0, recovered.stderr
     assert "back on the queue" in recovered.stderr
     wait_for(runs, all_ended(set(lost)))
@@ -211,13 +204,6 @@ def test_a_spec_outside_allow_import_fails_its_run_and_the_worker_goes_on(
         "the spec does not compile here: sleepy.graph:5:1: error[E120]: import from `asyncio` is not allowed"
     )
     assert (ok.status, ok.output) == ("success", 15)
-
-
-def graphc(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "GRAPHC_DB": ""}
-    return subprocess.run(
-        [sys.executable, "-m", "compiler.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=120, env=env
-    )
 
 
 def test_sigterm_hands_back_what_cannot_finish_in_the_grace_time(
