@@ -6,7 +6,7 @@ throughput is runs / (last completion - first dequeue), read from DBOS's timesta
 Beside it: each run's per-step overhead over the same graph run in memory
 ((median run time - in-memory run time) / 10).
 
-    python bench/workers.py [RUNS] [CONCURRENCY]     # defaults: 1000 runs, 4 per worker
+    python bench/workers.py [RUNS] [CONCURRENCY]     # defaults: 1000 runs, 2 per worker (4: CPU-bound on 2 cores)
 
 Needs PostgreSQL at `$GRAPHC_TEST_POSTGRES_URL` or postgresql://postgres@127.0.0.1:5432/postgres.
 """
@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
-CONCURRENCY = int(sys.argv[2]) if len(sys.argv) > 2 else 4
+CONCURRENCY = int(sys.argv[2]) if len(sys.argv) > 2 else 2
 NODES, PAUSE = 10, 0.05
 
 
