@@ -122,6 +122,8 @@ def worker_command(args: argparse.Namespace) -> int:
     import signal
     import threading
 
+    if _open(args.db) is None:
+        return EXIT_USAGE
     from runtime.durable import DurableError
 
     from .workers import Worker

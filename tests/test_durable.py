@@ -184,3 +184,20 @@ def test_the_python_api_starts_waits_resumes_and_reads_history_like_a_plain_run(
     assert durable[1].node == plain(text="v1", approved=True, comment="")  # type: ignore[union-attr]
     assert durable[-1].result.data == "v1"  # type: ignore[union-attr]
     assert [r.id for r in runs.list("success")] == ["api-1"]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["run", "examples/review.graph", "--durable"],
+        ["runs", "list"],
+        ["submit", "examples/review.graph"],
+        ["worker", "--id", "w"],
+    ],
+)
+def test_without_dbos_the_durable_commands_say_what_to_install(command: list[str]) -> None:
+    blocked = f"import sys; sys.modules['dbos'] = None; from compiler.cli import main; sys.exit(main({command!r}))"
+    done = subprocess.run([sys.executable, "-c", blocked], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "durable runs need DBOS" in done.stderr and "pip install 'graphc[durable]'" in done.stderr
+    assert "Traceback" not in done.stderr
