@@ -28,6 +28,7 @@ from .conftest import EXAMPLES, ROOT, graphc
 
 SLEEPY = ROOT / "tests" / "data" / "durable" / "sleepy.graph"
 COUNTER = ROOT / "tests" / "data" / "durable" / "counter.graph"
+FAILING = ROOT / "tests" / "data" / "durable" / "failing.graph"
 
 
 def expected_output(seed: int) -> int:
@@ -187,23 +188,30 @@ def test_two_workers_on_one_sqlite_file(
     assert pool.kill("a", signal.SIGTERM) == 0 and pool.kill("b", signal.SIGINT) == 0  # a clean stop exits 0
 
 
-def test_a_spec_outside_allow_import_fails_its_run_and_the_worker_goes_on(
+def test_a_run_that_fails_is_marked_error_and_the_worker_goes_on(
     tmp_path: Path, workers: Callable[[str], Workers], opened: Callable[[str], DurableRuns]
 ) -> None:
     db = str(tmp_path / "runs.sqlite")
-    refused = graphc("submit", str(SLEEPY), "--db", db, "--run-id", "imports-asyncio")
-    allowed = graphc("submit", str(COUNTER), "--db", db, "--run-id", "imports-nothing", "--arg", "last=5")
-    assert refused.returncode == 0 and allowed.returncode == 0, refused.stderr + allowed.stderr
+    submitted = [
+        graphc("submit", str(SLEEPY), "--db", db, "--run-id", "imports-asyncio"),  # outside --allow-import
+        graphc("submit", str(FAILING), "--db", db, "--run-id", "raises"),
+        graphc("submit", str(COUNTER), "--db", db, "--run-id", "fine", "--arg", "last=5"),
+    ]
+    assert all(done.returncode == 0 for done in submitted), [done.stderr for done in submitted]
     pool = workers(db)
     pool.start("strict", "--allow-import", "math")
     runs = opened(db)
-    wait_for(runs, all_ended({"imports-asyncio", "imports-nothing"}), timeout=60)
-    failed, ok = runs.get("imports-asyncio"), runs.get("imports-nothing")
-    assert failed.status == "error"
-    assert failed.error == (
-        "the spec does not compile here: sleepy.graph:5:1: error[E120]: import from `asyncio` is not allowed"
+    wait_for(runs, all_ended({"imports-asyncio", "raises", "fine"}), timeout=60)
+    refused, raised, fine = runs.get("imports-asyncio"), runs.get("raises"), runs.get("fine")
+    assert (refused.status, refused.error) == (
+        "error",
+        "the spec does not compile here: sleepy.graph:5:1: error[E120]: import from `asyncio` is not allowed",
     )
-    assert (ok.status, ok.output) == ("success", 15)
+    assert (raised.status, raised.error) == (
+        "error",
+        "ZeroDivisionError: integer division or modulo by zero (in failing.graph, line 8)",
+    )
+    assert (fine.status, fine.output) == ("success", 15)
 
 
 def test_sigterm_hands_back_what_cannot_finish_in_the_grace_time(
