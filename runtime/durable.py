@@ -819,13 +819,17 @@ class DurableRuns:
         return self._info(status, history=history)
 
     def list(self, status: str | None = None) -> builtins.list[RunInfo]:
-        """The runs in the database, oldest first, optionally only those with one status."""
+        """The runs in the database, oldest first, optionally only those with one status.
+
+        Cheap for many runs: for runs that ended, `state` and `steps` are left out (`get` has them).
+        """
         if status is not None and status not in STATUSES:
             raise DurableError(f"unknown status `{status}`; one of {', '.join(STATUSES)}")
         client = self._db()
         if client is None:
             return []
-        runs = [self._info(s) for s in client.list_workflows(name=_WORKFLOW, load_input=True, load_output=True)]
+        workflows = client.list_workflows(name=_WORKFLOW, load_input=True, load_output=True)
+        runs = [self._info(s, detail=False) for s in workflows]
         return [r for r in runs if status is None or r.status == status]
 
     def history(self, run_id: str, graph: Graph[Any, Any, Any]) -> builtins.list[HistoryStep[Any, Any]]:
@@ -892,7 +896,8 @@ class DurableRuns:
         ids = [s.workflow_id for s in client.list_workflows(name=_WORKFLOW, load_input=False)] if client else []
         return f" (runs there: {', '.join(ids[:5])}{' ...' if len(ids) > 5 else ''})" if ids else " (it has no runs)"
 
-    def _info(self, wf: WorkflowStatus, *, history: bool = False) -> RunInfo:
+    def _info(self, wf: WorkflowStatus, *, history: bool = False, detail: bool = True) -> RunInfo:
+        """What a workflow row says of its run; without `detail`, an ended run's steps are not read."""
         client = self._db()
         assert client is not None
         attributes = wf.attributes or {}
@@ -900,11 +905,18 @@ class DurableRuns:
         if wf.status == "ENQUEUED" and wf.queue_name == WAITING_QUEUE:
             status = "waiting"
         waiting = client.get_event(wf.workflow_id, _WAIT_EVENT, timeout_seconds=0) if status == "waiting" else None
-        steps = [s for s in client.list_workflow_steps(wf.workflow_id) if s["function_name"] == _NODE_STEP]
-        outputs = [s["output"] for s in steps if isinstance(s["output"], dict)]
+        outputs: builtins.list[dict[str, Any]] = []
+        if detail or history or status in ("running", "cancelled"):
+            steps = [s for s in client.list_workflow_steps(wf.workflow_id) if s["function_name"] == _NODE_STEP]
+            outputs = [s["output"] for s in steps if isinstance(s["output"], dict)]
         start = _inputs(wf)
+        failed_at = getattr(wf.error, "data", None)
         if waiting:
             node: str | None = waiting["node"]
+        elif status == "success":
+            node = "End"
+        elif isinstance(failed_at, dict) and "node" in failed_at:
+            node = failed_at["node"]
         elif outputs:
             node = outputs[-1]["next"]["node"] if outputs[-1]["next"] else "End"
         else:
