@@ -304,3 +304,32 @@ async def test_waited_for_fields_are_fields_for_symbols_hover_and_rename(
     use = next(i for i, line in enumerate(lines) if "if approved" in line)
     renamed = await _rename(client, uri, use, lines[use].index("approved") + 1, "accepted", text)
     assert "waits (accepted: bool, comment: str)" in renamed and "if accepted -> End(text)" in renamed
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("syntax", ["yaml", "toml"])
+async def test_the_data_forms_get_definition_hover_references_and_lenses(
+    client: LanguageClient, tmp_path: Path, syntax: str
+) -> None:
+    text = (ROOT / "examples" / f"review.{syntax}").read_text()
+    uri = await _open(client, tmp_path / f"review.{syntax}", text)
+    document = types.TextDocumentIdentifier(uri=uri)
+    lines = text.splitlines()
+    use = next(i for i, line in enumerate(lines) if "Review(text)" in line)
+    where = types.Position(line=use, character=lines[use].index("Review(text)") + 2)
+    definition = await client.text_document_definition_async(
+        types.DefinitionParams(text_document=document, position=where)
+    )
+    declared = next(i for i, line in enumerate(lines) if line.strip() in ("Review:", "[nodes.Review]"))
+    assert isinstance(definition, types.Location) and definition.range.start.line == declared
+    hover = await client.text_document_hover_async(types.HoverParams(text_document=document, position=where))
+    assert hover is not None and isinstance(hover.contents, types.MarkupContent)
+    assert "**node** `Review(text) waits (approved, comment)`" in hover.contents.value
+    references = await client.text_document_references_async(
+        types.ReferenceParams(
+            text_document=document, position=where, context=types.ReferenceContext(include_declaration=False)
+        )
+    )
+    assert references is not None and [r.range.start.line for r in references] == [use]
+    lenses = await client.text_document_code_lens_async(types.CodeLensParams(text_document=document))
+    assert lenses is not None and len(lenses) == 2
