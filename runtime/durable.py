@@ -60,7 +60,7 @@ from dbos import (
 )
 
 from .graph import Graph
-from .nodes import BaseNode, End, unset_waits, validate_waits, waited_types
+from .nodes import BaseNode, End, supply_waits, unset_waits, validate_waits, waited_types
 from .state import HistoryStep
 
 __all__ = (
@@ -283,8 +283,7 @@ def _run_workflow(key: str, start: dict[str, Any], state: Any) -> Any:
             while True:
                 if node.waits_for and unset_waits(node):
                     waits += 1
-                    values = _input_for(run_id, node, waits)
-                    node = loaded.node({"node": node.get_id(), "data": {**loaded.dump_node(node)["data"], **values}})
+                    supply_waits(node, _input_for(run_id, node, waits))
                 out = _node_step(loaded, node, current, loop)
                 current = loaded.state(out["state"])
                 if out["next"] is None:
