@@ -55,42 +55,51 @@ def runs_command(args: argparse.Namespace, spec_graph: SpecGraph) -> int:
             print(f"{len(handed)} run(s) of {args.executor} back on the queue: {' '.join(handed)}", file=sys.stderr)
             return EXIT_OK
         info = runs.get(args.run_id)
+        given = _json_object(args.input)
         if info.queued:
-            return _resume_queued(args, runs, info)
+            return _resume_queued(runs, info, given)
+        if info.spec is None:
+            raise DurableError(
+                f"run `{info.id}` was not started from a spec file; "
+                "resume it from Python with `DurableRuns.resume(run_id, graph, ...)`"
+            )
     except DurableError as e:
         print(f"graphc runs {args.runs_command}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
-    if info.spec is None:
-        print(
-            f"graphc runs resume: error: run `{info.id}` was not started from a spec file; "
-            "resume it from Python with `DurableRuns.resume(run_id, graph, ...)`",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
-    given = _json_object(args.input, "--input")
-    if given is False:
-        return EXIT_USAGE
-    assert given is not True
     graph, deps = spec_graph(info.spec, args.deps)
     return _finish(args, runs, lambda: runs.resume(info.id, graph, deps=deps, input=given))
 
 
-def _resume_queued(args: argparse.Namespace, runs: DurableRuns, info: RunInfo) -> int:
+def _resume_queued(runs: DurableRuns, info: RunInfo, given: dict[str, Any] | None) -> int:
     """A submitted run goes back on the workers' queue (its input checked against the stored spec's types)."""
     from .workers import spec_loader
 
-    given = _json_object(args.input, "--input")
-    if given is False:
-        return EXIT_USAGE
-    assert given is not True
     graph = None
     if info.status == "waiting":
         name, source = runs.stored_spec(info.id)
-        graph = spec_loader()(name, source)[0]
+        try:
+            graph = spec_loader()(name, source)[0]
+        except Exception:  # it compiles on the workers, not here: the recorded schema checks the input's shape
+            graph = None
     resumed = runs.resume(info.id, graph, input=given)
     print(info.id)
     print(f"graphc: run {info.id} is back on the queue ({resumed.status})", file=sys.stderr)
     return EXIT_OK
+
+
+def _json_object(text: str | None) -> dict[str, Any] | None:
+    """The JSON object `--input` holds, None when it is absent."""
+    from runtime.durable import DurableError
+
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise DurableError(f"--input is not valid JSON: {e}") from None
+    if not isinstance(value, dict):
+        raise DurableError("--input must be a JSON object of field values")
+    return value
 
 
 def submit_command(args: argparse.Namespace, graph: Any, start: Any, state: Any, source: Any) -> int:
@@ -173,21 +182,6 @@ def _open(db: str | None) -> DurableRuns | None:
     except DurableError as e:
         print(f"graphc: error: --db: {e}", file=sys.stderr)
         return None
-
-
-def _json_object(text: str | None, option: str) -> dict[str, Any] | bool | None:
-    """The JSON object an option holds, None when absent, False (after a message) when it is not one."""
-    if text is None:
-        return None
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as e:
-        print(f"graphc runs resume: error: {option} is not valid JSON: {e}", file=sys.stderr)
-        return False
-    if not isinstance(value, dict):
-        print(f"graphc runs resume: error: {option} must be a JSON object of field values", file=sys.stderr)
-        return False
-    return value
 
 
 def _finish(args: argparse.Namespace, runs: DurableRuns, drive: Callable[[], RunInfo]) -> int:
