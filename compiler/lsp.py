@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 from lsprotocol import types
@@ -51,13 +52,17 @@ def _path(uri: str) -> str:
     return unquote(urlparse(uri).path) if uri.startswith("file:") else uri
 
 
+_pieces: dict[str, dict[str, Any]] = {}
+"""Per document: the parse trees of its top-level declarations, so a change re-parses only what it touched."""
+
+
 def _analyse(uri: str, text: str) -> _Analysis:
     path = _path(uri)
     spec = checked = None
     try:
         with paused_gc():  # many objects, no cycles: the collector would only rescan them
             source = source_from_text(path, text, syntax_of(path) or "graph")
-            spec = parse_source(source)
+            spec = parse_source(source, cache=_pieces.setdefault(uri, {}))
             checked = check_spec(spec)
         found = checked.diagnostics
     except DiagnosticError as e:

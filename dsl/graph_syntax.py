@@ -495,9 +495,64 @@ def parse_graph(source: SourceFile) -> ir.GraphSpec:
             offset += skipped
     sink.raise_if_errors()
     tree, _ = trees[0]
-    del trees  # `build` frees the tree declaration by declaration
+    del trees
+    decls = [(d, 0) for d in tree.children if isinstance(d, Tree)]
+    tree.children.clear()  # `build` frees the declarations one by one as it converts them
+    return _built(source, sink, decls, comments)
+
+
+DeclarationCache = dict[str, tuple[list[Tree[Any]], list[tuple[int, int, str]]]]
+"""Parse trees of top-level declarations (and their comments), by the declaration's text."""
+
+
+def parse_graph_cached(source: SourceFile, cache: DeclarationCache) -> ir.GraphSpec | None:
+    """`parse_graph` for an editor: only the top-level declarations not in `cache` are parsed.
+
+    A file is cut where a declaration starts (`graph`, `start`, `from`, `state`, `deps`,
+    `node` at the start of a line) and each piece parsed on its own, its tree kept in
+    `cache` by its text (the cache keeps only this file's pieces). Positions are those of
+    the whole file: each piece's are offset while its tree becomes IR. Returns None when a
+    piece does not parse on its own — the caller then runs `parse_graph`, whose error
+    report is the reference.
+
+    Raises:
+        DiagnosticError: with every shape error found after parsing.
+    """
+    text = source.text if source.text.endswith("\n") else source.text + "\n"
+    starts = [m.start() for m in _DECL_START.finditer(text)]
+    if not starts or starts[0] != 0:
+        starts.insert(0, 0)
+    parser = _parser()
+    indenter = parser.options.postlex
+    assert isinstance(indenter, _GraphIndenter)
+    kept: DeclarationCache = {}
+    decls: list[tuple[Tree[Any], int]] = []
+    comments: list[tuple[int, int, str]] = []
+    offset = 0
+    for begin, end in zip(starts, [*starts[1:], len(text)], strict=True):
+        piece = text[begin:end]
+        parsed = kept.get(piece) or cache.get(piece)
+        if parsed is None:
+            try:
+                with _PARSE_LOCK:  # the indenter keeps per-parse state
+                    tree = parser.parse(piece, start="module")
+                    parsed = ([d for d in tree.children if isinstance(d, Tree)], list(indenter.comments))
+            except (UnexpectedInput, _IndentProblem):
+                return None
+        kept[piece] = parsed
+        decls += [(d, offset) for d in parsed[0]]
+        comments += [(line + offset, column, body) for line, column, body in parsed[1]]
+        offset += piece.count("\n")
+    cache.clear()
+    cache.update(kept)
+    return _built(source, Diagnostics(), decls, comments)
+
+
+def _built(
+    source: SourceFile, sink: Diagnostics, decls: list[tuple[Tree[Any], int]], comments: list[tuple[int, int, str]]
+) -> ir.GraphSpec:
     try:
-        spec = _ModuleBuilder(source, sink).build(tree, comments)
+        spec = _ModuleBuilder(source, sink).build(decls, comments)
     except RecursionError:
         sink.error(
             "E016",
@@ -509,6 +564,15 @@ def parse_graph(source: SourceFile) -> ir.GraphSpec:
     return spec
 
 
+def _shifted(lines: int) -> PositionMap:
+    """Positions in a piece of a file that starts `lines` lines into it, as positions in the file."""
+
+    def position(line: int, column: int) -> tuple[int, int]:
+        return line + lines, column
+
+    return position
+
+
 class _ModuleBuilder:
     """Assembles top-level declarations into a `GraphSpec`, checking their shape."""
 
@@ -517,16 +581,21 @@ class _ModuleBuilder:
         self.sink = sink
         self.convert = _converter(source.name, sink, lambda line, column: (line, column))
 
-    def build(self, tree: Tree[Any], comments: list[tuple[int, int, str]]) -> ir.GraphSpec:
+    def build(self, decls: list[tuple[Tree[Any], int]], comments: list[tuple[int, int, str]]) -> ir.GraphSpec:
+        """The spec from its top-level declarations, each with the lines before the text it was parsed from."""
         convert = self.convert
         fields: dict[str, Any] = {"imports": [], "nodes": []}
         graph_decl: Tree[Any] | None = None
         seen: dict[str, ir.Span] = {}
-        # taken off the tree one by one, so each subtree is freed once converted (lower peak memory)
-        pending = [d for d in reversed(tree.children) if isinstance(d, Tree)]
-        tree.children.clear()
+        # taken off the list one by one, so each subtree is freed once converted (lower peak memory)
+        pending = decls[::-1]
+        decls.clear()
+        shift = 0
         for index in range(len(pending)):
-            decl = pending.pop()
+            decl, offset = pending.pop()
+            if offset != shift:
+                shift = offset
+                convert.position = _shifted(offset)
             kind = str(decl.data)
             span = convert.tree_span(decl)
             if kind in ("graph_decl", "start_decl", "state_block", "state_ref", "deps_block", "deps_ref"):

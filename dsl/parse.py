@@ -7,6 +7,7 @@ import importlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from . import ir
 from .diagnostics import Diagnostic, DiagnosticError
@@ -25,14 +26,28 @@ def _front_end(syntax: str) -> Callable[[SourceFile], ir.GraphSpec]:
     return parse
 
 
-def parse_source(source: SourceFile, *, limits: Limits = DEFAULT_LIMITS) -> ir.GraphSpec:
+def parse_source(
+    source: SourceFile, *, limits: Limits = DEFAULT_LIMITS, cache: dict[str, Any] | None = None
+) -> ir.GraphSpec:
     """Parse a spec in any syntax.
+
+    Args:
+        source: The spec's text.
+        limits: Size and depth limits.
+        cache: For an editor re-parsing one `.graph` file after each change: the parse trees of
+            its top-level declarations are kept here, and only those that changed are parsed.
 
     Raises:
         DiagnosticError: the spec has syntax or shape errors, or exceeds `limits`.
     """
     with paused_gc(), limits_in_force(limits):
-        spec = _front_end(source.syntax)(source)
+        spec = None
+        if cache is not None and source.syntax == "graph":
+            from .graph_syntax import parse_graph_cached
+
+            spec = parse_graph_cached(source, cache)
+        if spec is None:
+            spec = _front_end(source.syntax)(source)
     if len(spec.nodes) > limits.max_nodes:
         first_extra = spec.nodes[limits.max_nodes]
         raise DiagnosticError(
