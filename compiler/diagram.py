@@ -45,6 +45,8 @@ class DiagramNode:
     hand_written: bool = False
     any_node: bool = False
     """Its `run` may return any node (a plain `BaseNode` annotation), or its edges cannot be read."""
+    waits: list[str] = field(default_factory=list)
+    """The fields it waits for from outside the graph (`waits (...)`)."""
 
 
 @dataclass
@@ -76,8 +78,9 @@ def diagram_of(checked: CheckedGraph) -> DiagramGraph:
     spec = checked.spec
     nodes = []
     for node in spec.nodes:
-        notes = [inspect.cleandoc(node.doc) if node.doc is not None else None, waits_note([f.name for f in node.waits])]
-        drawn = DiagramNode(node.name, note="\n".join(n for n in notes if n) or None)
+        waits = [f.name for f in node.waits]
+        notes = [inspect.cleandoc(node.doc) if node.doc is not None else None, waits_note(waits)]
+        drawn = DiagramNode(node.name, note="\n".join(n for n in notes if n) or None, waits=waits)
         _set_edges(drawn, [(t.target, t.label) for t in run_transitions(node)])
         drawn.error_targets = {e.to.target for e in node.errors}
         nodes.append(drawn)
@@ -195,7 +198,10 @@ def mermaid_text(
 
 
 def dot_text(graph: DiagramGraph, *, highlighted: list[str] | None = None, direction: str | None = None) -> str:
-    """Graphviz DOT: the start node bold, error edges dashed red, unreachable nodes grey, notes as tooltips."""
+    """Graphviz DOT: the start node bold, error edges dashed red, unreachable nodes grey, notes as tooltips.
+
+    Nodes that wait for outside input are octagons that name what they wait for.
+    """
     reachable = graph.reachable()
     lines = [
         f"digraph {_quote(graph.name)} {{",
@@ -220,6 +226,8 @@ def dot_text(graph: DiagramGraph, *, highlighted: list[str] | None = None, direc
             attributes.append('fillcolor="#fdff32"')
         if node.hand_written:
             attributes.append("shape=box3d")
+        if node.waits:  # a run stops here until someone answers: drawn as a stop sign, with what it needs
+            attributes += ["shape=octagon", f"label={_quote(node.id + chr(10) + 'waits for ' + ', '.join(node.waits))}"]
         if node.note:
             attributes.append(f"tooltip={_quote(node.note)}")
         attributes.insert(0, f'style="{",".join(styles)}"')

@@ -71,6 +71,8 @@ def test_diagrams_note_what_a_node_waits_for(capsys: pytest.CaptureFixture[str])
     static = capsys.readouterr().out
     assert "    waits for: approved, comment\n  end note" in static
     assert load_module(REVIEW).graph.mermaid_code(start_node="Draft") + "\n" == static
+    assert main(["diagram", str(REVIEW), "--format", "dot"]) == 0
+    assert 'shape=octagon, label="Review\\nwaits for approved, comment"' in capsys.readouterr().out
 
 
 def test_graphc_run_asks_on_the_terminal_until_a_value_fits_its_type() -> None:
