@@ -595,8 +595,6 @@ def _rename(ls: LanguageServer, params: types.RenameParams) -> types.WorkspaceEd
     import keyword
 
     document = ls.workspace.get_text_document(params.text_document.uri)
-    if (syntax_of(_path(document.uri)) or "graph") != "graph":
-        raise ValueError("rename works in .graph files")
     spec = _analyse(document.uri, document.source).spec
     symbol = _symbol_at(spec, params.position) if spec is not None else None
     if spec is None or symbol is None:
@@ -613,7 +611,13 @@ def _rename(ls: LanguageServer, params: types.RenameParams) -> types.WorkspaceEd
         taken = {f.name for f in (type_spec.fields or [])} if type_spec is not None else set()
     if new in taken:
         raise ValueError(f"`{new}` is already taken")
-    edits = [types.TextEdit(range=_range(s), new_text=new) for s in _occurrences(spec, symbol)]
+    spans = _occurrences(spec, symbol)
+    lines = document.lines
+    for span in spans:  # in YAML/TOML a name may sit in a quoted or escaped string: then leave it to the user
+        written = lines[span.line - 1][span.column - 1 : span.end_column - 1] if span.line <= len(lines) else ""
+        if span.line != span.end_line or written != symbol[-1]:
+            raise ValueError(f"`{symbol[-1]}` is written differently at line {span.line}: rename it by hand there")
+    edits = [types.TextEdit(range=_range(s), new_text=new) for s in spans]
     return types.WorkspaceEdit(changes={document.uri: edits})
 
 

@@ -333,3 +333,31 @@ async def test_the_data_forms_get_definition_hover_references_and_lenses(
     assert references is not None and [r.range.start.line for r in references] == [use]
     lenses = await client.text_document_code_lens_async(types.CodeLensParams(text_document=document))
     assert lenses is not None and len(lenses) == 2
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("syntax", ["yaml", "toml"])
+async def test_rename_in_the_data_forms_keeps_the_spec_compiling(
+    client: LanguageClient, tmp_path: Path, syntax: str
+) -> None:
+    import compiler
+
+    text = (ROOT / "examples" / f"review.{syntax}").read_text()
+    uri = await _open(client, tmp_path / f"review.{syntax}", text)
+    lines = text.split("\n")
+    use = next(i for i, line in enumerate(lines) if "Review(text)" in line)
+    renamed = await _rename(client, uri, use, lines[use].index("Review(text)") + 1, "Approval", text)
+    assert "Review" not in renamed.replace("graph: Review", "").replace('graph = "Review"', "")
+    path = tmp_path / f"renamed.{syntax}"
+    path.write_text(renamed)
+    assert list(compiler.load(path).node_types) == ["Draft", "Approval"]
+
+
+@pytest.mark.asyncio
+async def test_rename_refuses_a_name_written_with_escapes(client: LanguageClient, tmp_path: Path) -> None:
+    text = (ROOT / "examples" / "review.yaml").read_text().replace("- to: Review(text)", '- to: "Review(\\x74ext)"')
+    uri = await _open(client, tmp_path / "escaped.yaml", text)
+    lines = text.split("\n")
+    declared = next(i for i, line in enumerate(lines) if line.strip() == 'text: str = "first draft"')  # Draft's
+    with pytest.raises(Exception, match="`text` is written differently at line"):
+        await _rename(client, uri, declared, lines[declared].index("text") + 1, "body", text)
