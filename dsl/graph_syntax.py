@@ -378,6 +378,11 @@ def _expected_hint(expected: Any) -> str | None:
     return "expected " + ", ".join(sorted(names))
 
 
+_fragments: dict[tuple[str, str], Tree[Any]] = {}
+"""Parse trees of fragments by text: positions in them are relative, and converting a tree reads it only."""
+_MAX_FRAGMENTS = 20_000
+
+
 def parse_fragment(
     text: str,
     start: str,
@@ -397,9 +402,17 @@ def parse_fragment(
             "an expression must fit on one line",
         )
         return None
+    key = (text, start)
+    tree = _fragments.get(key)
+    if tree is not None:
+        return tree
     try:
         with _PARSE_LOCK:
-            return _parser().parse(text.strip("\n"), start=start)
+            tree = _parser().parse(text.strip("\n"), start=start)
+        if len(_fragments) >= _MAX_FRAGMENTS:
+            _fragments.clear()
+        _fragments[key] = tree
+        return tree
     except (UnexpectedInput, _IndentProblem) as e:
         for problem in _syntax_errors(e, text):
             file_line, file_column = position(problem.line, problem.column)

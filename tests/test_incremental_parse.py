@@ -46,3 +46,14 @@ def test_the_cached_parse_gives_the_full_parse_after_each_edit(path: Path) -> No
     ]
     for edited in edits:
         assert outcome(edited, path.name, cache) == outcome(edited, path.name, None)
+
+
+@pytest.mark.parametrize("path", sorted(p for p in EXAMPLES.iterdir() if p.suffix in (".graph", ".yaml", ".toml")))
+def test_fragment_trees_reused_from_the_cache_give_the_same_spec(path: Path) -> None:
+    from dsl import graph_syntax
+    from dsl.parse import parse_file
+
+    graph_syntax._fragments.clear()
+    cold = parse_file(path)[1].model_dump()
+    assert graph_syntax._fragments  # the expressions' trees were kept
+    assert parse_file(path)[1].model_dump() == cold == parse_file(path)[1].model_dump()
