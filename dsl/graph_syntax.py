@@ -514,8 +514,8 @@ def parse_graph(source: SourceFile) -> ir.GraphSpec:
     return _built(source, sink, decls, comments)
 
 
-DeclarationCache = dict[str, tuple[list[Tree[Any]], list[tuple[int, int, str]]]]
-"""Parse trees of top-level declarations (and their comments), by the declaration's text."""
+DeclarationCache = dict[str, tuple[list[Tree[Any]], list[tuple[int, int, str]], str | None]]
+"""Parse trees of top-level declarations, their comments and indentation character, by their text."""
 
 
 def parse_graph_cached(source: SourceFile, cache: DeclarationCache) -> ir.GraphSpec | None:
@@ -541,6 +541,7 @@ def parse_graph_cached(source: SourceFile, cache: DeclarationCache) -> ir.GraphS
     kept: DeclarationCache = {}
     decls: list[tuple[Tree[Any], int]] = []
     comments: list[tuple[int, int, str]] = []
+    indents: set[str] = set()
     offset = 0
     for begin, end in zip(starts, [*starts[1:], len(text)], strict=True):
         piece = text[begin:end]
@@ -549,9 +550,14 @@ def parse_graph_cached(source: SourceFile, cache: DeclarationCache) -> ir.GraphS
             try:
                 with _PARSE_LOCK:  # the indenter keeps per-parse state
                     tree = parser.parse(piece, start="module")
-                    parsed = ([d for d in tree.children if isinstance(d, Tree)], list(indenter.comments))
+                    style = indenter.style[0] if indenter.style is not None else None
+                    parsed = ([d for d in tree.children if isinstance(d, Tree)], list(indenter.comments), style)
             except (UnexpectedInput, _IndentProblem):
                 return None
+        if parsed[2] is not None:
+            indents.add(parsed[2])
+        if len(indents) > 1:  # tabs in one declaration, spaces in another: the full parse reports where
+            return None
         kept[piece] = parsed
         decls += [(d, offset) for d in parsed[0]]
         comments += [(line + offset, column, body) for line, column, body in parsed[1]]

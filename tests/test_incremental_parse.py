@@ -38,6 +38,7 @@ def test_the_cached_parse_gives_the_full_parse_after_each_edit(path: Path) -> No
     cache: dict[str, Any] = {}
     edits = [
         text,
+        text + "\nnode Tabbed:\n\t-> End(None)\n",  # tabs in one declaration, spaces in the others
         "# a comment first\n" + text,  # every declaration moves down a line
         text.replace("\nnode ", "\n\nnode ", 1),  # one declaration moves
         text + "\nnode Added:\n    -> End(None)\n",  # one more
