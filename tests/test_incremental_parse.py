@@ -13,12 +13,24 @@ from dsl.source import read_source, source_from_text
 
 from .conftest import EXAMPLES, ROOT
 
+
+def _readable(path: Path) -> bool:
+    """Whether the reader accepts the file (two golden cases are about files it refuses)."""
+    try:
+        read_source(path)
+    except DiagnosticError:
+        return False
+    return True
+
+
 SPECS = sorted(
-    [
+    p
+    for p in [
         *EXAMPLES.glob("*.graph"),
         *(ROOT / "tests" / "data").rglob("*.graph"),
         *(ROOT / "tests" / "golden" / "diagnostics").glob("*.graph"),
     ]
+    if _readable(p)
 )
 
 
@@ -31,10 +43,7 @@ def outcome(text: str, name: str, cache: dict[str, Any] | None) -> Any:
 
 @pytest.mark.parametrize("path", SPECS, ids=lambda p: p.name)
 def test_the_cached_parse_gives_the_full_parse_after_each_edit(path: Path) -> None:
-    try:
-        text = read_source(path).text
-    except DiagnosticError:
-        pytest.skip("not readable as text (a golden case of the reader's own)")
+    text = read_source(path).text
     cache: dict[str, Any] = {}
     edits = [
         text,
