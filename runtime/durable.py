@@ -878,9 +878,17 @@ class DurableRuns:
             if create:
                 _migrate(self.url)
             try:
-                self._client = DBOSClient(system_database_url=self.url, serializer=_SERIALIZER)
+                client = DBOSClient(system_database_url=self.url, serializer=_SERIALIZER)
             except Exception as e:
                 raise DurableError(f"cannot open the run database {_shown(self.url)}: {_reason(e)}") from None
+            try:  # a database whose creation a killed process left half done has no runs yet
+                client.list_workflows(limit=1, load_input=False, load_output=False)
+            except Exception as e:
+                client.destroy()
+                if "no such table" in str(e) or "does not exist" in str(e):
+                    return None
+                raise DurableError(f"cannot read the run database {_shown(self.url)}: {_reason(e)}") from None
+            self._client = client
         return self._client
 
     def _status(self, run_id: str) -> WorkflowStatus | None:
