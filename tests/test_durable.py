@@ -201,3 +201,14 @@ def test_without_dbos_the_durable_commands_say_what_to_install(command: list[str
     assert done.returncode == 2
     assert "durable runs need DBOS" in done.stderr and "pip install 'graphc[durable]'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_database_left_half_made_by_a_killed_process_holds_no_runs(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "runs.sqlite"
+    sqlite3.connect(db).close()  # the file exists, DBOS's tables do not
+    listed = graphc("runs", "list", "--db", str(db), "--format", "json")
+    assert (listed.returncode, json.loads(listed.stdout)) == (0, [])
+    missing = graphc("runs", "resume", "r1", "--db", str(db))
+    assert missing.returncode == 2 and "no run `r1`" in missing.stderr and "Traceback" not in missing.stderr
