@@ -375,10 +375,9 @@ class _SpecStore:
         import sqlalchemy
 
         digest = hashlib.sha256(f"{name}\0{source}".encode()).hexdigest()
-        with self.engine.begin() as connection:
-            if self.get(digest) is None:
-                statement = "INSERT INTO graphc_specs (digest, name, source) VALUES (:d, :n, :s) ON CONFLICT DO NOTHING"
-                connection.execute(sqlalchemy.text(statement), {"d": digest, "n": name, "s": source})
+        statement = "INSERT INTO graphc_specs (digest, name, source) VALUES (:d, :n, :s) ON CONFLICT DO NOTHING"
+        with self.engine.begin() as connection:  # a spec stored before is left as it is
+            connection.execute(sqlalchemy.text(statement), {"d": digest, "n": name, "s": source})
         return digest
 
     def get(self, digest: str) -> tuple[str, str] | None:
@@ -440,10 +439,8 @@ def _launch(
         engine = _engine
         if engine is not None and (engine.url, engine.version) == (url, version) and executor_id is None:
             return engine
-        if engine is not None:
-            DBOS.destroy(destroy_registry=False)
-            engine.client.destroy()
-            _engine = None
+        if (stopped := _stop_engine()) is not None:
+            stopped.client.destroy()
         worker = executor_id is not None
         executor_id = executor_id or f"graphc-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         queue_name = RUNS_QUEUE if worker else f"graphc-local-{executor_id}"
@@ -474,6 +471,15 @@ def _launch(
             raise DurableError(f"cannot open the run database {_shown(url)}: {_reason(e)}") from None
         _engine = _Engine(url, version, executor_id, queue_name, client, load_spec)
         return _engine
+
+
+def _stop_engine() -> _Engine | None:
+    """Destroy DBOS in this process; return the engine it ran, whose client is still open (call with the lock)."""
+    global _engine
+    engine, _engine = _engine, None
+    if engine is not None:
+        DBOS.destroy(destroy_registry=False)
+    return engine
 
 
 def _sqlite_engine(url: str) -> Any:
@@ -779,16 +785,16 @@ class DurableRuns:
 
     def stop_serving(self, grace_seconds: float) -> builtins.list[str]:
         """Stop taking runs; wait up to `grace_seconds` for those in flight, hand the rest back; return those."""
-        global _engine
-        engine = _engine
-        if engine is None:
+        if _engine is None:
             return []
         deadline = time.monotonic() + grace_seconds
         while self.in_flight() and time.monotonic() < deadline:
             time.sleep(0.1)
         handed = self.in_flight()
-        DBOS.destroy(destroy_registry=False)
-        _engine = None
+        with _engine_lock:
+            engine = _stop_engine()
+        if engine is None:
+            return []
         for run_id in handed:  # back on the queue; this worker's executions are fenced off by DBOS
             engine.client.resume_workflow(run_id, queue_name=RUNS_QUEUE)
         engine.client.destroy()
@@ -857,15 +863,12 @@ class DurableRuns:
 
     def close(self) -> None:
         """Release the connection used for look-ups, and stop DBOS in this process (the next run starts it again)."""
-        global _engine
         if self._client is not None:
             self._client.destroy()
             self._client = None
         with _engine_lock:
-            if _engine is not None:
-                DBOS.destroy(destroy_registry=False)
-                _engine.client.destroy()
-                _engine = None
+            if (engine := _stop_engine()) is not None:
+                engine.client.destroy()
 
     # -- reading the system database
 
