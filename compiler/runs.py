@@ -195,13 +195,12 @@ def _finish(args: argparse.Namespace, runs: DurableRuns, drive: Callable[[], Run
         return EXIT_USAGE
     print(info.id, flush=True)
     if info.status == "success":
-        full = runs.get(info.id, history=True)
         if args.output == "text":
-            print(full.output)
+            print(info.output)
         else:
-            outcome = {"output": full.output, "state": full.state}
-            if args.history:
-                outcome["history"] = full.history
+            outcome = {"output": info.output, "state": info.state}
+            if args.history:  # read again only when asked for: the whole history can be long
+                outcome["history"] = runs.get(info.id, history=True).history
             print(json.dumps(outcome))
         code = EXIT_OK
     elif info.status == "waiting":
