@@ -404,14 +404,16 @@ class _Engine:
     """For what a workflow must do without recording it as a step (parking)."""
     load_spec: SpecLoader | None = None
 
-    def answered(self, run_id: str) -> int:
+    def attributes(self, run_id: str) -> dict[str, Any]:
+        """The run's graphc attributes, read outside any workflow's record."""
         found = self.client.list_workflows(workflow_ids=[run_id], load_input=False, load_output=False)
-        return int(((found[0].attributes or {}) if found else {}).get("graphc_answered", 0))
+        return (found[0].attributes or {}) if found else {}
+
+    def answered(self, run_id: str) -> int:
+        return int(self.attributes(run_id).get("graphc_answered", 0))
 
     def home_queue(self, run_id: str) -> str:
-        found = self.client.list_workflows(workflow_ids=[run_id], load_input=False, load_output=False)
-        queued = bool(found and (found[0].attributes or {}).get("graphc_queued"))
-        return RUNS_QUEUE if queued else self.queue_name
+        return RUNS_QUEUE if self.attributes(run_id).get("graphc_queued") else self.queue_name
 
 
 _engine: _Engine | None = None
