@@ -42,9 +42,9 @@ def lark_floor(text: str) -> tuple[float, float]:
     """
     from lark.parsers.lalr_parser import _Parser
 
-    from dsl import graph_syntax
+    from dsl import lark_syntax
 
-    parser = graph_syntax._parser()
+    parser = lark_syntax._parser()
     tokens = list(parser.parse_interactive(text, start="module").iter_parse())
     with paused_gc():  # as in `parse_source`
         lex = best_of(1, lambda: list(parser.lex(text)))  # lark's standard lexer + our indenter

@@ -667,7 +667,7 @@ def _completion(ls: LanguageServer, params: types.CompletionParams) -> list[type
 
 def _keywords_at(lines: Sequence[str], position: types.Position) -> list[str]:
     """The keywords the grammar accepts at the cursor (lark's interactive parser says which)."""
-    from dsl.graph_syntax import keywords_accepted
+    from dsl.lark_syntax import keywords_accepted
 
     before = "".join(lines[: position.line]) + (
         lines[position.line][: position.character] if position.line < len(lines) else ""

@@ -12,13 +12,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lark import Tree
-
 from . import ir
 from .diagnostics import Diagnostics, did_you_mean
 from .expressions import PositionMap, TreeToIR
 from .graph_syntax import import_from_tree, parse_expression, parse_fragment
 from .source import SourceFile
+from .syntax_tree import Token, Tree
 
 __all__ = ("GRAPH_KEYS", "NODE_KEYS", "DataNode", "data_to_spec")
 
@@ -95,7 +94,7 @@ class _Builder:
             self.file, self.sink, position, lambda text, pos: parse_expression(text, self.file, self.sink, pos)
         )
 
-    def fragment(self, node: DataNode, start: str, what: str) -> tuple[Tree[Any], TreeToIR] | None:
+    def fragment(self, node: DataNode, start: str, what: str) -> tuple[Tree, TreeToIR] | None:
         text = self.text(node, what)
         if text is None:
             return None
@@ -361,8 +360,6 @@ class _Builder:
 
 
 def _name_token(name: str, span: ir.Span) -> Any:
-    from lark import Token
-
     return Token("NAME", name, line=span.line, column=span.column, end_line=span.end_line, end_column=span.end_column)
 
 

@@ -13,11 +13,10 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any, cast
 
-from lark import Token, Tree
-
 from . import ir
 from .diagnostics import Diagnostics
 from .limits import active_limits
+from .syntax_tree import Token, Tree
 
 __all__ = ("PositionMap", "TreeToIR")
 
@@ -33,9 +32,9 @@ LANGUAGE_KEYWORDS = frozenset(["on"])
 
 
 def as_token(child: object) -> Token:
-    """A tree child the grammar guarantees to be a token."""
-    assert isinstance(child, Token), child
-    return child
+    """A tree child the grammar guarantees to be a token (ours, or lark's: both are `str`)."""
+    assert isinstance(child, str), child
+    return cast(Token, child)
 
 
 def _top_level(text: str, start: int = 0) -> Iterator[tuple[int, str]]:
@@ -102,15 +101,18 @@ class TreeToIR:
             token.line or 1, token.column or 1, token.end_line or token.line or 1, token.end_column or token.column or 1
         )
 
-    def tree_span(self, tree: Tree[Any] | Token) -> ir.Span:
+    def tree_span(self, tree: Tree | Token) -> ir.Span:
         """The span of a subtree, from its first to its last token."""
-        if isinstance(tree, Token):
+        if isinstance(tree, str):
             return self.token_span(tree)
+        position = tree.position
+        if position is not None:
+            return self.span(*position)
         meta = tree.meta
         if not meta.empty:
             return self.span(meta.line, meta.column, meta.end_line, meta.end_column)
         first = last = None
-        for token in tree.scan_values(lambda v: isinstance(v, Token)):
+        for token in tree.scan_values(lambda v: isinstance(v, str)):
             if first is None:
                 first = token
             last = token
@@ -154,12 +156,12 @@ class TreeToIR:
 
     # ---- expressions -------------------------------------------------------------------------
 
-    def expr(self, node: Tree[Any] | Token) -> ir.Expr:
+    def expr(self, node: Tree | Token) -> ir.Expr:
         """Convert an expression subtree (at most `max_depth` levels deep)."""
         self._depth += 1
         try:
             if self._depth > self.max_depth:
-                span = self.tree_span(node) if isinstance(node, Token) or not node.meta.empty else self.span(1, 1, 1, 1)
+                span = self.tree_span(node) if isinstance(node, str) or not node.meta.empty else self.span(1, 1, 1, 1)
                 if not self._too_deep_reported:
                     self._too_deep_reported = True
                     self.sink.error(
@@ -173,8 +175,8 @@ class TreeToIR:
         finally:
             self._depth -= 1
 
-    def _expr(self, node: Tree[Any] | Token) -> ir.Expr:
-        if isinstance(node, Token):  # a bare NAME can appear e.g. through inlining
+    def _expr(self, node: Tree | Token) -> ir.Expr:
+        if isinstance(node, str):  # a bare NAME can appear e.g. through inlining
             return ir.Name(span=self.token_span(node), id=self.check_name(node))
         rule = str(node.data)
         span = self.tree_span(node)
@@ -256,7 +258,7 @@ class TreeToIR:
             return self.expr(c[0])
         raise AssertionError(f"unexpected expression rule {rule}")
 
-    def comprehension(self, rule: str, node: Tree[Any], span: ir.Span) -> ir.Comprehension:
+    def comprehension(self, rule: str, node: Tree, span: ir.Span) -> ir.Comprehension:
         """A list, set or dict comprehension, or a generator expression (re-emitted like any expression)."""
         head, *clauses = node.children
         form = {"list_comp": "list", "set_comp": "set", "dict_comp": "dict"}.get(rule, "generator")
@@ -281,7 +283,7 @@ class TreeToIR:
             generators=generators,
         )
 
-    def arguments(self, node: Tree[Any] | None) -> tuple[list[ir.Expr], list[ir.Keyword]]:
+    def arguments(self, node: Tree | None) -> tuple[list[ir.Expr], list[ir.Keyword]]:
         """Positional and keyword arguments of a call or target."""
         args: list[ir.Expr] = []
         keywords: list[ir.Keyword] = []
@@ -461,7 +463,7 @@ class TreeToIR:
 
     # ---- types ------------------------------------------------------------------------------
 
-    def type(self, node: Tree[Any]) -> ir.TypeExpr:
+    def type(self, node: Tree) -> ir.TypeExpr:
         """Convert a type subtree."""
         rule = str(node.data)
         span = self.tree_span(node)
@@ -488,7 +490,7 @@ class TreeToIR:
             return ir.NamedType(span=span, name="Any")
         raise AssertionError(f"unexpected type rule {rule}")
 
-    def literal_value(self, node: Tree[Any]) -> ir.Constant:
+    def literal_value(self, node: Tree) -> ir.Constant:
         """A value inside `Literal[...]`."""
         rule = str(node.data)
         span = self.tree_span(node)
@@ -514,7 +516,7 @@ class TreeToIR:
 
     # ---- statements and targets ---------------------------------------------------------------
 
-    def statement(self, node: Tree[Any]) -> ir.Statement:
+    def statement(self, node: Tree) -> ir.Statement:
         """Convert a simple statement (expression, assignment, augmented assignment)."""
         rule = str(node.data)
         span = self.tree_span(node)
@@ -537,7 +539,7 @@ class TreeToIR:
             )
         return ir.Assign(span=span, target=target, op=cast(Any, op), value=value, awaited=awaited)
 
-    def value(self, node: Tree[Any] | Token) -> tuple[ir.Expr, bool]:
+    def value(self, node: Tree | Token) -> tuple[ir.Expr, bool]:
         """An expression that may be preceded by `await`."""
         if isinstance(node, Tree) and node.data == "await_expr":
             return self.expr(node.children[0]), True
@@ -553,7 +555,7 @@ class TreeToIR:
             node = node.value
         return isinstance(node, ir.Name) and node.id == "state" and not isinstance(target, ir.Name)
 
-    def transition(self, target: Tree[Any], label: Tree[Any] | None, span: ir.Span) -> ir.Transition:
+    def transition(self, target: Tree, label: Tree | None, span: ir.Span) -> ir.Transition:
         """Convert `Target(args) [: "label"]`."""
         name_token, arguments = target.children
         args, keywords = self.arguments(arguments)
@@ -576,7 +578,7 @@ class TreeToIR:
             label=label_text,
         )
 
-    def field(self, name_token: object, type_tree: Tree[Any], default: Tree[Any] | None, span: ir.Span) -> ir.FieldSpec:
+    def field(self, name_token: object, type_tree: Tree, default: Tree | None, span: ir.Span) -> ir.FieldSpec:
         """A field declaration `name: TYPE [= DEFAULT]`."""
         return ir.FieldSpec(
             span=span,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dsl import graph_syntax, ir
+from dsl import ir, lalr, lark_syntax
 from dsl.diagnostics import DiagnosticError
 from dsl.parse import parse_source
 from dsl.printer import print_spec
@@ -153,7 +153,7 @@ def _parse_everything(texts: list[tuple[str, str]]) -> list[str]:
 
 
 def test_positions_match_larks_propagate_positions(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`graph_syntax` positions subtrees itself (faster); lark's own way must give the same spans."""
+    """The fast path (`dsl.lalr`) and `lark_syntax`'s lean positions give the spans lark's own way gives."""
     golden = Path(__file__).parent / "golden" / "diagnostics"
     paths = sorted(EXAMPLES.glob("*.graph")) + sorted(golden.glob("*.graph")) + sorted(golden.glob("*.yaml"))
     texts = [(path.name, path.read_text(encoding="utf-8", errors="replace")) for path in paths]
@@ -161,9 +161,15 @@ def test_positions_match_larks_propagate_positions(monkeypatch: pytest.MonkeyPat
     seeds = [text.encode() for name, text in texts if not name.startswith(("check_", "syntax_", "shape_"))]
     texts += [("mutant.graph", mutate(rng.choice(seeds), rng).decode(errors="replace")) for _ in range(300)]
     texts.append(("everything.graph", EVERYTHING))
-    tree = graph_syntax._parser().parse("a + b", start="expr_input")
-    assert type(tree._meta) is graph_syntax._Position  # the lean path is in use with this lark
+    tree = lark_syntax._parser().parse("a + b", start="expr_input")
+    assert tree.position == (1, 1, 1, 6) and tree._meta is None  # the lean path is in use with this lark
     ours = _parse_everything(texts)
-    reference = graph_syntax.build_parser(lark_positions=True)
-    monkeypatch.setattr(graph_syntax, "_parser", lambda: reference)
+
+    def not_fast(text: str, start: str = "module") -> lalr.Parsed:
+        raise lalr.NotFast
+
+    monkeypatch.setattr(lalr, "parse", not_fast)
+    assert _parse_everything(texts) == ours  # lark with the lean positions
+    reference = lark_syntax.build_parser(lark_positions=True)
+    monkeypatch.setattr(lark_syntax, "_parser", lambda: reference)
     assert _parse_everything(texts) == ours

@@ -1,0 +1,407 @@
+"""The fast path of every parse: lark's LALR(1) tables for `grammars/graph.lark`, driven here.
+
+lark generates the tables (states, actions, the rules' tree shapes, the lexer's terminals in
+its order); `grammars/graph.tables.json` keeps them, so parsing a spec never imports lark (a
+third of `graphc check`'s time, before a single table was built). This module lexes with one
+regular expression, indents like `graph_syntax`'s indenter and shifts and reduces like lark's
+parser, building the same `syntax_tree.Tree` lark would (tests/test_fast_parse.py compares
+them on every example, golden case and generated spec).
+
+It only ever accepts: anything unusual — a syntax error, an indentation problem — raises
+`NotFast`, and the caller parses the text with lark, whose error report is the reference.
+
+Regenerate the tables after changing the grammar: `python -m dsl.lalr` (a test fails until then).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from .syntax_tree import Position, Token, Tree, position_of
+
+__all__ = ("NotFast", "Parsed", "build_tables", "parse", "tables_key")
+
+GRAMMAR_FILE = Path(__file__).resolve().parent.parent / "grammars" / "graph.lark"
+TABLES_FILE = GRAMMAR_FILE.with_name("graph.tables.json")
+_FORMAT = 1
+_COMMENT = re.compile(r"#[^\n]*")
+_TAB_WIDTH = 8
+_OPEN = frozenset(("_LPAR", "LSQB", "LBRACE"))
+_CLOSE = frozenset(("_RPAR", "RSQB", "RBRACE"))
+
+
+class NotFast(Exception):
+    """The fast path did not accept the text; lark's parse decides (and reports)."""
+
+
+class Parsed(NamedTuple):
+    """A parse: the tree, the comments met `(line, column, text)` and the indentation character."""
+
+    tree: Any
+    comments: list[tuple[int, int, str]]
+    indent: str | None
+
+
+def tables_key(grammar: str) -> str:
+    """What the tables are for: the format of the tables file and the grammar's whole text.
+
+    The text itself, not a digest: comparing it costs less than importing `hashlib`.
+    """
+    return f"{_FORMAT}\0{grammar}"
+
+
+class _Rule(NamedTuple):
+    origin: str
+    size: int
+    name: str
+    expand1: bool
+    include: tuple[tuple[int, bool, int], ...] | None  # (child index, splice it, Nones before); None: all as-is
+    append_none: int
+    unit: bool  # a `?rule: child` reduction: the child stands for the rule, nothing is built
+
+
+class _Lexer(NamedTuple):
+    """One state's terminals, as lark's contextual lexer matches them there (the rare exact path)."""
+
+    pattern: re.Pattern[str]
+    keywords: dict[str, str]
+
+
+class _Tables:
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.states: list[dict[str, int]] = data["states"]
+        self.start_states: dict[str, int] = data["start_states"]
+        self.end_states: dict[str, int] = data["end_states"]
+        self.rules = [_Rule(r[0], r[1], r[2], r[3], _include(r[4]), r[5], _is_unit(r)) for r in data["rules"]]
+        self.scanner = re.compile(data["pattern"])
+        self.keywords: dict[str, str] = data["keywords"]
+        self.ignore = frozenset(data["ignore"])
+        self.kept = frozenset(data["kept"])
+        self.newline = frozenset(data["newline"])
+        self._lexer_of_state: list[int] = data["state_lexers"]
+        self._lexer_sources: list[tuple[str, dict[str, str]]] = data["lexers"]
+        self._lexers: dict[int, _Lexer] = {}
+
+    def exact_match(self, state: int, text: str, pos: int) -> tuple[str, str, int]:
+        """The token lark's contextual lexer finds at `pos` in `state`: kind, text, end."""
+        index = self._lexer_of_state[state]
+        lexer = self._lexers.get(index)
+        if lexer is None:
+            pattern, keywords = self._lexer_sources[index]
+            lexer = self._lexers[index] = _Lexer(re.compile(pattern), keywords)
+        found = lexer.pattern.match(text, pos)
+        if found is None:
+            raise NotFast
+        kind, value = found.lastgroup or "", found.group()
+        return lexer.keywords.get(value, kind) if kind == "NAME" else kind, value, found.end()
+
+
+def _include(raw: list[list[Any]] | None) -> tuple[tuple[int, bool, int], ...] | None:
+    return None if raw is None else tuple((i, bool(expand), nones) for i, expand, nones in raw)
+
+
+def _is_unit(raw: list[Any]) -> bool:
+    _, size, _, expand1, include, append_none = raw
+    return bool(size == 1 and expand1 and append_none == 0 and (include is None or include == [[0, False, 0]]))
+
+
+_loaded: _Tables | None = None
+_LOCK = threading.Lock()
+
+
+def _tables() -> _Tables:
+    global _loaded
+    if _loaded is None:
+        with _LOCK:
+            if _loaded is None:
+                _loaded = _Tables(_read_tables())
+    return _loaded
+
+
+def _read_tables() -> dict[str, Any]:
+    """The shipped tables, or (the grammar changed since they were written) tables built by lark now."""
+    grammar = GRAMMAR_FILE.read_text(encoding="utf-8")
+    try:
+        data: dict[str, Any] = json.loads(TABLES_FILE.read_text(encoding="utf-8"))
+        if data.get("grammar") == tables_key(grammar):
+            return data
+    except (OSError, ValueError):
+        pass
+    return build_tables()
+
+
+def parse(text: str, start: str = "module") -> Parsed:
+    """Parse `text` from the grammar's rule `start`, or raise `NotFast`."""
+    tables = _tables()
+    states, rules = tables.states, tables.rules
+    state_stack = [tables.start_states[start]]
+    end_state = tables.end_states[start]
+    values: list[Any] = []
+    positions: list[Position | None] = []
+    comments: list[tuple[int, int, str]] = []
+    indent_style: list[Any] = []  # [character, line] of the first indented line
+    for kind, value, position in _tokens(text, tables, state_stack, comments, indent_style):
+        while True:
+            action = states[state_stack[-1]].get(kind)
+            if action is None:
+                raise NotFast
+            if action >= 0:
+                state_stack.append(action)
+                values.append(value)
+                positions.append(position)
+                break
+            rule = rules[~action]
+            if rule.unit:
+                state_stack[-1] = states[state_stack[-2]][rule.origin]
+            else:
+                _reduce(rule, states, state_stack, values, positions)
+            if kind == "$END" and state_stack[-1] == end_state:
+                return Parsed(values[-1], comments, indent_style[0] if indent_style else None)
+    raise NotFast  # the token stream always ends with `$END`: not reached
+
+
+def _reduce(
+    rule: _Rule,
+    states: list[dict[str, int]],
+    state_stack: list[int],
+    values: list[Any],
+    positions: list[Position | None],
+) -> None:
+    size = rule.size
+    if size:
+        children = values[-size:]
+        spots = positions[-size:]
+        del values[-size:], positions[-size:], state_stack[-size:]
+    else:
+        children, spots = [], [None]
+    include = rule.include
+    if include is None:
+        kept = children
+    else:
+        kept = []
+        for index, splice, nones in include:
+            if nones:
+                kept += [None] * nones
+            if splice:
+                kept += children[index].children
+            else:
+                kept.append(children[index])
+        if rule.append_none:
+            kept += [None] * rule.append_none
+    if rule.expand1 and len(kept) == 1:
+        value = kept[0]
+        position = position_of(value)
+        if position is None and isinstance(value, Tree):  # a subtree of nothing takes this rule's extent
+            value.position = position = _extent(spots)
+    else:
+        value = Tree(rule.name, kept)
+        value.position = position = _extent(spots)
+    state_stack.append(states[state_stack[-1]][rule.origin])
+    values.append(value)
+    positions.append(position)
+
+
+def _extent(spots: list[Position | None]) -> Position | None:
+    """From the start of the first positioned child to the end of the last."""
+    first, last = spots[0], spots[-1]  # mostly both are there
+    if first is None:
+        first = next((spot for spot in spots if spot is not None), None)
+        if first is None:
+            return None
+    if last is None:
+        last = next(spot for spot in reversed(spots) if spot is not None)
+    return (first[0], first[1], last[2], last[3])
+
+
+def _tokens(
+    text: str,
+    tables: _Tables,
+    state_stack: list[int],
+    comments: list[tuple[int, int, str]],
+    indent_style: list[Any],
+) -> Iterator[tuple[str, Any, Position]]:
+    """The tokens of `text`, with `_INDENT`/`_DEDENT` and a final `$END`, as the parser in `state_stack` wants them."""
+    states, keywords, kept, ignore, newline = tables.states, tables.keywords, tables.kept, tables.ignore, tables.newline
+    match = tables.scanner.match
+    end_of_text = len(text)
+    pos, line, line_start = 0, 1, 0
+    parens = 0
+    indents = [0]
+    position: Position = (1, 1, 1, 1)
+    while pos < end_of_text:
+        found = match(text, pos)
+        if found is None:
+            raise NotFast
+        kind = found.lastgroup or ""
+        value = found.group()
+        end = found.end()
+        accepts = states[state_stack[-1]]
+        if kind == "NAME":
+            keyword = keywords.get(value)
+            if keyword is not None and keyword in accepts:
+                kind = keyword
+            elif "NAME" not in accepts:
+                kind, value, end = tables.exact_match(state_stack[-1], text, pos)
+        elif kind not in accepts and kind != "_NL" and kind not in ignore:
+            kind, value, end = tables.exact_match(state_stack[-1], text, pos)
+        start_line, column = line, pos - line_start + 1
+        if kind in newline:
+            newlines = value.count("\n")
+            if newlines:
+                line += newlines
+                line_start = pos + value.rindex("\n") + 1
+        position = (start_line, column, line, end - line_start + 1)
+        pos = end
+        if kind in ignore:
+            continue
+        if kind != "_NL":
+            yield kind, (Token(kind, value, *position) if kind in kept else None), position
+            if kind in _OPEN:
+                parens += 1
+            elif kind in _CLOSE:
+                parens -= 1
+            continue
+        if "#" in value:
+            _collect_comments(value, position, comments)
+        if parens > 0:
+            continue
+        yield kind, None, position
+        indent_text = value.rsplit("\n", 1)[1]
+        if indent_text:
+            _check_indent_style(indent_text, line, indent_style)
+        indent = indent_text.count(" ") + indent_text.count("\t") * _TAB_WIDTH
+        if indent > indents[-1]:
+            indents.append(indent)
+            yield "_INDENT", None, position
+            continue
+        while indent < indents[-1]:
+            indents.pop()
+            yield "_DEDENT", None, position
+        if indent != indents[-1]:
+            raise NotFast
+    for _ in indents[1:]:
+        yield "_DEDENT", None, position
+    yield "$END", None, position
+
+
+def _collect_comments(value: str, position: Position, comments: list[tuple[int, int, str]]) -> None:
+    """The comments inside a line-end token, where the indenter of `graph_syntax` finds them."""
+    line, line_start, scanned = position[0], -position[1] + 1, 0
+    for found in _COMMENT.finditer(value):
+        newlines = value.count("\n", scanned, found.start())
+        if newlines:
+            line += newlines
+            line_start = value.rfind("\n", scanned, found.start()) + 1
+        scanned = found.start()
+        comments.append((line, found.start() - line_start + 1, found.group().rstrip()))
+
+
+def _check_indent_style(indent: str, line: int, style: list[Any]) -> None:
+    if not style:
+        style += [indent[0], line]
+    if indent.strip(style[0]):
+        raise NotFast  # tabs and spaces mixed: lark's parse reports where
+
+
+def build_tables() -> dict[str, Any]:
+    """The tables, from lark's parser for the grammar (imports lark)."""
+    from . import lark_syntax
+
+    parser = lark_syntax.build_parser(lark_positions=True)
+    table = parser.parser.parser.parser.parse_table
+    rules = list(parser.rules)
+    rule_index = {id(rule): index for index, rule in enumerate(rules)}
+    states: list[dict[str, int]] = []
+    for state in range(len(table.states)):
+        actions = {}
+        for symbol, (action, argument) in table.states[state].items():
+            actions[symbol] = argument if action.name == "Shift" else ~rule_index[id(argument)]
+        states.append(actions)
+    contextual = parser.parser.lexer.lexer
+    lexer_sources: list[Any] = []
+    lexer_ids: dict[int, int] = {}
+    state_lexers = []
+    for state in range(len(table.states)):
+        lexer = contextual.lexers[state]
+        if id(lexer) not in lexer_ids:
+            lexer_ids[id(lexer)] = len(lexer_sources)
+            lexer_sources.append(_lexer_source(lexer))
+        state_lexers.append(lexer_ids[id(lexer)])
+    root = contextual.root_lexer
+    pattern, keywords = _lexer_source(root)
+    encoded_rules = [_encode_rule(rule) for rule in rules]
+    kept = sorted(
+        {
+            rule.expansion[index].name
+            for rule, encoded in zip(rules, encoded_rules, strict=True)
+            for index, *_ in (encoded[4] if encoded[4] is not None else [[i] for i in range(len(rule.expansion))])
+            if rule.expansion[index].is_term
+        }
+    )
+    return {
+        "grammar": tables_key(GRAMMAR_FILE.read_text(encoding="utf-8")),
+        "pattern": pattern,
+        "keywords": keywords,
+        "ignore": sorted(root.ignore_types),
+        "newline": sorted(root.newline_types),
+        "kept": kept,
+        "start_states": dict(table.start_states),
+        "end_states": dict(table.end_states),
+        "rules": encoded_rules,
+        "states": states,
+        "state_lexers": state_lexers,
+        "lexers": lexer_sources,
+    }
+
+
+def _lexer_source(lexer: Any) -> tuple[str, dict[str, str]]:
+    """A lark lexer's terminals as one pattern (its order), and the keywords its NAME stands for."""
+    scanner = lexer.scanner
+    patterns = [compiled.pattern for compiled in scanner._mres]
+    if len(patterns) != 1:
+        raise AssertionError("the lexer's terminals need one regular expression")
+    keywords: dict[str, str] = {}
+    unless = lexer.callback.get("NAME")
+    if unless is not None:
+        keywords = {str(t.pattern.value): t.name for t in unless.scanner.terminals}
+    if set(lexer.callback) - {"NAME"}:
+        raise AssertionError("only NAME may stand for other terminals")
+    return patterns[0], keywords
+
+
+def _encode_rule(rule: Any) -> list[Any]:
+    """Name, size and tree shape of a rule's reduction: lark's `parse_tree_builder` with placeholders, for LALR."""
+    options = rule.options
+    expansion = rule.expansion
+    empty = options.empty_indices
+    if empty:
+        digits = "".join(str(int(b)) for b in empty)
+        nones = [len(ones) for ones in digits.split("0")]
+    else:
+        nones = [0] * (len(expansion) + 1)
+    include = []
+    pending = 0
+    for index, symbol in enumerate(expansion):
+        pending += nones[index]
+        if options.keep_all_tokens or not (symbol.is_term and symbol.filter_out):
+            include.append([index, not symbol.is_term and symbol.name.startswith("_"), pending])
+            pending = 0
+    pending += nones[len(expansion)]
+    filtered = bool(empty) or len(include) < len(expansion) or any(splice for _, splice, _ in include)
+    name = rule.alias or rule.options.template_source or rule.origin.name
+    expand1 = bool(options.expand1 and not rule.alias)
+    return [rule.origin.name, len(expansion), name, expand1, include if filtered else None, pending if filtered else 0]
+
+
+def write_tables() -> None:
+    """Write the tables file for the grammar as it is now."""
+    TABLES_FILE.write_text(json.dumps(build_tables(), separators=(",", ":")) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    write_tables()
