@@ -7,9 +7,11 @@ Printing then parsing gives back the same IR (spans aside) for every syntax;
 from __future__ import annotations
 
 import re
-from typing import Any
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
-import yaml
+if TYPE_CHECKING:
+    import yaml
 
 from . import ir
 from .data_syntax import TYPE_CLASS_KEY
@@ -245,22 +247,31 @@ def _branch_data(branch: ir.Branch) -> dict[str, Any]:
     return entry
 
 
-class _YamlDumper(yaml.SafeDumper):
-    """PyYAML's safe dumper, with double quotes for strings YAML would otherwise fold."""
+@lru_cache(maxsize=1)
+def _yaml_dumper() -> type[yaml.SafeDumper]:
+    """PyYAML's safe dumper, with double quotes for strings YAML would otherwise fold.
 
+    Made on first use: PyYAML costs `graphc fmt` on a `.graph` file a fifth of its time.
+    """
+    import yaml
 
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    # YAML reads NEL, LS and PS as line breaks inside single-quoted and plain scalars
-    style = '"' if any(ch in "\x85\u2028\u2029" or not ch.isprintable() for ch in value) else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+    class YamlDumper(yaml.SafeDumper):
+        pass
 
+    def represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+        # YAML reads NEL, LS and PS as line breaks inside single-quoted and plain scalars
+        style = '"' if any(ch in "\x85\u2028\u2029" or not ch.isprintable() for ch in value) else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
-_YamlDumper.add_representer(str, _represent_str)
+    YamlDumper.add_representer(str, represent_str)
+    return YamlDumper
 
 
 def print_yaml(spec: ir.GraphSpec) -> str:
     """The canonical YAML text of a spec, with its comments."""
-    text = yaml.dump(spec_to_data(spec), Dumper=_YamlDumper, sort_keys=False, allow_unicode=True, width=1_000_000)
+    import yaml
+
+    text = yaml.dump(spec_to_data(spec), Dumper=_yaml_dumper(), sort_keys=False, allow_unicode=True, width=1_000_000)
     if not spec.comments:
         return text
     lines = text.splitlines()
