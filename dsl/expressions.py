@@ -74,12 +74,14 @@ class TreeToIR:
         self,
         file: str,
         sink: Diagnostics,
-        position: PositionMap = _identity,
+        position: PositionMap | None = None,
         parse_expression: Callable[[str, PositionMap], ir.Expr | None] | None = None,
     ) -> None:
         self.file = file
         self.sink = sink
-        self.position = position
+        self.position = position or _identity
+        self.line_shift: int | None = 0 if position is None else None
+        """Set when `position` only moves lines down by this many: spans are then made without calling it."""
         self.max_depth = active_limits().max_depth
         self._depth = 0
         self._too_deep_reported = False
@@ -88,8 +90,21 @@ class TreeToIR:
 
     # ---- spans -------------------------------------------------------------------------
 
+    def shift_lines(self, lines: int) -> None:
+        """Positions from now on are in a piece of the file that starts `lines` lines into it."""
+
+        def position(line: int, column: int) -> tuple[int, int]:
+            return line + lines, column
+
+        self.position, self.line_shift = position, lines
+
     def span(self, line: int, column: int, end_line: int, end_column: int) -> ir.Span:
         """A span of the file from positions in the parsed text."""
+        shift = self.line_shift
+        if shift is not None:
+            return ir.Span(
+                file=self.file, line=line + shift, column=column, end_line=end_line + shift, end_column=end_column
+            )
         line, column = self.position(line, column)
         end_line, end_column = self.position(end_line, end_column)
         return ir.Span(file=self.file, line=line, column=column, end_line=end_line, end_column=end_column)
@@ -321,6 +336,9 @@ class TreeToIR:
     def number(self, child: object) -> int | float:
         """The value of a NUMBER token."""
         token = as_token(child)
+        text = str(token)
+        if text.isdigit() and text.isascii() and (text[0] != "0" or len(text) == 1):
+            return int(text)  # the common case, without compiling anything
         try:
             value = ast.literal_eval(str(token))
         except (ValueError, SyntaxError):

@@ -10,7 +10,7 @@ import re
 from typing import Any, cast
 
 from . import ir, lalr
-from .diagnostics import DiagnosticError, Diagnostics
+from .diagnostics import Diagnostic, DiagnosticError, Diagnostics
 from .expressions import PositionMap, TreeToIR
 from .source import SourceFile
 from .syntax_tree import Tree
@@ -71,7 +71,7 @@ def parse_expression(text: str, file: str, sink: Diagnostics, position: Position
     return _converter(file, sink, position).expr(tree)
 
 
-def _converter(file: str, sink: Diagnostics, position: PositionMap) -> TreeToIR:
+def _converter(file: str, sink: Diagnostics, position: PositionMap | None = None) -> TreeToIR:
     return TreeToIR(file, sink, position, lambda text, pos: parse_expression(text, file, sink, pos))
 
 
@@ -91,13 +91,28 @@ def parse_graph(source: SourceFile) -> ir.GraphSpec:
         tree, comments = lark_syntax.parse_module(source, text, sink)
     else:
         tree, comments = parsed.tree, parsed.comments
-    decls = [(d, 0) for d in tree.children if isinstance(d, Tree)]
+    decls: list[_Declaration] = [(d, 0, None) for d in tree.children if isinstance(d, Tree)]
     tree.children.clear()  # `build` frees the declarations one by one as it converts them
     return _built(source, sink, decls, comments)
 
 
-DeclarationCache = dict[str, tuple[list[Tree], list[tuple[int, int, str]], str | None]]
-"""Parse trees of top-level declarations, their comments and indentation character, by their text."""
+class _Piece:
+    """A piece of a file as `parse_graph_cached` keeps it: parse trees, comments, indentation, built nodes."""
+
+    __slots__ = ("comments", "indent", "nodes", "trees")
+
+    def __init__(self, trees: list[Tree], comments: list[tuple[int, int, str]], indent: str | None) -> None:
+        self.trees, self.comments, self.indent = trees, comments, indent
+        self.nodes: _NodeMemo = {}
+        """The nodes built from the trees, with their diagnostics, by the line they start on."""
+
+
+_NodeMemo = dict[int, tuple[ir.NodeSpec, list[Diagnostic]]]
+_Declaration = tuple[Tree, int, "_NodeMemo | None"]
+"""A declaration's tree, the lines before the text it was parsed from, and where its node may be kept."""
+
+DeclarationCache = dict[str, _Piece]
+"""The pieces of a file by their text."""
 
 
 def parse_graph_cached(source: SourceFile, cache: DeclarationCache) -> ir.GraphSpec | None:
@@ -118,7 +133,7 @@ def parse_graph_cached(source: SourceFile, cache: DeclarationCache) -> ir.GraphS
     if not starts or starts[0] != 0:
         starts.insert(0, 0)
     kept: DeclarationCache = {}
-    decls: list[tuple[Tree, int]] = []
+    decls: list[_Declaration] = []
     comments: list[tuple[int, int, str]] = []
     indents: set[str] = set()
     offset = 0
@@ -130,14 +145,14 @@ def parse_graph_cached(source: SourceFile, cache: DeclarationCache) -> ir.GraphS
                 tree, piece_comments, style = lalr.parse(piece)
             except lalr.NotFast:
                 return None  # the full parse reports it
-            parsed = ([d for d in tree.children if isinstance(d, Tree)], piece_comments, style)
-        if parsed[2] is not None:
-            indents.add(parsed[2])
+            parsed = _Piece([d for d in tree.children if isinstance(d, Tree)], piece_comments, style)
+        if parsed.indent is not None:
+            indents.add(parsed.indent)
         if len(indents) > 1:  # tabs in one declaration, spaces in another: the full parse reports where
             return None
         kept[piece] = parsed
-        decls += [(d, offset) for d in parsed[0]]
-        comments += [(line + offset, column, body) for line, column, body in parsed[1]]
+        decls += [(d, offset, parsed.nodes) for d in parsed.trees]
+        comments += [(line + offset, column, body) for line, column, body in parsed.comments]
         offset += piece.count("\n")
     cache.clear()
     cache.update(kept)
@@ -145,7 +160,7 @@ def parse_graph_cached(source: SourceFile, cache: DeclarationCache) -> ir.GraphS
 
 
 def _built(
-    source: SourceFile, sink: Diagnostics, decls: list[tuple[Tree, int]], comments: list[tuple[int, int, str]]
+    source: SourceFile, sink: Diagnostics, decls: list[_Declaration], comments: list[tuple[int, int, str]]
 ) -> ir.GraphSpec:
     try:
         spec = _ModuleBuilder(source, sink).build(decls, comments)
@@ -160,25 +175,16 @@ def _built(
     return spec
 
 
-def _shifted(lines: int) -> PositionMap:
-    """Positions in a piece of a file that starts `lines` lines into it, as positions in the file."""
-
-    def position(line: int, column: int) -> tuple[int, int]:
-        return line + lines, column
-
-    return position
-
-
 class _ModuleBuilder:
     """Assembles top-level declarations into a `GraphSpec`, checking their shape."""
 
     def __init__(self, source: SourceFile, sink: Diagnostics) -> None:
         self.source = source
         self.sink = sink
-        self.convert = _converter(source.name, sink, lambda line, column: (line, column))
+        self.convert = _converter(source.name, sink)
 
-    def build(self, decls: list[tuple[Tree, int]], comments: list[tuple[int, int, str]]) -> ir.GraphSpec:
-        """The spec from its top-level declarations, each with the lines before the text it was parsed from."""
+    def build(self, decls: list[_Declaration], comments: list[tuple[int, int, str]]) -> ir.GraphSpec:
+        """The spec from its top-level declarations (nodes built before are taken from their memo)."""
         convert = self.convert
         fields: dict[str, Any] = {"imports": [], "nodes": []}
         graph_decl: Tree | None = None
@@ -188,10 +194,10 @@ class _ModuleBuilder:
         decls.clear()
         shift = 0
         for index in range(len(pending)):
-            decl, offset = pending.pop()
+            decl, offset, memo = pending.pop()
             if offset != shift:
                 shift = offset
-                convert.position = _shifted(offset)
+                convert.shift_lines(offset)
             kind = str(decl.data)
             span = convert.tree_span(decl)
             if kind in ("graph_decl", "start_decl", "state_block", "state_ref", "deps_block", "deps_ref"):
@@ -224,7 +230,7 @@ class _ModuleBuilder:
             elif kind in ("state_block", "deps_block", "state_ref", "deps_ref"):
                 fields[kind.split("_")[0]] = self.type_spec(decl, span)
             elif kind == "node_decl":
-                fields["nodes"].append(self.node(decl, span))
+                fields["nodes"].append(self.node(decl, span) if memo is None else self.kept_node(decl, span, memo))
         if graph_decl is None:
             self.sink.error(
                 "E010",
@@ -236,6 +242,19 @@ class _ModuleBuilder:
             fields.setdefault("name_span", ir.Span.start_of(self.source.name))
         fields["comments"] = [self.comment(line, column, body) for line, column, body in comments]
         return ir.GraphSpec(span=ir.Span.start_of(self.source.name), **fields)
+
+    def kept_node(self, decl: Tree, span: ir.Span, memo: _NodeMemo) -> ir.NodeSpec:
+        """The node of `decl`, built again only if it moved (an editor re-checks mostly unchanged text)."""
+        kept = memo.get(span.line)
+        if kept is None:
+            before = len(self.sink.items)
+            node = self.node(decl, span)
+            if len(memo) > 1:  # where it stood before: keep one
+                memo.clear()
+            kept = memo[span.line] = (node, self.sink.items[before:])
+        else:
+            self.sink.items.extend(kept[1])
+        return kept[0]
 
     def comment(self, line: int, column: int, body: str) -> ir.Comment:
         own_line = self.source.line(line)[: column - 1].strip() == ""
