@@ -9,10 +9,10 @@ from __future__ import annotations
 import builtins
 import keyword
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 
 from dsl import ir
 from dsl.diagnostics import Diagnostic, Diagnostics, closest, did_you_mean
+from dsl.record import Record, field, record
 from dsl.unparse import ExprWriter
 
 from .imports import ModuleInfo, find_module, is_exception_class, module_candidates, search_path_for
@@ -97,16 +97,16 @@ NODE_ATTRIBUTES = frozenset(["run", "run_once", "docstring_notes", "waits_for"])
 """What a generated node class defines besides its fields: no field may take these names."""
 
 
-@dataclass
-class NodeScope:
+@record(frozen=False)
+class NodeScope(Record):
     """How the names used inside one node resolve."""
 
     fields: set[str] = field(default_factory=set)
     locals: set[str] = field(default_factory=set)
 
 
-@dataclass
-class CheckedGraph:
+@record(frozen=False)
+class CheckedGraph(Record):
     """A spec that passed every check, with what code generation needs to know about it."""
 
     spec: ir.GraphSpec

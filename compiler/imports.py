@@ -22,9 +22,10 @@ import os
 import pkgutil
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+from dsl.record import Record, record
 
 __all__ = (
     "ModuleInfo",
@@ -36,8 +37,8 @@ __all__ = (
 )
 
 
-@dataclass(frozen=True)
-class ModuleInfo:
+@record
+class ModuleInfo(Record):
     """A module found on the import path, read without running it."""
 
     name: str
@@ -81,7 +82,7 @@ def _find(module: str, search_path: Sequence[str]) -> ModuleInfo | None:
     submodule_locations = tuple(spec.submodule_search_locations or ())
     origin = spec.origin if spec.has_location else None
     path, names = _names(module, origin, submodule_locations)
-    return ModuleInfo(module, path, names, submodule_locations)
+    return ModuleInfo(name=module, path=path, names=names, submodule_locations=submodule_locations)
 
 
 def _names(
@@ -130,7 +131,7 @@ def _typeshed_stdlib() -> Path | None:
 def _stdlib_module(module: str) -> ModuleInfo | None:
     """A standard-library module the path search cannot see (`os.path`), by importing it."""
     names = _introspected(module)
-    return None if names is None else ModuleInfo(module, None, names)
+    return None if names is None else ModuleInfo(name=module, path=None, names=names)
 
 
 def _introspected(module: str) -> frozenset[str] | None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Literal
 
 from .ir import Span
+from .record import Record, record
 
 __all__ = (
     "Diagnostic",
@@ -30,16 +30,16 @@ Severity = Literal["error", "warning"]
 _MAX_SHOWN = 100  # source characters shown per diagnostic line
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Suggestion:
+@record
+class Suggestion(Record):
     """A fix a tool can apply: put `replacement` where `span` is (editors' quick fixes)."""
 
     replacement: str
     span: Span
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Diagnostic:
+@record
+class Diagnostic(Record):
     """One problem in a spec."""
 
     code: str

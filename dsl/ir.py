@@ -1,19 +1,20 @@
-"""The graph IR: one set of frozen dataclasses for all three syntaxes.
+"""The graph IR: one set of frozen records (`dsl.record`, dataclass-like) for all three syntaxes.
 
 Every element carries a `span` pointing into the text it came from (the `.graph`
 file, or the YAML / TOML file, including positions inside expression strings).
 Spans are metadata: `strip_spans` gives the comparable content of a spec.
 
-Plain slotted dataclasses rather than validated models: the front-ends build them from
-text they have already checked, so validation would only cost time (most of `graphc`'s
-start-up and a third of parsing) and memory.
+Plain slotted records rather than validated models: the front-ends build them from text
+they have already checked, so validation would only cost time (most of `graphc`'s start-up
+and a third of parsing) and memory; records rather than dataclasses, which cost a fifth of
+`graphc check` to define.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
+
+from .record import Record, field, record, replace
 
 __all__ = (
     "Assign",
@@ -65,15 +66,15 @@ __all__ = (
 _M = TypeVar("_M", bound="_Model")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Model:
+@record
+class _Model(Record):
     def model_copy(self: _M, *, update: dict[str, Any] | None = None) -> _M:
         """A copy with some fields replaced (the name pydantic gives it)."""
-        return dataclasses.replace(self, **(update or {}))
+        return replace(self, **(update or {}))
 
     def model_dump(self) -> dict[str, Any]:
         """The element as plain data: dicts, lists and values, fields in declaration order."""
-        return {f.name: _dump(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        return {name: _dump(getattr(self, name)) for name, _ in self.__record_fields__}
 
 
 def _dump(value: Any) -> Any:
@@ -84,7 +85,7 @@ def _dump(value: Any) -> Any:
     return value
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Span(_Model):
     """A region of a source file: 1-based line and column, end column exclusive."""
 
@@ -103,7 +104,7 @@ class Span(_Model):
         return f"{self.file}:{self.line}:{self.column}"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class _Located(_Model):
     span: Span
 
@@ -111,7 +112,7 @@ class _Located(_Model):
 # --- expressions -------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Name(_Located):
     """A bare name: a local, field, `state`, `deps`, an import or a builtin."""
 
@@ -119,7 +120,7 @@ class Name(_Located):
     id: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Constant(_Located):
     """A literal number, string, bytes, bool or None."""
 
@@ -127,7 +128,7 @@ class Constant(_Located):
     value: bool | int | float | str | bytes | None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class FormattedValue(_Located):
     """`{value!conversion:format_spec}` inside an f-string."""
 
@@ -137,7 +138,7 @@ class FormattedValue(_Located):
     format_spec: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class FString(_Located):
     """An f-string: literal text and formatted values, in order."""
 
@@ -145,7 +146,7 @@ class FString(_Located):
     parts: list[str | FormattedValue]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Attribute(_Located):
     """`value.attr`."""
 
@@ -154,7 +155,7 @@ class Attribute(_Located):
     attr: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Slice(_Located):
     """`lower:upper:step` inside a subscript."""
 
@@ -164,7 +165,7 @@ class Slice(_Located):
     step: Expr | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Subscript(_Located):
     """`value[index]`."""
 
@@ -173,7 +174,7 @@ class Subscript(_Located):
     index: Expr
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Keyword(_Located):
     """`name=value` in a call."""
 
@@ -181,7 +182,7 @@ class Keyword(_Located):
     value: Expr
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Call(_Located):
     """`func(args, name=value)`."""
 
@@ -195,7 +196,7 @@ BinaryOperator = Literal["+", "-", "*", "/", "//", "%", "**"]
 CompareOperator = Literal["==", "!=", "<", "<=", ">", ">=", "in", "not in", "is", "is not"]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class BinOp(_Located):
     """`left op right` for arithmetic."""
 
@@ -205,7 +206,7 @@ class BinOp(_Located):
     right: Expr
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class UnaryOp(_Located):
     """`-x`, `+x` or `not x`."""
 
@@ -214,7 +215,7 @@ class UnaryOp(_Located):
     operand: Expr
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class BoolOp(_Located):
     """`a and b and c` / `a or b`."""
 
@@ -223,7 +224,7 @@ class BoolOp(_Located):
     values: list[Expr]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Compare(_Located):
     """A comparison chain: `left op1 c1 op2 c2`."""
 
@@ -233,7 +234,7 @@ class Compare(_Located):
     comparators: list[Expr]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class IfExp(_Located):
     """`body if test else orelse`."""
 
@@ -243,7 +244,7 @@ class IfExp(_Located):
     orelse: Expr
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class ListExpr(_Located):
     """`[a, b]`."""
 
@@ -251,7 +252,7 @@ class ListExpr(_Located):
     elts: list[Expr] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class TupleExpr(_Located):
     """`(a, b)`."""
 
@@ -259,7 +260,7 @@ class TupleExpr(_Located):
     elts: list[Expr] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class SetExpr(_Located):
     """`{a, b}`."""
 
@@ -267,7 +268,7 @@ class SetExpr(_Located):
     elts: list[Expr]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class DictExpr(_Located):
     """`{k: v}`."""
 
@@ -276,7 +277,7 @@ class DictExpr(_Located):
     values: list[Expr] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class ComprehensionFor(_Located):
     """`for a, b in iterable if cond ...`: one clause of a comprehension."""
 
@@ -285,7 +286,7 @@ class ComprehensionFor(_Located):
     ifs: list[Expr] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Comprehension(_Located):
     """`[element for ...]`, `{element for ...}`, `{element: value for ...}` or `(element for ...)`."""
 
@@ -320,7 +321,7 @@ Expr = (
 # --- types -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class NamedType(_Located):
     """`int`, `None`, `pkg.Type`, or a generic `list[T]`, `dict[K, V]`, `tuple[T, ...]`."""
 
@@ -329,7 +330,7 @@ class NamedType(_Located):
     args: list[TypeExpr] | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class LiteralType(_Located):
     """`Literal["a", 1]`."""
 
@@ -337,14 +338,14 @@ class LiteralType(_Located):
     values: list[Constant]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class EllipsisType(_Located):
     """`...` in `tuple[T, ...]`."""
 
     kind: Literal["ellipsis"] = "ellipsis"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class UnionType(_Located):
     """`A | B`."""
 
@@ -360,7 +361,7 @@ TypeExpr = NamedType | LiteralType | EllipsisType | UnionType
 AssignOperator = Literal["=", "+=", "-=", "*=", "/=", "//=", "%="]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Assign(_Located):
     """`target = value`, `state.x += value`, optionally awaiting the value."""
 
@@ -371,7 +372,7 @@ class Assign(_Located):
     awaited: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class ExprStmt(_Located):
     """An expression evaluated for its effect, optionally awaited."""
 
@@ -384,7 +385,7 @@ Statement = Assign | ExprStmt
 """A statement of a node body."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Transition(_Located):
     """`-> Node(args)` or `-> End(value)`, with an optional edge label."""
 
@@ -400,7 +401,7 @@ class Transition(_Located):
         return self.target == "End"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Branch(_Located):
     """`if condition:` statements, then `-> target` or further branches (`next`).
 
@@ -421,7 +422,7 @@ class Branch(_Located):
         return [self.to] if self.to is not None else [t for b in self.next for t in b.transitions()]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class FieldSpec(_Located):
     """`name: TYPE [= DEFAULT]` of a node, state or deps."""
 
@@ -430,7 +431,7 @@ class FieldSpec(_Located):
     default: Expr | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class RetryPolicy(_Located):
     """`retry N [backoff SECONDS [max SECONDS]] [on ERRORS]`: attempts in all, exponential backoff with jitter."""
 
@@ -441,14 +442,14 @@ class RetryPolicy(_Located):
     """Exception classes worth another attempt; empty: any `Exception`."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Timeout(_Located):
     """`timeout SECONDS`: the limit on each attempt of the node."""
 
     seconds: float
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class ErrorBranch(_Located):
     """`on ERRORS [as NAME] -> Target(...)`: where the node goes when its body raises one of `exceptions`."""
 
@@ -458,7 +459,7 @@ class ErrorBranch(_Located):
     to: Transition
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class NodeSpec(_Located):
     """A node: fields, policies, error branches, statements, then branches tried in order."""
 
@@ -517,7 +518,7 @@ def normalized_branches(branches: list[Branch]) -> list[Branch]:
     return out
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class TypeSpec(_Located):
     """The state or deps: an inline class (`fields`) or an existing type (`ref`)."""
 
@@ -526,7 +527,7 @@ class TypeSpec(_Located):
     ref: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class ImportName(_Located):
     """`name [as alias]` in an import."""
 
@@ -539,7 +540,7 @@ class ImportName(_Located):
         return self.alias or self.name
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class ImportSpec(_Located):
     """`from module import a, b as c`."""
 
@@ -548,7 +549,7 @@ class ImportSpec(_Located):
     module_span: Span | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Comment(_Located):
     """A `#` comment of a `.graph` file, kept so `fmt` can put it back."""
 
@@ -556,7 +557,7 @@ class Comment(_Located):
     own_line: bool
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class GraphSpec(_Located):
     """A whole spec: the IR every front-end produces and the compiler consumes."""
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from .diagnostics import Diagnostic, DiagnosticError
@@ -17,17 +16,34 @@ DEFAULT_MAX_BYTES = DEFAULT_LIMITS.max_bytes
 FORMATS = {".graph": "graph", ".yaml": "yaml", ".yml": "yaml", ".toml": "toml"}
 
 
-@dataclass(frozen=True)
 class SourceFile:
-    """The text of one spec, its display name and its syntax (`graph`, `yaml` or `toml`)."""
+    """The text of one spec, its display name and its syntax (`graph`, `yaml` or `toml`). Immutable."""
+
+    __slots__ = ("_lines", "name", "syntax", "text")
 
     name: str
     text: str
     syntax: str
-    _lines: list[str] = field(init=False, repr=False, compare=False)
+    _lines: list[str]
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_lines", self.text.split("\n"))
+    def __init__(self, name: str, text: str, syntax: str) -> None:
+        for attribute, value in (("name", name), ("text", text), ("syntax", syntax), ("_lines", text.split("\n"))):
+            object.__setattr__(self, attribute, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to {name!r}: a SourceFile is immutable")
+
+    def _key(self) -> tuple[str, str, str]:
+        return (self.name, self.text, self.syntax)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SourceFile) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"SourceFile(name={self.name!r}, text={self.text!r}, syntax={self.syntax!r})"
 
     def line(self, number: int) -> str:
         """Line `number` (1-based) without its line end, or '' past the end."""

@@ -178,7 +178,7 @@ def test_two_workers_on_one_sqlite_file(
 ) -> None:
     db = str(tmp_path / "runs.sqlite")
     runs = opened(db)
-    seeds = submit_sleepy(runs, 20, pause=0.02)
+    seeds = submit_sleepy(runs, 20, pause=0.1)  # enough work that `a` is not done before `b` has started
     pool = workers(db)
     pool.start("a", "--concurrency", "4")
     pool.start("b", "--concurrency", "4")
