@@ -16,7 +16,7 @@ from typing import Any, cast
 from . import ir
 from .diagnostics import Diagnostics
 from .limits import active_limits
-from .syntax_tree import Token, Tree
+from .syntax_tree import TOKEN_TYPES, Token, Tree
 
 __all__ = ("PositionMap", "TreeToIR")
 
@@ -32,8 +32,8 @@ LANGUAGE_KEYWORDS = frozenset(["on"])
 
 
 def as_token(child: object) -> Token:
-    """A tree child the grammar guarantees to be a token (ours, or lark's: both are `str`)."""
-    assert isinstance(child, str), child
+    """A tree child the grammar guarantees to be a token (ours, or lark's)."""
+    assert isinstance(child, TOKEN_TYPES), child
     return cast(Token, child)
 
 
@@ -102,9 +102,9 @@ class TreeToIR:
         """A span of the file from positions in the parsed text."""
         shift = self.line_shift
         if shift is not None:
-            return ir.Span(
-                file=self.file, line=line + shift, column=column, end_line=end_line + shift, end_column=end_column
-            )
+            if shift:  # (else the token's own numbers: `line + 0` would be a new int object for each span)
+                line, end_line = line + shift, end_line + shift
+            return ir.Span(file=self.file, line=line, column=column, end_line=end_line, end_column=end_column)
         line, column = self.position(line, column)
         end_line, end_column = self.position(end_line, end_column)
         return ir.Span(file=self.file, line=line, column=column, end_line=end_line, end_column=end_column)
@@ -118,7 +118,7 @@ class TreeToIR:
 
     def tree_span(self, tree: Tree | Token) -> ir.Span:
         """The span of a subtree, from its first to its last token."""
-        if isinstance(tree, str):
+        if isinstance(tree, TOKEN_TYPES):
             return self.token_span(tree)
         position = tree.position
         if position is not None:
@@ -127,7 +127,7 @@ class TreeToIR:
         if not meta.empty:
             return self.span(meta.line, meta.column, meta.end_line, meta.end_column)
         first = last = None
-        for token in tree.scan_values(lambda v: isinstance(v, str)):
+        for token in tree.scan_values(lambda v: isinstance(v, TOKEN_TYPES)):
             if first is None:
                 first = token
             last = token
@@ -176,7 +176,11 @@ class TreeToIR:
         self._depth += 1
         try:
             if self._depth > self.max_depth:
-                span = self.tree_span(node) if isinstance(node, str) or not node.meta.empty else self.span(1, 1, 1, 1)
+                span = (
+                    self.tree_span(node)
+                    if isinstance(node, TOKEN_TYPES) or not node.meta.empty
+                    else self.span(1, 1, 1, 1)
+                )
                 if not self._too_deep_reported:
                     self._too_deep_reported = True
                     self.sink.error(
@@ -191,7 +195,7 @@ class TreeToIR:
             self._depth -= 1
 
     def _expr(self, node: Tree | Token) -> ir.Expr:
-        if isinstance(node, str):  # a bare NAME can appear e.g. through inlining
+        if isinstance(node, TOKEN_TYPES):  # a bare NAME can appear e.g. through inlining
             return ir.Name(span=self.token_span(node), id=self.check_name(node))
         rule = str(node.data)
         span = self.tree_span(node)

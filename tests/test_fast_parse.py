@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 
 from dsl import lalr, lark_syntax
 from dsl.printer import print_spec
-from dsl.syntax_tree import Tree
+from dsl.syntax_tree import TOKEN_TYPES, Tree
 from dsl.unparse import ExprWriter
 
 from .conftest import EXAMPLES
@@ -36,7 +36,7 @@ def _shape(value: Any) -> Any:
     """A tree as plain data: rule names, tokens with their types and positions, subtree extents."""
     if isinstance(value, Tree):
         return (str(value.data), value.position, [_shape(child) for child in value.children])
-    if isinstance(value, str):
+    if isinstance(value, TOKEN_TYPES):
         token: Any = value
         return (token.type, str(token), token.line, token.column, token.end_line, token.end_column)
     return value
