@@ -26,6 +26,9 @@ from .state import EndStep, HistoryStep, NodeStep, StateT, deep_copy_state, node
 
 __all__ = ("Graph", "GraphRun", "GraphRunResult")
 
+_now, _UTC = datetime.now, timezone.utc
+_record_step = NodeStep._record
+
 T = TypeVar("T")
 _R = TypeVar("_R")
 
@@ -457,6 +460,8 @@ class GraphRun(Generic[StateT, DepsT, RunEndT]):
     `await run.next(node)` runs one node at a time.
     """
 
+    __slots__ = ("_ctx", "_next_node", "deps", "graph", "history", "history_limit", "max_steps", "state", "steps")
+
     def __init__(
         self,
         graph: Graph[StateT, DepsT, RunEndT],
@@ -538,27 +543,32 @@ class GraphRun(Generic[StateT, DepsT, RunEndT]):
             ctx = self._ctx = GraphRunContext(self.state, self.deps)
         self.steps += 1
         limit = self.history_limit
-        recording = limit != 0  # history_limit=0: no history, so no timestamps and no snapshots
-        if recording:
-            start_ts = datetime.now(timezone.utc)
+        if limit == 0:  # history_limit=0: no history, so no timestamps and no snapshots
+            try:
+                next_node = await node.run(ctx)
+            except Exception as error:
+                note_node_error(error, node)  # the spec line, when the node was compiled from a spec
+                raise
+            known = type(next_node) in node_classes
+        else:
+            start_ts = _now(_UTC)
             start = perf_counter()
-        try:
-            next_node = await node.run(ctx)
-        except Exception as error:
-            note_node_error(error, node)  # the spec line, when the node was compiled from a spec
-            raise
-        if recording:
+            try:
+                next_node = await node.run(ctx)
+            except Exception as error:
+                note_node_error(error, node)
+                raise
+            duration = perf_counter() - start
             history = self.history
-            history.append(NodeStep._record(ctx.state, node, start_ts, perf_counter() - start, graph.snapshot_state))
+            history.append(_record_step(ctx.state, node, start_ts, duration, graph.snapshot_state))
+            known = type(next_node) in node_classes
             ended = False
-            if type(next_node) not in node_classes and isinstance(next_node, End):
+            if not known and isinstance(next_node, End):
                 history.append(EndStep(result=next_node))
                 ended = True
             if limit is not None and (ended or len(history) > 2 * limit):
                 del history[: max(0, len(history) - limit)]  # in batches while running: amortised O(1) a step
-        if type(next_node) in node_classes or isinstance(next_node, End):
-            pass  # the common case first, without `isinstance` on an ABC
-        elif not isinstance(next_node, BaseNode):
+        if not known and not isinstance(next_node, (End, BaseNode)):  # `known` first: no `isinstance` on an ABC
             raise GraphRuntimeError(
                 f"Invalid node return type: `{type(next_node).__name__}`. Expected `BaseNode` or `End`."
             )

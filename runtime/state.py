@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -104,20 +105,75 @@ def deep_copy_state(state: StateT) -> StateT:
     if state is None:
         return state
     cls = type(state)
-    descriptors = _plain_dataclass_descriptors(cls)
-    if descriptors is not None:
-        clone = object.__new__(cls)
-        for name, value in state.__dict__.items():
-            if type(value) not in _ATOMIC or name in descriptors:
-                break
-            # not `clone.__dict__.update`: that materialises a dict the GC must then track
-            _set_attribute(clone, name, value)
-        else:  # the common flat case: every field held an immutable value
-            return clone
+    try:
+        flat = _flat_copiers[cls]
+    except KeyError:
+        flat = _flat_copiers[cls] = _flat_copier(cls)
+    if flat is not None:
+        clone = flat(state)
+        if clone is not None:  # the common case: every field held an immutable value
+            return clone  # type: ignore[no-any-return]
     try:
         return _copy_value(state, set())  # type: ignore[no-any-return,unused-ignore]
     except _NeedsDeepCopy:
         return copy.deepcopy(state)
+
+
+_flat_copiers: dict[type, Callable[[Any], Any] | None] = {}
+_MISSING = object()
+
+
+def _flat_copier(cls: type) -> Callable[[Any], Any] | None:
+    """For a plain dataclass: a copier made for the class, so a step pays no loop for it.
+
+    It copies an instance whose attributes are exactly its fields, each holding an immutable
+    value, and returns None for any other. The copy equals `copy.deepcopy`'s; its attributes
+    are set in the fields' order.
+    """
+    descriptors = _plain_dataclass_descriptors(cls)
+    if descriptors is None:
+        return None
+    fields = dataclasses.fields(cls)
+    names = [f.name for f in fields]
+    if not names or len(names) > 64 or any(n in descriptors or not n.isidentifier() for n in names):
+        return None
+    values = [f"v{i}" for i in range(len(names))]
+    init = getattr(cls, "__init__", None)
+    if (  # dataclasses' own __init__ only stores its arguments: calling it is the cheapest copy
+        getattr(getattr(init, "__code__", None), "co_filename", None) == "<string>"
+        and not hasattr(cls, "__post_init__")
+        and all(f.init for f in fields)
+    ):
+        arguments = [v if not f.kw_only else f"{f.name}={v}" for v, f in zip(values, fields, strict=True)]
+        build = [f"        return _cls({', '.join(arguments)})"]
+    else:
+        build = [
+            "        clone = _new(_cls)",
+            *(f"        _set(clone, {n!r}, {v})" for v, n in zip(values, names, strict=True)),
+            "        return clone",
+        ]
+    source = "\n".join(
+        [
+            "def copy(state):",
+            "    d = state.__dict__",
+            f"    if len(d) != {len(names)}:",
+            "        return None",
+            *(f"    {v} = d.get({n!r}, _missing)" for v, n in zip(values, names, strict=True)),
+            f"    if {' and '.join(f'type({v}) in _atomic' for v in values)}:",
+            *build,
+            "    return None",
+        ]
+    )
+    context: dict[str, Any] = {
+        "_missing": _MISSING,
+        "_atomic": _ATOMIC,
+        "_new": object.__new__,
+        "_set": _set_attribute,
+        "_cls": cls,
+    }
+    exec(source, context)  # made above from the class's field names, each checked to be an identifier
+    copier: Callable[[Any], Any] = context["copy"]
+    return copier
 
 
 def _now_utc() -> datetime:

@@ -169,6 +169,43 @@ def test_deep_copy_state_copies_entries_that_share_a_name_with_a_property(nested
     assert copied is not flagged
 
 
+def test_deep_copy_state_of_flat_dataclasses_equals_deepcopy_without_running_their_code() -> None:
+    calls: list[str] = []
+
+    @dataclass
+    class OwnInit:
+        count: int = 0
+
+        def __init__(self, count: int = 0) -> None:
+            calls.append("init")
+            self.count = count
+
+    @dataclass
+    class PostInit:
+        count: int = 0
+
+        def __post_init__(self) -> None:
+            calls.append("post_init")
+
+    @dataclass
+    class KeywordOnly:
+        count: int = 0
+        name: str = field(default="n", kw_only=True)
+
+    states: list[Any] = [OwnInit(1), PostInit(2), KeywordOnly(3, name="x"), KeywordOnly(4, name=[1])]  # type: ignore[arg-type]
+    extra = KeywordOnly(5)
+    extra.note = "not a field"  # type: ignore[attr-defined]
+    states.append(extra)
+    calls.clear()
+    for state in states:
+        for _ in range(2):  # the second time through the copier made for the class
+            snapshot = deep_copy_state(state)
+            assert type(snapshot) is type(state) and snapshot is not state
+            assert snapshot.__dict__ == copy.deepcopy(state).__dict__
+    assert calls == []
+    assert deep_copy_state(states[3]).name is not states[3].name  # a list field is copied, not shared
+
+
 def test_deep_copy_state_keeps_slot_values_of_a_base_class() -> None:
     class Slotted:
         __slots__ = ("token",)
