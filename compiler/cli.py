@@ -8,193 +8,259 @@ answers before any of graphc's pipeline is loaded.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from typing import NoReturn
 
 from dsl.limits import DEFAULT_LIMITS
+
+TYPE_CHECKING = False  # not `typing`'s: importing it costs `graphc --help` a tenth (mypy: always_true)
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
 
 __all__ = ("main",)
 
 EXIT_USAGE = 2
 
 
+class _Formatter(argparse.HelpFormatter):
+    """argparse's formatter, without importing `shutil` (a tenth of `graphc check`) for the terminal's width.
+
+    argparse makes one for every argument it is given, to check the argument's metavar.
+    """
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, width=_terminal_width() - 2)
+
+
+def _terminal_width() -> int:
+    """As `shutil.get_terminal_size().columns`: $COLUMNS, else the terminal's, else 80."""
+    try:
+        return int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        pass
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def _build_parser() -> argparse.ArgumentParser:
+_COMMANDS = {
+    "compile": "compile specs to Python modules",
+    "check": "report every error and warning in specs",
+    "run": "compile a spec in memory and run it, printing each step",
+    "submit": "queue a durable run of a spec for workers; prints its id",
+    "worker": "run submitted runs until stopped (SIGTERM/SIGINT)",
+    "runs": "list, show, resume, cancel and recover durable runs",
+    "mermaid": "print the graph as a mermaid state diagram (as `diagram`)",
+    "diagram": "draw the graph from the spec alone, without importing its modules",
+    "fmt": "print a spec in canonical form, or convert it",
+    "lsp": "serve the language server protocol over stdio (needs graphc[lsp])",
+    "schema": "print the JSON Schema of the YAML/TOML form",
+}
+"""Each command and its one-line help."""
+
+
+def _build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; given a known `command`, for it alone (each command's parser costs start-up time)."""
     parser = _Parser(prog="graphc", description="Compile, check, run and draw declarative graph specs.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+    names = [command] if command in _COMMANDS else list(_COMMANDS)  # all of them to list, or to reject one
+    parsers = {name: commands.add_parser(name, help=_COMMANDS[name]) for name in names}
 
-    compile_ = commands.add_parser("compile", help="compile specs to Python modules")
-    compile_.add_argument("specs", nargs="+", metavar="SPEC", help=".graph, .yaml/.yml or .toml files")
-    compile_.add_argument(
-        "-o",
-        "--output",
-        metavar="OUT",
-        help="output file (one spec), directory, or - for stdout; default: <spec>_graph.py beside the spec",
-    )
-    compile_.add_argument(
-        "--target",
-        choices=("runtime", "pydantic_graph", "pydantic_graph2"),
-        default="runtime",
-        help="library the generated code imports (default: runtime); pydantic_graph: pydantic-graph 0.0.39 to 1.x, "
-        "pydantic_graph2: pydantic-graph 2.x (GraphBuilder)",
-    )
-    compile_.add_argument(
-        "--allow-import",
-        action="append",
-        metavar="MODULE",
-        help="only allow imports from these modules (repeatable); for untrusted specs",
-    )
-    _limit_options(compile_)
+    if command == "compile":
+        compile_ = parsers["compile"]
+        compile_.add_argument("specs", nargs="+", metavar="SPEC", help=".graph, .yaml/.yml or .toml files")
+        compile_.add_argument(
+            "-o",
+            "--output",
+            metavar="OUT",
+            help="output file (one spec), directory, or - for stdout; default: <spec>_graph.py beside the spec",
+        )
+        compile_.add_argument(
+            "--target",
+            choices=("runtime", "pydantic_graph", "pydantic_graph2"),
+            default="runtime",
+            help="library the generated code imports (default: runtime); pydantic_graph: pydantic-graph 0.0.39 to 1.x, "
+            "pydantic_graph2: pydantic-graph 2.x (GraphBuilder)",
+        )
+        compile_.add_argument(
+            "--allow-import",
+            action="append",
+            metavar="MODULE",
+            help="only allow imports from these modules (repeatable); for untrusted specs",
+        )
+        _limit_options(compile_)
 
-    check = commands.add_parser("check", help="report every error and warning in specs")
-    check.add_argument("specs", nargs="+", metavar="SPEC")
-    check.add_argument("--format", choices=("text", "json"), default="text")
-    check.add_argument("--allow-import", action="append", metavar="MODULE", help="only allow imports from these")
-    check.add_argument(
-        "--types",
-        action="store_true",
-        help="also type-check the spec against the Python it calls, with mypy (needs graphc[types])",
-    )
-    check.add_argument(
-        "--prove",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="prove branch conditions with z3: shadowed, always true or false, repeated "
-        "(default: when graphc[prove] is installed)",
-    )
-    _limit_options(check)
+    if command == "check":
+        check = parsers["check"]
+        check.add_argument("specs", nargs="+", metavar="SPEC")
+        check.add_argument("--format", choices=("text", "json"), default="text")
+        check.add_argument("--allow-import", action="append", metavar="MODULE", help="only allow imports from these")
+        check.add_argument(
+            "--types",
+            action="store_true",
+            help="also type-check the spec against the Python it calls, with mypy (needs graphc[types])",
+        )
+        check.add_argument(
+            "--prove",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="prove branch conditions with z3: shadowed, always true or false, repeated "
+            "(default: when graphc[prove] is installed)",
+        )
+        _limit_options(check)
 
-    run = commands.add_parser("run", help="compile a spec in memory and run it, printing each step")
-    run.add_argument("spec", metavar="SPEC")
-    run.add_argument("--start", metavar="NODE", help="start node (default: the spec's `start`)")
-    run.add_argument(
-        "--arg",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a field of the start node; VALUE is JSON, or else a plain string",
-    )
-    run.add_argument("--state", metavar="JSON", help="initial state fields as a JSON object (others keep defaults)")
-    run.add_argument("--deps", metavar="JSON", help="deps fields as a JSON object (others keep defaults)")
-    run.add_argument("--history", action="store_true", help="add the run's history to the JSON result")
-    run.add_argument(
-        "--output",
-        choices=("json", "text"),
-        default="json",
-        help="stdout gets only the result: a JSON object of output and state (default), or the output as text; "
-        "the trace and whatever the nodes print go to stderr",
-    )
-    run.add_argument(
-        "--max-steps", type=int, metavar="N", help="stop a run after N steps (default 10,000; 0: no limit)"
-    )
-    durable = run.add_argument_group(
-        "durable runs (need graphc[durable])",
-        "exit codes: 0 the run ended, 3 it waits for input (`graphc runs resume`), 1 a node failed",
-    )
-    durable.add_argument(
-        "--durable", action="store_true", help="record every step in a database: a killed run resumes where it stopped"
-    )
-    _db_option(durable)
-    durable.add_argument("--run-id", metavar="ID", help="the run's id (default: a new UUID)")
+    if command == "run":
+        run = parsers["run"]
+        run.add_argument("spec", metavar="SPEC")
+        run.add_argument("--start", metavar="NODE", help="start node (default: the spec's `start`)")
+        run.add_argument(
+            "--arg",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="a field of the start node; VALUE is JSON, or else a plain string",
+        )
+        run.add_argument("--state", metavar="JSON", help="initial state fields as a JSON object (others keep defaults)")
+        run.add_argument("--deps", metavar="JSON", help="deps fields as a JSON object (others keep defaults)")
+        run.add_argument("--history", action="store_true", help="add the run's history to the JSON result")
+        run.add_argument(
+            "--output",
+            choices=("json", "text"),
+            default="json",
+            help="stdout gets only the result: a JSON object of output and state (default), or the output as text; "
+            "the trace and whatever the nodes print go to stderr",
+        )
+        run.add_argument(
+            "--max-steps", type=int, metavar="N", help="stop a run after N steps (default 10,000; 0: no limit)"
+        )
+        durable = run.add_argument_group(
+            "durable runs (need graphc[durable])",
+            "exit codes: 0 the run ended, 3 it waits for input (`graphc runs resume`), 1 a node failed",
+        )
+        durable.add_argument(
+            "--durable",
+            action="store_true",
+            help="record every step in a database: a killed run resumes where it stopped",
+        )
+        _db_option(durable)
+        durable.add_argument("--run-id", metavar="ID", help="the run's id (default: a new UUID)")
 
-    submit = commands.add_parser("submit", help="queue a durable run of a spec for workers; prints its id")
-    submit.add_argument("spec", metavar="SPEC")
-    submit.add_argument("--start", metavar="NODE", help="start node (default: the spec's `start`)")
-    submit.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE", help="as for `graphc run`")
-    submit.add_argument("--state", metavar="JSON", help="initial state fields as a JSON object")
-    submit.add_argument("--run-id", metavar="ID", help="the run's id (default: a new UUID)")
-    submit.add_argument("--allow-import", action="append", metavar="MODULE", help="as for `graphc check`")
-    _db_option(submit)
+    if command == "submit":
+        submit = parsers["submit"]
+        submit.add_argument("spec", metavar="SPEC")
+        submit.add_argument("--start", metavar="NODE", help="start node (default: the spec's `start`)")
+        submit.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE", help="as for `graphc run`")
+        submit.add_argument("--state", metavar="JSON", help="initial state fields as a JSON object")
+        submit.add_argument("--run-id", metavar="ID", help="the run's id (default: a new UUID)")
+        submit.add_argument("--allow-import", action="append", metavar="MODULE", help="as for `graphc check`")
+        _db_option(submit)
 
-    worker = commands.add_parser("worker", help="run submitted runs until stopped (SIGTERM/SIGINT)")
-    _db_option(worker)
-    worker.add_argument(
-        "--id", required=True, metavar="ID", help="a stable executor id: restarted with it, a worker recovers its runs"
-    )
-    worker.add_argument("--concurrency", type=int, default=8, metavar="N", help="runs in flight at most (default 8)")
-    worker.add_argument("--queue-concurrency", type=int, metavar="N", help="runs in flight across all workers at most")
-    worker.add_argument(
-        "--allow-import", action="append", metavar="MODULE", help="a spec importing from other modules fails (E120)"
-    )
-    worker.add_argument(
-        "--grace",
-        type=float,
-        default=30.0,
-        metavar="SECONDS",
-        help="on SIGTERM/SIGINT, how long runs in flight may finish before they are handed back (default 30)",
-    )
+    if command == "worker":
+        worker = parsers["worker"]
+        _db_option(worker)
+        worker.add_argument(
+            "--id",
+            required=True,
+            metavar="ID",
+            help="a stable executor id: restarted with it, a worker recovers its runs",
+        )
+        worker.add_argument(
+            "--concurrency", type=int, default=8, metavar="N", help="runs in flight at most (default 8)"
+        )
+        worker.add_argument(
+            "--queue-concurrency", type=int, metavar="N", help="runs in flight across all workers at most"
+        )
+        worker.add_argument(
+            "--allow-import", action="append", metavar="MODULE", help="a spec importing from other modules fails (E120)"
+        )
+        worker.add_argument(
+            "--grace",
+            type=float,
+            default=30.0,
+            metavar="SECONDS",
+            help="on SIGTERM/SIGINT, how long runs in flight may finish before they are handed back (default 30)",
+        )
 
-    runs = commands.add_parser("runs", help="list, show, resume, cancel and recover durable runs")
-    runs_commands = runs.add_subparsers(dest="runs_command", required=True, metavar="COMMAND")
-    list_ = runs_commands.add_parser("list", help="the runs: id, graph, status, node, times, version")
-    _db_option(list_)
-    list_.add_argument("--status", choices=("running", "waiting", "success", "error", "cancelled"))
-    list_.add_argument("--format", choices=("text", "json"), default="text")
-    show = runs_commands.add_parser("show", help="a run's status, what it waits for, and its history")
-    show.add_argument("run_id", metavar="RUN")
-    _db_option(show)
-    show.add_argument("--format", choices=("text", "json"), default="text")
-    resume = runs_commands.add_parser("resume", help="continue a run that crashed or waits for input")
-    resume.add_argument("run_id", metavar="RUN")
-    _db_option(resume)
-    resume.add_argument("--input", metavar="JSON", help="what a waiting run waits for, as a JSON object")
-    resume.add_argument("--deps", metavar="JSON", help="deps fields as a JSON object (deps are never stored)")
-    resume.add_argument("--history", action="store_true", help="add the run's history to the JSON result")
-    resume.add_argument("--output", choices=("json", "text"), default="json", help="as for `graphc run`")
-    cancel = runs_commands.add_parser("cancel", help="cancel a run that has not ended")
-    cancel.add_argument("run_id", metavar="RUN")
-    _db_option(cancel)
-    recover = runs_commands.add_parser(
-        "recover", help="hand the runs of a worker that will not come back to the others"
-    )
-    recover.add_argument("--executor", required=True, metavar="ID", help="the dead worker's --id")
-    _db_option(recover)
+    if command == "runs":
+        runs = parsers["runs"]
+        runs_commands = runs.add_subparsers(dest="runs_command", required=True, metavar="COMMAND")
+        list_ = runs_commands.add_parser("list", help="the runs: id, graph, status, node, times, version")
+        _db_option(list_)
+        list_.add_argument("--status", choices=("running", "waiting", "success", "error", "cancelled"))
+        list_.add_argument("--format", choices=("text", "json"), default="text")
+        show = runs_commands.add_parser("show", help="a run's status, what it waits for, and its history")
+        show.add_argument("run_id", metavar="RUN")
+        _db_option(show)
+        show.add_argument("--format", choices=("text", "json"), default="text")
+        resume = runs_commands.add_parser("resume", help="continue a run that crashed or waits for input")
+        resume.add_argument("run_id", metavar="RUN")
+        _db_option(resume)
+        resume.add_argument("--input", metavar="JSON", help="what a waiting run waits for, as a JSON object")
+        resume.add_argument("--deps", metavar="JSON", help="deps fields as a JSON object (deps are never stored)")
+        resume.add_argument("--history", action="store_true", help="add the run's history to the JSON result")
+        resume.add_argument("--output", choices=("json", "text"), default="json", help="as for `graphc run`")
+        cancel = runs_commands.add_parser("cancel", help="cancel a run that has not ended")
+        cancel.add_argument("run_id", metavar="RUN")
+        _db_option(cancel)
+        recover = runs_commands.add_parser(
+            "recover", help="hand the runs of a worker that will not come back to the others"
+        )
+        recover.add_argument("--executor", required=True, metavar="ID", help="the dead worker's --id")
+        _db_option(recover)
 
-    mermaid = commands.add_parser("mermaid", help="print the graph as a mermaid state diagram (as `diagram`)")
-    mermaid.add_argument("spec", metavar="SPEC")
-    mermaid.add_argument("--direction", choices=("TB", "LR", "RL", "BT"))
-    mermaid.add_argument("--highlight", action="append", metavar="NODE", help="highlight a node (repeatable)")
+    if command == "mermaid":
+        mermaid = parsers["mermaid"]
+        mermaid.add_argument("spec", metavar="SPEC")
+        mermaid.add_argument("--direction", choices=("TB", "LR", "RL", "BT"))
+        mermaid.add_argument("--highlight", action="append", metavar="NODE", help="highlight a node (repeatable)")
 
-    diagram = commands.add_parser("diagram", help="draw the graph from the spec alone, without importing its modules")
-    diagram.add_argument("spec", metavar="SPEC")
-    diagram.add_argument(
-        "--format",
-        choices=("mermaid", "dot", "svg", "png"),
-        default="mermaid",
-        help="mermaid or Graphviz DOT text, or an image rendered by Graphviz's `dot` (default: mermaid)",
-    )
-    diagram.add_argument("-o", "--output", metavar="OUT", help="write to a file (default: stdout; needed for png)")
-    diagram.add_argument("--direction", choices=("TB", "LR", "RL", "BT"))
-    diagram.add_argument("--highlight", action="append", metavar="NODE", help="highlight a node (repeatable)")
+    if command == "diagram":
+        diagram = parsers["diagram"]
+        diagram.add_argument("spec", metavar="SPEC")
+        diagram.add_argument(
+            "--format",
+            choices=("mermaid", "dot", "svg", "png"),
+            default="mermaid",
+            help="mermaid or Graphviz DOT text, or an image rendered by Graphviz's `dot` (default: mermaid)",
+        )
+        diagram.add_argument("-o", "--output", metavar="OUT", help="write to a file (default: stdout; needed for png)")
+        diagram.add_argument("--direction", choices=("TB", "LR", "RL", "BT"))
+        diagram.add_argument("--highlight", action="append", metavar="NODE", help="highlight a node (repeatable)")
 
-    fmt = commands.add_parser("fmt", help="print a spec in canonical form, or convert it")
-    fmt.add_argument("specs", nargs="+", metavar="SPEC", help="one spec, or several with --check or --write")
-    fmt.add_argument("--to", choices=("graph", "yaml", "toml"), help="syntax to print (default: the spec's own)")
-    fmt.add_argument("--check", action="store_true", help="exit 1 if the file is not already canonical")
-    fmt.add_argument("--write", action="store_true", help="rewrite the file (or write the converted file beside it)")
+    if command == "fmt":
+        fmt = parsers["fmt"]
+        fmt.add_argument("specs", nargs="+", metavar="SPEC", help="one spec, or several with --check or --write")
+        fmt.add_argument("--to", choices=("graph", "yaml", "toml"), help="syntax to print (default: the spec's own)")
+        fmt.add_argument("--check", action="store_true", help="exit 1 if the file is not already canonical")
+        fmt.add_argument(
+            "--write", action="store_true", help="rewrite the file (or write the converted file beside it)"
+        )
 
-    fmt.add_argument(
-        "--schema",
-        metavar="PATH",
-        default="graphc.schema.json",
-        help="the JSON Schema the YAML/TOML modeline points at, for yaml-language-server and taplo "
-        "(default: graphc.schema.json beside the spec; write it with `graphc schema -o`)",
-    )
-    fmt.add_argument("--no-schema", dest="schema", action="store_const", const=None, help="write no modeline")
+        fmt.add_argument(
+            "--schema",
+            metavar="PATH",
+            default="graphc.schema.json",
+            help="the JSON Schema the YAML/TOML modeline points at, for yaml-language-server and taplo "
+            "(default: graphc.schema.json beside the spec; write it with `graphc schema -o`)",
+        )
+        fmt.add_argument("--no-schema", dest="schema", action="store_const", const=None, help="write no modeline")
 
-    commands.add_parser("lsp", help="serve the language server protocol over stdio (needs graphc[lsp])")
+    if command == "schema":
+        schema = parsers["schema"]
+        schema.add_argument("-o", "--output", metavar="PATH", help="write it to a file (e.g. graphc.schema.json)")
 
-    schema = commands.add_parser("schema", help="print the JSON Schema of the YAML/TOML form")
-    schema.add_argument("-o", "--output", metavar="PATH", help="write it to a file (e.g. graphc.schema.json)")
     return parser
 
 
@@ -219,7 +285,9 @@ def _limit_options(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run graphc with `argv` (default: the process arguments); returns the exit code."""
-    args = _build_parser().parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    command = arguments[0] if arguments and not arguments[0].startswith("-") else None
+    args = _build_parser(command).parse_args(arguments)
     from .commands import run_command
 
     return run_command(args)
