@@ -19,11 +19,9 @@ import builtins
 import difflib
 import importlib.machinery
 import os
-import pkgutil
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
-from pathlib import Path
 
 from dsl.record import Record, record
 
@@ -88,6 +86,8 @@ def _find(module: str, search_path: Sequence[str]) -> ModuleInfo | None:
 def _names(
     module: str, origin: str | None, submodule_locations: tuple[str, ...]
 ) -> tuple[str | None, frozenset[str] | None]:
+    import pkgutil  # (it imports `typing`: a twentieth of `graphc check`, for specs that import no package)
+
     submodules = {m.name for m in pkgutil.iter_modules(list(submodule_locations))} if submodule_locations else set()
     if origin is None and submodule_locations:  # a namespace package holds only its submodules
         return None, frozenset(submodules)
@@ -103,27 +103,27 @@ def _names(
 def _stub_for(module: str, origin: str | None) -> str | None:
     """A type stub for a compiled module: beside it, or in typeshed's standard library."""
     if origin is not None:
-        beside = Path(origin).with_name(module.rsplit(".", 1)[-1] + ".pyi")
-        if beside.is_file():
-            return str(beside)
+        beside = os.path.join(os.path.dirname(origin), module.rsplit(".", 1)[-1] + ".pyi")
+        if os.path.isfile(beside):
+            return beside
     typeshed = _typeshed_stdlib()
     if typeshed is not None and module.split(".")[0] in sys.stdlib_module_names:
-        base = typeshed.joinpath(*module.split("."))
-        for candidate in (base.with_suffix(".pyi"), base / "__init__.pyi"):
-            if candidate.is_file():
-                return str(candidate)
+        base = os.path.join(typeshed, *module.split("."))
+        for candidate in (base + ".pyi", os.path.join(base, "__init__.pyi")):
+            if os.path.isfile(candidate):
+                return candidate
     return None
 
 
 @lru_cache(maxsize=1)
-def _typeshed_stdlib() -> Path | None:
+def _typeshed_stdlib() -> str | None:
     """The standard library's stubs in typeshed as mypy ships them, found without importing mypy."""
     spec = importlib.machinery.PathFinder.find_spec("mypy")
     if spec is None or not spec.submodule_search_locations:
         return None
     for location in spec.submodule_search_locations:
-        stdlib = Path(location) / "typeshed" / "stdlib"
-        if stdlib.is_dir():
+        stdlib = os.path.join(location, "typeshed", "stdlib")
+        if os.path.isdir(stdlib):
             return stdlib
     return None
 
@@ -158,7 +158,8 @@ def module_tree(path: str) -> ast.Module | None:
 @lru_cache(maxsize=512)
 def _tree(path: str, mtime: float) -> ast.Module | None:
     try:
-        return ast.parse(Path(path).read_bytes(), filename=path)
+        with open(path, "rb") as file:
+            return ast.parse(file.read(), filename=path)
     except (OSError, SyntaxError, ValueError):
         return None
 
@@ -275,6 +276,8 @@ def _bound(targets: Iterable[ast.expr]) -> Iterator[str]:
 
 def module_candidates(module: str, search_path: Sequence[str]) -> list[str]:
     """Module names close to a misspelt `module`: the spec's siblings first, then (closer) the rest of the path."""
+    import pkgutil
+
     parent, _, _ = module.rpartition(".")
     if parent:
         found = find_module(parent, search_path)

@@ -16,18 +16,22 @@ Regenerate the tables after changing the grammar: `python -m dsl.lalr` (a test f
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any, NamedTuple
 
+from .record import Record, record
 from .syntax_tree import Position, Token, Tree, position_of
+
+TYPE_CHECKING = False  # not `typing`'s: importing it costs `graphc check` a twentieth (mypy: always_true)
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ("NotFast", "Parsed", "build_tables", "parse", "tables_key")
 
-GRAMMAR_FILE = Path(__file__).resolve().parent.parent / "grammars" / "graph.lark"
-TABLES_FILE = GRAMMAR_FILE.with_name("graph.tables.json")
+GRAMMAR_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "grammars", "graph.lark")
+TABLES_FILE = os.path.join(os.path.dirname(GRAMMAR_FILE), "graph.tables.json")
 _FORMAT = 1
 _COMMENT = re.compile(r"#[^\n]*")
 _TAB_WIDTH = 8
@@ -39,7 +43,8 @@ class NotFast(Exception):
     """The fast path did not accept the text; lark's parse decides (and reports)."""
 
 
-class Parsed(NamedTuple):
+@record
+class Parsed(Record):
     """A parse: the tree, the comments met `(line, column, text)` and the indentation character."""
 
     tree: Any
@@ -55,7 +60,8 @@ def tables_key(grammar: str) -> str:
     return f"{_FORMAT}\0{grammar}"
 
 
-class _Rule(NamedTuple):
+@record
+class _Rule(Record):
     origin: str
     size: int
     name: str
@@ -65,7 +71,8 @@ class _Rule(NamedTuple):
     unit: bool  # a `?rule: child` reduction: the child stands for the rule, nothing is built
 
 
-class _Lexer(NamedTuple):
+@record
+class _Lexer(Record):
     """One state's terminals, as lark's contextual lexer matches them there (the rare exact path)."""
 
     pattern: re.Pattern[str]
@@ -77,7 +84,18 @@ class _Tables:
         self.states: list[dict[str, int]] = data["states"]
         self.start_states: dict[str, int] = data["start_states"]
         self.end_states: dict[str, int] = data["end_states"]
-        self.rules = [_Rule(r[0], r[1], r[2], r[3], _include(r[4]), r[5], _is_unit(r)) for r in data["rules"]]
+        self.rules = [
+            _Rule(
+                origin=r[0],
+                size=r[1],
+                name=r[2],
+                expand1=r[3],
+                include=_include(r[4]),
+                append_none=r[5],
+                unit=_is_unit(r),
+            )
+            for r in data["rules"]
+        ]
         self.scanner = re.compile(data["pattern"])
         self.keywords: dict[str, str] = data["keywords"]
         self.ignore = frozenset(data["ignore"])
@@ -93,7 +111,7 @@ class _Tables:
         lexer = self._lexers.get(index)
         if lexer is None:
             pattern, keywords = self._lexer_sources[index]
-            lexer = self._lexers[index] = _Lexer(re.compile(pattern), keywords)
+            lexer = self._lexers[index] = _Lexer(pattern=re.compile(pattern), keywords=keywords)
         found = lexer.pattern.match(text, pos)
         if found is None:
             raise NotFast
@@ -125,14 +143,19 @@ def _tables() -> _Tables:
 
 def _read_tables() -> dict[str, Any]:
     """The shipped tables, or (the grammar changed since they were written) tables built by lark now."""
-    grammar = GRAMMAR_FILE.read_text(encoding="utf-8")
+    grammar = _read(GRAMMAR_FILE)
     try:
-        data: dict[str, Any] = json.loads(TABLES_FILE.read_text(encoding="utf-8"))
+        data: dict[str, Any] = json.loads(_read(TABLES_FILE))
         if data.get("grammar") == tables_key(grammar):
             return data
     except (OSError, ValueError):
         pass
     return build_tables()
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8") as file:
+        return file.read()
 
 
 def parse(text: str, start: str = "module") -> Parsed:
@@ -161,7 +184,7 @@ def parse(text: str, start: str = "module") -> Parsed:
             else:
                 _reduce(rule, states, state_stack, values, positions)
             if kind == "$END" and state_stack[-1] == end_state:
-                return Parsed(values[-1], comments, indent_style[0] if indent_style else None)
+                return Parsed(tree=values[-1], comments=comments, indent=indent_style[0] if indent_style else None)
     raise NotFast  # the token stream always ends with `$END`: not reached
 
 
@@ -344,7 +367,7 @@ def build_tables() -> dict[str, Any]:
         }
     )
     return {
-        "grammar": tables_key(GRAMMAR_FILE.read_text(encoding="utf-8")),
+        "grammar": tables_key(_read(GRAMMAR_FILE)),
         "pattern": pattern,
         "keywords": keywords,
         "ignore": sorted(root.ignore_types),
@@ -400,7 +423,8 @@ def _encode_rule(rule: Any) -> list[Any]:
 
 def write_tables() -> None:
     """Write the tables file for the grammar as it is now."""
-    TABLES_FILE.write_text(json.dumps(build_tables(), separators=(",", ":")) + "\n", encoding="utf-8")
+    with open(TABLES_FILE, "w", encoding="utf-8") as out:
+        out.write(json.dumps(build_tables(), separators=(",", ":")) + "\n")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 from .diagnostics import Diagnostic, DiagnosticError
 from .ir import Span
@@ -52,7 +52,7 @@ class SourceFile:
 
 def syntax_of(name: str) -> str | None:
     """The syntax a file name implies, or None."""
-    return FORMATS.get(Path(name).suffix.lower())
+    return FORMATS.get(os.path.splitext(name)[1].lower())
 
 
 def source_from_text(
@@ -112,7 +112,9 @@ def source_from_text(
     return SourceFile(name, text, chosen)
 
 
-def read_source(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES, syntax: str | None = None) -> SourceFile:
+def read_source(
+    path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES, syntax: str | None = None
+) -> SourceFile:
     """Read a spec file from disk.
 
     Raises:

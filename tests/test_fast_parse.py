@@ -132,8 +132,8 @@ def test_fragments(start: str) -> None:
 
 def test_the_shipped_tables_are_those_of_the_grammar() -> None:
     """After a grammar change, `python -m dsl.lalr` writes them anew (lark numbers states differently each run)."""
-    shipped = json.loads(lalr.TABLES_FILE.read_text(encoding="utf-8"))
-    assert shipped["grammar"] == lalr.tables_key(lalr.GRAMMAR_FILE.read_text(encoding="utf-8"))
+    shipped = json.loads(Path(lalr.TABLES_FILE).read_text(encoding="utf-8"))
+    assert shipped["grammar"] == lalr.tables_key(Path(lalr.GRAMMAR_FILE).read_text(encoding="utf-8"))
     built = lalr.build_tables()
     assert (len(shipped["states"]), shipped["rules"]) == (len(built["states"]), built["rules"])
 
