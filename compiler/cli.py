@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from dsl.limits import DEFAULT_LIMITS
 
-TYPE_CHECKING = False  # not `typing`'s: importing it costs `graphc --help` a tenth (mypy: always_true)
+TYPE_CHECKING = False  # not `typing`'s, whose import costs start-up time (pyproject: mypy always_true)
 if TYPE_CHECKING:
     from typing import Any, NoReturn
 

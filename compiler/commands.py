@@ -18,7 +18,7 @@ from dsl.source import SourceFile, read_source, syntax_of
 
 from .checks import CheckedGraph, check_spec, waits_text
 
-TYPE_CHECKING = False  # not `typing`'s: importing it costs `graphc check` a twentieth (mypy: always_true)
+TYPE_CHECKING = False  # not `typing`'s, whose import costs start-up time (pyproject: mypy always_true)
 if TYPE_CHECKING:
     from typing import Any
 

@@ -86,9 +86,11 @@ def _find(module: str, search_path: Sequence[str]) -> ModuleInfo | None:
 def _names(
     module: str, origin: str | None, submodule_locations: tuple[str, ...]
 ) -> tuple[str | None, frozenset[str] | None]:
-    import pkgutil  # (it imports `typing`: a twentieth of `graphc check`, for specs that import no package)
+    submodules: set[str] = set()
+    if submodule_locations:  # a package's submodules can be imported from it
+        import pkgutil  # here: it imports `typing`, a twentieth of `graphc check` on a spec importing no package
 
-    submodules = {m.name for m in pkgutil.iter_modules(list(submodule_locations))} if submodule_locations else set()
+        submodules = {m.name for m in pkgutil.iter_modules(list(submodule_locations))}
     if origin is None and submodule_locations:  # a namespace package holds only its submodules
         return None, frozenset(submodules)
     source = origin if origin is not None and origin.endswith((".py", ".pyi")) else _stub_for(module, origin)

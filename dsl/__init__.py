@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .lazy import lazy_exports
 
-TYPE_CHECKING = False  # not `typing`'s: importing it costs `graphc --help` a tenth (mypy: always_true)
+TYPE_CHECKING = False  # not `typing`'s, whose import costs start-up time (pyproject: mypy always_true)
 if TYPE_CHECKING:
     from .diagnostics import Diagnostic, DiagnosticError, render_json, render_text
     from .ir import GraphSpec

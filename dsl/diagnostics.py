@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from .ir import Span
 from .record import Record, record
 
-TYPE_CHECKING = False  # not `typing`'s: importing it costs `graphc check` a twentieth (mypy: always_true)
+TYPE_CHECKING = False  # not `typing`'s, whose import costs start-up time (pyproject: mypy always_true)
 if TYPE_CHECKING:
     from typing import Literal
 

@@ -17,7 +17,7 @@ from .diagnostics import Diagnostics
 from .limits import active_limits
 from .syntax_tree import TOKEN_TYPES, Token, Tree
 
-TYPE_CHECKING = False  # not `typing`'s: importing it costs `graphc check` a twentieth (mypy: always_true)
+TYPE_CHECKING = False  # not `typing`'s, whose import costs start-up time (pyproject: mypy always_true)
 if TYPE_CHECKING:
     from typing import Any, cast
 else:

@@ -14,7 +14,7 @@ from .expressions import PositionMap, TreeToIR
 from .source import SourceFile
 from .syntax_tree import Tree
 
-TYPE_CHECKING = False  # not `typing`'s: importing it costs `graphc check` a twentieth (mypy: always_true)
+TYPE_CHECKING = False  # not `typing`'s, whose import costs start-up time (pyproject: mypy always_true)
 if TYPE_CHECKING:
     from typing import Any
 

@@ -13,7 +13,7 @@ from .diagnostics import Diagnostic, DiagnosticError
 from .limits import DEFAULT_LIMITS, Limits, limits_in_force
 from .source import SourceFile, read_source
 
-TYPE_CHECKING = False  # not `typing`'s: importing it costs `graphc check` a twentieth (mypy: always_true)
+TYPE_CHECKING = False  # not `typing`'s, whose import costs start-up time (pyproject: mypy always_true)
 if TYPE_CHECKING:
     from typing import Any
 
