@@ -95,6 +95,7 @@ class TreeToIR:
         self.max_depth = active_limits().max_depth
         self._depth = 0
         self._too_deep_reported = False
+        self._valid_names: set[str] = set()
         # f-string replacement fields are parsed by the caller's parser
         self.parse_expression = parse_expression
 
@@ -157,6 +158,8 @@ class TreeToIR:
         """Validate a user-chosen name: no leading underscore, no Python keyword."""
         token = as_token(child)
         name = str(token)
+        if name in self._valid_names:  # most names recur: check each once
+            return name
         if not name.isidentifier():  # names from YAML/TOML keys do not go through the lexer
             self.sink.error(
                 "E013",
@@ -177,6 +180,8 @@ class TreeToIR:
             self.sink.error(
                 "E013", self.token_span(token), f"`{name}` is a keyword of the language and cannot be a {what}"
             )
+        else:
+            self._valid_names.add(name)
         return name
 
     # ---- expressions -------------------------------------------------------------------------

@@ -69,6 +69,7 @@ class _Rule(Record):
     include: tuple[tuple[int, bool, int], ...] | None  # (child index, splice it, Nones before); None: all as-is
     append_none: int
     unit: bool  # a `?rule: child` reduction: the child stands for the rule, nothing is built
+    inline: bool  # a `_rule` (lark's own `__x_star` ones too): its children go into its parent's, no subtree
 
 
 @record
@@ -93,6 +94,7 @@ class _Tables:
                 include=_include(r[4]),
                 append_none=r[5],
                 unit=_is_unit(r),
+                inline=r[0].startswith("_"),
             )
             for r in data["rules"]
         ]
@@ -211,19 +213,23 @@ def _reduce(
             if nones:
                 kept += [None] * nones
             if splice:
-                kept += children[index].children
+                kept += children[index]  # an inline rule's list
             else:
                 kept.append(children[index])
         if rule.append_none:
             kept += [None] * rule.append_none
-    if rule.expand1 and len(kept) == 1:
+    value: Any
+    if rule.inline:
+        value = kept
+        position = _extent(spots)
+    elif rule.expand1 and len(kept) == 1:
         value = kept[0]
         position = position_of(value)
         if position is None and isinstance(value, Tree):  # a subtree of nothing takes this rule's extent
             value.position = position = _extent(spots)
     else:
-        value = Tree(rule.name, kept)
-        value.position = position = _extent(spots)
+        value = tree = Tree(rule.name, kept)
+        tree.position = position = _extent(spots)
     state_stack.append(states[state_stack[-1]][rule.origin])
     values.append(value)
     positions.append(position)
@@ -278,10 +284,10 @@ def _tokens(
             if newlines:
                 line += newlines
                 line_start = pos + value.rindex("\n") + 1
-        position = (start_line, column, line, end - line_start + 1)
         pos = end
         if kind in ignore:
             continue
+        position = (start_line, column, line, end - line_start + 1)
         if kind != "_NL":
             yield kind, (Token(kind, value, *position) if kind in kept else None), position
             if kind in _OPEN:
