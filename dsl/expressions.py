@@ -1,4 +1,4 @@
-"""Lark tree → IR for expressions, types, statements and targets, shared by all front-ends.
+"""Parse tree (`syntax_tree`) → IR for expressions, types, statements and targets, shared by all front-ends.
 
 `TreeToIR` turns the subtrees every syntax shares into IR models. Positions are
 mapped into the file the text came from, so an expression inside a YAML string
