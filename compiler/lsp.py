@@ -114,6 +114,15 @@ def _did_change(ls: LanguageServer, params: types.DidChangeTextDocumentParams) -
     _publish(ls, document.uri, document.source)
 
 
+@server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+def _did_close(ls: LanguageServer, params: types.DidCloseTextDocumentParams) -> None:
+    """Forget the document (its analyses and parse pieces), and clear its diagnostics."""
+    uri = params.text_document.uri
+    for kept in (_analyses, _last_good, _pieces):
+        kept.pop(uri, None)
+    ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+
+
 @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
 def _did_save(ls: LanguageServer, params: types.DidSaveTextDocumentParams) -> None:
     document = ls.workspace.get_text_document(params.text_document.uri)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from pathlib import Path
 
@@ -67,6 +68,23 @@ async def test_a_change_republishes(client: LanguageClient, tmp_path: Path) -> N
     )
     await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
     assert list(client.diagnostics[uri]) == []
+
+
+@pytest.mark.asyncio
+async def test_closing_a_document_clears_its_diagnostics_and_reopening_starts_afresh(
+    client: LanguageClient, tmp_path: Path
+) -> None:
+    path = tmp_path / "typo.graph"
+    uri = await _open(client, path, TYPO)
+    assert len(client.diagnostics[uri]) == 1
+    client.text_document_did_close(
+        types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
+    await asyncio.wait_for(client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS), timeout=30)
+    assert list(client.diagnostics[uri]) == []
+    await _open(client, path, TYPO.replace("Incremnt", "Missing"))
+    (found,) = client.diagnostics[uri]
+    assert "Missing" in found.message
 
 
 @pytest.mark.asyncio
