@@ -9,7 +9,6 @@ worker.stop(grace_seconds=30)   # finish or hand back what it holds
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 from collections.abc import Iterable
@@ -37,7 +36,9 @@ def spec_loader(allowed_imports: Iterable[str] | None = None) -> Any:
     allowed = None if allowed_imports is None else sorted(allowed_imports)
 
     def load(name: str, source: str) -> tuple[Graph[Any, Any, Any], Any]:
-        digest = hashlib.sha256(f"{name}\0{source}".encode()).hexdigest()
+        from runtime.durable import spec_digest  # a worker has it loaded already
+
+        digest = spec_digest(name, source)
         path = cache_dir() / "specs" / digest[:32] / Path(name).name
         if not path.exists():  # written whole or not at all: other workers read it at the same time
             path.parent.mkdir(parents=True, exist_ok=True)

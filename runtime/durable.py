@@ -72,6 +72,7 @@ __all__ = (
     "SpecLoader",
     "database_url",
     "graph_version",
+    "spec_digest",
 )
 
 DEFAULT_DB_FILE = "graphc-runs.sqlite"
@@ -350,6 +351,11 @@ def waits_schema(cls: type[BaseNode[Any, Any, Any]]) -> dict[str, Any]:
 # ---- the spec store: submitted specs, content-addressed -----------------------------------------
 
 
+def spec_digest(name: str, source: str) -> str:
+    """A submitted spec's key: the digest of its file name and source (the store's, and workers' on-disk copies')."""
+    return hashlib.sha256(f"{name}\0{source}".encode()).hexdigest()
+
+
 class _SpecStore:
     """Table `graphc_specs` beside DBOS's tables: each distinct submitted spec once, by the digest of its source."""
 
@@ -374,7 +380,7 @@ class _SpecStore:
     def put(self, name: str, source: str) -> str:
         import sqlalchemy
 
-        digest = hashlib.sha256(f"{name}\0{source}".encode()).hexdigest()
+        digest = spec_digest(name, source)
         statement = "INSERT INTO graphc_specs (digest, name, source) VALUES (:d, :n, :s) ON CONFLICT DO NOTHING"
         with self.engine.begin() as connection:  # a spec stored before is left as it is
             connection.execute(sqlalchemy.text(statement), {"d": digest, "n": name, "s": source})
