@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from . import ir, lalr
-from .diagnostics import Diagnostic, DiagnosticError, Diagnostics
+from .diagnostics import DiagnosticError, Diagnostics
 from .expressions import PositionMap, TreeToIR
 from .source import SourceFile
 from .syntax_tree import Tree
@@ -107,10 +107,10 @@ class _Piece:
     def __init__(self, trees: list[Tree], comments: list[tuple[int, int, str]], indent: str | None) -> None:
         self.trees, self.comments, self.indent = trees, comments, indent
         self.nodes: _NodeMemo = {}
-        """The nodes built from the trees, with their diagnostics, by the line they start on."""
+        """The nodes built from the trees without a diagnostic, by the line they start on."""
 
 
-_NodeMemo = dict[int, tuple[ir.NodeSpec, list[Diagnostic]]]
+_NodeMemo = dict[int, ir.NodeSpec]
 _Declaration = tuple[Tree, int, "_NodeMemo | None"]
 """A declaration's tree, the lines before the text it was parsed from, and where its node may be kept."""
 
@@ -247,17 +247,20 @@ class _ModuleBuilder:
         return ir.GraphSpec(span=ir.Span.start_of(self.source.name), **fields)
 
     def kept_node(self, decl: Tree, span: ir.Span, memo: _NodeMemo) -> ir.NodeSpec:
-        """The node of `decl`, built again only if it moved (an editor re-checks mostly unchanged text)."""
-        kept = memo.get(span.line)
-        if kept is None:
+        """The node of `decl`, built again only if it moved (an editor re-checks mostly unchanged text).
+
+        Only a node built without a diagnostic is kept: replaying one could differ from the full
+        parse, which reports an over-deep expression once per file.
+        """
+        node = memo.get(span.line)
+        if node is None:
             before = len(self.sink.items)
             node = self.node(decl, span)
-            if len(memo) > 1:  # where it stood before: keep one
-                memo.clear()
-            kept = memo[span.line] = (node, self.sink.items[before:])
-        else:
-            self.sink.items.extend(kept[1])
-        return kept[0]
+            if len(self.sink.items) == before:
+                if len(memo) > 1:  # where it stood before: keep one
+                    memo.clear()
+                memo[span.line] = node
+        return node
 
     def comment(self, line: int, column: int, body: str) -> ir.Comment:
         own_line = self.source.line(line)[: column - 1].strip() == ""

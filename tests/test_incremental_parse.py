@@ -67,3 +67,24 @@ def test_fragment_trees_reused_from_the_cache_give_the_same_spec(path: Path) -> 
     cold = parse_file(path)[1].model_dump()
     assert graph_syntax._fragments or path.suffix == ".graph"  # a YAML/TOML spec's strings are all fragments
     assert parse_file(path)[1].model_dump() == cold == parse_file(path)[1].model_dump()
+
+
+def test_an_edit_beside_a_reported_problem_gives_the_full_parse_report() -> None:
+    """Nodes with problems are built anew each time: an over-deep expression is reported once per file."""
+    from dsl.limits import Limits
+
+    deep = "(" * 8 + "1" + ")" * 8
+    text = f"graph G\nstart A\n\nnode A:\n    x = {deep}\n    -> B()\n\nnode B:\n    y = {deep}\n    -> End(y)\n"
+    limits = Limits(max_depth=4)
+    cache: dict[str, Any] = {}
+
+    def report(edited: str, kept: dict[str, Any] | None) -> Any:
+        try:
+            parse_source(source_from_text("deep.graph", edited), limits=limits, cache=kept)
+        except DiagnosticError as e:
+            return [d.to_json() for d in e.diagnostics]
+        return []
+
+    assert len(report(text, cache)) == 1
+    edited = text.replace("-> End(y)", "-> End(y + 1)")  # node B changes in place; node A does not move
+    assert report(edited, cache) == report(edited, None)
