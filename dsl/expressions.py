@@ -134,9 +134,6 @@ class TreeToIR:
         position = tree.position
         if position is not None:
             return self.span(*position)
-        meta = tree.meta
-        if not meta.empty:
-            return self.span(meta.line, meta.column, meta.end_line, meta.end_column)
         first = last = None
         for token in tree.scan_values(lambda v: isinstance(v, TOKEN_TYPES)):
             if first is None:
@@ -193,7 +190,7 @@ class TreeToIR:
             if self._depth > self.max_depth:
                 span = (
                     self.tree_span(node)
-                    if isinstance(node, TOKEN_TYPES) or not node.meta.empty
+                    if isinstance(node, TOKEN_TYPES) or node.position is not None
                     else self.span(1, 1, 1, 1)
                 )
                 if not self._too_deep_reported:
@@ -359,7 +356,7 @@ class TreeToIR:
         if text.isdigit() and text.isascii() and (text[0] != "0" or len(text) == 1):
             return int(text)  # the common case, without compiling anything
         try:
-            value = ast.literal_eval(str(token))
+            value = ast.literal_eval(text)
         except (ValueError, SyntaxError):
             self.sink.error("E007", self.token_span(token), f"invalid number `{token}`")
             return 0

@@ -169,7 +169,7 @@ def parse(text: str, start: str = "module") -> Parsed:
     values: list[Any] = []
     positions: list[Position | None] = []
     comments: list[tuple[int, int, str]] = []
-    indent_style: list[Any] = []  # [character, line] of the first indented line
+    indent_style: list[str] = []  # the character the first indented line indents with
     for kind, value, position in _tokens(text, tables, state_stack, comments, indent_style):
         while True:
             action = states[state_stack[-1]].get(kind)
@@ -252,7 +252,7 @@ def _tokens(
     tables: _Tables,
     state_stack: list[int],
     comments: list[tuple[int, int, str]],
-    indent_style: list[Any],
+    indent_style: list[str],
 ) -> Iterator[tuple[str, Any, Position]]:
     """The tokens of `text`, with `_INDENT`/`_DEDENT` and a final `$END`, as the parser in `state_stack` wants them."""
     states, keywords, kept, ignore, newline = tables.states, tables.keywords, tables.kept, tables.ignore, tables.newline
@@ -302,7 +302,7 @@ def _tokens(
         yield kind, None, position
         indent_text = value.rsplit("\n", 1)[1]
         if indent_text:
-            _check_indent_style(indent_text, line, indent_style)
+            _check_indent_style(indent_text, indent_style)
         indent = indent_text.count(" ") + indent_text.count("\t") * _TAB_WIDTH
         if indent > indents[-1]:
             indents.append(indent)
@@ -330,9 +330,9 @@ def _collect_comments(value: str, position: Position, comments: list[tuple[int, 
         comments.append((line, found.start() - line_start + 1, found.group().rstrip()))
 
 
-def _check_indent_style(indent: str, line: int, style: list[Any]) -> None:
+def _check_indent_style(indent: str, style: list[str]) -> None:
     if not style:
-        style += [indent[0], line]
+        style.append(indent[0])
     if indent.strip(style[0]):
         raise NotFast  # tabs and spaces mixed: lark's parse reports where
 

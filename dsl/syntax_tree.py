@@ -14,7 +14,7 @@ TYPE_CHECKING = False  # not `typing`'s, whose import costs start-up time (pypro
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ("TOKEN_TYPES", "Meta", "Position", "Token", "Tree", "position_of")
+__all__ = ("TOKEN_TYPES", "Position", "Token", "Tree", "position_of")
 
 Position = tuple[int, int, int, int]
 """Line, column, end line and end column (1-based, the end exclusive), as lark counts them."""
@@ -57,15 +57,6 @@ TOKEN_TYPES = (str, Token)
 """What a token is: ours, or lark's (a `str`)."""
 
 
-class Meta:
-    """A tree's extent as lark's `Meta` gives it (`empty` when nothing inside has a position)."""
-
-    def __init__(self, position: Position | None = None) -> None:
-        self.empty = position is None
-        if position is not None:
-            self.line, self.column, self.end_line, self.end_column = position
-
-
 class Tree:
     """A rule's subtree: the rule's name (or alias) and its kept children (`None` for an absent `[part]`)."""
 
@@ -76,11 +67,6 @@ class Tree:
         self.children = children
         self.position: Position | None = None
         """Where the subtree starts and ends; set by the parser that built it."""
-
-    @property
-    def meta(self) -> Meta:
-        """The extent as lark's `Meta` gives it."""
-        return Meta(self.position)
 
     def scan_values(self, predicate: Callable[[Any], bool]) -> Iterator[Any]:
         """The leaves (tokens and placeholders) for which `predicate` holds, in order."""
