@@ -256,3 +256,16 @@ def test_text_output_goes_through_whatever_stdout_is() -> None:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
             assert main(argv) == 0, argv
         assert out.getvalue().strip()
+
+
+def test_help_takes_its_width_as_argparse_would() -> None:
+    """$COLUMNS when positive, else the terminal's (none here: 80), as `shutil.get_terminal_size` gives it."""
+    import os
+
+    def help_text(columns: str) -> str:
+        env = {**os.environ, "COLUMNS": columns}
+        command = [sys.executable, "-m", "compiler.cli", "check", "--help"]
+        return subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, check=True).stdout
+
+    assert help_text("0") == help_text("80") == help_text("not a number")
+    assert max(len(line) for line in help_text("50").splitlines()) <= 48
