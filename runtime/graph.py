@@ -543,25 +543,19 @@ class GraphRun(Generic[StateT, DepsT, RunEndT]):
             ctx = self._ctx = GraphRunContext(self.state, self.deps)
         self.steps += 1
         limit = self.history_limit
-        if limit == 0:  # history_limit=0: no history, so no timestamps and no snapshots
-            try:
-                next_node = await node.run(ctx)
-            except Exception as error:
-                note_node_error(error, node)  # the spec line, when the node was compiled from a spec
-                raise
-            known = type(next_node) in node_classes
-        else:
+        recording = limit != 0  # history_limit=0: no history, so no timestamps and no snapshots
+        if recording:
             start_ts = _now(_UTC)
             start = perf_counter()
-            try:
-                next_node = await node.run(ctx)
-            except Exception as error:
-                note_node_error(error, node)
-                raise
-            duration = perf_counter() - start
+        try:
+            next_node = await node.run(ctx)
+        except Exception as error:
+            note_node_error(error, node)  # the spec line, when the node was compiled from a spec
+            raise
+        known = type(next_node) in node_classes
+        if recording:
             history = self.history
-            history.append(_record_step(ctx.state, node, start_ts, duration, graph.snapshot_state))
-            known = type(next_node) in node_classes
+            history.append(_record_step(ctx.state, node, start_ts, perf_counter() - start, graph.snapshot_state))
             ended = False
             if not known and isinstance(next_node, End):
                 history.append(EndStep(result=next_node))
