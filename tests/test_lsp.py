@@ -38,6 +38,14 @@ async def _open(client: LanguageClient, path: Path, text: str) -> str:
     return uri
 
 
+async def _open_review(client: LanguageClient, tmp_path: Path, syntax: str) -> tuple[str, str, list[str], int]:
+    """The review example in a data form, opened: its uri, text, lines, and the line that goes to `Review`."""
+    text = (ROOT / "examples" / f"review.{syntax}").read_text()
+    uri = await _open(client, tmp_path / f"review.{syntax}", text)
+    lines = text.split("\n")
+    return uri, text, lines, next(i for i, line in enumerate(lines) if "Review(text)" in line)
+
+
 @pytest.mark.asyncio
 async def test_diagnostics_and_quick_fixes(client: LanguageClient, tmp_path: Path) -> None:
     uri = await _open(client, tmp_path / "typo.graph", TYPO)
@@ -329,11 +337,8 @@ async def test_waited_for_fields_are_fields_for_symbols_hover_and_rename(
 async def test_the_data_forms_get_definition_hover_references_and_lenses(
     client: LanguageClient, tmp_path: Path, syntax: str
 ) -> None:
-    text = (ROOT / "examples" / f"review.{syntax}").read_text()
-    uri = await _open(client, tmp_path / f"review.{syntax}", text)
+    uri, _, lines, use = await _open_review(client, tmp_path, syntax)
     document = types.TextDocumentIdentifier(uri=uri)
-    lines = text.splitlines()
-    use = next(i for i, line in enumerate(lines) if "Review(text)" in line)
     where = types.Position(line=use, character=lines[use].index("Review(text)") + 2)
     definition = await client.text_document_definition_async(
         types.DefinitionParams(text_document=document, position=where)
@@ -360,10 +365,7 @@ async def test_rename_in_the_data_forms_keeps_the_spec_compiling(
 ) -> None:
     import compiler
 
-    text = (ROOT / "examples" / f"review.{syntax}").read_text()
-    uri = await _open(client, tmp_path / f"review.{syntax}", text)
-    lines = text.split("\n")
-    use = next(i for i, line in enumerate(lines) if "Review(text)" in line)
+    uri, text, lines, use = await _open_review(client, tmp_path, syntax)
     renamed = await _rename(client, uri, use, lines[use].index("Review(text)") + 1, "Approval", text)
     assert "Review" not in renamed.replace("graph: Review", "").replace('graph = "Review"', "")
     path = tmp_path / f"renamed.{syntax}"
