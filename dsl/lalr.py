@@ -213,7 +213,10 @@ def _reduce(
             if nones:
                 kept += [None] * nones
             if splice:
-                kept += children[index]  # an inline rule's list
+                if kept:
+                    kept += children[index]  # an inline rule's list
+                else:  # grown in place: a repetition `x*` reduces once per item, and copying it each time is quadratic
+                    kept = children[index]
             else:
                 kept.append(children[index])
         if rule.append_none:
