@@ -129,10 +129,13 @@ class TreeToIR:
 
     def tree_span(self, tree: Tree | Token) -> ir.Span:
         """The span of a subtree, from its first to its last token."""
-        if isinstance(tree, TOKEN_TYPES):
+        if not isinstance(tree, Tree):
             return self.token_span(tree)
         position = tree.position
         if position is not None:
+            if self.line_shift == 0:  # (the common case, inline)
+                line, column, end_line, end_column = position
+                return ir.Span(file=self.file, line=line, column=column, end_line=end_line, end_column=end_column)
             return self.span(*position)
         first = last = None
         for token in tree.scan_values(lambda v: isinstance(v, TOKEN_TYPES)):
@@ -188,106 +191,121 @@ class TreeToIR:
         self._depth += 1
         try:
             if self._depth > self.max_depth:
-                span = (
-                    self.tree_span(node)
-                    if isinstance(node, TOKEN_TYPES) or node.position is not None
-                    else self.span(1, 1, 1, 1)
-                )
-                if not self._too_deep_reported:
-                    self._too_deep_reported = True
-                    self.sink.error(
-                        "E016",
-                        span,
-                        f"expression nested more than {self.max_depth} levels deep",
-                        "split it into locals, or compute it in an imported function",
-                    )
-                return ir.Constant(span=span, value=None)
-            return self._expr(node)
+                return self._too_deep(node)
+            if not isinstance(node, Tree):  # a bare NAME can appear e.g. through inlining
+                return ir.Name(span=self.token_span(node), id=self.check_name(node))
+            convert = _EXPR_RULES.get(node.data)
+            if convert is None:
+                raise AssertionError(f"unexpected expression rule {node.data}")
+            return convert(self, node, self.tree_span(node), node.children)
         finally:
             self._depth -= 1
 
-    def _expr(self, node: Tree | Token) -> ir.Expr:
-        if isinstance(node, TOKEN_TYPES):  # a bare NAME can appear e.g. through inlining
-            return ir.Name(span=self.token_span(node), id=self.check_name(node))
-        rule = str(node.data)
-        span = self.tree_span(node)
-        c = node.children
-        if rule == "name":
-            return ir.Name(span=span, id=self.check_name(c[0]))
-        if rule == "number":
-            return ir.Constant(span=span, value=self.number(c[0]))
-        if rule == "string":
-            return self.string(c[0])
-        if rule == "const_none":
-            return ir.Constant(span=span, value=None)
-        if rule in ("const_true", "const_false"):
-            return ir.Constant(span=span, value=rule == "const_true")
-        if rule == "getattr":
-            attr = c[1]
-            name = str(attr)
-            if name.startswith("_"):
-                self.sink.error(
-                    "E012",
-                    self.token_span(attr),
-                    f"attribute `{name}` starts with `_`",
-                    "private and dunder attributes are not reachable from a spec",
-                )
-            return ir.Attribute(span=span, value=self.expr(c[0]), attr=name)
-        if rule == "call":
-            args, keywords = self.arguments(c[1])
-            return ir.Call(span=span, func=self.expr(c[0]), args=args, keywords=keywords)
-        if rule == "getitem":
-            return ir.Subscript(span=span, value=self.expr(c[0]), index=self.expr(c[1]))
-        if rule == "slice":
-            lower, upper, step = (self.expr(x) if x is not None else None for x in c)
-            return ir.Slice(span=span, lower=lower, upper=upper, step=step)
-        if rule == "binop":
-            op = str(c[1])
-            assert op in _BINOPS
-            return ir.BinOp(span=span, left=self.expr(c[0]), op=cast(Any, op), right=self.expr(c[2]))
-        if rule == "unary":
-            return ir.UnaryOp(span=span, op=cast(Any, str(c[0])), operand=self.expr(c[1]))
-        if rule == "not_op":
-            return ir.UnaryOp(span=span, op="not", operand=self.expr(c[0]))
-        if rule == "paren":
-            return self.expr(c[0])
-        # chains flatten only when unparenthesised: `(a < b) < c` is not `a < b < c`
-        if rule in ("and_op", "or_op"):
-            left = self.expr(c[0])
-            chained = isinstance(left, ir.BoolOp) and isinstance(c[0], Tree) and c[0].data == rule
-            values = left.values if isinstance(left, ir.BoolOp) and chained else [left]
-            return ir.BoolOp(span=span, op="and" if rule == "and_op" else "or", values=[*values, self.expr(c[1])])
-        if rule == "compare":
-            left = self.expr(c[0])
-            op = " ".join(str(t) for t in c[1].children)
-            if isinstance(left, ir.Compare) and isinstance(c[0], Tree) and c[0].data == "compare":
-                return ir.Compare(
-                    span=span,
-                    left=left.left,
-                    ops=[*left.ops, cast(Any, op)],
-                    comparators=[*left.comparators, self.expr(c[2])],
-                )
-            return ir.Compare(span=span, left=left, ops=[cast(Any, op)], comparators=[self.expr(c[2])])
-        if rule == "ifexp":
-            return ir.IfExp(span=span, body=self.expr(c[0]), test=self.expr(c[1]), orelse=self.expr(c[2]))
-        if rule == "list":
-            return ir.ListExpr(span=span, elts=[self.expr(x) for x in c if x is not None])
-        if rule == "tuple":
-            return ir.TupleExpr(span=span, elts=[self.expr(x) for x in c if x is not None])
-        if rule == "set":
-            return ir.SetExpr(span=span, elts=[self.expr(x) for x in c if x is not None])
-        if rule == "dict":
-            items = [x for x in c if x is not None]
-            return ir.DictExpr(
-                span=span,
-                keys=[self.expr(i.children[0]) for i in items],
-                values=[self.expr(i.children[1]) for i in items],
+    def _too_deep(self, node: Tree | Token) -> ir.Expr:
+        positioned = isinstance(node, TOKEN_TYPES) or node.position is not None
+        span = self.tree_span(node) if positioned else self.span(1, 1, 1, 1)
+        if not self._too_deep_reported:
+            self._too_deep_reported = True
+            self.sink.error(
+                "E016",
+                span,
+                f"expression nested more than {self.max_depth} levels deep",
+                "split it into locals, or compute it in an imported function",
             )
-        if rule in ("list_comp", "set_comp", "dict_comp", "generator", "generator_argument"):
-            return self.comprehension(rule, node, span)
-        if rule == "expr_input":
-            return self.expr(c[0])
-        raise AssertionError(f"unexpected expression rule {rule}")
+        return ir.Constant(span=span, value=None)
+
+    # one method per expression rule, called with the tree, its span and its children
+
+    def _name(self, _node: Tree, span: ir.Span, c: list[Any]) -> ir.Expr:
+        return ir.Name(span=span, id=self.check_name(c[0]))
+
+    def _number(self, _node: Tree, span: ir.Span, c: list[Any]) -> ir.Expr:
+        return ir.Constant(span=span, value=self.number(c[0]))
+
+    def _string(self, _node: Tree, _span: ir.Span, c: list[Any]) -> ir.Expr:
+        return self.string(c[0])
+
+    def _constant(self, node: Tree, span: ir.Span, _c: list[Any]) -> ir.Expr:
+        return ir.Constant(span=span, value=None if node.data == "const_none" else node.data == "const_true")
+
+    def _getattr(self, _node: Tree, span: ir.Span, c: list[Any]) -> ir.Expr:
+        attr = c[1]
+        name = str(attr)
+        if name.startswith("_"):
+            self.sink.error(
+                "E012",
+                self.token_span(attr),
+                f"attribute `{name}` starts with `_`",
+                "private and dunder attributes are not reachable from a spec",
+            )
+        return ir.Attribute(span=span, value=self.expr(c[0]), attr=name)
+
+    def _call(self, _node: Tree, span: ir.Span, c: list[Any]) -> ir.Expr:
+        args, keywords = self.arguments(c[1])
+        return ir.Call(span=span, func=self.expr(c[0]), args=args, keywords=keywords)
+
+    def _getitem(self, _node: Tree, span: ir.Span, c: list[Any]) -> ir.Expr:
+        return ir.Subscript(span=span, value=self.expr(c[0]), index=self.expr(c[1]))
+
+    def _slice(self, _node: Tree, span: ir.Span, c: list[Any]) -> ir.Expr:
+        lower, upper, step = (self.expr(x) if x is not None else None for x in c)
+        return ir.Slice(span=span, lower=lower, upper=upper, step=step)
+
+    def _binop(self, _node: Tree, span: ir.Span, c: list[Any]) -> ir.Expr:
+        op: Any = str(c[1])
+        assert op in _BINOPS
+        return ir.BinOp(span=span, left=self.expr(c[0]), op=op, right=self.expr(c[2]))
+
+    def _unary(self, _node: Tree, span: ir.Span, c: list[Any]) -> ir.Expr:
+        op: Any = str(c[0])
+        return ir.UnaryOp(span=span, op=op, operand=self.expr(c[1]))
+
+    def _not(self, _node: Tree, span: ir.Span, c: list[Any]) -> ir.Expr:
+        return ir.UnaryOp(span=span, op="not", operand=self.expr(c[0]))
+
+    def _inner(self, _node: Tree, _span: ir.Span, c: list[Any]) -> ir.Expr:
+        return self.expr(c[0])  # `(x)`, and the input rule of a fragment
+
+    # chains flatten only when unparenthesised: `(a < b) < c` is not `a < b < c`
+
+    def _bool_op(self, node: Tree, span: ir.Span, c: list[Any]) -> ir.Expr:
+        rule = node.data
+        left = self.expr(c[0])
+        chained = isinstance(left, ir.BoolOp) and isinstance(c[0], Tree) and c[0].data == rule
+        values = left.values if isinstance(left, ir.BoolOp) and chained else [left]
+        return ir.BoolOp(span=span, op="and" if rule == "and_op" else "or", values=[*values, self.expr(c[1])])
+
+    def _compare(self, _node: Tree, span: ir.Span, c: list[Any]) -> ir.Expr:
+        left = self.expr(c[0])
+        op: Any = " ".join(str(t) for t in c[1].children)
+        if isinstance(left, ir.Compare) and isinstance(c[0], Tree) and c[0].data == "compare":
+            return ir.Compare(
+                span=span, left=left.left, ops=[*left.ops, op], comparators=[*left.comparators, self.expr(c[2])]
+            )
+        return ir.Compare(span=span, left=left, ops=[op], comparators=[self.expr(c[2])])
+
+    def _ifexp(self, _node: Tree, span: ir.Span, c: list[Any]) -> ir.Expr:
+        return ir.IfExp(span=span, body=self.expr(c[0]), test=self.expr(c[1]), orelse=self.expr(c[2]))
+
+    def _list(self, _node: Tree, span: ir.Span, c: list[Any]) -> ir.Expr:
+        return ir.ListExpr(span=span, elts=[self.expr(x) for x in c if x is not None])
+
+    def _tuple(self, _node: Tree, span: ir.Span, c: list[Any]) -> ir.Expr:
+        return ir.TupleExpr(span=span, elts=[self.expr(x) for x in c if x is not None])
+
+    def _set(self, _node: Tree, span: ir.Span, c: list[Any]) -> ir.Expr:
+        return ir.SetExpr(span=span, elts=[self.expr(x) for x in c if x is not None])
+
+    def _dict(self, _node: Tree, span: ir.Span, c: list[Any]) -> ir.Expr:
+        items = [x for x in c if x is not None]
+        return ir.DictExpr(
+            span=span,
+            keys=[self.expr(i.children[0]) for i in items],
+            values=[self.expr(i.children[1]) for i in items],
+        )
+
+    def _comprehension(self, node: Tree, span: ir.Span, _c: list[Any]) -> ir.Expr:
+        return self.comprehension(node.data, node, span)
 
     def comprehension(self, rule: str, node: Tree, span: ir.Span) -> ir.Comprehension:
         """A list, set or dict comprehension, or a generator expression (re-emitted like any expression)."""
@@ -620,3 +638,32 @@ class TreeToIR:
             type=self.type(type_tree),
             default=self.expr(default) if default is not None else None,
         )
+
+
+_EXPR_RULES: dict[str, Callable[[TreeToIR, Tree, ir.Span, list[Any]], ir.Expr]] = {
+    "name": TreeToIR._name,
+    "number": TreeToIR._number,
+    "string": TreeToIR._string,
+    "const_none": TreeToIR._constant,
+    "const_true": TreeToIR._constant,
+    "const_false": TreeToIR._constant,
+    "getattr": TreeToIR._getattr,
+    "call": TreeToIR._call,
+    "getitem": TreeToIR._getitem,
+    "slice": TreeToIR._slice,
+    "binop": TreeToIR._binop,
+    "unary": TreeToIR._unary,
+    "not_op": TreeToIR._not,
+    "paren": TreeToIR._inner,
+    "expr_input": TreeToIR._inner,
+    "and_op": TreeToIR._bool_op,
+    "or_op": TreeToIR._bool_op,
+    "compare": TreeToIR._compare,
+    "ifexp": TreeToIR._ifexp,
+    "list": TreeToIR._list,
+    "tuple": TreeToIR._tuple,
+    "set": TreeToIR._set,
+    "dict": TreeToIR._dict,
+    **dict.fromkeys(("list_comp", "set_comp", "dict_comp", "generator", "generator_argument"), TreeToIR._comprehension),
+}
+"""How each expression rule becomes IR."""

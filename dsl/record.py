@@ -2,8 +2,12 @@
 
 `dataclasses.dataclass(frozen=True, slots=True)` compiles five methods per class while the
 module imports; for the IR's forty classes that was a fifth of `graphc check`. A record
-class compiles its `__init__` when it is first instantiated (classes a command never builds
+class compiles its constructor when it is first instantiated (classes a command never builds
 cost nothing), and shares equality, hashing and `repr` (in dataclasses' format) from `Record`.
+
+A frozen record is built as an instance of a twin class (the record's subclass with the same
+layout, whose fields can be set) and then becomes the record: plain attribute stores, where
+`object.__setattr__` for each field cost twice the time (the IR of a spec is ~90 records a node).
 Type checkers see dataclasses (`dataclass_transform`): frozen, keyword-only.
 """
 
@@ -48,10 +52,12 @@ class Record:
     __record_fields__: tuple[tuple[str, Any], ...] = ()
     """Each field's name and default (`_MISSING`, a value, or a `_Factory`), in order."""
 
-    def __init__(self, **values: Any) -> None:
-        cls = type(self)
-        cls.__init__ = _compiled_init(cls)  # type: ignore[method-assign]
-        cls.__init__(self, **values)
+    if not TYPE_CHECKING:  # type checkers see each record's fields as `__init__`'s (`dataclass_transform`)
+
+        def __new__(cls, **values: Any) -> Any:
+            """Compile this class's constructor (`_compiled_new`), then build with it."""
+            cls.__new__ = _compiled_new(cls)
+            return cls.__new__(cls, **values)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"cannot assign to field {name!r}: {type(self).__name__} is immutable")
@@ -80,6 +86,17 @@ class Record:
     def __setstate__(self, state: tuple[Any, ...]) -> None:
         for (name, _), value in zip(self.__record_fields__, state, strict=True):
             object.__setattr__(self, name, value)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # `copy` and `pickle` would call `cls.__new__(cls)`, which wants the fields
+        return _restored, (type(self), self._values())
+
+
+def _restored(cls: type[Record], values: tuple[Any, ...]) -> Record:
+    """A record from its field values, as `pickle` and `copy` rebuild it."""
+    made: Record = object.__new__(cls)
+    made.__setstate__(values)
+    return made
 
 
 if TYPE_CHECKING:
@@ -115,7 +132,7 @@ def _record(cls: type[_R], *, frozen: bool) -> type[_R]:
         *inherited.items(),
         *((name, cls.__dict__.get(name, _MISSING)) for name in own if name not in inherited),
     )
-    namespace["__init__"] = Record.__init__  # each class compiles its own on first use
+    namespace["__new__"] = Record.__new__  # each class compiles its own on first use
     if not frozen:
         namespace.update(__setattr__=object.__setattr__, __delattr__=object.__delattr__, __hash__=None)
     made: type[_R] = type(cls.__name__, cls.__bases__, namespace)
@@ -123,10 +140,14 @@ def _record(cls: type[_R], *, frozen: bool) -> type[_R]:
     return made
 
 
-def _compiled_init(cls: type[Record]) -> Callable[..., None]:
-    """The `__init__` of a record class: keyword-only arguments, set with `object.__setattr__`."""
-    parameters, body = [], []
-    context: dict[str, Any] = {"_set": object.__setattr__, "_MISSING": _MISSING}
+def _compiled_new(cls: type[Record]) -> Callable[..., Any]:
+    """The constructor of a record class: keyword-only arguments, stored in an instance of its twin."""
+    frozen = cls.__setattr__ is not object.__setattr__
+    mutable = {"__slots__": (), "__setattr__": object.__setattr__, "__delattr__": object.__delattr__}
+    twin = type(cls.__name__, (cls,), mutable) if frozen else cls  # (both: they share one type slot)
+    parameters, body = [], ["    if cls is not _cls:", "        _unrecorded(cls)", "    self = _new(_twin)"]
+    context: dict[str, Any] = {"_new": object.__new__, "_MISSING": _MISSING, "_cls": cls, "_twin": twin}
+    context["_unrecorded"] = _unrecorded
     for name, default in cls.__record_fields__:
         if default is _MISSING:
             parameters.append(name)
@@ -137,13 +158,20 @@ def _compiled_init(cls: type[Record]) -> Callable[..., None]:
         else:
             context[f"_default_{name}"] = default
             parameters.append(f"{name}=_default_{name}")
-        body.append(f"    _set(self, {name!r}, {name})")
-    signature = f"self, *, {', '.join(parameters)}" if parameters else "self"
-    source = f"def __init__({signature}):\n" + "\n".join(body or ["    pass"])
+        body.append(f"    self.{name} = {name}")
+    if frozen:
+        body.append("    self.__class__ = cls")
+    body.append("    return self")
+    signature = f"cls, *, {', '.join(parameters)}" if parameters else "cls"
+    source = f"def __new__({signature}):\n" + "\n".join(body)
     exec(source, context)  # the source is made above from field names only
-    init: Callable[..., None] = context["__init__"]
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
-    return init
+    new: Callable[..., Any] = context["__new__"]
+    new.__qualname__ = f"{cls.__qualname__}.__new__"
+    return new
+
+
+def _unrecorded(cls: type[Record]) -> None:
+    raise TypeError(f"{cls.__qualname__} subclasses a record class: decorate it with @record")
 
 
 def replace(instance: _R, **changes: Any) -> _R:

@@ -55,3 +55,18 @@ def test_copies_and_pickles_round_trip() -> None:
         assert clone == call and clone is not call
     changed = call.model_copy(update={"args": []})
     assert changed.args == [] and call.args == [name]
+
+
+def test_a_record_is_built_as_its_own_class_and_stays_frozen() -> None:
+    point = _Point(x=1)
+    assert type(point) is _Point and isinstance(point, Record)
+    with pytest.raises(AttributeError):
+        point.x = 2  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        del point.x  # type: ignore[misc]
+
+    class Unrecorded(_Point):
+        __slots__ = ()
+
+    with pytest.raises(TypeError, match="@record"):
+        Unrecorded(x=1)
