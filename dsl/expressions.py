@@ -122,6 +122,10 @@ class TreeToIR:
 
     def token_span(self, child: object) -> ir.Span:
         """The span of one token."""
+        if child.__class__ is Token and self.line_shift == 0:  # ours (always positioned), the common case inline
+            token: Any = child
+            line, column, end_line, end_column = token.line, token.column, token.end_line, token.end_column
+            return ir.Span(file=self.file, line=line, column=column, end_line=end_line, end_column=end_column)
         token = as_token(child)
         return self.span(
             token.line or 1, token.column or 1, token.end_line or token.line or 1, token.end_column or token.column or 1
@@ -156,10 +160,10 @@ class TreeToIR:
 
     def check_name(self, child: object, what: str = "name") -> str:
         """Validate a user-chosen name: no leading underscore, no Python keyword."""
-        token = as_token(child)
-        name = str(token)
+        name = child.value if child.__class__ is Token else str(child)
         if name in self._valid_names:  # most names recur: check each once
             return name
+        token = as_token(child)
         if not name.isidentifier():  # names from YAML/TOML keys do not go through the lexer
             self.sink.error(
                 "E013",

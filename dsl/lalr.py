@@ -69,6 +69,7 @@ class _Rule(Record):
     include: tuple[tuple[int, bool, int], ...] | None  # (child index, splice it, Nones before); None: all as-is
     append_none: int
     unit: bool  # a `?rule: child` reduction: the child stands for the rule, nothing is built
+    plain: bool  # a subtree of all its children, none inlined
     inline: bool  # a `_rule` (lark's own `__x_star` ones too): its children go into its parent's, no subtree
 
 
@@ -95,10 +96,12 @@ class _Tables:
                 append_none=r[5],
                 unit=_is_unit(r),
                 inline=r[0].startswith("_"),
+                plain=r[4] is None and r[1] > 0 and not r[0].startswith("_") and not (r[3] and r[1] == 1),
             )
             for r in data["rules"]
         ]
-        self.scanner = re.compile(data["pattern"])
+        self.scanner = re.compile(f"(?:{data['pattern']})[ \t]*")
+        """The terminals, each with the blanks after it (a third of all matches were blanks alone)."""
         self.keywords: dict[str, str] = data["keywords"]
         self.ignore = frozenset(data["ignore"])
         self.kept = frozenset(data["kept"])
@@ -183,6 +186,16 @@ def parse(text: str, start: str = "module") -> Parsed:
             rule = rules[~action]
             if rule.unit:
                 state_stack[-1] = states[state_stack[-2]][rule.origin]
+            elif rule.plain:  # the common shape, inline: a subtree of all its children
+                size = rule.size
+                children = values[-size:]
+                spots = positions[-size:]
+                del values[-size:], positions[-size:], state_stack[-size:]
+                first, last = spots[0], spots[-1]
+                extent = _extent(spots) if first is None or last is None else (first[0], first[1], last[2], last[3])
+                values.append(Tree(rule.name, children, extent))
+                positions.append(extent)
+                state_stack.append(states[state_stack[-1]][rule.origin])
             else:
                 _reduce(rule, states, state_stack, values, positions)
             if kind == "$END" and state_stack[-1] == end_state:
@@ -231,8 +244,8 @@ def _reduce(
         if position is None and isinstance(value, Tree):  # a subtree of nothing takes this rule's extent
             value.position = position = _extent(spots)
     else:
-        value = tree = Tree(rule.name, kept)
-        tree.position = position = _extent(spots)
+        position = _extent(spots)
+        value = Tree(rule.name, kept, position)
     state_stack.append(states[state_stack[-1]][rule.origin])
     values.append(value)
     positions.append(position)
@@ -270,8 +283,9 @@ def _tokens(
         if found is None:
             raise NotFast
         kind = found.lastgroup or ""
-        value = found.group()
-        end = found.end()
+        end = found.end(found.lastindex or 0)
+        value = text[pos:end]
+        after = found.end()  # past the blanks
         accepts = states[state_stack[-1]]
         if kind == "NAME":
             keyword = keywords.get(value)
@@ -279,15 +293,17 @@ def _tokens(
                 kind = keyword
             elif "NAME" not in accepts:
                 kind, value, end = tables.exact_match(state_stack[-1], text, pos)
+                after = end
         elif kind not in accepts and kind != "_NL" and kind not in ignore:
             kind, value, end = tables.exact_match(state_stack[-1], text, pos)
+            after = end
         start_line, column = line, pos - line_start + 1
         if kind in newline:
             newlines = value.count("\n")
             if newlines:
                 line += newlines
                 line_start = pos + value.rindex("\n") + 1
-        pos = end
+        pos = after
         if kind in ignore:
             continue
         position = (start_line, column, line, end - line_start + 1)

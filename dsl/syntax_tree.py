@@ -62,11 +62,11 @@ class Tree:
 
     __slots__ = ("children", "data", "position")
 
-    def __init__(self, data: str, children: list[Any]) -> None:
+    def __init__(self, data: str, children: list[Any], position: Position | None = None) -> None:
         self.data = data
         self.children = children
-        self.position: Position | None = None
-        """Where the subtree starts and ends; set by the parser that built it."""
+        self.position = position
+        """Where the subtree starts and ends (None: nothing in it is positioned); set by the parser that built it."""
 
     def scan_values(self, predicate: Callable[[Any], bool]) -> Iterator[Any]:
         """The leaves (tokens and placeholders) for which `predicate` holds, in order."""
