@@ -18,7 +18,7 @@ TYPE_CHECKING = False  # not `typing`'s, whose import costs start-up time (pypro
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ("DECL_START", "parse_expression", "parse_fragment", "parse_graph", "parse_graph_cached")
+__all__ = ("DECL_START", "forget_fragments", "parse_expression", "parse_fragment", "parse_graph", "parse_graph_cached")
 
 DECL_START = re.compile(r"^(graph|start|from|state|deps|node)\b", re.MULTILINE)
 """Where a top-level declaration starts."""
@@ -27,6 +27,11 @@ DECL_START = re.compile(r"^(graph|start|from|state|deps|node)\b", re.MULTILINE)
 _fragments: dict[tuple[str, str], Tree] = {}
 """Parse trees of fragments by text: positions in them are relative, and converting a tree reads it only."""
 _MAX_FRAGMENTS = 20_000
+
+
+def forget_fragments() -> None:
+    """Empty the cache of fragment trees: a parse as a fresh process does it (benchmarks, tests)."""
+    _fragments.clear()
 
 
 def parse_fragment(

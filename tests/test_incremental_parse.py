@@ -63,7 +63,7 @@ def test_fragment_trees_reused_from_the_cache_give_the_same_spec(path: Path) -> 
     from dsl import graph_syntax
     from dsl.parse import parse_file
 
-    graph_syntax._fragments.clear()
+    graph_syntax.forget_fragments()
     cold = parse_file(path)[1].model_dump()
     assert graph_syntax._fragments or path.suffix == ".graph"  # a YAML/TOML spec's strings are all fragments
     assert parse_file(path)[1].model_dump() == cold == parse_file(path)[1].model_dump()
