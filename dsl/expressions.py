@@ -34,6 +34,7 @@ PositionMap = Callable[[int, int], tuple[int, int]]
 """Maps a (line, column) of the parsed text to a (line, column) of the file."""
 
 _STRING_PREFIXES = {"", "r", "u", "b", "br", "rb", "f", "fr", "rf"}
+_PREFIX = re.compile(r"[a-zA-Z]*")
 _BINOPS = {"+", "-", "*", "/", "//", "%", "**"}
 
 
@@ -389,11 +390,10 @@ class TreeToIR:
         token = as_token(child)
         text = str(token)
         span = self.token_span(token)
-        prefix = re.match(r"[a-zA-Z]*", text)
-        assert prefix is not None
-        letters = prefix.group().lower()
+        prefix = "" if text[0] in "'\"" else _PREFIX.match(text).group()  # type: ignore[union-attr]  # matches always
+        letters = prefix.lower()
         if letters not in _STRING_PREFIXES:
-            self.sink.error("E007", span, f"unknown string prefix `{prefix.group()}`", "use one of r, b, f, rb, fr")
+            self.sink.error("E007", span, f"unknown string prefix `{prefix}`", "use one of r, b, f, rb, fr")
             return ir.Constant(span=span, value="")
         if "f" in letters:
             return self.fstring(token, letters)
@@ -428,9 +428,10 @@ class TreeToIR:
             if literal:
                 chunk = "".join(literal)
                 literal.clear()
-                if not raw:
+                if not raw and ("\\" in chunk or "\r" in chunk):  # (else the text is its value)
                     try:
-                        chunk = ast.literal_eval(quote + chunk + quote)
+                        # (a mark before the closing quote: the text may end with a quote of its own)
+                        chunk = ast.literal_eval(quote + chunk + "_" + quote)[:-1]
                     except (ValueError, SyntaxError):
                         self.sink.error("E006", span, "invalid escape in f-string")
                 if parts and isinstance(parts[-1], str):

@@ -109,6 +109,17 @@ class _Tables:
         self._lexer_of_state: list[int] = data["state_lexers"]
         self._lexer_sources: list[tuple[str, dict[str, str]]] = data["lexers"]
         self._lexers: dict[int, _Lexer] = {}
+        self.unit_chains: dict[tuple[int, int, str], int] = {}
+        """(state below, state on top, lookahead) where a unit reduction is due → the top after all that follow."""
+
+    def after_units(self, below: int, rule: _Rule, kind: str) -> int:
+        """The state on top of `below` once `rule` (a unit reduction) and every one it leads to are done."""
+        state = self.states[below][rule.origin]
+        while True:
+            action = self.states[state].get(kind)
+            if action is None or action >= 0 or not self.rules[~action].unit:
+                return state
+            state = self.states[below][self.rules[~action].origin]
 
     def exact_match(self, state: int, text: str, pos: int) -> tuple[str, str, int]:
         """The token lark's contextual lexer finds at `pos` in `state`: kind, text, end."""
@@ -166,7 +177,7 @@ def _read(path: str) -> str:
 def parse(text: str, start: str = "module") -> Parsed:
     """Parse `text` from the grammar's rule `start`, or raise `NotFast`."""
     tables = _tables()
-    states, rules = tables.states, tables.rules
+    states, rules, unit_chains = tables.states, tables.rules, tables.unit_chains
     state_stack = [tables.start_states[start]]
     end_state = tables.end_states[start]
     values: list[Any] = []
@@ -185,7 +196,14 @@ def parse(text: str, start: str = "module") -> Parsed:
                 break
             rule = rules[~action]
             if rule.unit:
-                state_stack[-1] = states[state_stack[-2]][rule.origin]
+                if kind == "$END":  # (one by one: the parse may end between two)
+                    state_stack[-1] = states[state_stack[-2]][rule.origin]
+                else:  # a chain of them (an operand climbs ten precedence levels): one step
+                    key = (state_stack[-2], state_stack[-1], kind)
+                    top = unit_chains.get(key)
+                    if top is None:
+                        top = unit_chains[key] = tables.after_units(state_stack[-2], rule, kind)
+                    state_stack[-1] = top
             elif rule.plain:  # the common shape, inline: a subtree of all its children
                 size = rule.size
                 children = values[-size:]

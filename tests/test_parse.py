@@ -173,3 +173,20 @@ def test_positions_match_larks_propagate_positions(monkeypatch: pytest.MonkeyPat
     reference = lark_syntax.build_parser(lark_positions=True)
     monkeypatch.setattr(lark_syntax, "_parser", lambda: reference)
     assert _parse_everything(texts) == ours
+
+
+@pytest.mark.parametrize(
+    ("literal", "parts"),
+    [
+        ('f"a{x}b"', ["a", "b"]),
+        ('f"tab\\t{x}"', ["tab\t"]),  # an escape is evaluated
+        ('rf"tab\\t{x}"', ["tab\\t"]),  # not in a raw string
+        ('f"""say "{x}" """', ['say "', '" ']),  # a quote just before a field (Python reads it so)
+        ('f"""\\t"{x}"""', ['\t"']),
+    ],
+)
+def test_fstring_literal_parts(literal: str, parts: list[str]) -> None:
+    spec = parse(f"graph G\nnode A:\n    x = 1\n    y = {literal}\n    -> End(y)\n")
+    statement = spec.nodes[0].do[1]
+    assert isinstance(statement, ir.Assign) and isinstance(statement.value, ir.FString)
+    assert [part for part in statement.value.parts if isinstance(part, str)] == parts
