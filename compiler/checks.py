@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import builtins
 import keyword
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from dsl import ir
 from dsl.diagnostics import Diagnostic, Diagnostics, closest, did_you_mean
@@ -16,6 +16,10 @@ from dsl.record import Record, field, record
 from dsl.unparse import ExprWriter
 
 from .imports import ModuleInfo, find_module, is_exception_class, module_candidates, search_path_for
+
+TYPE_CHECKING = False  # not `typing`'s, whose import costs start-up time (pyproject: mypy always_true)
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ("BUILTINS", "CheckedGraph", "NodeScope", "check_spec", "waits_text", "walk_branches", "walk_expression")
 
@@ -816,36 +820,37 @@ def walk_expression(expr: ir.Expr, *, into_comprehensions: bool = True) -> Itera
     while stack:
         node = stack.pop()
         yield node
-        children: list[ir.Expr | None] = []
-        if isinstance(node, ir.FString):
-            children = [p.value for p in node.parts if isinstance(p, ir.FormattedValue)]
-        elif isinstance(node, ir.Attribute):
-            children = [node.value]
-        elif isinstance(node, ir.Subscript):
-            children = [node.value, node.index]
-        elif isinstance(node, ir.Slice):
-            children = [node.lower, node.upper, node.step]
-        elif isinstance(node, ir.Call):
-            children = [node.func, *node.args, *(k.value for k in node.keywords)]
-        elif isinstance(node, ir.BinOp):
-            children = [node.left, node.right]
-        elif isinstance(node, ir.UnaryOp):
-            children = [node.operand]
-        elif isinstance(node, ir.BoolOp):
-            children = list(node.values)
-        elif isinstance(node, ir.Compare):
-            children = [node.left, *node.comparators]
-        elif isinstance(node, ir.IfExp):
-            children = [node.body, node.test, node.orelse]
-        elif isinstance(node, (ir.ListExpr, ir.TupleExpr, ir.SetExpr)):
-            children = list(node.elts)
-        elif isinstance(node, ir.DictExpr):
-            children = [*node.keys, *node.values]
-        elif isinstance(node, ir.Comprehension) and into_comprehensions:
-            children = [node.element, node.value]
-            for clause in node.generators:
-                children += [clause.iter, *clause.ifs]
-        stack.extend(reversed([c for c in children if c is not None]))
+        children = _CHILDREN.get(type(node))
+        if children is None or (node.__class__ is ir.Comprehension and not into_comprehensions):
+            continue
+        stack.extend(reversed([c for c in children(node) if c is not None]))
+
+
+def _comprehension_parts(node: Any) -> list[ir.Expr | None]:
+    parts = [node.element, node.value]
+    for clause in node.generators:
+        parts += [clause.iter, *clause.ifs]
+    return parts
+
+
+_CHILDREN: dict[type[ir.Expr], Callable[[Any], list[ir.Expr | None]]] = {
+    ir.FString: lambda node: [p.value for p in node.parts if isinstance(p, ir.FormattedValue)],
+    ir.Attribute: lambda node: [node.value],
+    ir.Subscript: lambda node: [node.value, node.index],
+    ir.Slice: lambda node: [node.lower, node.upper, node.step],
+    ir.Call: lambda node: [node.func, *node.args, *(k.value for k in node.keywords)],
+    ir.BinOp: lambda node: [node.left, node.right],
+    ir.UnaryOp: lambda node: [node.operand],
+    ir.BoolOp: lambda node: node.values,
+    ir.Compare: lambda node: [node.left, *node.comparators],
+    ir.IfExp: lambda node: [node.body, node.test, node.orelse],
+    ir.ListExpr: lambda node: node.elts,
+    ir.TupleExpr: lambda node: node.elts,
+    ir.SetExpr: lambda node: node.elts,
+    ir.DictExpr: lambda node: [*node.keys, *node.values],
+    ir.Comprehension: _comprehension_parts,
+}
+"""The expressions directly inside each kind of expression, in source order."""
 
 
 def _simple_types(node: ir.TypeExpr) -> set[str] | None:
