@@ -22,12 +22,12 @@ from . import mermaid
 from .exceptions import GraphRuntimeError, GraphSetupError
 from .locations import note_node_error
 from .nodes import BaseNode, DepsT, End, GraphRunContext, NodeDef, RunEndT, unset_waits
-from .state import EndStep, HistoryStep, NodeStep, StateT, deep_copy_state, nodes_schema_var
+from .state import EndStep, HistoryStep, NodeStep, StateT, deep_copy_state, nodes_schema_var, state_copier
 
 __all__ = ("Graph", "GraphRun", "GraphRunResult")
 
 _now, _UTC = datetime.now, timezone.utc
-_record_step = NodeStep._record
+_new = object.__new__
 
 T = TypeVar("T")
 _R = TypeVar("_R")
@@ -460,7 +460,18 @@ class GraphRun(Generic[StateT, DepsT, RunEndT]):
     `await run.next(node)` runs one node at a time.
     """
 
-    __slots__ = ("_ctx", "_next_node", "deps", "graph", "history", "history_limit", "max_steps", "state", "steps")
+    __slots__ = (
+        "_copy_state",
+        "_ctx",
+        "_next_node",
+        "deps",
+        "graph",
+        "history",
+        "history_limit",
+        "max_steps",
+        "state",
+        "steps",
+    )
 
     def __init__(
         self,
@@ -494,7 +505,13 @@ class GraphRun(Generic[StateT, DepsT, RunEndT]):
         self.max_steps = max_steps
         self.steps = 0
         self._ctx = GraphRunContext(state, deps)
+        self._copy_state = self._state_copier()
         self._next_node: BaseNode[StateT, DepsT, RunEndT] | End[RunEndT] = start_node
+
+    def _state_copier(self) -> Callable[[StateT], StateT]:
+        """The graph's `snapshot_state`; the default made for the class of this run's state."""
+        snapshot = self.graph.snapshot_state
+        return state_copier(type(self.state)) if snapshot is deep_copy_state else snapshot
 
     @property
     def next_node(self) -> BaseNode[StateT, DepsT, RunEndT] | End[RunEndT]:
@@ -541,6 +558,7 @@ class GraphRun(Generic[StateT, DepsT, RunEndT]):
         ctx = self._ctx
         if ctx.state is not self.state or ctx.deps is not self.deps:  # reassigned between steps
             ctx = self._ctx = GraphRunContext(self.state, self.deps)
+            self._copy_state = self._state_copier()
         self.steps += 1
         limit = self.history_limit
         recording = limit != 0  # history_limit=0: no history, so no timestamps and no snapshots
@@ -555,7 +573,15 @@ class GraphRun(Generic[StateT, DepsT, RunEndT]):
         known = type(next_node) in node_classes
         if recording:
             history = self.history
-            history.append(_record_step(ctx.state, node, start_ts, perf_counter() - start, graph.snapshot_state))
+            duration = perf_counter() - start
+            step = _new(NodeStep)  # its fields set here, not by keyword: the hot path (test_history_steps_as_built)
+            step.state = self._copy_state(ctx.state)
+            step.node = node
+            step.start_ts = start_ts
+            step.duration = duration
+            step.kind = "node"
+            step.snapshot_state = graph.snapshot_state
+            history.append(step)
             ended = False
             if not known and isinstance(next_node, End):
                 history.append(EndStep(result=next_node))

@@ -104,22 +104,28 @@ def deep_copy_state(state: StateT) -> StateT:
     """
     if state is None:
         return state
-    cls = type(state)
+    return state_copier(type(state))(state)  # type: ignore[no-any-return]
+
+
+def state_copier(cls: type) -> Callable[[Any], Any]:
+    """`deep_copy_state` for states of class `cls`, made once per class (a run keeps it: a step pays no look-up)."""
     try:
-        flat = _flat_copiers[cls]
+        return _copiers[cls]
     except KeyError:
-        flat = _flat_copiers[cls] = _flat_copier(cls)
-    if flat is not None:
-        clone = flat(state)
-        if clone is not None:  # the common case: every field held an immutable value
-            return clone  # type: ignore[no-any-return]
+        copier = _copiers[cls] = _flat_copier(cls) or _slow_copy
+        return copier
+
+
+def _slow_copy(state: Any) -> Any:
+    if state is None:
+        return state
     try:
-        return _copy_value(state, set())  # type: ignore[no-any-return,unused-ignore]
+        return _copy_value(state, set())
     except _NeedsDeepCopy:
         return copy.deepcopy(state)
 
 
-_flat_copiers: dict[type, Callable[[Any], Any] | None] = {}
+_copiers: dict[type, Callable[[Any], Any]] = {}
 _MISSING = object()
 
 
@@ -127,8 +133,8 @@ def _flat_copier(cls: type) -> Callable[[Any], Any] | None:
     """For a plain dataclass: a copier made for the class, so a step pays no loop for it.
 
     It copies an instance whose attributes are exactly its fields, each holding an immutable
-    value, and returns None for any other. The copy equals `copy.deepcopy`'s; its attributes
-    are set in the fields' order.
+    value, and hands any other to `_slow_copy`. The copy equals `copy.deepcopy`'s; its
+    attributes are set in the fields' order.
     """
     descriptors = _plain_dataclass_descriptors(cls)
     if descriptors is None:
@@ -157,11 +163,11 @@ def _flat_copier(cls: type) -> Callable[[Any], Any] | None:
             "def copy(state):",
             "    d = state.__dict__",
             f"    if len(d) != {len(names)}:",
-            "        return None",
+            "        return _slow(state)",
             *(f"    {v} = d.get({n!r}, _missing)" for v, n in zip(values, names, strict=True)),
             f"    if {' and '.join(f'type({v}) in _atomic' for v in values)}:",
             *build,
-            "    return None",
+            "    return _slow(state)",
         ]
     )
     context: dict[str, Any] = {
@@ -170,6 +176,7 @@ def _flat_copier(cls: type) -> Callable[[Any], Any] | None:
         "_new": object.__new__,
         "_set": _set_attribute,
         "_cls": cls,
+        "_slow": _slow_copy,
     }
     exec(source, context)  # made above from the class's field names, each checked to be an identifier
     copier: Callable[[Any], Any] = context["copy"]
@@ -244,25 +251,6 @@ class NodeStep(Generic[StateT, RunEndT]):
     def __post_init__(self) -> None:
         # Snapshot so later changes to the live state do not rewrite history.
         self.state = self.snapshot_state(self.state)
-
-    @classmethod
-    def _record(
-        cls,
-        state: StateT,
-        node: BaseNode[StateT, Any, RunEndT],
-        start_ts: datetime,
-        duration: float,
-        snapshot_state: Callable[[StateT], StateT],
-    ) -> NodeStep[StateT, RunEndT]:
-        """Build a step without the keyword-argument `__init__`: the runtime's hot path."""
-        step = object.__new__(cls)
-        step.state = snapshot_state(state)
-        step.node = node
-        step.start_ts = start_ts
-        step.duration = duration
-        step.kind = "node"
-        step.snapshot_state = snapshot_state
-        return step
 
     def data_snapshot(self) -> BaseNode[StateT, Any, RunEndT]:
         """Return a deep copy of the node, for summarising history."""

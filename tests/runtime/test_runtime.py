@@ -281,3 +281,50 @@ def test_history_limit_bounds_what_a_run_holds_while_it_runs() -> None:
     assert asyncio.run(main()) <= 20  # trimmed in batches: at most twice the limit
     with pytest.raises(ValueError, match="history_limit"):
         ticker.run_sync(Tick(3), state=Counter(), history_limit=-1)
+
+
+def test_history_steps_as_built() -> None:
+    """The runtime fills a step's fields itself (not through `__init__`): they are the ones it would set."""
+    result = ticker.run_sync(Tick(2), state=Counter())
+    step = result.history[0]
+    assert isinstance(step, NodeStep)
+    made = NodeStep(state=Counter(), node=Tick(2), duration=step.duration)
+    assert {name: type(getattr(step, name)) for name in NodeStep.__dataclass_fields__} == {
+        name: type(getattr(made, name)) for name in NodeStep.__dataclass_fields__
+    }
+    assert (step.kind, step.snapshot_state, step.node, step.state) == (
+        "node",
+        deep_copy_state,
+        Tick(2),
+        Counter(1, ["tick"]),
+    )
+    marked = Graph(nodes=[Tick], snapshot_state=lambda state: Counter(-state.value))
+    assert [s.state.value for s in marked.run_sync(Tick(2), state=Counter()).history[:2]] == [-1, -2]
+
+
+@dataclass
+class _Flat:
+    value: int = 0
+
+
+@dataclass
+class _AlsoFlat:
+    value: int = 0
+
+
+@dataclass
+class _Step(BaseNode[Any, None, int]):
+    async def run(self, ctx: GraphRunContext[Any]) -> _Step | End[int]:
+        ctx.state.value += 1
+        return End(ctx.state.value) if ctx.state.value >= 3 else _Step()
+
+
+def test_a_state_replaced_during_a_run_is_snapshot_by_its_own_class() -> None:
+    async def drive() -> list[Any]:
+        async with Graph(nodes=[_Step]).iter(_Step(), state=_Flat()) as run:
+            await run.next()
+            run.state = _AlsoFlat(value=1)
+            await run.next()
+            return [step.state for step in run.history]
+
+    assert asyncio.run(drive()) == [_Flat(1), _AlsoFlat(2)]
