@@ -539,67 +539,75 @@ class GraphRun(Generic[StateT, DepsT, RunEndT]):
             node = self._next_node
         return await self._advance(node)
 
-    async def _advance(self, node: BaseNode[StateT, DepsT, RunEndT]) -> BaseNode[StateT, DepsT, Any] | End[RunEndT]:
-        """Run one node and record it: the one step behind `next`, `async for`, `Graph.run` and `Graph.next`."""
+    async def _advance(
+        self, node: BaseNode[StateT, DepsT, RunEndT], *, to_end: bool = False
+    ) -> BaseNode[StateT, DepsT, Any] | End[RunEndT]:
+        """Run one node and record it, or (`to_end`) every node until `End`.
+
+        The one step behind `next`, `async for`, `Graph.run` and `Graph.next`; a whole run
+        is one call (a coroutine per step cost a tenth of a step).
+        """
         graph = self.graph
         node_classes = graph._node_classes
-        if self.max_steps is not None and self.steps >= self.max_steps:
-            raise GraphRuntimeError(
-                f"The graph run exceeded max_steps={self.max_steps} before reaching `End`; "
-                f"next node: `{node.get_id()}`."
-            )
-        if type(node) not in node_classes:
-            if isinstance(node, End):
-                raise GraphRuntimeError(f"Cannot call `next` with an `End` node: {node!r}.")
-            if node.get_id() not in graph.node_defs:
-                raise GraphRuntimeError(f"Node `{node}` is not in the graph.")
-        if node.waits_for and (unset := unset_waits(node)):
-            raise GraphRuntimeError(waiting_message(node, unset))
-        ctx = self._ctx
-        if ctx.state is not self.state or ctx.deps is not self.deps:  # reassigned between steps
-            ctx = self._ctx = GraphRunContext(self.state, self.deps)
-            self._copy_state = self._state_copier()
-        self.steps += 1
         limit = self.history_limit
         recording = limit != 0  # history_limit=0: no history, so no timestamps and no snapshots
-        if recording:
-            start_ts = _now(_UTC)
-            start = perf_counter()
-        try:
-            next_node = await node.run(ctx)
-        except Exception as error:
-            note_node_error(error, node)  # the spec line, when the node was compiled from a spec
-            raise
-        known = type(next_node) in node_classes
-        if recording:
-            history = self.history
-            duration = perf_counter() - start
-            step = _new(NodeStep)  # its fields set here, not by keyword: the hot path (test_history_steps_as_built)
-            step.state = self._copy_state(ctx.state)
-            step.node = node
-            step.start_ts = start_ts
-            step.duration = duration
-            step.kind = "node"
-            step.snapshot_state = graph.snapshot_state
-            history.append(step)
-            ended = False
-            if not known and isinstance(next_node, End):
-                history.append(EndStep(result=next_node))
-                ended = True
-            if limit is not None and (ended or len(history) > 2 * limit):
-                del history[: max(0, len(history) - limit)]  # in batches while running: amortised O(1) a step
-        if not known and not isinstance(next_node, (End, BaseNode)):  # `known` first: no `isinstance` on an ABC
-            raise GraphRuntimeError(
-                f"Invalid node return type: `{type(next_node).__name__}`. Expected `BaseNode` or `End`."
-            )
-        self._next_node = next_node
-        return next_node
+        while True:
+            if self.max_steps is not None and self.steps >= self.max_steps:
+                raise GraphRuntimeError(
+                    f"The graph run exceeded max_steps={self.max_steps} before reaching `End`; "
+                    f"next node: `{node.get_id()}`."
+                )
+            if type(node) not in node_classes:
+                if isinstance(node, End):
+                    raise GraphRuntimeError(f"Cannot call `next` with an `End` node: {node!r}.")
+                if node.get_id() not in graph.node_defs:
+                    raise GraphRuntimeError(f"Node `{node}` is not in the graph.")
+            if node.waits_for and (unset := unset_waits(node)):
+                raise GraphRuntimeError(waiting_message(node, unset))
+            ctx = self._ctx
+            if ctx.state is not self.state or ctx.deps is not self.deps:  # reassigned between steps
+                ctx = self._ctx = GraphRunContext(self.state, self.deps)
+                self._copy_state = self._state_copier()
+            self.steps += 1
+            if recording:
+                start_ts = _now(_UTC)
+                start = perf_counter()
+            try:
+                next_node = await node.run(ctx)
+            except Exception as error:
+                note_node_error(error, node)  # the spec line, when the node was compiled from a spec
+                raise
+            known = type(next_node) in node_classes
+            if recording:
+                duration = perf_counter() - start
+                step = _new(NodeStep)  # its fields set here, not by keyword: the hot path (test_history_steps_as_built)
+                step.state = self._copy_state(ctx.state)
+                step.node = node
+                step.start_ts = start_ts
+                step.duration = duration
+                step.kind = "node"
+                step.snapshot_state = graph.snapshot_state
+                history = self.history
+                history.append(step)
+                ended = False
+                if not known and isinstance(next_node, End):
+                    history.append(EndStep(result=next_node))
+                    ended = True
+                if limit is not None and (ended or len(history) > 2 * limit):
+                    del history[: max(0, len(history) - limit)]  # in batches while running: amortised O(1) a step
+            if not known and not isinstance(next_node, (End, BaseNode)):  # `known` first: no `isinstance` on an ABC
+                raise GraphRuntimeError(
+                    f"Invalid node return type: `{type(next_node).__name__}`. Expected `BaseNode` or `End`."
+                )
+            self._next_node = next_node
+            if not to_end or isinstance(next_node, End):
+                return next_node
+            node = next_node
 
     async def _run_to_end(self) -> None:
         """`async for _ in self: pass`, without the iterator protocol: `Graph.run`'s loop."""
-        node = self._next_node
-        while not isinstance(node, End):
-            node = await self._advance(node)
+        if not isinstance(self._next_node, End):
+            await self._advance(self._next_node, to_end=True)
 
     def __aiter__(self) -> AsyncIterator[BaseNode[StateT, DepsT, RunEndT] | End[RunEndT]]:
         return self
