@@ -22,6 +22,8 @@ def quote_string(value: str, quote: str = '"', also: str = "") -> str:
 
     Characters in `also` are escaped too (the enclosing f-string's quote, for nested strings).
     """
+    if value.isprintable() and "\\" not in value and quote not in value and not any(ch in value for ch in also):
+        return f"{quote}{value}{quote}"  # nothing to escape: `_ESCAPES` holds the backslash and unprintables only
     out = [quote]
     for ch in value:
         if ch in _ESCAPES:
