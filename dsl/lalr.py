@@ -19,7 +19,8 @@ import json
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from operator import itemgetter
 
 from .record import Record, record
 from .syntax_tree import Position, Token, Tree, position_of
@@ -70,6 +71,7 @@ class _Rule(Record):
     append_none: int
     unit: bool  # a `?rule: child` reduction: the child stands for the rule, nothing is built
     plain: bool  # a subtree of all its children, none inlined
+    picks: Callable[[list[Any]], Any] | None  # takes the kept children when two or more, none spliced or absent
     inline: bool  # a `_rule` (lark's own `__x_star` ones too): its children go into its parent's, no subtree
 
 
@@ -97,6 +99,7 @@ class _Tables:
                 unit=_is_unit(r),
                 inline=r[0].startswith("_"),
                 plain=r[4] is None and r[1] > 0 and not r[0].startswith("_") and not (r[3] and r[1] == 1),
+                picks=_picks(r[4], r[5]),
             )
             for r in data["rules"]
         ]
@@ -137,6 +140,12 @@ class _Tables:
 
 def _include(raw: list[list[Any]] | None) -> tuple[tuple[int, bool, int], ...] | None:
     return None if raw is None else tuple((i, bool(expand), nones) for i, expand, nones in raw)
+
+
+def _picks(include: list[list[Any]] | None, append_none: int) -> Callable[[list[Any]], Any] | None:
+    if include is None or append_none or len(include) < 2 or any(splice or nones for _, splice, nones in include):
+        return None
+    return itemgetter(*(index for index, _, _ in include))
 
 
 def _is_unit(raw: list[Any]) -> bool:
@@ -238,6 +247,8 @@ def _reduce(
     include = rule.include
     if include is None:
         kept = children
+    elif rule.picks is not None:  # the common shape of a filtered rule, in one call
+        kept = list(rule.picks(children))
     else:
         kept = []
         for index, splice, nones in include:
