@@ -197,7 +197,9 @@ class TreeToIR:
         try:
             if self._depth > self.max_depth:
                 return self._too_deep(node)
-            if not isinstance(node, Tree):  # a bare NAME can appear e.g. through inlining
+            if not isinstance(node, Tree):  # an operand: a NAME or NUMBER token (`?atom` builds no subtree)
+                if getattr(node, "type", None) == "NUMBER":
+                    return ir.Constant(span=self.token_span(node), value=self.number(node))
                 return ir.Name(span=self.token_span(node), id=self.check_name(node))
             convert = _EXPR_RULES.get(node.data)
             if convert is None:
@@ -225,12 +227,6 @@ class TreeToIR:
         return ir.Constant(span=span, value=None)
 
     # one method per expression rule, called with the tree, its span and its children
-
-    def _name(self, _node: Tree, span: ir.Span, c: list[Any]) -> ir.Expr:
-        return ir.Name(span=span, id=self.check_name(c[0]))
-
-    def _number(self, _node: Tree, span: ir.Span, c: list[Any]) -> ir.Expr:
-        return ir.Constant(span=span, value=self.number(c[0]))
 
     def _string(self, _node: Tree, _span: ir.Span, c: list[Any]) -> ir.Expr:
         return self.string(c[0])
@@ -361,7 +357,7 @@ class TreeToIR:
                     self.sink.error("E001", expr.span, "positional argument follows keyword argument")
                 args.append(expr)
                 continue
-            if not (isinstance(first, Tree) and first.data == "name"):
+            if isinstance(first, Tree) or getattr(first, "type", None) != "NAME":
                 self.sink.error(
                     "E001",
                     self.tree_span(first),
@@ -369,7 +365,7 @@ class TreeToIR:
                     "write `name=value`, as in `Node(count=1)`",
                 )
                 continue
-            name_token = first.children[0]
+            name_token = first
             name = self.check_name(name_token, "keyword")
             if name in seen:
                 self.sink.error("E204", self.token_span(name_token), f"keyword argument `{name}` is repeated")
@@ -651,8 +647,6 @@ class TreeToIR:
 
 
 _EXPR_RULES: dict[str, Callable[[TreeToIR, Tree, ir.Span, list[Any]], ir.Expr]] = {
-    "name": TreeToIR._name,
-    "number": TreeToIR._number,
     "string": TreeToIR._string,
     "const_none": TreeToIR._constant,
     "const_true": TreeToIR._constant,
