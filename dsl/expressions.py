@@ -28,11 +28,13 @@ else:
         return value
 
 
-__all__ = ("PositionMap", "TreeToIR")
+__all__ = ("STRING_TOKENS", "PositionMap", "TreeToIR")
 
 PositionMap = Callable[[int, int], tuple[int, int]]
 """Maps a (line, column) of the parsed text to a (line, column) of the file."""
 
+STRING_TOKENS = frozenset(("STRING", "LONG_STRING"))
+"""The terminals of string literals (an operand is the token itself, elsewhere a `string` subtree of one)."""
 _STRING_PREFIXES = {"", "r", "u", "b", "br", "rb", "f", "fr", "rf"}
 _PREFIX = re.compile(r"[a-zA-Z]*")
 _BINOPS = {"+", "-", "*", "/", "//", "%", "**"}
@@ -197,9 +199,12 @@ class TreeToIR:
         try:
             if self._depth > self.max_depth:
                 return self._too_deep(node)
-            if not isinstance(node, Tree):  # an operand: a NAME or NUMBER token (`?atom` builds no subtree)
-                if getattr(node, "type", None) == "NUMBER":
+            if not isinstance(node, Tree):  # an operand: a NAME, NUMBER or string token (`?atom` builds no subtree)
+                kind = getattr(node, "type", None)
+                if kind == "NUMBER":
                     return ir.Constant(span=self.token_span(node), value=self.number(node))
+                if kind in STRING_TOKENS:
+                    return self.string(node)
                 return ir.Name(span=self.token_span(node), id=self.check_name(node))
             convert = _EXPR_RULES.get(node.data)
             if convert is None:
@@ -227,9 +232,6 @@ class TreeToIR:
         return ir.Constant(span=span, value=None)
 
     # one method per expression rule, called with the tree, its span and its children
-
-    def _string(self, _node: Tree, _span: ir.Span, c: list[Any]) -> ir.Expr:
-        return self.string(c[0])
 
     def _constant(self, node: Tree, span: ir.Span, _c: list[Any]) -> ir.Expr:
         return ir.Constant(span=span, value=None if node.data == "const_none" else node.data == "const_true")
@@ -647,7 +649,6 @@ class TreeToIR:
 
 
 _EXPR_RULES: dict[str, Callable[[TreeToIR, Tree, ir.Span, list[Any]], ir.Expr]] = {
-    "string": TreeToIR._string,
     "const_none": TreeToIR._constant,
     "const_true": TreeToIR._constant,
     "const_false": TreeToIR._constant,

@@ -10,7 +10,7 @@ import re
 
 from . import ir, lalr
 from .diagnostics import DiagnosticError, Diagnostics
-from .expressions import PositionMap, TreeToIR
+from .expressions import STRING_TOKENS, PositionMap, TreeToIR
 from .source import SourceFile
 from .syntax_tree import Tree
 
@@ -303,8 +303,8 @@ class _ModuleBuilder:
         first = items[0] if items else None
         if isinstance(first, Tree) and first.data == "stmt":
             inner = first.children[0]
-            if inner.data == "expr_stmt" and isinstance(inner.children[0], Tree) and inner.children[0].data == "string":
-                value = convert.string(inner.children[0].children[0])
+            if inner.data == "expr_stmt" and getattr(inner.children[0], "type", None) in STRING_TOKENS:
+                value = convert.string(inner.children[0])
                 if isinstance(value, ir.Constant) and isinstance(value.value, str):
                     doc = value.value
                     items = items[1:]
