@@ -209,12 +209,7 @@ class TreeToIR:
             convert = _EXPR_RULES.get(node.data)
             if convert is None:
                 raise AssertionError(f"unexpected expression rule {node.data}")
-            position = node.position
-            if position is None or self.line_shift != 0:
-                return convert(self, node, self.tree_span(node), node.children)
-            line, column, end_line, end_column = position  # `tree_span`'s common case, inline
-            span = ir.Span(file=self.file, line=line, column=column, end_line=end_line, end_column=end_column)
-            return convert(self, node, span, node.children)
+            return convert(self, node, self.tree_span(node), node.children)
         finally:
             self._depth -= 1
 
