@@ -549,12 +549,12 @@ class GraphRun(Generic[StateT, DepsT, RunEndT]):
         """
         graph = self.graph
         node_classes = graph._node_classes
-        limit = self.history_limit
+        history, limit, max_steps = self.history, self.history_limit, self.max_steps
         recording = limit != 0  # history_limit=0: no history, so no timestamps and no snapshots
         while True:
-            if self.max_steps is not None and self.steps >= self.max_steps:
+            if max_steps is not None and self.steps >= max_steps:
                 raise GraphRuntimeError(
-                    f"The graph run exceeded max_steps={self.max_steps} before reaching `End`; "
+                    f"The graph run exceeded max_steps={max_steps} before reaching `End`; "
                     f"next node: `{node.get_id()}`."
                 )
             if type(node) not in node_classes:
@@ -587,7 +587,6 @@ class GraphRun(Generic[StateT, DepsT, RunEndT]):
                 step.duration = duration
                 step.kind = "node"
                 step.snapshot_state = graph.snapshot_state
-                history = self.history
                 history.append(step)
                 ended = False
                 if not known and isinstance(next_node, End):
