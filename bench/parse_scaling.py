@@ -98,7 +98,7 @@ def main() -> None:
         print(
             f"floor, {size:,}-node .graph: lark's lexer alone {lex:.2f} s + its LALR automaton alone "
             f"{lalr:.2f} s = {lex + lalr:.2f} s before any tree or IR is built; "
-            f"graphc's parse, timed again beside it, {ours:.2f} s = {ours / lalr:.1f}x the automaton (target <= 2x)"
+            f"graphc's parse, timed again beside it, {ours:.2f} s = {ours / lalr:.2f}x the automaton (target <= 2x)"
         )
 
 
