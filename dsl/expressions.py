@@ -37,6 +37,11 @@ STRING_TOKENS = frozenset(("STRING", "LONG_STRING"))
 """The terminals of string literals (an operand is the token itself, elsewhere a `string` subtree of one)."""
 _STRING_PREFIXES = {"", "r", "u", "b", "br", "rb", "f", "fr", "rf"}
 _PREFIX = re.compile(r"[a-zA-Z]*")
+_FSTRING_SPECIAL = re.compile(r"[{}\\]")
+_FSTRING_RAW_SPECIAL = re.compile(r"[{}]")
+"""What an f-string's text is scanned for; the characters between are literal text."""
+_NESTING = re.compile(r"[\"'(\[{]")
+"""What opens a string or bracket: text without any is all at top level (`_top_level`)."""
 _BINOPS = {"+", "-", "*", "/", "//", "%", "**"}
 
 
@@ -394,7 +399,7 @@ class TreeToIR:
             self.sink.error("E007", span, f"unknown string prefix `{prefix}`", "use one of r, b, f, rb, fr")
             return ir.Constant(span=span, value="")
         if "f" in letters:
-            return self.fstring(token, letters)
+            return self.fstring(token, letters, span)
         if letters in ("", "u") and "\\" not in text:  # the common case, without compiling anything
             quote = 3 if text[len(letters) : len(letters) + 3] in ('"""', "'''") else 1
             return ir.Constant(span=span, value=text[len(letters) + quote : len(text) - quote])
@@ -405,10 +410,9 @@ class TreeToIR:
             return ir.Constant(span=span, value="")
         return ir.Constant(span=span, value=cast("str | bytes", value))
 
-    def fstring(self, token: Token, letters: str) -> ir.FString:
-        """Split an f-string into literal text and formatted values, parsing each replacement field."""
+    def fstring(self, token: Token, letters: str, span: ir.Span) -> ir.FString:
+        """Split an f-string (`token`, spanning `span`) into literal text and formatted values, parsing each field."""
         text = str(token)
-        span = self.token_span(token)
         body_start = len(letters)
         quote = (
             text[body_start : body_start + 3]
@@ -418,6 +422,7 @@ class TreeToIR:
         body = text[body_start + len(quote) : len(text) - len(quote)]
         offset0 = body_start + len(quote)
         raw = "r" in letters
+        special = (_FSTRING_RAW_SPECIAL if raw else _FSTRING_SPECIAL).search
         parts: list[str | ir.FormattedValue] = []
         literal: list[str] = []
         i = 0
@@ -438,6 +443,13 @@ class TreeToIR:
                     parts.append(chunk)
 
         while i < len(body):
+            found = special(body, i)
+            if found is None:  # the rest is literal text
+                literal.append(body[i:])
+                break
+            if found.start() > i:
+                literal.append(body[i : found.start()])
+                i = found.start()
             ch = body[i]
             if ch == "\\" and not raw and i + 1 < len(body):
                 literal.append(body[i : i + 2])
@@ -453,7 +465,7 @@ class TreeToIR:
                 )
                 i += 1
                 continue
-            if ch != "{":
+            if ch != "{":  # a backslash ending the text
                 literal.append(ch)
                 i += 1
                 continue
@@ -462,7 +474,7 @@ class TreeToIR:
                 self.sink.error("E006", span, "f-string: expecting `}`")
                 return ir.FString(span=span, parts=[*parts])
             flush()
-            field = self._formatted_value(token, body[i + 1 : end], offset0 + i + 1)
+            field = self._formatted_value(token, span, body[i + 1 : end], offset0 + i + 1)
             if field is not None:
                 parts.append(field)
             i = end + 1
@@ -472,12 +484,14 @@ class TreeToIR:
     @staticmethod
     def _field_end(body: str, start: int) -> int | None:
         """Index of the `}` closing a replacement field that starts at `start`."""
+        end = body.find("}", start)
+        if end != -1 and _NESTING.search(body, start, end) is None:  # the common case: nothing nested before it
+            return end
         return next((i for i, ch in _top_level(body, start) if ch == "}"), None)
 
-    def _formatted_value(self, token: Token, field: str, offset: int) -> ir.FormattedValue | None:
-        span = self.token_span(token)
+    def _formatted_value(self, token: Token, span: ir.Span, field: str, offset: int) -> ir.FormattedValue | None:
         expr_text, conversion, spec = field, None, None
-        for j, ch in _top_level(field):
+        for j, ch in enumerate(field) if _NESTING.search(field) is None else _top_level(field):
             if ch == "!" and field[j + 1 : j + 2] != "=":
                 expr_text, rest = field[:j], field[j + 1 :]
                 conversion, _, spec_text = rest.partition(":")

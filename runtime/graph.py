@@ -554,8 +554,7 @@ class GraphRun(Generic[StateT, DepsT, RunEndT]):
         while True:
             if max_steps is not None and self.steps >= max_steps:
                 raise GraphRuntimeError(
-                    f"The graph run exceeded max_steps={max_steps} before reaching `End`; "
-                    f"next node: `{node.get_id()}`."
+                    f"The graph run exceeded max_steps={max_steps} before reaching `End`; next node: `{node.get_id()}`."
                 )
             if type(node) not in node_classes:
                 if isinstance(node, End):

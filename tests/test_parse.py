@@ -183,6 +183,8 @@ def test_positions_match_larks_propagate_positions(monkeypatch: pytest.MonkeyPat
         ('rf"tab\\t{x}"', ["tab\\t"]),  # not in a raw string
         ('f"""say "{x}" """', ['say "', '" ']),  # a quote just before a field (Python reads it so)
         ('f"""\\t"{x}"""', ['\t"']),
+        ("f\"{ {'}': x}['}'] }.\"", ["."]),  # a brace in a string inside a field does not end it
+        ('f"{x != 2}!{x:>4}"', ["!"]),
     ],
 )
 def test_fstring_literal_parts(literal: str, parts: list[str]) -> None:
