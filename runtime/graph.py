@@ -551,6 +551,7 @@ class GraphRun(Generic[StateT, DepsT, RunEndT]):
         node_classes = graph._node_classes
         history, limit, max_steps = self.history, self.history_limit, self.max_steps
         recording = limit != 0  # history_limit=0: no history, so no timestamps and no snapshots
+        snapshot, copy_state = graph.snapshot_state, self._copy_state
         while True:
             if max_steps is not None and self.steps >= max_steps:
                 raise GraphRuntimeError(
@@ -566,7 +567,7 @@ class GraphRun(Generic[StateT, DepsT, RunEndT]):
             ctx = self._ctx
             if ctx.state is not self.state or ctx.deps is not self.deps:  # reassigned between steps
                 ctx = self._ctx = GraphRunContext(self.state, self.deps)
-                self._copy_state = self._state_copier()
+                copy_state = self._copy_state = self._state_copier()
             self.steps += 1
             if recording:
                 start_ts = _now(_UTC)
@@ -580,12 +581,12 @@ class GraphRun(Generic[StateT, DepsT, RunEndT]):
             if recording:
                 duration = perf_counter() - start
                 step = _new(NodeStep)  # its fields set here, not by keyword: the hot path (test_history_steps_as_built)
-                step.state = self._copy_state(ctx.state)
+                step.state = copy_state(ctx.state)
                 step.node = node
                 step.start_ts = start_ts
                 step.duration = duration
                 step.kind = "node"
-                step.snapshot_state = graph.snapshot_state
+                step.snapshot_state = snapshot
                 history.append(step)
                 ended = False
                 if not known and isinstance(next_node, End):
