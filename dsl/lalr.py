@@ -321,9 +321,9 @@ def _tokens(
             if keyword is not None and keyword in accepts:
                 kind = keyword
             elif "NAME" in accepts:  # the most common token, on a short path: one line, kept, no bracket
-                position = (line, pos - line_start + 1, line, end - line_start + 1)
+                column, end_column = pos - line_start + 1, end - line_start + 1
                 pos = after
-                yield kind, Token(kind, value, *position), position
+                yield kind, Token(kind, value, line, column, line, end_column), (line, column, line, end_column)
                 continue
             else:
                 kind, value, end = tables.exact_match(state_stack[-1], text, pos)
@@ -342,7 +342,7 @@ def _tokens(
             continue
         position = (start_line, column, line, end - line_start + 1)
         if kind != "_NL":
-            yield kind, (Token(kind, value, *position) if kind in kept else None), position
+            yield kind, (Token(kind, value, start_line, column, line, position[3]) if kind in kept else None), position
             if kind in _OPEN:
                 parens += 1
             elif kind in _CLOSE:

@@ -30,14 +30,12 @@ class Token:
     __slots__ = ("column", "end_column", "end_line", "line", "type", "value")
 
     def __init__(self, kind: str, value: str, line: int, column: int, end_line: int, end_column: int) -> None:
-        self.type, self.value, self.line, self.column, self.end_line, self.end_column = (
-            kind,
-            value,
-            line,
-            column,
-            end_line,
-            end_column,
-        )
+        self.type = kind
+        self.value = value
+        self.line = line
+        self.column = column
+        self.end_line = end_line
+        self.end_column = end_column
 
     def __str__(self) -> str:
         return self.value
