@@ -352,7 +352,11 @@ class TreeToIR:
         for argument in node.children:
             if argument is None:
                 continue
-            first, value = argument.children
+            first, value = (
+                argument.children
+                if isinstance(argument, Tree) and argument.data == "keyword_argument"
+                else (argument, None)
+            )
             if value is None:
                 expr = self.expr(first)
                 if keywords:
