@@ -80,23 +80,14 @@ class Record:
         shown = ", ".join(f"{name}={getattr(self, name)!r}" for name, _ in self.__record_fields__)
         return f"{type(self).__qualname__}({shown})"
 
-    def __getstate__(self) -> tuple[Any, ...]:
-        return self._values()
-
-    def __setstate__(self, state: tuple[Any, ...]) -> None:
-        for (name, _), value in zip(self.__record_fields__, state, strict=True):
-            object.__setattr__(self, name, value)
-
     def __reduce__(self) -> tuple[Any, ...]:
         # `copy` and `pickle` would call `cls.__new__(cls)`, which wants the fields
         return _restored, (type(self), self._values())
 
 
 def _restored(cls: type[Record], values: tuple[Any, ...]) -> Record:
-    """A record from its field values, as `pickle` and `copy` rebuild it."""
-    made: Record = object.__new__(cls)
-    made.__setstate__(values)
-    return made
+    """A record from its field values, as `pickle` and `copy` rebuild it: by its constructor."""
+    return cls(**{name: value for (name, _), value in zip(cls.__record_fields__, values, strict=True)})
 
 
 if TYPE_CHECKING:

@@ -102,8 +102,6 @@ def deep_copy_state(state: StateT) -> StateT:
     path that gives the same result as `copy.deepcopy`; anything else goes to
     `copy.deepcopy` itself.
     """
-    if state is None:
-        return state
     return state_copier(type(state))(state)  # type: ignore[no-any-return]
 
 
