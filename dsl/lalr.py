@@ -70,7 +70,6 @@ class _Rule(Record):
     include: tuple[tuple[int, bool, int], ...] | None  # (child index, splice it, Nones before); None: all as-is
     append_none: int
     unit: bool  # a `?rule: child` reduction: the child stands for the rule, nothing is built
-    plain: bool  # a subtree of all its children, none inlined
     picks: Callable[[list[Any]], Any] | None  # takes the kept children when two or more, none spliced or absent
     inline: bool  # a `_rule` (lark's own `__x_star` ones too): its children go into its parent's, no subtree
 
@@ -98,7 +97,6 @@ class _Tables:
                 append_none=r[5],
                 unit=_is_unit(r),
                 inline=r[0].startswith("_"),
-                plain=r[4] is None and r[1] > 0 and not r[0].startswith("_") and not (r[3] and r[1] == 1),
                 picks=_picks(r[4], r[5]),
             )
             for r in data["rules"]
@@ -213,16 +211,6 @@ def parse(text: str, start: str = "module") -> Parsed:
                     if top is None:
                         top = unit_chains[key] = tables.after_units(state_stack[-2], rule, kind)
                     state_stack[-1] = top
-            elif rule.plain:  # the common shape, inline: a subtree of all its children
-                size = rule.size
-                children = values[-size:]
-                spots = positions[-size:]
-                del values[-size:], positions[-size:], state_stack[-size:]
-                first, last = spots[0], spots[-1]
-                extent = _extent(spots) if first is None or last is None else (first[0], first[1], last[2], last[3])
-                values.append(Tree(rule.name, children, extent))
-                positions.append(extent)
-                state_stack.append(states[state_stack[-1]][rule.origin])
             else:
                 _reduce(rule, states, state_stack, values, positions)
             if kind == "$END" and state_stack[-1] == end_state:
