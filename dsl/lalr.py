@@ -308,12 +308,7 @@ def _tokens(
             keyword = keywords.get(value)
             if keyword is not None and keyword in accepts:
                 kind = keyword
-            elif "NAME" in accepts:  # the most common token, on a short path: one line, kept, no bracket
-                column, end_column = pos - line_start + 1, end - line_start + 1
-                pos = after
-                yield kind, Token(kind, value, line, column, line, end_column), (line, column, line, end_column)
-                continue
-            else:
+            elif "NAME" not in accepts:
                 kind, value, end = tables.exact_match(state_stack[-1], text, pos)
                 after = end
         elif kind not in accepts and kind != "_NL" and kind not in ignore:
