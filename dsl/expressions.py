@@ -130,10 +130,6 @@ class TreeToIR:
 
     def token_span(self, child: object) -> ir.Span:
         """The span of one token."""
-        if child.__class__ is Token and self.line_shift == 0:  # ours (always positioned), the common case inline
-            token: Any = child
-            line, column, end_line, end_column = token.line, token.column, token.end_line, token.end_column
-            return ir.Span(file=self.file, line=line, column=column, end_line=end_line, end_column=end_column)
         token = as_token(child)
         return self.span(
             token.line or 1, token.column or 1, token.end_line or token.line or 1, token.end_column or token.column or 1
@@ -141,13 +137,10 @@ class TreeToIR:
 
     def tree_span(self, tree: Tree | Token) -> ir.Span:
         """The span of a subtree, from its first to its last token."""
-        if not isinstance(tree, Tree):
+        if isinstance(tree, TOKEN_TYPES):
             return self.token_span(tree)
         position = tree.position
         if position is not None:
-            if self.line_shift == 0:  # (the common case, inline)
-                line, column, end_line, end_column = position
-                return ir.Span(file=self.file, line=line, column=column, end_line=end_line, end_column=end_column)
             return self.span(*position)
         first = last = None
         for token in tree.scan_values(lambda v: isinstance(v, TOKEN_TYPES)):
