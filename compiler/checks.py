@@ -15,7 +15,9 @@ from dsl.diagnostics import Diagnostic, Diagnostics, closest, did_you_mean
 from dsl.record import Record, field, record
 from dsl.unparse import ExprWriter
 
-from .imports import ModuleInfo, find_module, is_exception_class, module_candidates, search_path_for
+from runtime.trust import INTROSPECTION_ATTRIBUTES
+
+from .imports import ModuleInfo, find_module, import_origin, is_exception_class, module_candidates, search_path_for
 
 TYPE_CHECKING = False  # not `typing`'s, whose import costs start-up time (pyproject: mypy always_true)
 if TYPE_CHECKING:
@@ -119,6 +121,8 @@ class CheckedGraph(Record):
     external_nodes: list[str]
     """Imported names used as transition targets: hand-written nodes that join the graph."""
     scopes: dict[str, NodeScope]
+    allowed_imports: tuple[str, ...] | None = None
+    """The allow-list the spec was checked under: its module then runs under `runtime.trust`."""
     diagnostics: list[Diagnostic] = field(default_factory=list)
     """Warnings found while checking."""
 
@@ -168,6 +172,7 @@ def check_spec(
         imports=checker.imports,
         external_nodes=sorted(checker.external_targets, key=list(checker.imports).index),
         scopes=checker.scopes,
+        allowed_imports=checker.allowed_imports,
     )
     checked.diagnostics = list(checker.sink.sorted())
     return checked
@@ -178,6 +183,7 @@ class _Checker:
         self.spec = spec
         self.search_path = search_path
         self.import_modules: dict[str, ModuleInfo] = {}  # local name -> the module it comes from
+        self.imported_modules: dict[str, ModuleInfo] = {}  # local name -> the submodule it is (allow-list checks)
         self.sink = Diagnostics()
         self.allowed_imports = None if allowed_imports is None else tuple(allowed_imports)
         self.nodes: dict[str, ir.NodeSpec] = {}
@@ -214,9 +220,7 @@ class _Checker:
         spec = self.spec
         generated = self.generated_classes
         for imp in spec.imports:
-            if self.allowed_imports is not None and not any(
-                imp.module == allowed or imp.module.startswith(allowed + ".") for allowed in self.allowed_imports
-            ):
+            if self.allowed_imports is not None and not self.allowed(imp.module):
                 self.sink.error(
                     "E120",
                     imp.span,
@@ -304,6 +308,8 @@ class _Checker:
             return
         for name in imp.names:
             self.import_modules[name.local_name] = module
+            if self.allowed_imports is not None:
+                self.reexport(module, name)
             if not module.has(name.name):
                 public = [n for n in module.names or () if not n.startswith("_")]
                 hint, fixes = closest(name.name, public, name.span if name.alias is None else None)
@@ -314,6 +320,21 @@ class _Checker:
                     hint or f"check the name, or the installed version of `{imp.module}`",
                     fixes,
                 )
+
+    def reexport(self, module: ModuleInfo, name: ir.ImportName) -> None:
+        """Under an allow-list, E141 for a name `module` itself imports from a module outside the list."""
+        origin = import_origin(module, name.name)
+        if origin is not None and not self.allowed(origin):
+            self.sink.error(
+                "E141",
+                name.span,
+                f"`{name.name}` in `{module.name}` is `{origin}`'s, which is not in the allow-list",
+                f"`{module.name}` imports it from `{origin}`; allow `{origin}` or use `{module.name}`'s own names",
+            )
+        elif origin is None and module.submodule_locations:
+            submodule = find_module(f"{module.name}.{name.name}", self.search_path)
+            if submodule is not None:
+                self.imported_modules[name.local_name] = submodule
 
     def find_module(self, name: str, span: ir.Span) -> ModuleInfo | None:
         """The module `name` on the search path, or None after reporting E122."""
@@ -327,8 +348,14 @@ class _Checker:
     def dotted_reference(self, name: str, span: ir.Span) -> None:
         """A dotted type such as `pkg.mod.Type`, which generated code imports as `import pkg.mod`."""
         module_name, _, attr = name.rpartition(".")
-        if self.allowed_imports is not None:
-            return  # E120 territory; dotted types are not imports the allow-list names
+        if self.allowed_imports is not None and not self.allowed(module_name):
+            self.sink.error(
+                "E120",
+                span,
+                f"`{name}` is from `{module_name}`, which is not allowed",
+                "allowed modules: " + (", ".join(f"`{m}`" for m in self.allowed_imports) or "none"),
+            )
+            return
         module = self.find_module(module_name, span)
         if module is not None and not module.has(attr):
             hint = did_you_mean(attr, [n for n in module.names or () if not n.startswith("_")])
@@ -674,8 +701,11 @@ class _Checker:
         for node in walk_expression(expr, into_comprehensions=False):
             if isinstance(node, ir.Name):
                 self.name(node, scope, defined, all_locals or set(), where)
-            elif isinstance(node, ir.Attribute) and isinstance(node.value, ir.Name) and not where:
-                self.attribute(node, scope, defined)
+            elif isinstance(node, ir.Attribute):
+                if self.allowed_imports is not None:
+                    self.trusted_attribute(node, scope, defined)
+                if isinstance(node.value, ir.Name) and not where:
+                    self.attribute(node, scope, defined)
             elif isinstance(node, ir.Comprehension):
                 self.comprehension(node, scope, defined, all_locals, where)
 
@@ -752,6 +782,38 @@ class _Checker:
                 f"{owner} has no field `{node.attr}`",
                 did_you_mean(node.attr, fields) or f"{owner} fields: " + ", ".join(f"`{f}`" for f in fields),
             )
+
+    def trusted_attribute(self, node: ir.Attribute, scope: NodeScope, defined: set[str]) -> None:
+        """Under an allow-list: E140 for names that only lead into the interpreter, E141 for another module's names."""
+        if node.attr in INTROSPECTION_ATTRIBUTES:
+            self.sink.error(
+                "E140",
+                node.span,
+                f"attribute `{node.attr}` is not reachable under an allow-list",
+                "frames, code, generators, classes and format strings lead outside what a spec may touch",
+            )
+            return
+        owner = node.value.id if isinstance(node.value, ir.Name) else None
+        if owner is None or owner in defined or owner in scope.fields or owner not in self.imported_modules:
+            return
+        module = self.imported_modules[owner]
+        origin = import_origin(module, node.attr)
+        if origin is not None and not self.allowed(origin):
+            self.sink.error(
+                "E141",
+                node.span,
+                f"`{owner}.{node.attr}` is `{origin}`'s, which is not in the allow-list",
+                f"`{module.name}` imports it from `{origin}`; allow `{origin}` or use `{module.name}`'s own names",
+            )
+
+    def allowed(self, module: str) -> bool:
+        """Whether the allow-list admits `module` (a C accelerator such as `_json` counts as its module)."""
+        assert self.allowed_imports is not None
+        return any(
+            m == allowed or m.startswith(allowed + ".")
+            for allowed in self.allowed_imports
+            for m in (module, module.lstrip("_"))
+        )
 
     # ---- flow warnings ---------------------------------------------------------------------------
 

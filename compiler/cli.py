@@ -147,6 +147,9 @@ def _build_parser(command: str | None = None) -> argparse.ArgumentParser:
         run.add_argument(
             "--max-steps", type=int, metavar="N", help="stop a run after N steps (default 10,000; 0: no limit)"
         )
+        run.add_argument(
+            "--allow-import", action="append", metavar="MODULE", help="run an untrusted spec: as for `graphc check`"
+        )
         durable = run.add_argument_group(
             "durable runs (need graphc[durable])",
             "exit codes: 0 the run ended, 3 it waits for input (`graphc runs resume`), 1 a node failed",
@@ -184,8 +187,19 @@ def _build_parser(command: str | None = None) -> argparse.ArgumentParser:
         worker.add_argument(
             "--queue-concurrency", type=int, metavar="N", help="runs in flight across all workers at most"
         )
-        worker.add_argument(
-            "--allow-import", action="append", metavar="MODULE", help="a spec importing from other modules fails (E120)"
+        trust = worker.add_mutually_exclusive_group()
+        trust.add_argument(
+            "--allow-import",
+            action="append",
+            default=[],
+            metavar="MODULE",
+            help="a module specs may import (repeatable); by default they may import none, and every spec runs "
+            "under the trust model (README: Trust model)",
+        )
+        trust.add_argument(
+            "--trust-specs",
+            action="store_true",
+            help="specs may import anything and run unguarded: only where whoever can submit may run code here",
         )
         worker.add_argument(
             "--grace",

@@ -63,11 +63,57 @@ def _template() -> jinja2.Template:
     return env.get_template("module.py.jinja")
 
 
-class _NodeWriter(ExprWriter):
+class _TrustedWriter(ExprWriter):
+    """Writes expressions; under an allow-list, reads, writes and calls go through `_trust` (`runtime.trust`).
+
+    `typed_roots` are the names whose attributes the checks already vouch for (`state` and
+    `deps` when the spec declares their fields): those are read and written directly.
+    """
+
+    def __init__(self, quote: str = '"', *, trust: bool = False, typed_roots: frozenset[str] = frozenset()) -> None:
+        super().__init__(quote)
+        self.trust = trust
+        self.typed_roots = typed_roots
+
+    def attribute(self, node: ir.Attribute) -> str:
+        if not self.trust or self._typed(node.value):
+            return super().attribute(node)
+        return f"_trust.attr({self.expr(node.value)}, {quote_string(node.attr)})"
+
+    def callee(self, node: ir.Expr) -> str:
+        if not self.trust or isinstance(node, ir.Attribute) or (isinstance(node, ir.Name) and self.named(node)):
+            return super().callee(node)
+        return f"_trust.call({self.expr(node)})"
+
+    def assignment(self, target: ir.Expr, op: str, value: str) -> str:
+        if not self.trust or not isinstance(target, ir.Attribute) or self._typed(target.value):
+            return super().assignment(target, op, value)
+        obj, attr = self.expr(target.value), quote_string(target.attr)
+        if op == "=":
+            return f"_trust.setattr({obj}, {attr}, {value})"
+        return f"_trust.augment({obj}, {attr}, {quote_string(op)}, {value})"
+
+    def named(self, node: ir.Name) -> bool:
+        """Whether a name is one the spec's imports or the builtins define (vetted when the module loads)."""
+        return node.id not in self.bound
+
+    def _typed(self, node: ir.Expr) -> bool:
+        return isinstance(node, ir.Name) and node.id in self.typed_roots and node.id not in self.bound
+
+
+class _NodeWriter(_TrustedWriter):
     """Writes a node's expressions: fields as `self.x`, state as `ctx.state`, locals as themselves."""
 
-    def __init__(self, scope: NodeScope, locals_: set[str], quote: str = '"') -> None:
-        super().__init__(quote)
+    def __init__(
+        self,
+        scope: NodeScope,
+        locals_: set[str],
+        quote: str = '"',
+        *,
+        trust: bool = False,
+        typed_roots: frozenset[str] = frozenset(),
+    ) -> None:
+        super().__init__(quote, trust=trust, typed_roots=typed_roots)
         self.scope = scope
         self.locals = locals_
 
@@ -80,12 +126,13 @@ class _NodeWriter(ExprWriter):
             return f"ctx.{node.id}"
         return node.id
 
+    def named(self, node: ir.Name) -> bool:
+        return super().named(node) and node.id not in (*self.locals, *self.scope.fields, "state", "deps")
+
     def fstring(self, node: ir.FString) -> str:
         # Python < 3.12 forbids backslashes and the enclosing quote inside f-string fields;
         # when a field needs either, build the string with format() instead.
-        inner = ExprWriter("'", also='"')
-        inner.name = self.name  # type: ignore[method-assign]
-        inner.bound = self.bound
+        inner = self.nested("'", also='"')
         fields = [inner.expr(p.value) for p in node.parts if isinstance(p, ir.FormattedValue)]
         if not any("\\" in text or '"' in text or "{" in text for text in fields) and not any(
             isinstance(p, ir.FormattedValue)
@@ -114,6 +161,8 @@ def generate(checked: CheckedGraph, *, target: Target = "runtime") -> GeneratedM
         checked: The output of `check_spec`.
         target: `runtime` (default) or `pydantic_graph`, the library the module imports.
     """
+    if target != "runtime" and checked.allowed_imports is not None:
+        raise ValueError("an allow-list is enforced by graphc's runtime: compile with `--target runtime`")
     return _Generator(checked, target).module()
 
 
@@ -125,6 +174,12 @@ class _Generator:
         self.pg = target != "runtime"  # a pydantic_graph release: no runtime helpers, copies instead
         self.file = PurePath(checked.source_name).name
         self.types = ExprWriter()
+        self.trust = checked.allowed_imports is not None
+        self.typed_roots = frozenset(
+            name
+            for name, declared in (("state", self.spec.state), ("deps", self.spec.deps))
+            if declared is not None and declared.fields is not None
+        )
         self.uses_labels = any(
             t.label is not None
             for n in self.spec.nodes
@@ -182,6 +237,8 @@ class _Generator:
             runtime_imports.append("from pydantic_graph import Edge as _Edge")
         if helpers and self.target == "runtime":
             runtime_imports.append(f"from runtime.policies import {', '.join(helpers)}")
+        if self.trust:
+            runtime_imports.append("from runtime.trust import Trust")
         user_imports = []
         dotted_modules = sorted(self._dotted_modules())
         user_imports += [f"import {m}" for m in dotted_modules]
@@ -199,6 +256,8 @@ class _Generator:
             prelude.append(_policy_helper_source(tuple(helpers)))
         if self.uses_labels and self.pg:
             prelude.insert(0, _HASHABLE_EDGE)
+        if self.trust:
+            prelude.insert(0, self._trust_block())
         snapshot = self._snapshot() if not self.pg else None  # pydantic_graph 1.x takes no `snapshot_state`
         if snapshot:  # after the state class it copies, before the nodes
             classes.insert(len(classes) - len(spec.nodes), snapshot)
@@ -224,6 +283,17 @@ class _Generator:
             graph=self._graph(snapshot is not None),
         )
         return GeneratedModule(source=source, spec_file=self.file, graph_name=spec.name, target=self.target)
+
+    def _trust_block(self) -> str:
+        """The module's `Trust`, and the check that each imported name is its module's own (no re-export)."""
+        allowed = sorted(self.checked.allowed_imports or ())
+        listed = f"({quote_string(allowed[0])},)" if len(allowed) == 1 else f"({', '.join(map(quote_string, allowed))})"
+        lines = fit(f"_trust = Trust({listed}, __name__)", "", "")
+        lines.append('"""What this spec may reach: it was compiled under an allow-list (`runtime.trust`)."""')
+        for imp in self.spec.imports:
+            names = ", ".join(f"{quote_string(n.local_name)}: {n.local_name}" for n in imp.names)
+            lines += fit(f"_trust.check_imports({quote_string(imp.module)}, {{{names}}})", "", "")
+        return "\n".join(lines)
 
     def _fields(self) -> list[ir.FieldSpec]:
         """Every field the module declares: on nodes, and on inline state and deps classes."""
@@ -316,9 +386,9 @@ class _Generator:
         text = f"{f.name}: {self.types.type(f.type)}"
         if f.default is None:
             return text
-        default = ExprWriter().expr(f.default)
+        default = _TrustedWriter(trust=self.trust).expr(f.default)
         if _needs_factory(f):
-            return f"{text} = field(default_factory={_factory(f.default, default)})"
+            return f"{text} = field(default_factory={_factory(f.default, default, self.trust)})"
         return f"{text} = {default}"
 
     def _waited_field(self, f: ir.FieldSpec) -> str:
@@ -351,7 +421,7 @@ class _Generator:
 
     def _node(self, node: ir.NodeSpec) -> str:
         scope = self.checked.scopes[node.name]
-        writer = _NodeWriter(scope, scope.locals)
+        writer = _NodeWriter(scope, scope.locals, trust=self.trust, typed_roots=self.typed_roots)
         lines = ["@dataclass", *fit(f"class {node.name}(BaseNode[{self.state}, {self.deps}, {self.output}]):", "", "")]
         if node.doc is not None:
             lines += [f"{_I}{docstring_literal(node.doc)}", "", f"{_I}docstring_notes = True"]
@@ -421,7 +491,9 @@ class _Generator:
         lines = [f"{_I * 2}{line}" for line in code]
         for error in node.errors:
             name = f" as {error.name}" if error.name else ""
-            error_writer = _NodeWriter(writer.scope, {error.name} if error.name else set())
+            error_writer = _NodeWriter(
+                writer.scope, {error.name} if error.name else set(), trust=self.trust, typed_roots=self.typed_roots
+            )
             lines.append(f"{_I * 2}except {exceptions_text(error.exceptions)}{name}:{self.line_comment(error.span)}")
             lines.append(f"{_I * 3}restore_state(ctx.state, _checkpoint)")
             lines += fit(f"return {error_writer.target(error.to)}", self.line_comment(error.to.span), _I * 3)
@@ -529,13 +601,13 @@ def _immutable_literal(expr: ir.Expr) -> bool:
     return isinstance(expr, ir.TupleExpr) and all(_immutable_literal(e) for e in expr.elts)
 
 
-def _factory(default: ir.Expr, text: str) -> str:
-    """What builds a fresh default: `list` for `[]`, `Model` for `Model()`, else a lambda."""
+def _factory(default: ir.Expr, text: str, trust: bool) -> str:
+    """What builds a fresh default: `list` for `[]`, `Model` for `Model()` (not under an allow-list), else a lambda."""
     if isinstance(default, (ir.ListExpr, ir.SetExpr, ir.DictExpr)) and not (
         getattr(default, "elts", None) or getattr(default, "keys", None)
     ):
         return {ir.ListExpr: "list", ir.DictExpr: "dict", ir.SetExpr: "set"}[type(default)]
-    if isinstance(default, ir.Call) and not (default.args or default.keywords) and _is_dotted(default.func):
+    if isinstance(default, ir.Call) and not (default.args or default.keywords) and _is_dotted(default.func) and not trust:
         return ExprWriter().expr(default.func)
     return f"lambda: {text}"
 

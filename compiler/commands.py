@@ -260,7 +260,7 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.max_steps is not None and args.max_steps < 0:
         raise _UsageError("--max-steps must be 0 (no limit) or more")
-    graph, start, state = _start_of(args, _load(args.spec))
+    graph, start, state = _start_of(args, _load(args.spec, args.allow_import))
     deps = _initial(graph.deps_type, "deps", args.deps)
     if args.durable:
         from .runs import run_durably

@@ -28,6 +28,7 @@ from dsl.record import Record, record
 __all__ = (
     "ModuleInfo",
     "find_module",
+    "import_origin",
     "is_exception_class",
     "module_candidates",
     "module_tree",
@@ -203,6 +204,38 @@ def _source_names(path: str, mtime: float) -> frozenset[str] | None:
     if "__getattr__" in names:
         return None  # the module makes up names on demand
     return frozenset(names)
+
+
+def import_origin(module: ModuleInfo, name: str) -> str | None:
+    """The module that `module`'s own source imports `name` from (`import re` → `re`), or None if it defines it."""
+    if module.path is None or not module.path.endswith((".py", ".pyi")):
+        return None
+    return _import_bindings(module.name, module.path, _mtime(module.path)).get(name)
+
+
+@lru_cache(maxsize=256)
+def _import_bindings(module: str, path: str, mtime: float) -> dict[str, str]:
+    """Top-level names a module binds by importing them, each with the absolute module it comes from."""
+    tree = _tree(path, mtime)
+    if tree is None:
+        return {}
+    is_package = os.path.basename(path) in ("__init__.py", "__init__.pyi")
+    package = module if is_package else module.rpartition(".")[0]
+    bindings: dict[str, str] = {}
+    for statement in _top_level(tree.body):
+        if isinstance(statement, ast.Import):
+            for alias in statement.names:
+                bound = alias.asname or alias.name.split(".")[0]
+                bindings[bound] = alias.name if alias.asname else bound
+        elif isinstance(statement, ast.ImportFrom):
+            base = statement.module or ""
+            if statement.level:
+                parent = package.rsplit(".", statement.level - 1)[0] if statement.level > 1 else package
+                base = f"{parent}.{base}" if base else parent
+            for alias in statement.names:
+                if alias.name != "*":
+                    bindings[alias.asname or alias.name] = base
+    return bindings
 
 
 def is_exception_class(module: ModuleInfo, name: str) -> bool | None:

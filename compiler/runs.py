@@ -146,7 +146,7 @@ def worker_command(args: argparse.Namespace) -> int:
             executor_id=args.id,
             concurrency=args.concurrency,
             queue_concurrency=args.queue_concurrency,
-            allowed_imports=args.allow_import,
+            allowed_imports=None if args.trust_specs else args.allow_import,
         )
         worker.start()
     except DurableError as e:

@@ -119,7 +119,7 @@ class Worker:
         executor_id: str,
         concurrency: int | None = None,
         queue_concurrency: int | None = None,
-        allowed_imports: Iterable[str] | None = None,
+        allowed_imports: Iterable[str] | None = (),
     ) -> None:
         """Describe the worker; `start` makes it take runs.
 
@@ -128,7 +128,9 @@ class Worker:
             executor_id: A stable id: restarted with it, the worker recovers the runs it held.
             concurrency: Runs in flight in this worker at most (default: no limit).
             queue_concurrency: Runs in flight across all workers at most.
-            allowed_imports: Specs importing from other modules fail their run with E120.
+            allowed_imports: The modules specs may import (default: none); a spec importing another fails
+                its run with E120, and every spec runs under `runtime.trust`. None: specs are trusted
+                (any import, no guard) — only where whoever can submit may run code on this machine.
         """
         from runtime.durable import DurableRuns
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import keyword
 import re
+import unicodedata
 from collections.abc import Callable, Iterator
 
 from . import ir
@@ -165,7 +166,9 @@ class TreeToIR:
         if name in self._valid_names:  # most names recur: check each once
             return name
         token = as_token(child)
-        if not name.isidentifier():  # names from YAML/TOML keys do not go through the lexer
+        if not self.nfkc(token, name, what):
+            pass
+        elif not name.isidentifier():  # names from YAML/TOML keys do not go through the lexer
             self.sink.error(
                 "E013",
                 self.token_span(token),
@@ -188,6 +191,20 @@ class TreeToIR:
         else:
             self._valid_names.add(name)
         return name
+
+    def nfkc(self, token: object, name: str, what: str) -> bool:
+        """E018 unless `name` is written as Python reads it: Python folds identifiers to NFKC (`ｆｏｏ` is `foo`),
+        so a name the checks saw could otherwise be another name in generated code."""
+        if name.isascii() or unicodedata.is_normalized("NFKC", name):
+            return True
+        folded = unicodedata.normalize("NFKC", name)
+        self.sink.error(
+            "E018",
+            self.token_span(as_token(token)),
+            f"{what} `{name}` is not written as Python reads it",
+            f"Python reads it as `{folded}`; write that",
+        )
+        return False
 
     # ---- expressions -------------------------------------------------------------------------
 
@@ -232,7 +249,9 @@ class TreeToIR:
     def _getattr(self, _node: Tree, span: ir.Span, c: list[Any]) -> ir.Expr:
         attr = c[1]
         name = str(attr)
-        if name.startswith("_"):
+        if not self.nfkc(attr, name, "attribute"):
+            pass
+        elif name.startswith("_"):
             self.sink.error(
                 "E012",
                 self.token_span(attr),
@@ -545,7 +564,9 @@ class TreeToIR:
         if rule == "named_type":
             name = ".".join(str(t) for t in c[0].children)
             for part in c[0].children:
-                if str(part).startswith("_"):
+                if not self.nfkc(part, str(part), "type name"):
+                    pass
+                elif str(part).startswith("_"):
                     self.sink.error("E012", self.token_span(part), f"type name `{name}` has a part starting with `_`")
             raw_args = [x for x in c[1:] if x is not None]
             if name == "Literal":

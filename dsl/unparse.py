@@ -7,6 +7,7 @@ string is escaped and every name is a checked identifier.
 
 from __future__ import annotations
 
+import copy
 import math
 
 from . import ir
@@ -116,10 +117,7 @@ class ExprWriter:
         if isinstance(node, ir.FString):
             return self.fstring(node)
         if isinstance(node, ir.Attribute):
-            value = self.expr(node.value, 10)
-            if isinstance(node.value, ir.Constant) and isinstance(node.value.value, (int, float)):
-                value = f"({value})"  # `1.real` would read as a float
-            return f"{value}.{node.attr}"
+            return self.attribute(node)
         if isinstance(node, ir.Subscript):
             return f"{self.expr(node.value, 10)}[{self.expr(node.index)}]"
         if isinstance(node, ir.Slice):
@@ -127,10 +125,10 @@ class ExprWriter:
             return text + (f":{self.expr(node.step)}" if node.step is not None else "")
         if isinstance(node, ir.Call):
             if len(node.args) == 1 and not node.keywords and _is_generator(node.args[0]):
-                return f"{self.expr(node.func, 10)}({self.expr(node.args[0])[1:-1]})"  # `f(x for x in xs)`
+                return f"{self.callee(node.func)}({self.expr(node.args[0])[1:-1]})"  # `f(x for x in xs)`
             parts = [self.expr(a) for a in node.args]
             parts += [f"{k.name}={self.expr(k.value)}" for k in node.keywords]
-            return f"{self.expr(node.func, 10)}({', '.join(parts)})"
+            return f"{self.callee(node.func)}({', '.join(parts)})"
         if isinstance(node, ir.BinOp):
             level = _BINOP_PRECEDENCE[node.op]
             if node.op == "**":  # right-associative, binds tighter than unary on its left
@@ -168,6 +166,17 @@ class ExprWriter:
             return self.comprehension(node)
         raise AssertionError(f"unknown expression {node!r}")
 
+    def attribute(self, node: ir.Attribute) -> str:
+        """`value.attr`, read."""
+        value = self.expr(node.value, 10)
+        if isinstance(node.value, ir.Constant) and isinstance(node.value.value, (int, float)):
+            value = f"({value})"  # `1.real` would read as a float
+        return f"{value}.{node.attr}"
+
+    def callee(self, node: ir.Expr) -> str:
+        """What a call calls."""
+        return self.expr(node, 10)
+
     def comprehension(self, node: ir.Comprehension) -> str:
         """`[x for x in xs if x]` and the like; its variables are in scope after their `for`."""
         outer = set(self.bound)
@@ -189,9 +198,7 @@ class ExprWriter:
 
     def fstring(self, node: ir.FString) -> str:
         """An f-string; fields are written with the other quote so they nest."""
-        inner = ExprWriter("'" if self.quote == '"' else '"', also=self.quote)
-        inner.name = self.name  # type: ignore[method-assign]
-        inner.bound = self.bound
+        inner = self.nested("'" if self.quote == '"' else '"', also=self.quote)
         out = ["f", self.quote]
         for part in node.parts:
             if isinstance(part, str):
@@ -208,6 +215,12 @@ class ExprWriter:
             out.append("}")
         out.append(self.quote)
         return "".join(out)
+
+    def nested(self, quote: str, also: str) -> ExprWriter:
+        """A writer for an f-string's fields: this one's names and hooks, other quotes, the same bound names."""
+        inner = copy.copy(self)
+        inner.quote, inner.also = quote, also
+        return inner
 
     def _opt(self, node: ir.Expr | None) -> str:
         return "" if node is None else self.expr(node)
@@ -236,7 +249,11 @@ class ExprWriter:
         value = f"await {self.expr(node.value, 10)}" if node.awaited else self.expr(node.value)
         if isinstance(node, ir.ExprStmt):
             return value
-        return f"{self.expr(node.target)} {node.op} {value}"
+        return self.assignment(node.target, node.op, value)
+
+    def assignment(self, target: ir.Expr, op: str, value: str) -> str:
+        """`target op value` (`=`, `+=`, ...), `value` already written."""
+        return f"{self.expr(target)} {op} {value}"
 
     def target(self, node: ir.Transition) -> str:
         """`Target(args)` of a transition, without the arrow or label."""

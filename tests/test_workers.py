@@ -43,6 +43,8 @@ class Workers:
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(self, executor_id: str, *extra: str) -> None:
+        if "--allow-import" not in extra:  # the default allow-list is empty; sleepy.graph sleeps with asyncio
+            extra = (*extra, "--allow-import", "asyncio")
         with (self.logs / f"{executor_id}.log").open("ab") as log:  # the worker keeps its own descriptor
             self.processes[executor_id] = subprocess.Popen(
                 [sys.executable, "-m", "compiler.cli", "worker", "--db", self.db, "--id", executor_id, *extra],
@@ -238,7 +240,7 @@ def test_the_python_api_submits_a_loaded_graph_and_runs_a_worker_in_this_program
 ) -> None:
     db = str(tmp_path / "runs.sqlite")
     run_id = submit(load(SLEEPY), db=db, args={"seed": 3, "pause": 0.0})
-    worker = Worker(db, executor_id="in-process", concurrency=2)
+    worker = Worker(db, executor_id="in-process", concurrency=2, allowed_imports=["asyncio"])
     worker.start()
     try:
         [info] = wait_for(opened(db), lambda found: found[0].status == "success", timeout=60)
