@@ -14,7 +14,6 @@ from dsl import ir
 from dsl.diagnostics import Diagnostic, Diagnostics, closest, did_you_mean
 from dsl.record import Record, field, record
 from dsl.unparse import ExprWriter
-
 from runtime.trust import INTROSPECTION_ATTRIBUTES
 
 from .imports import ModuleInfo, find_module, import_origin, is_exception_class, module_candidates, search_path_for

@@ -607,7 +607,12 @@ def _factory(default: ir.Expr, text: str, trust: bool) -> str:
         getattr(default, "elts", None) or getattr(default, "keys", None)
     ):
         return {ir.ListExpr: "list", ir.DictExpr: "dict", ir.SetExpr: "set"}[type(default)]
-    if isinstance(default, ir.Call) and not (default.args or default.keywords) and _is_dotted(default.func) and not trust:
+    if (
+        isinstance(default, ir.Call)
+        and not (default.args or default.keywords)
+        and _is_dotted(default.func)
+        and not trust
+    ):
         return ExprWriter().expr(default.func)
     return f"lambda: {text}"
 

@@ -193,8 +193,11 @@ class TreeToIR:
         return name
 
     def nfkc(self, token: object, name: str, what: str) -> bool:
-        """E018 unless `name` is written as Python reads it: Python folds identifiers to NFKC (`ｆｏｏ` is `foo`),
-        so a name the checks saw could otherwise be another name in generated code."""
+        """E018 unless `name` is written as Python reads it.
+
+        Python folds identifiers to NFKC (`ｆｏｏ` is `foo`), so a name the checks saw
+        could otherwise be another name in generated code.
+        """
         if name.isascii() or unicodedata.is_normalized("NFKC", name):
             return True
         folded = unicodedata.normalize("NFKC", name)

@@ -42,23 +42,88 @@ class TrustError(PermissionError):
 
 
 SAFE_BUILTINS = frozenset(
-    "abs all any bool dict enumerate float int isinstance len list max min print range repr round set sorted str sum "
-    "tuple zip".split()
+    [
+        "abs",
+        "all",
+        "any",
+        "bool",
+        "dict",
+        "enumerate",
+        "float",
+        "int",
+        "isinstance",
+        "len",
+        "list",
+        "max",
+        "min",
+        "print",
+        "range",
+        "repr",
+        "round",
+        "set",
+        "sorted",
+        "str",
+        "sum",
+        "tuple",
+        "zip",
+    ]
 )
 """The builtins a spec may name (the same set `compiler.checks.BUILTINS` resolves)."""
 
 _SAFE_BUILTIN_OBJECTS = {id(getattr(builtins, name)) for name in SAFE_BUILTINS} | {id(frozenset), id(bytes)}
 
 _STR_METHODS = frozenset(
-    "capitalize casefold center count encode endswith expandtabs find index isalnum isalpha isascii isdecimal isdigit "
-    "isidentifier islower isnumeric isprintable isspace istitle isupper join ljust lower lstrip partition "
-    "removeprefix removesuffix replace rfind rindex rjust rpartition rsplit rstrip split splitlines startswith strip "
-    "swapcase title translate upper zfill".split()
+    [
+        "capitalize",
+        "casefold",
+        "center",
+        "count",
+        "encode",
+        "endswith",
+        "expandtabs",
+        "find",
+        "index",
+        "isalnum",
+        "isalpha",
+        "isascii",
+        "isdecimal",
+        "isdigit",
+        "isidentifier",
+        "islower",
+        "isnumeric",
+        "isprintable",
+        "isspace",
+        "istitle",
+        "isupper",
+        "join",
+        "ljust",
+        "lower",
+        "lstrip",
+        "partition",
+        "removeprefix",
+        "removesuffix",
+        "replace",
+        "rfind",
+        "rindex",
+        "rjust",
+        "rpartition",
+        "rsplit",
+        "rstrip",
+        "split",
+        "splitlines",
+        "startswith",
+        "strip",
+        "swapcase",
+        "title",
+        "translate",
+        "upper",
+        "zfill",
+    ]
 )
-_NUMBER_METHODS = frozenset("real imag conjugate as_integer_ratio is_integer".split())
-_INT_METHODS = _NUMBER_METHODS | frozenset("bit_length bit_count to_bytes numerator denominator".split())
+_NUMBER_METHODS = frozenset(["real", "imag", "conjugate", "as_integer_ratio", "is_integer"])
+_INT_METHODS = _NUMBER_METHODS | frozenset(["bit_length", "bit_count", "to_bytes", "numerator", "denominator"])
 _SET_METHODS = frozenset(
-    "copy difference intersection isdisjoint issubset issuperset symmetric_difference union".split()
+    ["copy", "difference", "intersection", "isdisjoint", "issubset", "issuperset", "symmetric_difference", "union"]
 )
 SAFE_METHODS: dict[type, frozenset[str]] = {
     str: _STR_METHODS,
@@ -68,12 +133,24 @@ SAFE_METHODS: dict[type, frozenset[str]] = {
     bool: _INT_METHODS,
     float: _NUMBER_METHODS | {"hex"},
     complex: frozenset(["real", "imag", "conjugate"]),
-    list: frozenset("append clear copy count extend index insert pop remove reverse sort".split()),
+    list: frozenset(
+        ["append", "clear", "copy", "count", "extend", "index", "insert", "pop", "remove", "reverse", "sort"]
+    ),
     tuple: frozenset(["count", "index"]),
-    dict: frozenset("clear copy get items keys pop popitem setdefault update values".split()),
+    dict: frozenset(["clear", "copy", "get", "items", "keys", "pop", "popitem", "setdefault", "update", "values"]),
     set: _SET_METHODS
     | frozenset(
-        "add clear difference_update discard intersection_update pop remove symmetric_difference_update update".split()
+        [
+            "add",
+            "clear",
+            "difference_update",
+            "discard",
+            "intersection_update",
+            "pop",
+            "remove",
+            "symmetric_difference_update",
+            "update",
+        ]
     ),
     frozenset: _SET_METHODS,
     range: frozenset(["start", "stop", "step", "count", "index"]),
@@ -229,7 +306,7 @@ class Trust:
             if owner is None or not self._own_or_allowed_class(owner) or not self._own_or_allowed_class(obj):
                 raise TrustError(f"`{_qualified(obj)}.{name}` is not defined by a class the allow-list names")
             return self._vet(getattr(obj, name), f"`{_qualified(obj)}.{name}`")
-        if isinstance(obj, _NOT_DATA) or callable(obj) and not self._own_or_allowed_class(kind):
+        if isinstance(obj, _NOT_DATA) or (callable(obj) and not self._own_or_allowed_class(kind)):
             raise TrustError(f"a spec under an allow-list cannot read attributes of a {kind.__name__}")
         if not self._own_or_allowed_class(kind) and not self._inherited(kind, name):
             raise TrustError(f"`{_qualified(kind)}` objects come from outside the allow-list: `.{name}` is refused")
