@@ -224,6 +224,13 @@ def _build_parser(command: str | None = None) -> argparse.ArgumentParser:
         resume.add_argument("run_id", metavar="RUN")
         _db_option(resume)
         resume.add_argument("--input", metavar="JSON", help="what a waiting run waits for, as a JSON object")
+        resume.add_argument(
+            "--wait",
+            type=int,
+            metavar="N",
+            help="the wait this input answers (`runs show` prints it); refused if the run has moved past it "
+            "(default: the wait the run is at)",
+        )
         resume.add_argument("--deps", metavar="JSON", help="deps fields as a JSON object (deps are never stored)")
         resume.add_argument("--history", action="store_true", help="add the run's history to the JSON result")
         resume.add_argument("--output", choices=("json", "text"), default="json", help="as for `graphc run`")

@@ -57,7 +57,7 @@ def runs_command(args: argparse.Namespace, spec_graph: SpecGraph) -> int:
         info = runs.get(args.run_id)
         given = _json_object(args.input)
         if info.queued:
-            return _resume_queued(runs, info, given)
+            return _resume_queued(runs, info, given, args.wait)
         if info.spec is None:
             raise DurableError(
                 f"run `{info.id}` was not started from a spec file; "
@@ -67,10 +67,10 @@ def runs_command(args: argparse.Namespace, spec_graph: SpecGraph) -> int:
         print(f"graphc runs {args.runs_command}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     graph, deps = spec_graph(info.spec, args.deps)
-    return _finish(args, runs, lambda: runs.resume(info.id, graph, deps=deps, input=given))
+    return _finish(args, runs, lambda: runs.resume(info.id, graph, deps=deps, input=given, wait=args.wait))
 
 
-def _resume_queued(runs: DurableRuns, info: RunInfo, given: dict[str, Any] | None) -> int:
+def _resume_queued(runs: DurableRuns, info: RunInfo, given: dict[str, Any] | None, wait: int | None) -> int:
     """A submitted run goes back on the workers' queue (its input checked against the stored spec's types)."""
     from .workers import spec_loader
 
@@ -81,7 +81,7 @@ def _resume_queued(runs: DurableRuns, info: RunInfo, given: dict[str, Any] | Non
             graph = spec_loader()(name, source)[0]
         except Exception:  # it compiles on the workers, not here: the recorded schema checks the input's shape
             graph = None
-    resumed = runs.resume(info.id, graph, input=given)
+    resumed = runs.resume(info.id, graph, input=given, wait=wait)
     print(info.id)
     print(f"graphc: run {info.id} is back on the queue ({resumed.status})", file=sys.stderr)
     return EXIT_OK

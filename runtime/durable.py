@@ -91,7 +91,6 @@ _LOG_LEVEL = os.environ.get("GRAPHC_DBOS_LOG_LEVEL", "CRITICAL")
 logging.getLogger("dbos").setLevel(_LOG_LEVEL)  # graphc reports what goes wrong itself, once and briefly
 _WORKFLOW = "graphc.run"
 _NODE_STEP = "graphc.node"
-_INPUT_TOPIC = "graphc.input"
 _WAIT_EVENT = "graphc.waiting"
 _SPEC_KEY = "spec:"
 _SERIALIZER = DBOSPortableJSONSerializer()
@@ -256,7 +255,7 @@ def _load_stored(key: str) -> _Loaded:
     if not key.startswith(_SPEC_KEY) or engine is None or engine.load_spec is None:
         raise PortableWorkflowError(f"this process cannot run graph {key}", "GraphVersionError", data={"key": key})
     digest = key.removeprefix(_SPEC_KEY)
-    stored = _SpecStore(engine.url).get(digest)
+    stored = _Store(engine.url).get(digest)
     if stored is None:
         raise PortableWorkflowError(f"the spec {digest} is not in the database", "SpecMissing", data={"key": key})
     name, source = stored
@@ -301,24 +300,27 @@ def _run_workflow(key: str, start: dict[str, Any], state: Any) -> Any:
 
 
 def _input_for(run_id: str, node: BaseNode[Any, Any, Any], ordinal: int) -> dict[str, Any]:
-    """The input for wait number `ordinal`: received if it was answered, else the run is parked."""
+    """The answer to wait number `ordinal`: read from `graphc_answers` if it was given, else the run is parked.
+
+    The answer row never changes once written, so a replay reads the same answer; it is read
+    outside the workflow's record (no step is recorded).
+    """
     DBOS.set_event(_WAIT_EVENT, {"node": node.get_id(), "schema": waits_schema(type(node)), "ordinal": ordinal})
     engine = _engine
     assert engine is not None
-    if engine.answered(run_id) < ordinal:  # read outside the workflow's record: no step is recorded
+    store = _Store(engine.url)
+    answer = store.answer(run_id, ordinal)
+    if answer is None:
         engine.client.resume_workflow(run_id, queue_name=WAITING_QUEUE)
-        if engine.answered(run_id) >= ordinal:  # answered while parking: back to work
+        answer = store.answer(run_id, ordinal)
+        if answer is not None and answer[0] == "answer":  # answered while parking: back to work
             engine.client.resume_workflow(run_id, queue_name=engine.home_queue(run_id))
         raise _Parked
-    while True:  # sent before the wait was marked answered, so it is there
-        message = DBOS.recv(_INPUT_TOPIC, timeout_seconds=60)
-        if isinstance(message, dict):
-            try:
-                validate_waits(type(node), message)
-            except ValueError:  # checked before it was sent; a stray message is skipped
-                continue
-            DBOS.set_event(_WAIT_EVENT, None)
-            return message
+    kind, value = answer
+    if kind == "cancel" or value is None:  # cancelled at this wait: the canceller ends the workflow
+        raise _Parked
+    DBOS.set_event(_WAIT_EVENT, None)
+    return value
 
 
 @DBOS.step(name=_NODE_STEP)
@@ -356,44 +358,81 @@ def spec_digest(name: str, source: str) -> str:
     return hashlib.sha256(f"{name}\0{source}".encode()).hexdigest()
 
 
-class _SpecStore:
-    """Table `graphc_specs` beside DBOS's tables: each distinct submitted spec once, by the digest of its source."""
+class _Store:
+    """graphc's tables beside DBOS's: submitted specs (content-addressed) and the answers to waits.
+
+    `graphc_answers` holds at most one row per (run, wait): the first answer wins, atomically
+    (the primary key), so two people answering one wait at the same moment cannot both be
+    taken, and an answer is bound to the wait it answers — a later wait never reads it. A
+    row of kind `cancel` is a cancellation: it takes the wait it claims from any answer,
+    and (as wait 0) tells a run revived by a racing resume that it was cancelled.
+    """
 
     _engines: ClassVar[dict[str, Any]] = {}
+    _lock = threading.Lock()
+    _TABLES = (
+        "CREATE TABLE IF NOT EXISTS graphc_specs "
+        "(digest VARCHAR(64) PRIMARY KEY, name TEXT NOT NULL, source TEXT NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS graphc_answers (run_id VARCHAR(255) NOT NULL, ordinal INTEGER NOT NULL, "
+        "kind VARCHAR(16) NOT NULL, input TEXT, PRIMARY KEY (run_id, ordinal))",
+    )
 
     def __init__(self, url: str) -> None:
         import sqlalchemy
 
-        engine = self._engines.get(url)
-        if engine is None:
-            driver_url = url.replace("postgresql://", "postgresql+psycopg://", 1)
-            engine = self._engines[url] = sqlalchemy.create_engine(driver_url)
-            with engine.begin() as connection:
-                connection.execute(
-                    sqlalchemy.text(
-                        "CREATE TABLE IF NOT EXISTS graphc_specs "
-                        "(digest VARCHAR(64) PRIMARY KEY, name TEXT NOT NULL, source TEXT NOT NULL)"
-                    )
-                )
+        with self._lock:
+            engine = self._engines.get(url)
+            if engine is None:
+                driver_url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+                engine = sqlalchemy.create_engine(driver_url, pool_pre_ping=True)
+                for attempt in range(3):  # two processes creating the tables at once: one of them retries
+                    try:
+                        with engine.begin() as connection:
+                            for statement in self._TABLES:
+                                connection.execute(sqlalchemy.text(statement))
+                        break
+                    except sqlalchemy.exc.IntegrityError:
+                        if attempt == 2:
+                            raise
+                self._engines[url] = engine
         self.engine = engine
 
-    def put(self, name: str, source: str) -> str:
+    def _execute(self, statement: str, parameters: dict[str, Any]) -> Any:
         import sqlalchemy
 
+        with self.engine.begin() as connection:
+            return connection.execute(sqlalchemy.text(statement), parameters)
+
+    def put(self, name: str, source: str) -> str:
         digest = spec_digest(name, source)
         statement = "INSERT INTO graphc_specs (digest, name, source) VALUES (:d, :n, :s) ON CONFLICT DO NOTHING"
-        with self.engine.begin() as connection:  # a spec stored before is left as it is
-            connection.execute(sqlalchemy.text(statement), {"d": digest, "n": name, "s": source})
+        self._execute(statement, {"d": digest, "n": name, "s": source})  # a spec stored before stays as it is
         return digest
 
     def get(self, digest: str) -> tuple[str, str] | None:
-        import sqlalchemy
-
-        with self.engine.connect() as connection:
-            row = connection.execute(
-                sqlalchemy.text("SELECT name, source FROM graphc_specs WHERE digest = :d"), {"d": digest}
-            ).fetchone()
+        row = self._execute("SELECT name, source FROM graphc_specs WHERE digest = :d", {"d": digest}).fetchone()
         return (row[0], row[1]) if row is not None else None
+
+    def claim(self, run_id: str, ordinal: int, kind: str, input: dict[str, Any] | None = None) -> bool:
+        """Record `kind` (`answer` with its input, or `cancel`) for wait `ordinal`; False if it was taken already."""
+        statement = (
+            "INSERT INTO graphc_answers (run_id, ordinal, kind, input) VALUES (:r, :o, :k, :i) ON CONFLICT DO NOTHING"
+        )
+        text = None if input is None else json.dumps(input)
+        return bool(self._execute(statement, {"r": run_id, "o": ordinal, "k": kind, "i": text}).rowcount == 1)
+
+    def answer(self, run_id: str, ordinal: int) -> tuple[str, dict[str, Any] | None] | None:
+        """What took wait `ordinal` of the run: (`answer`, input) or (`cancel`, None); None while nobody answered."""
+        row = self._execute(
+            "SELECT kind, input FROM graphc_answers WHERE run_id = :r AND ordinal = :o", {"r": run_id, "o": ordinal}
+        ).fetchone()
+        if row is None:
+            return None
+        return row[0], None if row[1] is None else json.loads(row[1])
+
+    def cancelled(self, run_id: str) -> bool:
+        """Whether the run was cancelled (a `cancel` row for wait 0)."""
+        return self.answer(run_id, 0) is not None
 
 
 # ---- the engine: one DBOS per process -----------------------------------------------------------
@@ -414,9 +453,6 @@ class _Engine:
         """The run's graphc attributes, read outside any workflow's record."""
         found = self.client.list_workflows(workflow_ids=[run_id], load_input=False, load_output=False)
         return (found[0].attributes or {}) if found else {}
-
-    def answered(self, run_id: str) -> int:
-        return int(self.attributes(run_id).get("graphc_answered", 0))
 
     def home_queue(self, run_id: str) -> str:
         return RUNS_QUEUE if self.attributes(run_id).get("graphc_queued") else self.queue_name
@@ -573,7 +609,7 @@ class DurableRuns:
         engine = _launch(self.url, version)
         run_id = self._new_id(run_id)
         signal = _signals[run_id] = queue.Queue()
-        attributes = {"graphc_graph": graph.name or "graph", "graphc_spec": spec or "", "graphc_answered": 0}
+        attributes = {"graphc_graph": graph.name or "graph", "graphc_spec": spec or ""}
         with SetWorkflowID(run_id), SetWorkflowAttributes(attributes):
             DBOS.start_workflow(_run_workflow, engine.version, loaded.dump_node(node), loaded.dump_state(state))
         return self._outcome(run_id, signal, answered=0)
@@ -585,6 +621,7 @@ class DurableRuns:
         *,
         deps: Any = None,
         input: dict[str, Any] | None = None,
+        wait: int | None = None,
     ) -> RunInfo:
         """Continue a run that crashed or waits for input.
 
@@ -597,12 +634,21 @@ class DurableRuns:
             graph: For a run started with `start`: the same graph (same version).
             deps: The dependencies for the rest of the run.
             input: For a waiting run: a value for each waited-for field (JSON-like), validated first.
+                Exactly one answer is taken per wait: if another took it first, this raises.
+            wait: The wait `input` answers (`RunInfo.wait_ordinal`, as shown when it was read): refused
+                if the run has moved past it. Default: whichever wait the run is at now.
 
         Raises:
-            DurableError: no such run, it has ended, the graph is another version, or the input
-                is missing or invalid — in which case nothing changes.
+            DurableError: no such run, it has ended, the graph is another version, the input is
+                missing or invalid, or another answer took the wait — in which case nothing changes.
         """
         info = self.get(run_id)
+        if wait is not None and input is not None and (info.status != "waiting" or info.wait_ordinal != wait):
+            now = f"waits at wait {info.wait_ordinal}" if info.status == "waiting" else f"is {info.status}"
+            raise DurableError(
+                f"run `{run_id}` has moved past wait {wait} (it {now}): your input was not taken; "
+                f"see `graphc runs show {run_id}`"
+            )
         if info.status in _ENDED:
             raise DurableError(f"run `{run_id}` has already ended ({info.status}); there is nothing to resume")
         if not info.queued:
@@ -624,16 +670,18 @@ class DurableRuns:
             raise DurableError(f"run `{run_id}` is not waiting for input ({info.status}); resume it without --input")
         client = self._db()
         assert client is not None
+        if input is not None:
+            self._answer(info, input)
         if info.queued:
-            self._answer(client, run_id, input, answered)
             client.resume_workflow(run_id, queue_name=RUNS_QUEUE)
+            self._not_cancelled_meanwhile(client, run_id)
             return self.get(run_id)
         assert graph is not None
         _loaded[info.version] = _Loaded(graph, deps)
         engine = _launch(self.url, info.version)
         signal = _signals[run_id] = queue.Queue()
-        self._answer(client, run_id, input, answered)
         engine.client.resume_workflow(run_id, queue_name=engine.queue_name)
+        self._not_cancelled_meanwhile(client, run_id)
         return self._outcome(run_id, signal, answered=answered)
 
     def _check_input(self, info: RunInfo, input: dict[str, Any] | None, graph: Graph[Any, Any, Any] | None) -> None:
@@ -653,13 +701,24 @@ class DurableRuns:
         if problems:
             raise DurableError(f"{'; '.join(problems)}; the run is unchanged")
 
-    @staticmethod
-    def _answer(client: DBOSClient, run_id: str, input: dict[str, Any] | None, ordinal: int) -> None:
-        """Send the input, then mark its wait answered: a run parking meanwhile sees the mark and goes on."""
-        if input is None:
+    def _answer(self, info: RunInfo, input: dict[str, Any]) -> None:
+        """Take the run's current wait with `input`, or raise if another answer or a cancel took it first."""
+        store = _Store(self.url)
+        if store.claim(info.id, info.wait_ordinal, "answer", input):
             return
-        client.send(run_id, input, _INPUT_TOPIC)
-        client.update_workflow_attributes(run_id, {"graphc_answered": ordinal}, merge=True)
+        taken = store.answer(info.id, info.wait_ordinal)
+        if taken is not None and taken[0] == "cancel":
+            raise DurableError(f"run `{info.id}` was cancelled; your input was not taken")
+        raise DurableError(
+            f"the wait at `{info.node}` (wait {info.wait_ordinal} of run `{info.id}`) was answered by someone else "
+            f"a moment ago; your input was not taken. The run has moved on: see `graphc runs show {info.id}`"
+        )
+
+    def _not_cancelled_meanwhile(self, client: DBOSClient, run_id: str) -> None:
+        """A cancel that landed between the answer and the resume stays a cancel: the resume must not revive it."""
+        if _Store(self.url).cancelled(run_id):
+            client.cancel_workflow(run_id)
+            raise DurableError(f"run `{run_id}` was cancelled while it was being resumed; it stays cancelled")
 
     def _start_of(
         self, graph: Graph[Any, Any, Any], start_node: BaseNode[Any, Any, Any] | None, state: Any
@@ -733,7 +792,7 @@ class DurableRuns:
         node, state = self._start_of(graph, start_node, state)
         codec = _Loaded(graph, None)
         self._db(create=True)
-        digest = _SpecStore(self.url).put(spec_name, spec_source)
+        digest = _Store(self.url).put(spec_name, spec_source)
         run_id = self._new_id(run_id)
         client = self._db()
         assert client is not None
@@ -741,7 +800,6 @@ class DurableRuns:
             "graphc_graph": graph.name or "graph",
             "graphc_spec": spec or spec_name,
             "graphc_queued": True,
-            "graphc_answered": 0,
         }
         options: EnqueueOptions = {
             "queue_name": RUNS_QUEUE,
@@ -854,7 +912,7 @@ class DurableRuns:
         status = self._status(run_id)
         start = _inputs(status) if status is not None else []
         key = start[0] if start else ""
-        stored = _SpecStore(self.url).get(key.removeprefix(_SPEC_KEY)) if key.startswith(_SPEC_KEY) else None
+        stored = _Store(self.url).get(key.removeprefix(_SPEC_KEY)) if key.startswith(_SPEC_KEY) else None
         if stored is None:
             raise DurableError(f"run `{run_id}` has no stored spec")
         return stored
@@ -866,6 +924,10 @@ class DurableRuns:
             raise DurableError(f"run `{run_id}` has already ended ({info.status})")
         client = self._db()
         assert client is not None
+        store = _Store(self.url)
+        store.claim(run_id, 0, "cancel")  # seen by a resume racing this one: it cancels again after reviving
+        if info.status == "waiting":
+            store.claim(run_id, info.wait_ordinal, "cancel")  # no answer can take this wait any more
         client.cancel_workflow(run_id)
         return self.get(run_id)
 
