@@ -104,7 +104,7 @@ def test_a_cancel_racing_a_resume_stays_a_cancel(
         if cancelled["ok"]:
             assert runs.get(run_id).status == "cancelled"
             assert resumed["ok"] or "cancelled" in resumed["message"]
-        with pytest.raises(DurableError, match="already ended|cancelled"):
+        with pytest.raises(DurableError, match=r"already ended|cancelled"):
             runs.resume(run_id, load(REVIEW), input={"approved": True, "comment": "late"})
 
 
