@@ -313,7 +313,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _build_parser(command).parse_args(arguments)
     from .commands import run_command
 
-    return run_command(args)
+    try:
+        code = run_command(args)
+        sys.stdout.flush()  # here, not at exit, where a closed pipe could only be reported as a traceback
+    except BrokenPipeError:  # the reader went away (`graphc runs list | head -1`): stop quietly, as git does
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for git
+    return code
 
 
 if __name__ == "__main__":

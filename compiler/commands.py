@@ -16,6 +16,7 @@ from dsl.limits import DEFAULT_LIMITS, Limits
 from dsl.parse import parse_source
 from dsl.source import SourceFile, read_source, syntax_of
 
+from .arguments import ArgumentValueError, json_value, plain_or_json
 from .checks import CheckedGraph, check_spec, waits_text
 
 TYPE_CHECKING = False  # not `typing`'s, whose import costs start-up time (pyproject: mypy always_true)
@@ -194,13 +195,6 @@ def _load(path: str, allowed_imports: list[str] | None = None) -> Any:
         raise SystemExit(EXIT_SPEC) from None
 
 
-def _parse_value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
-
-
 def _runs(args: argparse.Namespace) -> int:
     from .runs import runs_command
 
@@ -230,7 +224,7 @@ def _start_of(args: argparse.Namespace, module: Any) -> tuple[Any, Any, Any]:
         name, sep, value = item.partition("=")
         if not sep or not name:
             raise _UsageError(f"--arg takes NAME=VALUE, got `{item}`")
-        fields[name] = _parse_value(value)
+        fields[name] = _argument(plain_or_json, value, f"--arg {name}")
     _no_unknown_keys(fields, node_class, f"--arg: `{start_name}`")
     try:
         start = pydantic.TypeAdapter(node_class).validate_python(fields)
@@ -317,8 +311,10 @@ def _ask_waits(node: Any) -> None:
             line = sys.stdin.readline()
             if not line:
                 raise GraphRuntimeError(f"`{node.get_id()}` waits for `{name}` but the input ended")
-            try:
-                value = validate_waits(type(node), {name: _parse_value(line.rstrip("\n"))}, partial=True)
+            try:  # leniently: a person types `no` for a `bool`, `42` for a text
+                value = validate_waits(
+                    type(node), {name: plain_or_json(line.rstrip("\n"), name)}, partial=True, strict=False
+                )
             except ValueError as e:
                 print(f"graphc run: {e}", file=sys.stderr)
                 continue
@@ -373,16 +369,20 @@ def _no_unknown_keys(given: dict[str, Any], cls: Any, what: str) -> None:
             raise _UsageError(f"{what} has no field `{key}`; {hint}")
 
 
+def _argument(read: Callable[[str, str], Any], text: str, what: str) -> Any:
+    try:
+        return read(text, what)
+    except ArgumentValueError as e:
+        raise _UsageError(str(e)) from None
+
+
 def _initial(cls: Any, kind: str, given: str | None) -> Any:
     """The initial state or deps: from JSON if given, else the declared class with its defaults."""
     import pydantic
 
     declared = cls if isinstance(cls, type) and cls is not type(None) else None
     if given is not None:
-        try:
-            data = json.loads(given)
-        except json.JSONDecodeError as e:
-            raise _UsageError(f"--{kind} is not valid JSON: {e}") from None
+        data = _argument(json_value, given, f"--{kind}")
         if declared is None:
             raise _UsageError(f"the spec declares no {kind}, so --{kind} has nothing to set")
         if not isinstance(data, dict):

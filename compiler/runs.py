@@ -91,12 +91,14 @@ def _json_object(text: str | None) -> dict[str, Any] | None:
     """The JSON object `--input` holds, None when it is absent."""
     from runtime.durable import DurableError
 
+    from .arguments import ArgumentValueError, json_value
+
     if text is None:
         return None
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise DurableError(f"--input is not valid JSON: {e}") from None
+        value = json_value(text, "--input")
+    except ArgumentValueError as e:
+        raise DurableError(str(e)) from None
     if not isinstance(value, dict):
         raise DurableError("--input must be a JSON object of field values")
     return value
@@ -186,10 +188,13 @@ def _open(db: str | None) -> DurableRuns | None:
 
 def _finish(args: argparse.Namespace, runs: DurableRuns, drive: Callable[[], RunInfo]) -> int:
     """Drive the run and report how it stopped (a waiting run's thread here returns at exit)."""
+    import contextlib
+
     from runtime.durable import DurableError
 
     try:
-        info = drive()
+        with contextlib.redirect_stdout(sys.stderr):  # what nodes print never mixes with the run id and result
+            info = drive()
     except DurableError as e:
         print(f"graphc {args.command}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -226,11 +231,16 @@ def _list(args: argparse.Namespace, runs: DurableRuns) -> int:
     rows = [["ID", "GRAPH", "STATUS", "NODE", "STARTED", "UPDATED", "VERSION"]]
     for r in found:
         times = [t.strftime("%Y-%m-%d %H:%M:%S") if t else "-" for t in (r.started, r.updated)]
-        rows.append([r.id, r.graph, r.status, r.node or "-", *times, r.version])
+        rows.append([_shown(r.id), _shown(r.graph), r.status, _shown(r.node or "-"), *times, _shown(r.version)])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
     return EXIT_OK
+
+
+def _shown(text: str) -> str:
+    """`text` for a terminal: control characters (escapes, newlines) as Python escapes, never raw."""
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
 
 
 def _show(args: argparse.Namespace, runs: DurableRuns) -> int:
@@ -239,11 +249,11 @@ def _show(args: argparse.Namespace, runs: DurableRuns) -> int:
         print(json.dumps({**info.as_json(), "history": info.history}, indent=2))
         return EXIT_OK
     lines = [
-        f"run      {info.id}",
-        f"graph    {info.graph}" + (f" ({info.spec})" if info.spec else ""),
+        f"run      {_shown(info.id)}",
+        f"graph    {_shown(info.graph)}" + (f" ({_shown(info.spec)})" if info.spec else ""),
         f"status   {info.status}",
-        f"node     {info.node or '-'}",
-        f"version  {info.version}",
+        f"node     {_shown(info.node or '-')}",
+        f"version  {_shown(info.version)}",
         f"started  {info.started.isoformat() if info.started else '-'}",
         f"updated  {info.updated.isoformat() if info.updated else '-'}",
     ]
@@ -253,7 +263,7 @@ def _show(args: argparse.Namespace, runs: DurableRuns) -> int:
     if info.status == "success":
         lines.append(f"output   {json.dumps(info.output)}")
     if info.error:
-        lines.append(f"error    {info.error}")
+        lines.append(f"error    {_shown(info.error)}")
     lines.append(f"history  {len(info.history)} steps:")
     for number, step in enumerate(info.history, 1):
         if step.get("kind") == "end":

@@ -60,11 +60,12 @@ from dbos import (
 )
 
 from .graph import Graph
-from .nodes import BaseNode, End, supply_waits, unset_waits, validate_waits, waited_types
+from .nodes import BaseNode, End, optional_waits, supply_waits, unset_waits, validate_waits, waited_types
 from .state import HistoryStep
 
 __all__ = (
     "DEFAULT_DB_FILE",
+    "MAX_RUN_ID",
     "STATUSES",
     "DurableError",
     "DurableRuns",
@@ -83,6 +84,9 @@ RUNS_QUEUE = "graphc-runs"
 """The queue workers take submitted runs from."""
 WAITING_QUEUE = "graphc-waiting"
 """Where a run waiting for input is parked: nobody dequeues from it."""
+
+MAX_RUN_ID = 200
+"""A run id's length at most (ids are printable and have no spaces: they are typed and listed)."""
 
 SpecLoader = Callable[[str, str], tuple[Graph[Any, Any, Any], Any]]
 """Compiles a stored spec (file name, source) into its graph and the deps its runs get; raises if it cannot."""
@@ -154,6 +158,8 @@ class RunInfo:
 
 def database_url(db: str | None) -> str:
     """The system database a `--db` value means: a URL, or a SQLite file path (default: `$GRAPHC_DB`, then a file)."""
+    if db == "":
+        raise DurableError("it is empty; give a SQLite file path or a postgresql:// URL")
     db = db or os.environ.get("GRAPHC_DB") or DEFAULT_DB_FILE
     if db.startswith("postgres://"):
         db = "postgresql://" + db.removeprefix("postgres://")
@@ -345,9 +351,11 @@ def _node_step(
 
 
 def waits_schema(cls: type[BaseNode[Any, Any, Any]]) -> dict[str, Any]:
-    """The JSON Schema of the input a node waits for: an object with one required property per field."""
+    """The JSON Schema of the input a node waits for: one property per field, required unless its type admits None."""
     properties = {name: pydantic.TypeAdapter(tp).json_schema() for name, tp in waited_types(cls).items()}
-    return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
+    optional = optional_waits(cls)
+    required = [name for name in properties if name not in optional]
+    return {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
 
 
 # ---- the spec store: submitted specs, content-addressed -----------------------------------------
@@ -485,6 +493,8 @@ def _launch(
             return engine
         if (stopped := _stop_engine()) is not None:
             stopped.client.destroy()
+        if (problem := _sqlite_file_problem(url, create=True)) is not None:
+            raise DurableError(f"cannot open the run database: {problem}")
         worker = executor_id is not None
         executor_id = executor_id or f"graphc-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         queue_name = RUNS_QUEUE if worker else f"graphc-local-{executor_id}"
@@ -546,6 +556,27 @@ def _sqlite_engine(url: str) -> Any:
         connection.execute("PRAGMA synchronous=NORMAL")
 
     return engine
+
+
+def _sqlite_file_problem(url: str, *, create: bool) -> str | None:
+    """Why a SQLite run database cannot be used, in words (None when it can, or for other databases)."""
+    if not url.startswith("sqlite:///"):
+        return None
+    path = Path(url.removeprefix("sqlite:///"))
+    if path.is_dir():
+        return f"{path} is a directory, not a database file"
+    if path.exists():
+        return None
+    if not path.parent.is_dir():
+        return f"the folder {path.parent} does not exist (a misspelt --db?)"
+    if not create:
+        return f"there is no run database at {path} (a misspelt --db? `graphc run SPEC --durable` makes one)"
+    try:  # the operating system's own reason, which SQLite reduces to "unable to open database file"
+        path.open("ab").close()
+    except OSError as e:
+        return f"cannot create {path}: {e.strerror or e}"
+    path.unlink(missing_ok=True)
+    return None
 
 
 def _reason(error: Exception) -> str:
@@ -730,6 +761,10 @@ class DurableRuns:
 
     def _new_id(self, run_id: str | None) -> str:
         run_id = run_id or str(uuid.uuid4())
+        if not 0 < len(run_id) <= MAX_RUN_ID or not run_id.isprintable() or any(c.isspace() for c in run_id):
+            raise DurableError(
+                f"a run id is 1 to {MAX_RUN_ID} printable characters without spaces; got {run_id[:40]!r}"
+            )
         if self._status(run_id) is not None:
             raise DurableError(f"a run with id `{run_id}` already exists; choose another --run-id")
         return run_id
@@ -945,9 +980,8 @@ class DurableRuns:
     def _db(self, *, create: bool = False) -> DBOSClient | None:
         """A client on the system database; None when it does not exist yet (unless `create`)."""
         if self._client is None:
-            missing = self.url.startswith("sqlite:///") and not Path(self.url.removeprefix("sqlite:///")).exists()
-            if missing and not create:
-                return None
+            if (problem := _sqlite_file_problem(self.url, create=create)) is not None:
+                raise DurableError(f"cannot open the run database: {problem}")
             if create:
                 _migrate(self.url)
             try:
@@ -1033,7 +1067,8 @@ def _migrate(url: str) -> None:
 def _schema_problems(value: dict[str, Any], schema: dict[str, Any]) -> builtins.list[str]:
     """What a worker-run's input lacks or has too much of, by the recorded schema (the worker checks types)."""
     properties = schema.get("properties", {})
-    problems = [f"`{name}` is missing" for name in properties if name not in value]
+    required = schema.get("required", list(properties))
+    problems = [f"`{name}` is missing" for name in required if name not in value]
     problems += [f"`{name}` is not a field the run waits for" for name in value if name not in properties]
     return problems
 

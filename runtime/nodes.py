@@ -213,29 +213,62 @@ def waited_types(cls: type[BaseNode[Any, Any, Any]]) -> dict[str, Any]:
     return {name: hints.get(name, Any) for name in cls.waits_for}
 
 
+def optional_waits(cls: type[BaseNode[Any, Any, Any]]) -> set[str]:
+    """The waited-for fields whose type admits None (`str | None`): an answer may leave them out."""
+    import pydantic
+
+    optional = set()
+    for name, tp in waited_types(cls).items():
+        try:
+            pydantic.TypeAdapter(tp).validate_python(None)
+        except pydantic.ValidationError:
+            continue
+        optional.add(name)
+    return optional
+
+
 def validate_waits(
-    cls: type[BaseNode[Any, Any, Any]], values: dict[str, Any], *, partial: bool = False
+    cls: type[BaseNode[Any, Any, Any]], values: dict[str, Any], *, partial: bool = False, strict: bool = True
 ) -> dict[str, Any]:
     """`values` (JSON-like) validated against the types of the fields `cls` waits for.
+
+    Strictly by default, as the JSON Schema `waits_schema` publishes them: `"yes"` is no `bool`,
+    `"1"` no `int`. A field whose type admits `None` (`str | None`) is optional and is None when
+    left out.
 
     Args:
         cls: The node class.
         values: A value for each waited-for field (`partial`: for some of them).
         partial: Whether fields may be left out.
+        strict: False for answers a person types (`no` for a `bool`), as `graphc run` asks them.
 
     Raises:
         ValueError: naming each field that is missing, unknown or of the wrong type.
     """
+    import json
+
     import pydantic
 
     types_ = waited_types(cls)
+    optional = optional_waits(cls)
     problems = [f"`{name}` is not a field `{cls.get_id()}` waits for" for name in values if name not in types_]
-    problems += [f"`{name}` is missing" for name in types_ if name not in values and not partial]
-    validated: dict[str, Any] = {}
+    problems += [
+        f"`{name}` is missing" for name in types_ if name not in values and name not in optional and not partial
+    ]
+    validated: dict[str, Any] = {} if partial else {name: None for name in optional if name not in values}
     for name, value in values.items():
         if name in types_:
             try:
-                validated[name] = pydantic.TypeAdapter(types_[name]).validate_python(value)
+                text = json.dumps(value)
+            except (TypeError, ValueError):  # not JSON-like (set from Python): validated as it is
+                text = None
+            try:
+                adapter = pydantic.TypeAdapter(types_[name])
+                validated[name] = (
+                    adapter.validate_json(text, strict=strict)
+                    if text is not None
+                    else adapter.validate_python(value, strict=strict)
+                )
             except pydantic.ValidationError as e:
                 details = "; ".join(_located(err["loc"], err["msg"]) for err in e.errors())
                 problems.append(f"`{name}`: {details}")

@@ -151,11 +151,17 @@ def test_a_node_that_raises_marks_the_run_error_with_type_message_and_spec_line(
 
 def test_cancel_and_the_commands_errors(tmp_path: Path) -> None:
     db = str(tmp_path / "runs.sqlite")
-    header = ["ID", "GRAPH", "STATUS", "NODE", "STARTED", "UPDATED", "VERSION"]
-    assert graphc("runs", "list", "--db", db).stdout.split() == header
+    no_database = graphc("runs", "list", "--db", db)  # a misspelt path is the usual cause: said, not an empty table
+    assert no_database.returncode == 2 and "there is no run database at" in no_database.stderr
+    no_folder = graphc("runs", "list", "--db", str(tmp_path / "missing" / "runs.sqlite"))
+    assert no_folder.returncode == 2 and "missing does not exist (a misspelt --db?)" in no_folder.stderr
+    empty = graphc("runs", "list", "--db", "")
+    assert empty.returncode == 2 and "--db: it is empty" in empty.stderr
+    unwritable = graphc("run", str(EXAMPLES / "review.graph"), "--durable", "--db", "/proc/runs.sqlite")
+    assert unwritable.returncode == 2 and "cannot create /proc/runs.sqlite: No such file" in unwritable.stderr
+    run_id = graphc("run", str(EXAMPLES / "review.graph"), "--durable", "--db", db).stdout.strip()
     missing = graphc("runs", "show", "nope", "--db", db)
     assert missing.returncode == 2 and "no run `nope`" in missing.stderr
-    run_id = graphc("run", str(EXAMPLES / "review.graph"), "--durable", "--db", db).stdout.strip()
     assert graphc("runs", "cancel", run_id, "--db", db).returncode == 0
     assert json.loads(graphc("runs", "list", "--db", db, "--format", "json").stdout)[0]["status"] == "cancelled"
     ended = graphc("runs", "resume", run_id, "--db", db, "--input", "{}")
