@@ -19,7 +19,9 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
 
 from dsl import ir
 from dsl.diagnostics import Diagnostic, DiagnosticError
@@ -32,7 +34,32 @@ from .diagram import DiagramGraph, diagram_of
 
 __all__ = ("serve",)
 
-server = LanguageServer("graphc", "0.1.0")
+_ANSWERED = object()
+"""What a request becomes once `_AnsweringProtocol` has answered it with an error."""
+REQUEST_FAILED = -32803
+"""LSP's code for a request that was understood but cannot be carried out (a rename to a taken name)."""
+
+
+class _AnsweringProtocol(LanguageServerProtocol):
+    """Answers every request: one whose params do not fit its method gets error -32602 (pygls only logs it)."""
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as error:
+            if not ("id" in data and "method" in data):
+                raise
+            reason = error.__cause__ or error
+            message = f"invalid params for `{data['method']}`: {str(reason).splitlines()[0] if str(reason) else ''}"
+            self._send_response(data["id"], error=types.ResponseError(code=-32602, message=message.rstrip(": ")))
+            return _ANSWERED
+
+    def handle_message(self, message: Any) -> None:
+        if message is not _ANSWERED:
+            super().handle_message(message)
+
+
+server = LanguageServer("graphc", "0.1.0", protocol_cls=_AnsweringProtocol)
 
 
 @dataclass
@@ -610,7 +637,7 @@ def _rename(ls: LanguageServer, params: types.RenameParams) -> types.WorkspaceEd
         return None
     new = params.new_name
     if not new.isidentifier() or keyword.iskeyword(new) or new.startswith("_") or new in RESERVED or new == "on":
-        raise ValueError(f"`{new}` is not a name a spec may use")
+        raise JsonRpcException(f"`{new}` is not a name a spec may use", REQUEST_FAILED)
     if symbol[0] == "node":
         taken = {n.name for n in spec.nodes} | set(BUILTINS)
     elif symbol[0] == "field":
@@ -619,13 +646,15 @@ def _rename(ls: LanguageServer, params: types.RenameParams) -> types.WorkspaceEd
         type_spec = spec.state if symbol[0] == "state" else spec.deps
         taken = {f.name for f in (type_spec.fields or [])} if type_spec is not None else set()
     if new in taken:
-        raise ValueError(f"`{new}` is already taken")
+        raise JsonRpcException(f"`{new}` is already taken", REQUEST_FAILED)
     spans = _occurrences(spec, symbol)
     lines = document.lines
     for span in spans:  # in YAML/TOML a name may sit in a quoted or escaped string: then leave it to the user
         written = lines[span.line - 1][span.column - 1 : span.end_column - 1] if span.line <= len(lines) else ""
         if span.line != span.end_line or written != symbol[-1]:
-            raise ValueError(f"`{symbol[-1]}` is written differently at line {span.line}: rename it by hand there")
+            raise JsonRpcException(
+                f"`{symbol[-1]}` is written differently at line {span.line}: rename it by hand there", REQUEST_FAILED
+            )
     edits = [types.TextEdit(range=_range(s), new_text=new) for s in spans]
     return types.WorkspaceEdit(changes={document.uri: edits})
 

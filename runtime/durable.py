@@ -208,7 +208,13 @@ class _Loaded:
     deps: Any
 
     def node(self, data: dict[str, Any]) -> BaseNode[Any, Any, Any]:
-        node: BaseNode[Any, Any, Any] = _adapter(self.graph.node_types[data["node"]]).validate_python(data["data"])
+        cls = self.graph.node_types.get(data["node"])
+        if cls is None:
+            raise ValueError(
+                f"the run is at node `{data['node']}`, which graph `{self.graph.name}` does not have: "
+                "the spec it runs is not the one it was started with"
+            )
+        node: BaseNode[Any, Any, Any] = _adapter(cls).validate_python(data["data"])
         return node
 
     def dump_node(self, node: BaseNode[Any, Any, Any]) -> dict[str, Any]:
@@ -261,7 +267,10 @@ def _load_stored(key: str) -> _Loaded:
     if not key.startswith(_SPEC_KEY) or engine is None or engine.load_spec is None:
         raise PortableWorkflowError(f"this process cannot run graph {key}", "GraphVersionError", data={"key": key})
     digest = key.removeprefix(_SPEC_KEY)
-    stored = _Store(engine.url).get(digest)
+    try:
+        stored = _Store(engine.url).get(digest)
+    except DurableError as e:
+        raise PortableWorkflowError(str(e), "SpecAltered", data={"key": key}) from None
     if stored is None:
         raise PortableWorkflowError(f"the spec {digest} is not in the database", "SpecMissing", data={"key": key})
     name, source = stored
@@ -418,8 +427,15 @@ class _Store:
         return digest
 
     def get(self, digest: str) -> tuple[str, str] | None:
+        """A stored spec's file name and source; DurableError if the row no longer matches its digest."""
         row = self._execute("SELECT name, source FROM graphc_specs WHERE digest = :d", {"d": digest}).fetchone()
-        return (row[0], row[1]) if row is not None else None
+        if row is None:
+            return None
+        if spec_digest(row[0], row[1]) != digest:
+            raise DurableError(
+                f"the stored spec {digest[:12]} was altered in the database: it no longer matches its digest"
+            )
+        return row[0], row[1]
 
     def claim(self, run_id: str, ordinal: int, kind: str, input: dict[str, Any] | None = None) -> bool:
         """Record `kind` (`answer` with its input, or `cancel`) for wait `ordinal`; False if it was taken already."""

@@ -190,9 +190,51 @@ async def test_rename_a_node_a_field_and_a_state_field(client: LanguageClient, t
 @pytest.mark.asyncio
 async def test_rename_refuses_a_taken_or_invalid_name(client: LanguageClient, tmp_path: Path) -> None:
     uri = await _open(client, tmp_path / "count.graph", RENAMES)
+    from pygls.exceptions import JsonRpcException
+
     for new in ("limit", "1bad", "state"):
-        with pytest.raises(Exception, match=r"already taken|not a name"):
+        with pytest.raises(JsonRpcException, match=r"already taken|not a name") as refused:
             await _rename(client, uri, 6, 12, new)  # on the field `step`
+        assert refused.value.code == -32803 and not refused.value.data  # RequestFailed, a message, no traceback
+
+
+def test_a_request_with_invalid_params_is_answered() -> None:
+    """Raw JSON-RPC over stdio (a typed client cannot even send such params): every request gets its answer."""
+    import json
+    import subprocess
+
+    def message(payload: dict[str, object]) -> bytes:
+        body = json.dumps(payload).encode()
+        return b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+    requests = [
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}}},
+        {"jsonrpc": "2.0", "method": "initialized", "params": {}},
+        {"jsonrpc": "2.0", "id": 2, "method": "textDocument/hover", "params": {"textDocument": {"uri": "file:///x"}}},
+        {"jsonrpc": "2.0", "id": 3, "method": "textDocument/rename", "params": {"position": "top"}},
+        {"jsonrpc": "2.0", "id": 4, "method": "shutdown"},
+        {"jsonrpc": "2.0", "method": "exit"},
+    ]
+    done = subprocess.run(
+        [sys.executable, "-m", "compiler.cli", "lsp"],
+        input=b"".join(map(message, requests)),
+        capture_output=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    answers = {}
+    out = done.stdout
+    while out:
+        header, _, rest = out.partition(b"\r\n\r\n")
+        length = int(header.split(b"Content-Length:")[1].split(b"\r\n")[0])
+        payload = json.loads(rest[:length])
+        out = rest[length:]
+        if "id" in payload:
+            answers[payload["id"]] = payload
+    assert set(answers) == {1, 2, 3, 4}, answers
+    for request_id, method in ((2, "textDocument/hover"), (3, "textDocument/rename")):
+        error = answers[request_id]["error"]
+        assert error["code"] == -32602 and f"invalid params for `{method}`" in error["message"], error
 
 
 async def _complete(client: LanguageClient, uri: str, line: int, character: int) -> list[str]:
