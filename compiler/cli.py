@@ -187,6 +187,13 @@ def _build_parser(command: str | None = None) -> argparse.ArgumentParser:
         worker.add_argument(
             "--queue-concurrency", type=int, metavar="N", help="runs in flight across all workers at most"
         )
+        worker.add_argument(
+            "--path",
+            action="append",
+            default=[],
+            metavar="DIR",
+            help="a folder of modules the specs import (repeatable); the current folder always is one",
+        )
         trust = worker.add_mutually_exclusive_group()
         trust.add_argument(
             "--allow-import",

@@ -142,6 +142,14 @@ def worker_command(args: argparse.Namespace) -> int:
     if args.concurrency < 1 or (args.queue_concurrency is not None and args.queue_concurrency < 1):
         print("graphc worker: error: --concurrency and --queue-concurrency must be 1 or more", file=sys.stderr)
         return EXIT_USAGE
+    # as Celery and RQ do: the modules beside the worker (and under --path) are importable by the specs it runs
+    for folder in reversed([os.getcwd(), *(os.path.abspath(p) for p in args.path)]):
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+
+    def report(line: str) -> None:
+        print(f"graphc worker {args.id}: {line}", file=sys.stderr, flush=True)
+
     try:
         worker = Worker(
             args.db,
@@ -149,6 +157,7 @@ def worker_command(args: argparse.Namespace) -> int:
             concurrency=args.concurrency,
             queue_concurrency=args.queue_concurrency,
             allowed_imports=None if args.trust_specs else args.allow_import,
+            report=report,
         )
         worker.start()
     except DurableError as e:

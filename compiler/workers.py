@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +120,7 @@ class Worker:
         concurrency: int | None = None,
         queue_concurrency: int | None = None,
         allowed_imports: Iterable[str] | None = (),
+        report: Callable[[str], None] | None = None,
     ) -> None:
         """Describe the worker; `start` makes it take runs.
 
@@ -131,6 +132,8 @@ class Worker:
             allowed_imports: The modules specs may import (default: none); a spec importing another fails
                 its run with E120, and every spec runs under `runtime.trust`. None: specs are trusted
                 (any import, no guard) — only where whoever can submit may run code on this machine.
+            report: Told, in a line naming the run, when a run's spec does not compile on this worker
+                (the run fails with the same message).
         """
         from runtime.durable import DurableRuns
 
@@ -139,6 +142,7 @@ class Worker:
         self.concurrency = concurrency
         self.queue_concurrency = queue_concurrency
         self.allowed_imports = allowed_imports
+        self.report = report
 
     def start(self) -> None:
         """Take runs (first those this executor id held when it died)."""
@@ -147,6 +151,7 @@ class Worker:
             executor_id=self.executor_id,
             concurrency=self.concurrency,
             queue_concurrency=self.queue_concurrency,
+            report=self.report,
         )
 
     def stop(self, grace_seconds: float = 30.0) -> list[str]:

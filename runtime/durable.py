@@ -278,6 +278,8 @@ def _load_stored(key: str) -> _Loaded:
         graph, deps = engine.load_spec(name, source)
     except Exception as e:  # the stored spec does not compile here (an import outside --allow-import, say)
         message = f"the spec does not compile here: {e}"
+        if engine.report is not None:
+            engine.report(f"run {DBOS.workflow_id}: {message}")
         raise PortableWorkflowError(message, type(e).__name__, data={"key": key}) from None
     loaded = _loaded[key] = _Loaded(graph, deps)
     return loaded
@@ -472,6 +474,8 @@ class _Engine:
     client: DBOSClient
     """For what a workflow must do without recording it as a step (parking)."""
     load_spec: SpecLoader | None = None
+    report: Callable[[str], None] | None = None
+    """Where a worker says what went wrong with a run that its operator must hear of (a spec that does not compile)."""
 
     def attributes(self, run_id: str) -> dict[str, Any]:
         """The run's graphc attributes, read outside any workflow's record."""
@@ -494,6 +498,7 @@ def _launch(
     worker_concurrency: int | None = None,
     global_concurrency: int | None = None,
     load_spec: SpecLoader | None = None,
+    report: Callable[[str], None] | None = None,
 ) -> _Engine:
     """DBOS configured for this database and version, launched once per process (relaunched on change).
 
@@ -539,7 +544,7 @@ def _launch(
         except Exception as e:
             DBOS.destroy(destroy_registry=False)
             raise DurableError(f"cannot open the run database {_shown(url)}: {_reason(e)}") from None
-        _engine = _Engine(url, version, executor_id, queue_name, client, load_spec)
+        _engine = _Engine(url, version, executor_id, queue_name, client, load_spec, report)
         return _engine
 
 
@@ -869,6 +874,7 @@ class DurableRuns:
         executor_id: str,
         concurrency: int | None = None,
         queue_concurrency: int | None = None,
+        report: Callable[[str], None] | None = None,
     ) -> None:
         """Make this process a worker: it takes submitted runs until `stop_serving` (at most `concurrency` at once).
 
@@ -880,6 +886,7 @@ class DurableRuns:
             executor_id: A stable id: restarted with the same one, the worker recovers its runs.
             concurrency: Runs in flight in this worker at most.
             queue_concurrency: Runs in flight across all workers at most.
+            report: Told (a line of text naming the run) when a run's spec does not compile here.
         """
         _launch(
             self.url,
@@ -888,6 +895,7 @@ class DurableRuns:
             worker_concurrency=concurrency,
             global_concurrency=queue_concurrency,
             load_spec=load_spec,
+            report=report,
         )
 
     def in_flight(self) -> builtins.list[str]:

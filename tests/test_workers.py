@@ -7,6 +7,7 @@ and `graphc runs recover` gives a dead one's runs to the others.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -42,13 +43,14 @@ class Workers:
         self.db, self.logs = db, logs
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
-    def start(self, executor_id: str, *extra: str) -> None:
+    def start(self, executor_id: str, *extra: str, cwd: Path = ROOT) -> None:
         if "--allow-import" not in extra:  # the default allow-list is empty; sleepy.graph sleeps with asyncio
             extra = (*extra, "--allow-import", "asyncio")
         with (self.logs / f"{executor_id}.log").open("ab") as log:  # the worker keeps its own descriptor
             self.processes[executor_id] = subprocess.Popen(
                 [sys.executable, "-m", "compiler.cli", "worker", "--db", self.db, "--id", executor_id, *extra],
-                cwd=ROOT,
+                cwd=cwd,
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
                 stdout=subprocess.DEVNULL,
                 stderr=log,
             )
@@ -214,6 +216,54 @@ def test_a_run_that_fails_is_marked_error_and_the_worker_goes_on(
         "ZeroDivisionError: integer division or modulo by zero (in failing.graph, line 8)",
     )
     assert (fine.status, fine.output) == ("success", 15)
+    log = (tmp_path / "strict.log").read_text()  # the operator hears of it, with the run and the diagnostic
+    assert "graphc worker strict: run imports-asyncio: the spec does not compile here: sleepy.graph:5:1" in log
+
+
+def test_a_worker_finds_the_modules_beside_it_and_under_path(
+    tmp_path: Path, workers: Callable[[str], Workers], opened: Callable[[str], DurableRuns]
+) -> None:
+    flows, tools = tmp_path / "flows", tmp_path / "tools"
+    flows.mkdir(), tools.mkdir()
+    (flows / "nearby.py").write_text("def double(n: int) -> int:\n    return 2 * n\n")
+    (tools / "faraway.py").write_text("def add_one(n: int) -> int:\n    return n + 1\n")
+    for name, module, function in (("near", "nearby", "double"), ("far", "faraway", "add_one")):
+        (flows / f"{name}.graph").write_text(
+            f"graph G -> int\nstart A\n\nfrom {module} import {function}\n\n"
+            f"node A(n: int = 20):\n    -> End({function}(n))\n"
+        )
+    db = str(tmp_path / "runs.sqlite")
+    submitting = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, (ROOT, tools)))}  # `submit` compiles it too
+    for name in ("near", "far"):
+        command = ["submit", str(flows / f"{name}.graph"), "--db", db, "--run-id", name]
+        done = subprocess.run(
+            [sys.executable, "-m", "compiler.cli", *command],
+            capture_output=True,
+            text=True,
+            env=submitting,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+    pool = workers(db)
+    pool.start("beside", "--allow-import", "nearby", "--allow-import", "faraway", "--path", str(tools), cwd=flows)
+    runs = opened(db)
+    wait_for(runs, all_ended({"near", "far"}), timeout=60)
+    assert [(runs.get(n).status, runs.get(n).output) for n in ("near", "far")] == [("success", 40), ("success", 21)]
+
+
+def test_a_spec_altered_in_the_database_fails_its_run_with_a_message(
+    tmp_path: Path, workers: Callable[[str], Workers], opened: Callable[[str], DurableRuns]
+) -> None:
+    import sqlite3
+
+    db = str(tmp_path / "runs.sqlite")
+    assert graphc("submit", str(COUNTER), "--db", db, "--run-id", "altered", "--arg", "last=5").returncode == 0
+    with sqlite3.connect(db) as connection:
+        connection.execute("UPDATE graphc_specs SET source = replace(source, 'last', 'final')")
+    workers(db).start("reader")
+    runs = opened(db)
+    [info] = wait_for(runs, all_ended({"altered"}), timeout=60)
+    assert info.status == "error" and "was altered in the database: it no longer matches its digest" in str(info.error)
 
 
 def test_sigterm_hands_back_what_cannot_finish_in_the_grace_time(
