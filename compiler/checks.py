@@ -371,7 +371,7 @@ class _Checker:
             return None
         return type_spec.class_name or f"{self.spec.name}{suffix}"
 
-    def fields(self, fields: list[ir.FieldSpec], owner: str) -> set[str]:
+    def fields(self, fields: list[ir.FieldSpec], owner: str, waited: frozenset[str] = frozenset()) -> set[str]:
         names: set[str] = set()
         seen_default: ir.FieldSpec | None = None
         for f in fields:
@@ -384,7 +384,7 @@ class _Checker:
             if f.default is not None:
                 seen_default = f
                 self.expr(f.default, NodeScope(), defined=set(), where="a default value")
-            elif seen_default is not None:
+            elif seen_default is not None and f.name not in waited:  # a waited-for field is set from outside
                 self.sink.error(
                     "E112",
                     f.span,
@@ -438,7 +438,8 @@ class _Checker:
 
     def node(self, node: ir.NodeSpec) -> None:
         self.current = node
-        scope = NodeScope(fields=self.fields(node.all_fields(), f"node `{node.name}`"))
+        waited = frozenset(f.name for f in node.waits)
+        scope = NodeScope(fields=self.fields(node.all_fields(), f"node `{node.name}`", waited))
         for waited in node.waits:
             if waited.default is not None:
                 self.sink.error(
@@ -833,14 +834,17 @@ class _Checker:
                             node.name_span,
                             f"node `{node.name}` is unreachable from the start node `{self.spec.start}`",
                         )
+        callers: dict[str, list[str]] = {}  # the edges reversed: who goes to each node
+        for name, targets in edges.items():
+            for target in targets:
+                callers.setdefault(target, []).append(name)
         ends = {"End", *open_ended}
-        changed = True
-        while changed:
-            changed = False
-            for name, targets in edges.items():
-                if name not in ends and targets & ends:
-                    ends.add(name)
-                    changed = True
+        todo = list(ends)
+        while todo:  # backwards from `End`: each node and edge once
+            for caller in callers.get(todo.pop(), ()):
+                if caller not in ends:
+                    ends.add(caller)
+                    todo.append(caller)
         for node in self.nodes.values():
             if node.name not in ends:
                 self.sink.warning(

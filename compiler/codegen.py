@@ -180,11 +180,7 @@ class _Generator:
             for name, declared in (("state", self.spec.state), ("deps", self.spec.deps))
             if declared is not None and declared.fields is not None
         )
-        self.uses_labels = any(
-            t.label is not None
-            for n in self.spec.nodes
-            for t in [*reachable_transitions(n.next), *(e.to for e in n.errors)]
-        )
+        self.uses_labels = any(t.label is not None for n in self.spec.nodes for t in run_transitions(n))
         self.state = checked.state_class or "None"
         self.deps = checked.deps_class or "None"
         self.output = self.types.type(self.spec.output) if self.spec.output is not None else "None"

@@ -286,3 +286,66 @@ specs = st.builds(
     st.none() | type_specs,
     st.lists(nodes, max_size=3, unique_by=lambda n: n.name),
 )
+
+
+# ---- specs that pass `check`: what a user writes, drawn as `.graph` text ---------------------------------------
+
+_VALUES = {
+    "int": st.integers(-5, 5).map(str),
+    "str": st.sampled_from(['"a"', '"b c"', '""']),
+    "bool": st.sampled_from(["True", "False"]),
+}
+
+
+@st.composite
+def checkable_specs(draw: st.DrawFn) -> str:
+    """A `.graph` spec built to pass `check`: typed fields, state, guards, labels, policies, error branches, waits.
+
+    Every value has its declared type, so a run can only end, stop at its step limit or stop at a wait.
+    """
+    count = draw(st.integers(1, 4))
+    nodes = [f"N{i}" for i in range(count)]
+    output = draw(st.sampled_from(["int", "str", None]))
+    fields = {node: draw(st.lists(st.sampled_from(["int", "str", "bool"]), max_size=2)) for node in nodes}
+    counted = draw(st.booleans())
+    lines = [f"graph G{' -> ' + output if output else ''}", "start N0", ""]
+    if counted:
+        lines += ["state:", "    count: int = 0", ""]
+
+    def target(depth_left: int) -> str:
+        goes = draw(st.sampled_from([*nodes, "End"]))
+        if goes == "End":
+            value = draw(_VALUES[output]) if output else "None"
+            text = f"End({value})"
+        else:
+            args = [draw(_VALUES[t]) for t in fields[goes]]
+            text = f"{goes}({', '.join(args)})"
+        label = draw(st.sampled_from(["", "", "", "", ' : "go"', ' : "other way"']))
+        return f"-> {text}{label}"
+
+    for node in nodes:
+        params = ", ".join(f"f{i}: {t} = {draw(_VALUES[t])}" for i, t in enumerate(fields[node]))
+        header = f"node {node}({params})" if params else f"node {node}"
+        if draw(st.integers(0, 4)) == 0:
+            header += " waits (ok: bool)"
+        policies = []
+        if draw(st.booleans()):
+            policies.append(f"retry {draw(st.integers(1, 3))}")
+        if draw(st.booleans()):
+            policies.append(f"timeout {draw(st.sampled_from(['1', '0.5', '20']))}")
+        if policies:
+            header += " " + ", ".join(policies)
+        lines.append(header + ":")
+        if draw(st.booleans()):
+            lines.append(
+                f"    on {draw(st.sampled_from(['ValueError', 'TimeoutError', '(KeyError, ValueError)']))} {target(0)}"
+            )
+        if counted:
+            lines.append("    state.count += 1")
+            lines.append(f"    if state.count > {draw(st.integers(3, 30))} {target(0)}")
+        for i, kind in enumerate(fields[node]):
+            if kind == "int" and draw(st.booleans()):
+                lines.append(f"    if f{i} > {draw(st.integers(-3, 3))} {target(0)}")
+        lines.append(f"    {target(0)}")
+        lines.append("")
+    return "\n".join(lines)
