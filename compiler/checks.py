@@ -438,8 +438,8 @@ class _Checker:
 
     def node(self, node: ir.NodeSpec) -> None:
         self.current = node
-        waited = frozenset(f.name for f in node.waits)
-        scope = NodeScope(fields=self.fields(node.all_fields(), f"node `{node.name}`", waited))
+        waited_names = frozenset(f.name for f in node.waits)
+        scope = NodeScope(fields=self.fields(node.all_fields(), f"node `{node.name}`", waited_names))
         for waited in node.waits:
             if waited.default is not None:
                 self.sink.error(

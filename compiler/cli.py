@@ -169,6 +169,9 @@ def _build_parser(command: str | None = None) -> argparse.ArgumentParser:
         submit.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE", help="as for `graphc run`")
         submit.add_argument("--state", metavar="JSON", help="initial state fields as a JSON object")
         submit.add_argument("--run-id", metavar="ID", help="the run's id (default: a new UUID)")
+        submit.add_argument(
+            "--max-steps", type=int, metavar="N", help="the run fails after N steps (default 10,000; 0: no limit)"
+        )
         submit.add_argument("--allow-import", action="append", metavar="MODULE", help="as for `graphc check`")
         _db_option(submit)
 

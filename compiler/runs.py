@@ -30,8 +30,15 @@ def run_durably(args: argparse.Namespace, graph: Any, start: Any, state: Any, de
     runs = _open(args.db)
     if runs is None:
         return EXIT_USAGE
+    from runtime.durable import DEFAULT_MAX_STEPS
+
     spec = os.path.abspath(args.spec)
-    return _finish(args, runs, lambda: runs.start(graph, start, state=state, deps=deps, run_id=args.run_id, spec=spec))
+    max_steps = DEFAULT_MAX_STEPS if args.max_steps is None else args.max_steps
+
+    def drive() -> RunInfo:
+        return runs.start(graph, start, state=state, deps=deps, run_id=args.run_id, spec=spec, max_steps=max_steps)
+
+    return _finish(args, runs, drive)
 
 
 def runs_command(args: argparse.Namespace, spec_graph: SpecGraph) -> int:
@@ -109,7 +116,7 @@ def submit_command(args: argparse.Namespace, graph: Any, start: Any, state: Any,
     runs = _open(args.db)
     if runs is None:
         return EXIT_USAGE
-    from runtime.durable import DurableError
+    from runtime.durable import DEFAULT_MAX_STEPS, DurableError
 
     try:
         run_id = runs.submit(
@@ -120,6 +127,7 @@ def submit_command(args: argparse.Namespace, graph: Any, start: Any, state: Any,
             state=state,
             run_id=args.run_id,
             spec=os.path.abspath(args.spec),
+            max_steps=DEFAULT_MAX_STEPS if args.max_steps is None else args.max_steps,
         )
     except DurableError as e:
         print(f"graphc submit: error: {e}", file=sys.stderr)

@@ -65,6 +65,7 @@ from .state import HistoryStep
 
 __all__ = (
     "DEFAULT_DB_FILE",
+    "DEFAULT_MAX_STEPS",
     "MAX_RUN_ID",
     "STATUSES",
     "DurableError",
@@ -85,6 +86,8 @@ RUNS_QUEUE = "graphc-runs"
 WAITING_QUEUE = "graphc-waiting"
 """Where a run waiting for input is parked: nobody dequeues from it."""
 
+DEFAULT_MAX_STEPS = 10_000
+"""A durable run fails after this many steps unless told otherwise (as `graphc run` stops a plain one)."""
 MAX_RUN_ID = 200
 """A run id's length at most (ids are printable and have no spaces: they are typed and listed)."""
 
@@ -286,8 +289,8 @@ def _load_stored(key: str) -> _Loaded:
 
 
 @DBOS.workflow(name=_WORKFLOW)
-def _run_workflow(key: str, start: dict[str, Any], state: Any) -> Any:
-    """A whole run; replayed from the recorded steps when resumed."""
+def _run_workflow(key: str, start: dict[str, Any], state: Any, max_steps: int | None = DEFAULT_MAX_STEPS) -> Any:
+    """A whole run; replayed from the recorded steps when resumed. It fails after `max_steps` nodes (None: never)."""
     run_id = DBOS.workflow_id
     assert run_id is not None
     outcome: tuple[str, int] = ("finished", 0)
@@ -295,9 +298,18 @@ def _run_workflow(key: str, start: dict[str, Any], state: Any) -> Any:
         loaded = _graph_for(key)
         node, current = loaded.node(start), loaded.state(state)
         waits = 0  # the waits passed so far: a replay passes the same ones again
+        steps = 0
         loop = asyncio.new_event_loop()  # one loop for the run's nodes, so deps bound to a loop keep working
         try:
             while True:
+                if max_steps and steps >= max_steps:
+                    raise PortableWorkflowError(
+                        f"stopped after {max_steps:,} steps without reaching `End` (next node: `{node.get_id()}`); "
+                        "raise the limit with --max-steps N, or 0 for none",
+                        "StepLimit",
+                        data={"node": node.get_id()},
+                    )
+                steps += 1
                 if node.waits_for and unset_waits(node):
                     waits += 1
                     supply_waits(node, _input_for(run_id, node, waits))
@@ -644,6 +656,7 @@ class DurableRuns:
         deps: Any = None,
         run_id: str | None = None,
         spec: str | None = None,
+        max_steps: int | None = DEFAULT_MAX_STEPS,
     ) -> RunInfo:
         """Start a run in this process and drive it until it ends, fails or waits for input.
 
@@ -654,6 +667,7 @@ class DurableRuns:
             deps: The dependencies; not stored (pass them again to `resume`).
             run_id: The run's id (default: a new UUID); an existing id is refused.
             spec: The spec file it comes from, recorded so `graphc runs resume` can load it again.
+            max_steps: The run fails (status `error`, the message saying so) after this many nodes; None: no limit.
         """
         version = graph_version(graph)
         loaded = _loaded[version] = _Loaded(graph, deps)
@@ -663,7 +677,9 @@ class DurableRuns:
         signal = _signals[run_id] = queue.Queue()
         attributes = {"graphc_graph": graph.name or "graph", "graphc_spec": spec or ""}
         with SetWorkflowID(run_id), SetWorkflowAttributes(attributes):
-            DBOS.start_workflow(_run_workflow, engine.version, loaded.dump_node(node), loaded.dump_state(state))
+            DBOS.start_workflow(
+                _run_workflow, engine.version, loaded.dump_node(node), loaded.dump_state(state), max_steps or None
+            )
         return self._outcome(run_id, signal, answered=0)
 
     def resume(
@@ -829,6 +845,7 @@ class DurableRuns:
         state: Any = None,
         run_id: str | None = None,
         spec: str | None = None,
+        max_steps: int | None = DEFAULT_MAX_STEPS,
     ) -> str:
         """Queue a run of a spec for workers; returns the run id.
 
@@ -844,6 +861,7 @@ class DurableRuns:
             state: The initial state; default: a fresh one.
             run_id: The run's id (default: a new UUID); an existing id is refused.
             spec: The spec file's path, shown by `runs list` / `show`.
+            max_steps: As for `start`.
         """
         node, state = self._start_of(graph, start_node, state)
         codec = _Loaded(graph, None)
@@ -864,7 +882,7 @@ class DurableRuns:
             "app_version": worker_version(),
             "attributes": attributes,
         }
-        client.enqueue(options, _SPEC_KEY + digest, codec.dump_node(node), codec.dump_state(state))
+        client.enqueue(options, _SPEC_KEY + digest, codec.dump_node(node), codec.dump_state(state), max_steps or None)
         return run_id
 
     def serve(

@@ -218,3 +218,22 @@ def test_a_database_left_half_made_by_a_killed_process_holds_no_runs(tmp_path: P
     assert (listed.returncode, json.loads(listed.stdout)) == (0, [])
     missing = graphc("runs", "resume", "r1", "--db", str(db))
     assert missing.returncode == 2 and "no run `r1`" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_a_durable_run_keeps_the_step_limit(tmp_path: Path) -> None:
+    import inspect
+
+    from runtime.durable import DEFAULT_MAX_STEPS, DurableRuns
+
+    db = str(tmp_path / "runs.sqlite")
+    counter = str(ROOT / "tests" / "data" / "durable" / "counter.graph")
+    stopped = graphc("run", counter, "--durable", "--db", db, "--max-steps", "50", "--arg", "last=100000")
+    assert stopped.returncode == 1, stopped.stderr
+    run_id = stopped.stdout.splitlines()[0]
+    assert f"run {run_id} error: stopped after 50 steps without reaching `End` (next node: `Tick`)" in stopped.stderr
+    shown = json.loads(graphc("runs", "show", run_id, "--db", db, "--format", "json").stdout)
+    assert (shown["status"], shown["steps"]) == ("error", 50)  # recorded as an error, not left running
+    unlimited = graphc("run", counter, "--durable", "--db", db, "--max-steps", "0", "--arg", "last=60")
+    assert unlimited.returncode == 0 and json.loads(unlimited.stdout.splitlines()[1])["output"] == sum(range(61))
+    for api in (DurableRuns.start, DurableRuns.submit):  # the same default as a plain `graphc run`
+        assert inspect.signature(api).parameters["max_steps"].default == DEFAULT_MAX_STEPS == 10_000

@@ -200,13 +200,16 @@ def test_a_run_that_fails_is_marked_error_and_the_worker_goes_on(
         graphc("submit", str(SLEEPY), "--db", db, "--run-id", "imports-asyncio"),  # outside --allow-import
         graphc("submit", str(FAILING), "--db", db, "--run-id", "raises"),
         graphc("submit", str(COUNTER), "--db", db, "--run-id", "fine", "--arg", "last=5"),
+        graphc("submit", str(COUNTER), "--db", db, "--run-id", "loops", "--arg", "last=99999", "--max-steps", "30"),
     ]
     assert all(done.returncode == 0 for done in submitted), [done.stderr for done in submitted]
     pool = workers(db)
     pool.start("strict", "--allow-import", "math")
     runs = opened(db)
-    wait_for(runs, all_ended({"imports-asyncio", "raises", "fine"}), timeout=60)
+    wait_for(runs, all_ended({"imports-asyncio", "raises", "fine", "loops"}), timeout=60)
     refused, raised, fine = runs.get("imports-asyncio"), runs.get("raises"), runs.get("fine")
+    loops = runs.get("loops")
+    assert (loops.status, loops.steps) == ("error", 30) and "stopped after 30 steps" in str(loops.error)
     assert (refused.status, refused.error) == (
         "error",
         "the spec does not compile here: sleepy.graph:5:1: error[E120]: import from `asyncio` is not allowed",
