@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dsl import ir
 from dsl.diagnostics import Diagnostic, Diagnostics, closest, did_you_mean
 from dsl.record import Record, field, record
-from dsl.unparse import ExprWriter
+from dsl.unparse import ExprWriter, seconds_text
 from runtime.trust import INTROSPECTION_ATTRIBUTES
 
 from .imports import ModuleInfo, find_module, import_origin, is_exception_class, module_candidates, search_path_for
@@ -470,6 +470,16 @@ class _Checker:
                 self.exception_class(name, node.retry.span)
         if node.timeout is not None and node.timeout.seconds <= 0:
             self.sink.error("E114", node.timeout.span, "`timeout` must be a positive number of seconds")
+        elif node.timeout is not None:
+            for call in self._unawaited_calls(node):
+                self.sink.warning(
+                    "W405",
+                    call.span,
+                    f"`timeout {seconds_text(node.timeout.seconds)}` cannot interrupt this call: it is not awaited, "
+                    "so it runs to its end however long it takes",
+                    "a blocking call (`requests`, a database driver, `time.sleep`) holds the node past its timeout: "
+                    "await an async function instead, or run the blocking one with `asyncio.to_thread`",
+                )
         caught: list[tuple[str, ir.ErrorBranch]] = []
         for error in node.errors:
             classes = [self.exception_class(name, error.exceptions_span) for name in error.exceptions]
@@ -496,6 +506,28 @@ class _Checker:
                 if clash:
                     self.sink.error("E107", error.span, f"`{error.name}` would hide {clash}", "choose another name")
             self.transition(error.to, scope, bound, bound)
+
+    def _unawaited_calls(self, node: ir.NodeSpec) -> Iterator[ir.Call]:
+        """Calls of imported code (or of `deps`) in a node that no `await` covers: a timeout cannot stop those."""
+        statements = [*node.do, *(s for b in walk_branches(node.next) for s in b.do)]
+        expressions: list[ir.Expr] = [b.condition for b in walk_branches(node.next) if b.condition is not None]
+        for transition in [*(b.to for b in walk_branches(node.next) if b.to), *(e.to for e in node.errors)]:
+            expressions += [*transition.args, *(k.value for k in transition.keywords)]
+        for statement in statements:
+            if statement.awaited and isinstance(statement.value, ir.Call):  # the awaited call itself may block: no
+                call = statement.value
+                expressions += [call.func, *call.args, *(k.value for k in call.keywords)]
+            else:
+                expressions.append(statement.value)
+        for expression in expressions:
+            for found in walk_expression(expression):
+                if isinstance(found, ir.Call) and self._imported_code(found.func):
+                    yield found
+
+    def _imported_code(self, callee: ir.Expr) -> bool:
+        while isinstance(callee, ir.Attribute):
+            callee = callee.value
+        return isinstance(callee, ir.Name) and (callee.id in self.imports or callee.id == "deps")
 
     def exception_class(self, name: str, span: ir.Span) -> _ExceptionClass | None:
         """E130 unless `name` is an exception class: a builtin one, or an imported name (checked where it can be)."""

@@ -440,6 +440,7 @@ CODE_MEANINGS = {
     "W402": "a node from which no path reaches `End`",
     "W403": "an import never used",
     "W404": "no `start` node",
+    "W405": "a call a node's `timeout` cannot interrupt (not awaited)",
     "W410": "a branch earlier branches always take first (the prover)",
     "W411": "a condition that never holds (the prover)",
     "W412": "a condition that always holds where it is reached (the prover)",
