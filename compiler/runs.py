@@ -158,6 +158,10 @@ def worker_command(args: argparse.Namespace) -> int:
     def report(line: str) -> None:
         print(f"graphc worker {args.id}: {line}", file=sys.stderr, flush=True)
 
+    def lost(line: str) -> None:  # two workers must never run under one id: this one leaves at once
+        report(f"{line}; stopping")
+        os._exit(EXIT_FAILED)
+
     try:
         worker = Worker(
             args.db,
@@ -166,6 +170,7 @@ def worker_command(args: argparse.Namespace) -> int:
             queue_concurrency=args.queue_concurrency,
             allowed_imports=None if args.trust_specs else args.allow_import,
             report=report,
+            on_lost=lost,
         )
         worker.start()
     except DurableError as e:

@@ -121,6 +121,7 @@ class Worker:
         queue_concurrency: int | None = None,
         allowed_imports: Iterable[str] | None = (),
         report: Callable[[str], None] | None = None,
+        on_lost: Callable[[str], None] | None = None,
     ) -> None:
         """Describe the worker; `start` makes it take runs.
 
@@ -134,6 +135,7 @@ class Worker:
                 (any import, no guard) — only where whoever can submit may run code on this machine.
             report: Told, in a line naming the run, when a run's spec does not compile on this worker
                 (the run fails with the same message).
+            on_lost: Told if another worker took this one's id over while it stalled.
         """
         from runtime.durable import DurableRuns
 
@@ -143,6 +145,7 @@ class Worker:
         self.queue_concurrency = queue_concurrency
         self.allowed_imports = allowed_imports
         self.report = report
+        self.on_lost = on_lost
 
     def start(self) -> None:
         """Take runs (first those this executor id held when it died)."""
@@ -152,6 +155,7 @@ class Worker:
             concurrency=self.concurrency,
             queue_concurrency=self.queue_concurrency,
             report=self.report,
+            on_lost=self.on_lost,
         )
 
     def stop(self, grace_seconds: float = 30.0) -> list[str]:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import hashlib
 import inspect
 import json
@@ -249,6 +250,34 @@ _signals: dict[str, queue.Queue[tuple[str, int]]] = {}
 """Per run started or resumed from this process: where its workflow says it parked at a wait or finished."""
 
 
+class _Heartbeat:
+    """Renews a worker's lease in a thread of its own until stopped; says so if another worker took the id over."""
+
+    def __init__(self, store: _Store, executor_id: str, token: str, on_lost: Callable[[str], None] | None) -> None:
+        self.store, self.executor_id, self.token, self.on_lost = store, executor_id, token, on_lost
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name=f"graphc-lease-{executor_id}", daemon=True)
+        self.thread.start()
+
+    def _beat(self) -> None:
+        while not self.stopped.wait(LEASE_SECONDS / 5):
+            try:
+                held = self.store.renew(self.executor_id, self.token)
+            except Exception:  # the database is away for a moment: the lease lasts longer than a beat
+                continue
+            if not held:
+                if self.on_lost is not None:
+                    self.on_lost(f"another worker took over the id `{self.executor_id}` (this one stalled)")
+                return
+
+    def stop(self) -> None:
+        """Stop renewing and give the id up."""
+        self.stopped.set()
+        self.thread.join(timeout=5)
+        with contextlib.suppress(Exception):  # the database is away: the lease then expires by itself
+            self.store.release(self.executor_id, self.token)
+
+
 class _Parked(BaseException):
     """Leaves a run's workflow without an outcome (DBOS records none): the run waits on `WAITING_QUEUE`."""
 
@@ -266,8 +295,8 @@ def _graph_for(key: str) -> _Loaded:
 
 
 def _load_stored(key: str) -> _Loaded:
-    engine = _engine
-    if not key.startswith(_SPEC_KEY) or engine is None or engine.load_spec is None:
+    engine = _current_engine()
+    if not key.startswith(_SPEC_KEY) or engine.load_spec is None:
         raise PortableWorkflowError(f"this process cannot run graph {key}", "GraphVersionError", data={"key": key})
     digest = key.removeprefix(_SPEC_KEY)
     try:
@@ -335,8 +364,7 @@ def _input_for(run_id: str, node: BaseNode[Any, Any, Any], ordinal: int) -> dict
     outside the workflow's record (no step is recorded).
     """
     DBOS.set_event(_WAIT_EVENT, {"node": node.get_id(), "schema": waits_schema(type(node)), "ordinal": ordinal})
-    engine = _engine
-    assert engine is not None
+    engine = _current_engine()
     store = _Store(engine.url)
     answer = store.answer(run_id, ordinal)
     if answer is None:
@@ -406,6 +434,8 @@ class _Store:
         "(digest VARCHAR(64) PRIMARY KEY, name TEXT NOT NULL, source TEXT NOT NULL)",
         "CREATE TABLE IF NOT EXISTS graphc_answers (run_id VARCHAR(255) NOT NULL, ordinal INTEGER NOT NULL, "
         "kind VARCHAR(16) NOT NULL, input TEXT, PRIMARY KEY (run_id, ordinal))",
+        "CREATE TABLE IF NOT EXISTS graphc_workers (executor_id VARCHAR(255) PRIMARY KEY, host VARCHAR(255) NOT NULL, "
+        "pid INTEGER NOT NULL, token VARCHAR(64) NOT NULL, heartbeat DOUBLE PRECISION NOT NULL)",
     )
 
     def __init__(self, url: str) -> None:
@@ -414,8 +444,11 @@ class _Store:
         with self._lock:
             engine = self._engines.get(url)
             if engine is None:
-                driver_url = url.replace("postgresql://", "postgresql+psycopg://", 1)
-                engine = sqlalchemy.create_engine(driver_url, pool_pre_ping=True)
+                if url.startswith("sqlite:"):
+                    engine = _sqlite_engine(url)  # as DBOS's: writers wait for each other rather than fail
+                else:
+                    driver_url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+                    engine = sqlalchemy.create_engine(driver_url, pool_pre_ping=True)
                 for attempt in range(3):  # two processes creating the tables at once: one of them retries
                     try:
                         with engine.begin() as connection:
@@ -471,6 +504,74 @@ class _Store:
     def cancelled(self, run_id: str) -> bool:
         """Whether the run was cancelled (a `cancel` row for wait 0)."""
         return self.answer(run_id, 0) is not None
+
+    # -- worker leases: one live worker per executor id
+
+    def lease(self, executor_id: str, token: str) -> None:
+        """Hold `executor_id` for this process, or DurableError if a live worker holds it.
+
+        The holder is live while its heartbeat is fresh and, on this host, its process exists:
+        a worker killed and restarted here at once takes its id back without waiting.
+        """
+        host, pid, now = socket.gethostname(), os.getpid(), time.time()
+        row = {"e": executor_id, "h": host, "p": pid, "t": token, "b": now}
+        taken = self._execute(
+            "INSERT INTO graphc_workers (executor_id, host, pid, token, heartbeat) VALUES (:e, :h, :p, :t, :b) "
+            "ON CONFLICT DO NOTHING",
+            row,
+        )
+        if taken.rowcount == 1:
+            return
+        held = self._execute(
+            "SELECT host, pid, token, heartbeat FROM graphc_workers WHERE executor_id = :e", {"e": executor_id}
+        ).fetchone()
+        if held is not None and _holder_alive(held[0], held[1], now - held[3]):
+            raise DurableError(
+                f"a worker with id `{executor_id}` is already running (process {held[1]} on {held[0]}, "
+                f"seen {max(0.0, now - held[3]):.0f} s ago): give this one another --id, or stop that one first"
+            )
+        stale = {**row, "old": held[2] if held is not None else ""}
+        moved = self._execute(
+            "UPDATE graphc_workers SET host = :h, pid = :p, token = :t, heartbeat = :b "
+            "WHERE executor_id = :e AND token = :old",
+            stale,
+        )
+        if moved.rowcount != 1:  # another new worker took it over first
+            raise DurableError(
+                f"another worker with id `{executor_id}` started at the same moment; give this one another --id"
+            )
+
+    def renew(self, executor_id: str, token: str) -> bool:
+        """Refresh this process's lease; False if another worker has taken the id over."""
+        renewed = self._execute(
+            "UPDATE graphc_workers SET heartbeat = :b WHERE executor_id = :e AND token = :t",
+            {"b": time.time(), "e": executor_id, "t": token},
+        )
+        return bool(renewed.rowcount == 1)
+
+    def release(self, executor_id: str, token: str) -> None:
+        """Give the id up (a clean stop)."""
+        self._execute(
+            "DELETE FROM graphc_workers WHERE executor_id = :e AND token = :t", {"e": executor_id, "t": token}
+        )
+
+
+LEASE_SECONDS = 15.0
+"""A worker's heartbeat older than this means it is gone (it renews every `LEASE_SECONDS / 5`)."""
+
+
+def _holder_alive(host: str, pid: int, silent_for: float) -> bool:
+    if silent_for > LEASE_SECONDS:
+        return False
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
 
 
 # ---- the engine: one DBOS per process -----------------------------------------------------------
@@ -545,7 +646,7 @@ def _launch(
         )
         try:
             DBOS.listen_queues([queue_name])
-            DBOS.launch()
+            DBOS.launch()  # a worker's launch recovers its id's runs on DBOS's threads: they wait for `_engine`
             DBOS.register_queue(
                 queue_name,
                 polling_interval_sec=0.05 if not worker else 0.1,
@@ -558,6 +659,15 @@ def _launch(
             raise DurableError(f"cannot open the run database {_shown(url)}: {_reason(e)}") from None
         _engine = _Engine(url, version, executor_id, queue_name, client, load_spec, report)
         return _engine
+
+
+def _current_engine() -> _Engine:
+    """The engine, for a workflow on DBOS's threads: one recovered during `_launch` waits until it is set."""
+    with _engine_lock:  # `_launch` holds it from before DBOS launches until the engine is set
+        engine = _engine
+    if engine is None:
+        raise PortableWorkflowError("DBOS was stopped in this process", "EngineStopped")
+    return engine
 
 
 def _stop_engine() -> _Engine | None:
@@ -644,6 +754,7 @@ class DurableRuns:
         """
         self.url = database_url(db)
         self._client: DBOSClient | None = None
+        self._heartbeat: _Heartbeat | None = None
 
     # -- running here
 
@@ -893,6 +1004,7 @@ class DurableRuns:
         concurrency: int | None = None,
         queue_concurrency: int | None = None,
         report: Callable[[str], None] | None = None,
+        on_lost: Callable[[str], None] | None = None,
     ) -> None:
         """Make this process a worker: it takes submitted runs until `stop_serving` (at most `concurrency` at once).
 
@@ -905,7 +1017,17 @@ class DurableRuns:
             concurrency: Runs in flight in this worker at most.
             queue_concurrency: Runs in flight across all workers at most.
             report: Told (a line of text naming the run) when a run's spec does not compile here.
+            on_lost: Told if another worker takes this one's id over (this one stalled past its lease).
+
+        Raises:
+            DurableError: another live worker holds `executor_id` (a lease in the database), or the
+                database cannot be opened.
         """
+        if (problem := _sqlite_file_problem(self.url, create=True)) is not None:
+            raise DurableError(f"cannot open the run database: {problem}")
+        store, token = _Store(self.url), uuid.uuid4().hex
+        store.lease(executor_id, token)
+        self._heartbeat = _Heartbeat(store, executor_id, token, on_lost)
         _launch(
             self.url,
             worker_version(),
@@ -941,6 +1063,9 @@ class DurableRuns:
         for run_id in handed:  # back on the queue; this worker's executions are fenced off by DBOS
             engine.client.resume_workflow(run_id, queue_name=RUNS_QUEUE)
         engine.client.destroy()
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
+            self._heartbeat = None
         return handed
 
     def recover(self, executor_id: str) -> builtins.list[str]:

@@ -42,11 +42,13 @@ class Workers:
     def __init__(self, db: str, logs: Path) -> None:
         self.db, self.logs = db, logs
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.log_start: dict[str, int] = {}  # where each worker's log begins: a restarted one appends to it
 
     def start(self, executor_id: str, *extra: str, cwd: Path = ROOT) -> None:
         if "--allow-import" not in extra:  # the default allow-list is empty; sleepy.graph sleeps with asyncio
             extra = (*extra, "--allow-import", "asyncio")
         with (self.logs / f"{executor_id}.log").open("ab") as log:  # the worker keeps its own descriptor
+            self.log_start[executor_id] = log.tell()
             self.processes[executor_id] = subprocess.Popen(
                 [sys.executable, "-m", "compiler.cli", "worker", "--db", self.db, "--id", executor_id, *extra],
                 cwd=cwd,
@@ -54,6 +56,17 @@ class Workers:
                 stdout=subprocess.DEVNULL,
                 stderr=log,
             )
+
+    def wait_until_taking(self, executor_id: str, timeout: float = 60) -> None:
+        """Until the worker says it takes runs (it has its lease and DBOS has launched)."""
+        log = self.logs / f"{executor_id}.log"
+        deadline = time.monotonic() + timeout
+        while f"graphc worker {executor_id}: taking runs" not in (
+            text := log.read_text()[self.log_start[executor_id] :]
+        ):
+            assert self.processes[executor_id].poll() is None, text
+            assert time.monotonic() < deadline, f"{executor_id} did not start: {text}"
+            time.sleep(0.05)
 
     def kill(self, executor_id: str, sig: int = signal.SIGKILL) -> int:
         process = self.processes.pop(executor_id)
@@ -150,7 +163,7 @@ def test_killed_workers_lose_nothing(
     wait_for(runs, lambda found: sum(r.steps >= 2 for r in found if r.id in lost) >= 2, timeout=60)
     pool.kill("doomed")
     pool.start("w2", "--concurrency", "8")
-    time.sleep(2)
+    pool.wait_until_taking("w2")
     assert all(runs.get(run_id).status != "success" for run_id in lost if runs.get(run_id).executor == "doomed")
     recovered = graphc("runs", "recover", "--executor", "doomed", "--db", postgres_db)
     assert recovered.returncode == 0, recovered.stderr
@@ -221,6 +234,23 @@ def test_a_run_that_fails_is_marked_error_and_the_worker_goes_on(
     assert (fine.status, fine.output) == ("success", 15)
     log = (tmp_path / "strict.log").read_text()  # the operator hears of it, with the run and the diagnostic
     assert "graphc worker strict: run imports-asyncio: the spec does not compile here: sleepy.graph:5:1" in log
+
+
+def test_a_second_live_worker_with_a_held_id_is_refused(tmp_path: Path, workers: Callable[[str], Workers]) -> None:
+    db = str(tmp_path / "runs.sqlite")
+    pool = workers(db)
+    pool.start("twin")
+    pool.wait_until_taking("twin")
+    second = graphc("worker", "--db", db, "--id", "twin")
+    assert second.returncode == 2
+    assert "a worker with id `twin` is already running (process" in second.stderr
+    assert "give this one another --id, or stop that one first" in second.stderr
+    pool.kill("twin")  # killed: restarted here at once, it takes its id back (its process is gone)
+    pool.start("twin")
+    pool.wait_until_taking("twin")
+    assert pool.kill("twin", signal.SIGTERM) == 0  # a clean stop gives the id up
+    pool.start("twin")
+    pool.wait_until_taking("twin")
 
 
 def test_a_worker_finds_the_modules_beside_it_and_under_path(
