@@ -202,7 +202,7 @@ def _open(db: str | None) -> DurableRuns | None:
         print(f"graphc: error: durable runs need DBOS ({e}): pip install 'graphc[durable]'", file=sys.stderr)
         return None
     try:
-        return DurableRuns(db)
+        return DurableRuns(db, report=lambda line: print(f"graphc: {line}", file=sys.stderr, flush=True))
     except DurableError as e:
         print(f"graphc: error: --db: {e}", file=sys.stderr)
         return None
@@ -212,11 +212,16 @@ def _finish(args: argparse.Namespace, runs: DurableRuns, drive: Callable[[], Run
     """Drive the run and report how it stopped (a waiting run's thread here returns at exit)."""
     import contextlib
 
-    from runtime.durable import DurableError
+    from runtime.durable import DatabaseUnavailable, DurableError
 
     try:
         with contextlib.redirect_stdout(sys.stderr):  # what nodes print never mixes with the run id and result
             info = drive()
+    except DatabaseUnavailable as e:  # DBOS's threads wait on the database for ever: leave without them
+        if e.run_id is not None:
+            print(e.run_id, flush=True)  # as ever, stdout's first line is the run id
+        print(f"graphc {args.command}: error: {e}", file=sys.stderr, flush=True)
+        os._exit(EXIT_FAILED)
     except DurableError as e:
         print(f"graphc {args.command}: error: {e}", file=sys.stderr)
         return EXIT_USAGE

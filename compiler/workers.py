@@ -139,12 +139,11 @@ class Worker:
         """
         from runtime.durable import DurableRuns
 
-        self.runs = DurableRuns(db)
+        self.runs = DurableRuns(db, report=report)
         self.executor_id = executor_id
         self.concurrency = concurrency
         self.queue_concurrency = queue_concurrency
         self.allowed_imports = allowed_imports
-        self.report = report
         self.on_lost = on_lost
 
     def start(self) -> None:
@@ -154,7 +153,6 @@ class Worker:
             executor_id=self.executor_id,
             concurrency=self.concurrency,
             queue_concurrency=self.queue_concurrency,
-            report=self.report,
             on_lost=self.on_lost,
         )
 

@@ -68,7 +68,9 @@ __all__ = (
     "DEFAULT_DB_FILE",
     "DEFAULT_MAX_STEPS",
     "MAX_RUN_ID",
+    "OUTAGE_SECONDS",
     "STATUSES",
+    "DatabaseUnavailable",
     "DurableError",
     "DurableRuns",
     "RunInfo",
@@ -96,7 +98,28 @@ SpecLoader = Callable[[str, str], tuple[Graph[Any, Any, Any], Any]]
 """Compiles a stored spec (file name, source) into its graph and the deps its runs get; raises if it cannot."""
 
 _LOG_LEVEL = os.environ.get("GRAPHC_DBOS_LOG_LEVEL", "CRITICAL")
-logging.getLogger("dbos").setLevel(_LOG_LEVEL)  # graphc reports what goes wrong itself, once and briefly
+"""What of DBOS's own log reaches the console: graphc reports what goes wrong itself, once and briefly."""
+
+
+class _DatabaseAway(logging.Handler):
+    """Passes DBOS's "database connection failed, retrying" warnings to the engine's `report`, one each 10 s."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.said = 0.0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        engine = _engine
+        message = record.getMessage()
+        if engine is None or engine.report is None or not message.startswith("Database connection failed"):
+            return
+        if time.monotonic() - self.said >= 10:
+            self.said = time.monotonic()
+            reason = message.removeprefix("Database connection failed: ").split("\n")[0]
+            engine.report(f"the run database {_shown(engine.url)} cannot be reached ({reason}); DBOS retries")
+
+
+logging.getLogger("dbos").addHandler(_DatabaseAway())
 _WORKFLOW = "graphc.run"
 _NODE_STEP = "graphc.node"
 _WAIT_EVENT = "graphc.waiting"
@@ -116,6 +139,29 @@ _ENDED = ("success", "error", "cancelled")
 
 class DurableError(Exception):
     """A durable-run request that cannot be carried out; the message says why and what to do."""
+
+
+class DatabaseUnavailable(DurableError):
+    """The run database cannot be reached (a server down, a network cut); nothing was changed by the request."""
+
+    run_id: str | None = None
+    """The run that was left as recorded, when one was under way."""
+
+
+OUTAGE_SECONDS = float(os.environ.get("GRAPHC_DB_OUTAGE_SECONDS", "60"))
+"""How long a run driven from this process waits for its database to come back before it gives up (left resumable)."""
+
+
+@contextlib.contextmanager
+def _reachable(url: str) -> Any:
+    """Database look-ups whose connection errors become `DatabaseUnavailable`, with the reason in words."""
+    import sqlalchemy
+
+    try:
+        yield
+    except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError) as e:
+        reason = str(getattr(e, "orig", None) or e).strip().splitlines()[0]  # the driver's first line says it
+        raise DatabaseUnavailable(f"the run database {_shown(url)} cannot be reached ({reason})") from None
 
 
 @dataclass
@@ -448,7 +494,9 @@ class _Store:
                     engine = _sqlite_engine(url)  # as DBOS's: writers wait for each other rather than fail
                 else:
                     driver_url = url.replace("postgresql://", "postgresql+psycopg://", 1)
-                    engine = sqlalchemy.create_engine(driver_url, pool_pre_ping=True)
+                    engine = sqlalchemy.create_engine(
+                        driver_url, pool_pre_ping=True, connect_args={"connect_timeout": 10}
+                    )
                 for attempt in range(3):  # two processes creating the tables at once: one of them retries
                     try:
                         with engine.begin() as connection:
@@ -640,7 +688,8 @@ def _launch(
                 "application_version": version,
                 "executor_id": executor_id,
                 "serializer": _SERIALIZER,
-                "log_level": _LOG_LEVEL,
+                "log_level": "WARNING",  # for `_DatabaseAway`; the console gets `_LOG_LEVEL`
+                "console_log_level": _LOG_LEVEL,
                 "notification_listener_polling_interval_sec": 0.05,
             }
         )
@@ -746,13 +795,16 @@ class DurableRuns:
         history = runs.history(info.id, graph)
     """
 
-    def __init__(self, db: str | None = None) -> None:
+    def __init__(self, db: str | None = None, *, report: Callable[[str], None] | None = None) -> None:
         """Open the runs of `db`: a URL (`sqlite:///...`, `postgresql://...`) or a SQLite file path.
 
         Args:
             db: Where the runs are kept; default `$GRAPHC_DB`, else `graphc-runs.sqlite` here.
+            report: Told, a line at a time, what its operator must hear of: the database away and back,
+                a submitted spec that does not compile on this worker.
         """
         self.url = database_url(db)
+        self.report = report
         self._client: DBOSClient | None = None
         self._heartbeat: _Heartbeat | None = None
 
@@ -918,13 +970,38 @@ class DurableRuns:
         return run_id
 
     def _outcome(self, run_id: str, signal: queue.Queue[tuple[str, int]], *, answered: int) -> RunInfo:
-        """Wait until the run's workflow here parks (at a wait beyond `answered`) or finishes."""
+        """Wait until the run's workflow here parks (at a wait beyond `answered`) or finishes.
+
+        While the database is away the run waits for it (DBOS retries its writes), and this says
+        so through `report`; after `OUTAGE_SECONDS` it gives up with `DatabaseUnavailable`, the
+        run left as recorded, to be resumed once the database is back.
+        """
+        outage: float | None = None  # since when the database has been away
+        said = 0.0
         try:
             while True:
                 try:
                     kind, ordinal = signal.get(timeout=0.5)
                 except queue.Empty:
-                    status = self._status(run_id)
+                    try:
+                        status = self._status(run_id)
+                    except DatabaseUnavailable as e:
+                        now = time.monotonic()
+                        outage = outage or now
+                        if now - outage > OUTAGE_SECONDS:
+                            gave_up = DatabaseUnavailable(
+                                f"{e}; gave up after {OUTAGE_SECONDS:g} s. Run `{run_id}` is left as recorded: "
+                                f"`graphc runs resume {run_id}` continues it once the database is back"
+                            )
+                            gave_up.run_id = run_id
+                            raise gave_up from None
+                        if now - said >= 10:
+                            said = now
+                            self._say(f"{e} ({now - outage:.0f} s); run `{run_id}` waits for it")
+                        continue
+                    if outage is not None:
+                        outage = None
+                        self._say(f"the run database is back; run `{run_id}` goes on")
                     if status is not None and _DBOS_STATUS.get(status.status) in _ENDED:
                         break
                     continue
@@ -936,6 +1013,10 @@ class DurableRuns:
         finally:
             _signals.pop(run_id, None)
         return self.get(run_id)
+
+    def _say(self, line: str) -> None:
+        if self.report is not None:
+            self.report(line)
 
     def _settled(self, run_id: str) -> None:
         for _ in range(500):
@@ -1003,7 +1084,6 @@ class DurableRuns:
         executor_id: str,
         concurrency: int | None = None,
         queue_concurrency: int | None = None,
-        report: Callable[[str], None] | None = None,
         on_lost: Callable[[str], None] | None = None,
     ) -> None:
         """Make this process a worker: it takes submitted runs until `stop_serving` (at most `concurrency` at once).
@@ -1016,7 +1096,6 @@ class DurableRuns:
             executor_id: A stable id: restarted with the same one, the worker recovers its runs.
             concurrency: Runs in flight in this worker at most.
             queue_concurrency: Runs in flight across all workers at most.
-            report: Told (a line of text naming the run) when a run's spec does not compile here.
             on_lost: Told if another worker takes this one's id over (this one stalled past its lease).
 
         Raises:
@@ -1035,7 +1114,7 @@ class DurableRuns:
             worker_concurrency=concurrency,
             global_concurrency=queue_concurrency,
             load_spec=load_spec,
-            report=report,
+            report=self.report,
         )
 
     def in_flight(self) -> builtins.list[str]:
@@ -1089,7 +1168,8 @@ class DurableRuns:
         status = self._status(run_id)
         if status is None:
             raise DurableError(f"no run `{run_id}` in {_shown(self.url)}" + self._known_ids_hint())
-        return self._info(status, history=history)
+        with _reachable(self.url):
+            return self._info(status, history=history)
 
     def list(self, status: str | None = None) -> builtins.list[RunInfo]:
         """The runs in the database, oldest first, optionally only those with one status.
@@ -1101,8 +1181,9 @@ class DurableRuns:
         client = self._db()
         if client is None:
             return []
-        workflows = client.list_workflows(name=_WORKFLOW, load_input=True, load_output=True)
-        runs = [self._info(s, detail=False) for s in workflows]
+        with _reachable(self.url):
+            workflows = client.list_workflows(name=_WORKFLOW, load_input=True, load_output=True)
+            runs = [self._info(s, detail=False) for s in workflows]
         return [r for r in runs if status is None or r.status == status]
 
     def history(self, run_id: str, graph: Graph[Any, Any, Any]) -> builtins.list[HistoryStep[Any, Any]]:
@@ -1152,7 +1233,7 @@ class DurableRuns:
             if create:
                 _migrate(self.url)
             try:
-                client = DBOSClient(system_database_url=self.url, serializer=_SERIALIZER)
+                client = DBOSClient(system_database_url=self.url, serializer=_SERIALIZER, retry_connection_errors=False)
             except Exception as e:
                 raise DurableError(f"cannot open the run database {_shown(self.url)}: {_reason(e)}") from None
             try:  # a database whose creation a killed process left half done has no runs yet
@@ -1169,7 +1250,8 @@ class DurableRuns:
         client = self._db()
         if client is None:
             return None
-        found = client.list_workflows(workflow_ids=[run_id], load_input=True, load_output=True)
+        with _reachable(self.url):
+            found = client.list_workflows(workflow_ids=[run_id], load_input=True, load_output=True)
         return found[0] if found and found[0].name == _WORKFLOW else None
 
     def _known_ids_hint(self) -> str:
