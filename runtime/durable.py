@@ -960,7 +960,7 @@ class DurableRuns:
         return node, state
 
     def _new_id(self, run_id: str | None) -> str:
-        run_id = run_id or str(uuid.uuid4())
+        run_id = str(uuid.uuid4()) if run_id is None else run_id
         if not 0 < len(run_id) <= MAX_RUN_ID or not run_id.isprintable() or any(c.isspace() for c in run_id):
             raise DurableError(
                 f"a run id is 1 to {MAX_RUN_ID} printable characters without spaces; got {run_id[:40]!r}"
