@@ -30,6 +30,7 @@ from .conftest import EXAMPLES, ROOT, graphc
 SLEEPY = ROOT / "tests" / "data" / "durable" / "sleepy.graph"
 COUNTER = ROOT / "tests" / "data" / "durable" / "counter.graph"
 FAILING = ROOT / "tests" / "data" / "durable" / "failing.graph"
+ESCAPE = ROOT / "tests" / "golden" / "trust" / "generator_frame.graph"
 
 
 def expected_output(seed: int) -> int:
@@ -214,12 +215,17 @@ def test_a_run_that_fails_is_marked_error_and_the_worker_goes_on(
         graphc("submit", str(FAILING), "--db", db, "--run-id", "raises"),
         graphc("submit", str(COUNTER), "--db", db, "--run-id", "fine", "--arg", "last=5"),
         graphc("submit", str(COUNTER), "--db", db, "--run-id", "loops", "--arg", "last=99999", "--max-steps", "30"),
+        graphc("submit", str(ESCAPE), "--db", db, "--run-id", "escape"),  # the submitter trusts it; workers do not
     ]
     assert all(done.returncode == 0 for done in submitted), [done.stderr for done in submitted]
     pool = workers(db)
     pool.start("strict", "--allow-import", "math")
     runs = opened(db)
-    wait_for(runs, all_ended({"imports-asyncio", "raises", "fine", "loops"}), timeout=60)
+    wait_for(runs, all_ended({"imports-asyncio", "raises", "fine", "loops", "escape"}), timeout=60)
+    escape = runs.get("escape")
+    assert escape.status == "error" and "generator_frame.graph:6:9: error[E140]: attribute `f_globals`" in str(
+        escape.error
+    )
     refused, raised, fine = runs.get("imports-asyncio"), runs.get("raises"), runs.get("fine")
     loops = runs.get("loops")
     assert (loops.status, loops.steps) == ("error", 30) and "stopped after 30 steps" in str(loops.error)
