@@ -58,6 +58,18 @@ def test_the_cached_parse_gives_the_full_parse_after_each_edit(path: Path) -> No
         assert outcome(edited, path.name, cache) == outcome(edited, path.name, None)
 
 
+@pytest.mark.parametrize("path", [p for p in SPECS if p.parent == EXAMPLES], ids=lambda p: p.name)
+def test_the_cache_is_used(path: Path) -> None:
+    """An edit to one declaration rebuilds that one: the others are the very nodes of the last parse."""
+    text = read_source(path).text
+    cache: dict[str, Any] = {}
+    before = parse_source(source_from_text(path.name, text, "graph"), cache=cache)
+    edited = text.replace("-> End(", "->  End(", 1)
+    after = parse_source(source_from_text(path.name, edited, "graph"), cache=cache)
+    kept = [a is b for a, b in zip(before.nodes, after.nodes, strict=True)]
+    assert kept.count(False) == 1 and len(kept) > 1, kept
+
+
 @pytest.mark.parametrize("path", sorted(p for p in EXAMPLES.iterdir() if p.suffix in (".graph", ".yaml", ".toml")))
 def test_fragment_trees_reused_from_the_cache_give_the_same_spec(path: Path) -> None:
     from dsl import graph_syntax
