@@ -321,8 +321,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = sys.argv[1:] if argv is None else list(argv)
     command = arguments[0] if arguments and not arguments[0].startswith("-") else None
     args = _build_parser(command).parse_args(arguments)
+    from dsl.parse import own_the_process
+
     from .commands import run_command
 
+    own_the_process()  # graphc's own process: parsing may pause the garbage collector (`dsl.parse.paused_gc`)
     try:
         code = run_command(args)
         sys.stdout.flush()  # here, not at exit, where a closed pipe could only be reported as a traceback

@@ -17,7 +17,7 @@ TYPE_CHECKING = False  # not `typing`'s, whose import costs start-up time (pypro
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ("parse_file", "parse_source", "paused_gc")
+__all__ = ("own_the_process", "parse_file", "parse_source", "paused_gc")
 
 _FRONT_ENDS = {"graph": "graph_syntax.parse_graph", "yaml": "yaml_syntax.parse_yaml", "toml": "toml_syntax.parse_toml"}
 
@@ -66,17 +66,32 @@ def parse_source(
     return spec
 
 
+_PROCESS_IS_OURS = False
+
+
+def own_the_process() -> None:
+    """Say that this process is graphc's (the CLI, the language server): `paused_gc` may then pause the collector.
+
+    In a host application a library must not stop its collector or move its objects about, so
+    without this call `paused_gc` does nothing (`python bench/parse_scaling.py` measures both).
+    """
+    global _PROCESS_IS_OURS
+    _PROCESS_IS_OURS = True
+
+
 @contextmanager
 def paused_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building a large tree.
+    """Pause the cyclic garbage collector while building a large tree, where the process is graphc's own.
 
     Parsing and checking allocate many objects that all stay alive until the end; the
     collector would rescan them again and again (superlinear time) and find no cycles.
     At the end they join the oldest generation unscanned (`freeze` then `unfreeze`): the
     first collection after the pause would otherwise walk every one of them, a tenth of a parse.
+    Both touch the whole process, so they happen only after `own_the_process()`.
     """
-    was_enabled = gc.isenabled()
-    gc.disable()
+    was_enabled = _PROCESS_IS_OURS and gc.isenabled()
+    if was_enabled:
+        gc.disable()
     try:
         yield
     finally:

@@ -280,12 +280,16 @@ class _Loaded:
 
 
 _adapters: dict[Any, pydantic.TypeAdapter[Any]] = {}
+_ADAPTERS_KEPT = 512
+"""Bounded: a worker that compiles specs for weeks keeps only the latest classes' adapters."""
 
 
 def _adapter(tp: Any) -> pydantic.TypeAdapter[Any]:
     """One validator/serialiser per node or state class: building one costs a millisecond, a step far less."""
     adapter = _adapters.get(tp)
     if adapter is None:
+        if len(_adapters) >= _ADAPTERS_KEPT:
+            del _adapters[next(iter(_adapters))]
         adapter = _adapters[tp] = pydantic.TypeAdapter(tp)
     return adapter
 

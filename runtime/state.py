@@ -110,6 +110,8 @@ def state_copier(cls: type) -> Callable[[Any], Any]:
     try:
         return _copiers[cls]
     except KeyError:
+        if len(_copiers) >= _COPIERS_KEPT:  # bounded: a process that loads specs for ever keeps only the latest
+            del _copiers[next(iter(_copiers))]
         copier = _copiers[cls] = _flat_copier(cls) or _slow_copy
         return copier
 
@@ -124,6 +126,8 @@ def _slow_copy(state: Any) -> Any:
 
 
 _copiers: dict[type, Callable[[Any], Any]] = {}
+_COPIERS_KEPT = 512
+"""State classes whose copier is kept (a copier holds its class: weak keys would keep every class alive)."""
 _MISSING = object()
 
 

@@ -23,6 +23,8 @@ from runtime.durable import DurableError, DurableRuns
 
 from .conftest import EXAMPLES, ROOT, graphc
 
+pytestmark = pytest.mark.slow  # real processes, databases or other environments: `-m "not slow"` skips them
+
 REVIEW = EXAMPLES / "review.graph"
 RACE = ROOT / "tests" / "data" / "durable" / "race.py"
 RACES = 50

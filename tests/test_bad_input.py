@@ -13,6 +13,8 @@ import pytest
 
 from .conftest import EXAMPLES, ROOT, graphc
 
+pytestmark = pytest.mark.slow  # real processes, databases or other environments: `-m "not slow"` skips them
+
 REVIEW = str(EXAMPLES / "review.graph")
 FIVES = str(EXAMPLES / "fives.graph")
 DEEP = "[" * 60_000 + "]" * 60_000

@@ -25,6 +25,8 @@ from runtime.durable import DurableError, DurableRuns
 
 from .conftest import EXAMPLES, ROOT, graphc
 
+pytestmark = pytest.mark.slow  # real processes, databases or other environments: `-m "not slow"` skips them
+
 DATA = ROOT / "tests" / "data" / "durable"
 COUNTER = DATA / "counter.graph"
 KILLS = 20

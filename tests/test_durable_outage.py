@@ -22,6 +22,8 @@ pytest.importorskip("dbos", reason="durable runs need DBOS: pip install 'graphc[
 from .conftest import ROOT
 from .outage import Outage
 
+pytestmark = pytest.mark.slow  # real processes, databases or other environments: `-m "not slow"` skips them
+
 SLOW = ROOT / "tests" / "data" / "durable" / "slow.graph"
 TOTAL = sum(range(81))
 BOUND = 6  # seconds a run waits for its database here ($GRAPHC_DB_OUTAGE_SECONDS)

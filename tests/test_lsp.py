@@ -14,6 +14,8 @@ pytest_lsp = pytest.importorskip("pytest_lsp", reason="the end-to-end tests need
 from lsprotocol import types  # noqa: E402
 from pytest_lsp import ClientServerConfig, LanguageClient  # noqa: E402
 
+pytestmark = pytest.mark.slow  # real processes, databases or other environments: `-m "not slow"` skips them
+
 ROOT = Path(__file__).resolve().parent.parent
 TYPO = "graph G -> int\nstart A\n\nnode A(n: int = 0):\n    -> Incremnt(n)\n\nnode Increment(n: int):\n    -> End(n)\n"
 

@@ -23,6 +23,8 @@ import pytest
 import compiler
 from compiler.pipeline import compile_spec
 
+pytestmark = pytest.mark.slow  # real processes, databases or other environments: `-m "not slow"` skips them
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data"
 RELEASES = [("0.0.39", "pydantic_graph"), ("1.107.10", "pydantic_graph"), ("2.68.0", "pydantic_graph2")]

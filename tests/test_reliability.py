@@ -18,6 +18,8 @@ from dsl.source import source_from_text
 
 from .conftest import EXAMPLES, ROOT
 
+pytestmark = pytest.mark.slow  # real processes, databases or other environments: `-m "not slow"` skips them
+
 
 def diagnostic_codes(text: str, limits: Limits, name: str = "spec.graph") -> list[str]:
     try:

@@ -14,6 +14,8 @@ pytest.importorskip("mypy", reason="--types needs mypy: pip install 'graphc[type
 from compiler.typecheck import typecheck_file
 from dsl.diagnostics import Diagnostic
 
+pytestmark = pytest.mark.slow  # real processes, databases or other environments: `-m "not slow"` skips them
+
 TYPES = Path(__file__).parent / "data" / "types"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # real processes, databases or other environments: `-m "not slow"` skips them
+
 FOLDER = Path(__file__).resolve().parent.parent / "editors" / "vscode"
 
 

@@ -27,6 +27,8 @@ from runtime.durable import DurableRuns, RunInfo
 
 from .conftest import EXAMPLES, ROOT, graphc
 
+pytestmark = pytest.mark.slow  # real processes, databases or other environments: `-m "not slow"` skips them
+
 SLEEPY = ROOT / "tests" / "data" / "durable" / "sleepy.graph"
 COUNTER = ROOT / "tests" / "data" / "durable" / "counter.graph"
 FAILING = ROOT / "tests" / "data" / "durable" / "failing.graph"
