@@ -131,6 +131,31 @@ def test_fragments(start: str) -> None:
     assert any(accepted) and not all(accepted), accepted  # and the rejections agree too
 
 
+def test_the_lark_internals_we_read_are_there() -> None:
+    """`dsl.lalr.build_tables` reads lark's internals, so lark is pinned to a minor version: this says what moved."""
+    import lark
+
+    from dsl import lark_syntax
+
+    assert lark.__version__.startswith("1.3."), f"lark {lark.__version__}: graphc reads lark 1.3's internals"
+    parser = lark_syntax.build_parser(lark_positions=True)
+    paths = {
+        "parser.parser.parser.parser.parse_table.states": lambda: parser.parser.parser.parser.parse_table.states,
+        "...parse_table.start_states": lambda: parser.parser.parser.parser.parse_table.start_states,
+        "parser.parser.lexer.lexer.lexers": lambda: parser.parser.lexer.lexer.lexers,
+        "parser.parser.lexer.lexer.root_lexer": lambda: parser.parser.lexer.lexer.root_lexer,
+        "parser.rules[0].expansion": lambda: parser.rules[0].expansion,
+        "parser.rules[0].options.keep_all_tokens": lambda: parser.rules[0].options.keep_all_tokens,
+    }
+    for path, read in paths.items():
+        try:
+            read()
+        except AttributeError as e:
+            pytest.fail(f"lark {lark.__version__} moved `{path}` ({e}): update dsl/lalr.py and the pin in pyproject")
+    action, _ = next(iter(parser.parser.parser.parser.parse_table.states[0].values()))
+    assert action.name in ("Shift", "Reduce"), action
+
+
 def test_the_shipped_tables_are_those_of_the_grammar() -> None:
     """After a grammar change, `python -m dsl.lalr` writes them anew (lark numbers states differently each run)."""
     shipped = json.loads(Path(lalr.TABLES_FILE).read_text(encoding="utf-8"))
