@@ -42,10 +42,17 @@ def run_durably(args: argparse.Namespace, graph: Any, start: Any, state: Any, de
 
 
 def runs_command(args: argparse.Namespace, spec_graph: SpecGraph) -> int:
-    """`graphc runs list|show|resume|cancel`."""
+    """`graphc runs list|show|resume|cancel|recover`."""
     runs = _open(args.db)
     if runs is None:
         return EXIT_USAGE
+    try:
+        return _runs_command(args, spec_graph, runs)
+    finally:
+        runs.close()  # cleanly: a SQLite database is one file again (no -wal, no -shm)
+
+
+def _runs_command(args: argparse.Namespace, spec_graph: SpecGraph, runs: DurableRuns) -> int:
     from runtime.durable import DurableError
 
     try:
@@ -132,6 +139,8 @@ def submit_command(args: argparse.Namespace, graph: Any, start: Any, state: Any,
     except DurableError as e:
         print(f"graphc submit: error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    finally:
+        runs.close()
     print(run_id)
     return EXIT_OK
 
@@ -217,6 +226,9 @@ def _finish(args: argparse.Namespace, runs: DurableRuns, drive: Callable[[], Run
     try:
         with contextlib.redirect_stdout(sys.stderr):  # what nodes print never mixes with the run id and result
             info = drive()
+        if args.history and info.status == "success":
+            info.history = runs.get(info.id, history=True).history
+        runs.close()  # cleanly: a SQLite database is one file again (no -wal, no -shm)
     except DatabaseUnavailable as e:  # DBOS's threads wait on the database for ever: leave without them
         if e.run_id is not None:
             print(e.run_id, flush=True)  # as ever, stdout's first line is the run id
@@ -232,7 +244,7 @@ def _finish(args: argparse.Namespace, runs: DurableRuns, drive: Callable[[], Run
         else:
             outcome = {"output": info.output, "state": info.state}
             if args.history:  # read again only when asked for: the whole history can be long
-                outcome["history"] = runs.get(info.id, history=True).history
+                outcome["history"] = info.history
             print(json.dumps(outcome))
         code = EXIT_OK
     elif info.status == "waiting":

@@ -513,6 +513,14 @@ class _Store:
                 self._engines[url] = engine
         self.engine = engine
 
+    @classmethod
+    def dispose(cls, url: str) -> None:
+        """Close the connections to `url` (a later use opens them again)."""
+        with cls._lock:
+            engine = cls._engines.pop(url, None)
+        if engine is not None:
+            engine.dispose()
+
     def _execute(self, statement: str, parameters: dict[str, Any]) -> Any:
         import sqlalchemy
 
@@ -641,6 +649,8 @@ class _Engine:
     load_spec: SpecLoader | None = None
     report: Callable[[str], None] | None = None
     """Where a worker says what went wrong with a run that its operator must hear of (a spec that does not compile)."""
+    sqlite: Any = None
+    """The SQLite engine given to DBOS, disposed when DBOS stops (DBOS disposes only engines it made)."""
 
     def attributes(self, run_id: str) -> dict[str, Any]:
         """The run's graphc attributes, read outside any workflow's record."""
@@ -684,11 +694,12 @@ def _launch(
         worker = executor_id is not None
         executor_id = executor_id or f"graphc-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         queue_name = RUNS_QUEUE if worker else f"graphc-local-{executor_id}"
+        sqlite = _sqlite_engine(url) if url.startswith("sqlite:") else None  # ours to dispose: DBOS does not
         DBOS(
             config={
                 "name": "graphc",
                 "system_database_url": url,
-                "system_database_engine": _sqlite_engine(url) if url.startswith("sqlite:") else None,
+                "system_database_engine": sqlite,
                 "application_version": version,
                 "executor_id": executor_id,
                 "serializer": _SERIALIZER,
@@ -710,7 +721,7 @@ def _launch(
         except Exception as e:
             DBOS.destroy(destroy_registry=False)
             raise DurableError(f"cannot open the run database {_shown(url)}: {_reason(e)}") from None
-        _engine = _Engine(url, version, executor_id, queue_name, client, load_spec, report)
+        _engine = _Engine(url, version, executor_id, queue_name, client, load_spec, report, sqlite)
         return _engine
 
 
@@ -729,6 +740,8 @@ def _stop_engine() -> _Engine | None:
     engine, _engine = _engine, None
     if engine is not None:
         DBOS.destroy(destroy_registry=False)
+        if engine.sqlite is not None:
+            engine.sqlite.dispose()
     return engine
 
 
@@ -1226,6 +1239,7 @@ class DurableRuns:
         with _engine_lock:
             if (engine := _stop_engine()) is not None:
                 engine.client.destroy()
+        _Store.dispose(self.url)  # the last connection closed: SQLite folds its write-ahead log back into the file
 
     # -- reading the system database
 

@@ -239,3 +239,17 @@ def test_a_durable_run_keeps_the_step_limit(tmp_path: Path) -> None:
     assert unlimited.returncode == 0 and json.loads(unlimited.stdout.splitlines()[1])["output"] == sum(range(61))
     for api in (DurableRuns.start, DurableRuns.submit):  # the same default as a plain `graphc run`
         assert inspect.signature(api).parameters["max_steps"].default == DEFAULT_MAX_STEPS == 10_000
+
+
+def test_a_clean_exit_leaves_one_sqlite_file(tmp_path: Path) -> None:
+    db = tmp_path / "runs.sqlite"
+    commands = [
+        ("run", str(EXAMPLES / "review.graph"), "--durable", "--db", str(db), "--run-id", "one"),
+        ("runs", "resume", "one", "--db", str(db), "--input", '{"approved": true, "comment": ""}'),
+        ("submit", str(EXAMPLES / "fives.graph"), "--db", str(db), "--arg", "foo=3"),
+        ("runs", "list", "--db", str(db)),
+    ]
+    for command in commands:
+        done = graphc(*command)
+        assert done.returncode in (0, 3), done.stderr
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["runs.sqlite"], command  # no -wal, no -shm
