@@ -24,7 +24,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 
 from dsl import ir
-from dsl.diagnostics import Diagnostic, DiagnosticError
+from dsl.diagnostics import CODE_MEANINGS, Diagnostic, DiagnosticError
 from dsl.parse import parse_source, paused_gc
 from dsl.printer import print_spec
 from dsl.source import source_from_text, syntax_of
@@ -408,45 +408,6 @@ def _other_hover(analysis: _Analysis, lines: Sequence[str], position: types.Posi
             text = f"**{match.group()}**: {CODE_MEANINGS[match.group()]}"
             return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text))
     return None
-
-
-CODE_MEANINGS = {
-    "E001": "syntax error",
-    "E003": "indentation error (mixed tabs and spaces, or an unindent that matches no outer level)",
-    "E005": "a Python construct the language leaves out (lambda, `:=`, star-arguments, loops...)",
-    "E008": "a node or block without a transition",
-    "E101": "unknown node in a transition",
-    "E102": "unknown name",
-    "E103": "no such state or deps field",
-    "E106": "unknown start node",
-    "E107": "a name generated code uses itself, or one that would hide another",
-    "E110": "unknown type",
-    "E114": "a retry or timeout number that makes no sense",
-    "E120": "an import outside the allow-list",
-    "E122": "a module that is neither beside the spec nor on sys.path",
-    "E123": "a name the imported module does not define",
-    "E130": "unknown exception class",
-    "E131": "an imported name that is not an exception class",
-    "E201": "too many arguments to a node",
-    "E202": "a node's required field left out",
-    "E203": "no such field in a node",
-    "E205": "an `End` value of the wrong type for the graph's output",
-    "E207": "a waited-for field given a value in the spec (a default, or an argument in a transition)",
-    "E230": "a type error mypy found (`graphc check --types`)",
-    "E301": "a node or block that may fall through without a transition",
-    "E302": "a branch after an unconditional one: never taken",
-    "E304": "an error branch an earlier, broader one always takes first",
-    "W401": "a node unreachable from `start`",
-    "W402": "a node from which no path reaches `End`",
-    "W403": "an import never used",
-    "W404": "no `start` node",
-    "W405": "a call a node's `timeout` cannot interrupt (not awaited)",
-    "W410": "a branch earlier branches always take first (the prover)",
-    "W411": "a condition that never holds (the prover)",
-    "W412": "a condition that always holds where it is reached (the prover)",
-    "W413": "a condition repeated word for word",
-}
-"""What each diagnostic code means, for hovers over codes (in comments, docs, CI logs)."""
 
 
 def _edges_text(graph: DiagramGraph, name: str) -> list[str]:
