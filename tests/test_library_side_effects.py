@@ -19,10 +19,10 @@ gc.disable = lambda: calls.append("disable")
 gc.freeze = lambda: calls.append("freeze")
 import compiler
 from dsl.parse import own_the_process
-compiler.load({str(EXAMPLES / "support_desk.graph")!r})
+compiler.load({str(EXAMPLES / "support_desk.graph")!r}, use_disk_cache=False)
 assert calls == [], calls  # a host application's collector: untouched
 own_the_process()  # as `graphc` does in its own process
-compiler.load({str(EXAMPLES / "vending.graph")!r})
+compiler.load({str(EXAMPLES / "vending.graph")!r}, use_disk_cache=False)  # parsed here, not read back
 assert "disable" in calls and "freeze" in calls, calls
 """
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
