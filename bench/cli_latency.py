@@ -34,7 +34,7 @@ def median_seconds(commands: list[list[str]]) -> list[float]:
 
 def main() -> None:
     graphc = shutil.which("graphc")
-    base = [graphc] if graphc else [sys.executable, "-m", "compiler.cli"]
+    base = [graphc] if graphc else [sys.executable, "-m", "graphc"]
     rows = [
         ("graphc --help", [*base, "--help"], 3),
         ("graphc check support_desk.graph --no-prove", [*base, "check", SPEC, "--no-prove"], 5),

@@ -29,8 +29,8 @@ sys.path.insert(0, str(ROOT))
 
 from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 
-from compiler.cli import main as graphc  # noqa: E402
 from dsl.printer import print_spec  # noqa: E402
+from graphc.cli import main as graphc  # noqa: E402
 from tests.fuzzing import SEEDS, compile_or_diagnose, mutate  # noqa: E402
 from tests.strategies import specs  # noqa: E402
 

@@ -40,7 +40,7 @@ async def main() -> None:
     def _published(params: types.PublishDiagnosticsParams) -> None:
         arrived.put_nowait(time.perf_counter())
 
-    await client.start_io(sys.executable, "-m", "compiler.cli", "lsp")
+    await client.start_io(sys.executable, "-m", "graphc", "lsp")
     await client.initialize_async(types.InitializeParams(capabilities=types.ClientCapabilities()))
     client.initialized(types.InitializedParams())
     uri = (ROOT / "bench" / "lsp_bench.graph").as_uri()

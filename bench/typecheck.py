@@ -28,16 +28,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as work_dir:
         work = Path(work_dir)
         env = {**os.environ, "GRAPHC_CACHE_DIR": str(work / "cache")}
-        graphc = [sys.executable, "-m", "compiler.cli", "check", "--types", "--no-prove", str(SPEC)]
+        graphc = [sys.executable, "-m", "graphc", "check", "--types", "--no-prove", str(SPEC)]
         generated = work / "mistakes_graph.py"
         subprocess.run(
-            [sys.executable, "-m", "compiler.cli", "compile", str(SPEC), "-o", str(generated)],
+            [sys.executable, "-m", "graphc", "compile", str(SPEC), "-o", str(generated)],
             check=True,
             capture_output=True,
         )
         by_hand_env = {**env, "MYPYPATH": os.pathsep.join([str(SPEC.parent), str(ROOT)])}
         by_hand = [sys.executable, "-m", "mypy", *FLAGS, "--cache-dir", str(work / "hand-cache"), generated.name]
-        compile_only = [sys.executable, "-m", "compiler.cli", "compile", str(SPEC), "-o", str(generated)]
+        compile_only = [sys.executable, "-m", "graphc", "compile", str(SPEC), "-o", str(generated)]
         for command, command_env in ((graphc, env), (by_hand, by_hand_env)):  # warm both caches
             timed(command, command_env, work)
         ours = [timed(graphc, env, work) for _ in range(10)]

@@ -69,7 +69,7 @@ def measure(workers: int, spec: Path) -> tuple[float, float]:
     graph, source = load(spec), read_source(spec)
     start = graph.node_types["N0"]
     ids = [runs.submit("chain.graph", source.text, graph, start()) for _ in range(RUNS)]
-    command = [sys.executable, "-m", "compiler.cli", "worker", "--db", url, "--concurrency", str(CONCURRENCY)]
+    command = [sys.executable, "-m", "graphc", "worker", "--db", url, "--concurrency", str(CONCURRENCY)]
     processes = [
         subprocess.Popen([*command, "--id", f"bench-{i}"], cwd=ROOT, stderr=subprocess.DEVNULL) for i in range(workers)
     ]

@@ -20,7 +20,7 @@ RUNS_COMMANDS = ("list", "show", "resume", "cancel", "recover")
 
 
 def _help(*args: str) -> str:
-    from compiler.cli import main
+    from graphc.cli import main
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
@@ -30,7 +30,7 @@ def _help(*args: str) -> str:
 
 def cli_reference() -> str:
     """Markdown: each command's help, as `graphc COMMAND --help` prints it at 100 columns."""
-    from compiler.cli import _COMMANDS
+    from graphc.commands import COMMANDS as _COMMANDS
 
     os.environ["COLUMNS"] = "100"
     parts = ["```text\n" + _help() + "\n```"]

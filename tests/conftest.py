@@ -123,7 +123,7 @@ def opened() -> Iterator[Callable[[str], Any]]:
 def graphc(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     """`graphc ARGS...` in a process of its own (no `$GRAPHC_DB` from the environment), its output as text."""
     return subprocess.run(
-        [sys.executable, "-m", "compiler.cli", *args],
+        [sys.executable, "-m", "graphc", *args],
         input=stdin,
         capture_output=True,
         text=True,

@@ -119,7 +119,7 @@ def test_the_losing_command_exits_non_zero_at_once(tmp_path: Path, opened: Calla
         [
             sys.executable,
             "-m",
-            "compiler.cli",
+            "graphc",
             "runs",
             "resume",
             run_id,

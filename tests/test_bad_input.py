@@ -100,7 +100,7 @@ def test_a_reader_that_goes_away_ends_graphc_quietly(args: list[str]) -> None:
     os.close(read)  # the reader has gone before graphc writes a byte (`graphc ... | head -0`)
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "compiler.cli", *args], stdout=write, stderr=subprocess.PIPE, text=True, cwd=ROOT
+            [sys.executable, "-m", "graphc", *args], stdout=write, stderr=subprocess.PIPE, text=True, cwd=ROOT
         )
     finally:
         os.close(write)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from compiler.cli import main
+from graphc.cli import main
 
 from .conftest import EXAMPLES, ROOT
 
@@ -171,7 +171,7 @@ def test_what_nodes_print_never_mixes_with_the_result(tmp_path: Path, capsys: py
 def test_vending_machine_from_the_command_line() -> None:
     """Scripted input through the imported `ask`: 2.00 buys crisps (1.75) and leaves 0.25."""
     result = subprocess.run(
-        [sys.executable, "-m", "compiler.cli", "run", str(EXAMPLES / "vending.graph")],
+        [sys.executable, "-m", "graphc", "run", str(EXAMPLES / "vending.graph")],
         input="2.00\ncrisps\n",
         capture_output=True,
         text=True,
@@ -233,7 +233,7 @@ def test_schema_describes_the_document_form(capsys: pytest.CaptureFixture[str]) 
 def test_help_for_every_command() -> None:
     for command in ("compile", "check", "run", "mermaid", "fmt", "schema"):
         result = subprocess.run(
-            [sys.executable, "-m", "compiler.cli", command, "--help"],
+            [sys.executable, "-m", "graphc", command, "--help"],
             capture_output=True,
             text=True,
             check=False,
@@ -264,7 +264,7 @@ def test_help_takes_its_width_as_argparse_would() -> None:
 
     def help_text(columns: str) -> str:
         env = {**os.environ, "COLUMNS": columns}
-        command = [sys.executable, "-m", "compiler.cli", "check", "--help"]
+        command = [sys.executable, "-m", "graphc", "check", "--help"]
         return subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, check=True).stdout
 
     assert help_text("0") == help_text("80") == help_text("not a number")

@@ -25,7 +25,7 @@ SPECS = [
 
 
 def _graphc(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "compiler.cli", *args], capture_output=True, cwd=cwd, check=False)
+    return subprocess.run([sys.executable, "-m", "graphc", *args], capture_output=True, cwd=cwd, check=False)
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.name)

@@ -57,7 +57,7 @@ def test_a_run_killed_at_random_points_ends_as_an_uninterrupted_one(tmp_path: Pa
         command: list[str] | None = start
         for _ in range(KILLS_PER_RUN):  # then it may finish: a resume replays all it recorded first
             process = subprocess.Popen(
-                [sys.executable, "-m", "compiler.cli", *command],
+                [sys.executable, "-m", "graphc", *command],
                 cwd=ROOT,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
@@ -204,7 +204,7 @@ def test_the_python_api_starts_waits_resumes_and_reads_history_like_a_plain_run(
     ],
 )
 def test_without_dbos_the_durable_commands_say_what_to_install(command: list[str]) -> None:
-    blocked = f"import sys; sys.modules['dbos'] = None; from compiler.cli import main; sys.exit(main({command!r}))"
+    blocked = f"import sys; sys.modules['dbos'] = None; from graphc.cli import main; sys.exit(main({command!r}))"
     done = subprocess.run([sys.executable, "-c", blocked], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "durable runs need DBOS" in done.stderr and "pip install 'graphc[durable]'" in done.stderr

@@ -42,7 +42,7 @@ def proxied(postgres_db: str) -> Iterator[tuple[str, Outage]]:
 
 def _graphc(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "compiler.cli", *args],
+        [sys.executable, "-m", "graphc", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

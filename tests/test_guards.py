@@ -148,7 +148,7 @@ def test_check_reports_the_proofs_and_can_skip_them(tmp_path: Path) -> None:
     _prove(tmp_path, X, "", ["x > 10", "x > 20"])
     spec = str(tmp_path / "guards.graph")
     run = lambda *flags: subprocess.run(  # noqa: E731
-        [sys.executable, "-m", "compiler.cli", "check", spec, *flags], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "graphc", "check", spec, *flags], capture_output=True, text=True, check=False
     )
     assert "warning[W410]" in run().stderr
     assert "W410" not in run("--no-prove").stderr

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TYPO = "graph G -> int\nstart A\n\nnode A(n: int = 0):\n    -> Incremnt(n)\n\nnode Increment(n: int):\n    -> End(n)\n"
 
 
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "compiler.cli", "lsp"]))
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "graphc", "lsp"]))
 async def client(lsp_client: LanguageClient):  # type: ignore[no-untyped-def]
     await lsp_client.initialize_session(
         types.InitializeParams(capabilities=types.ClientCapabilities(), root_uri=ROOT.as_uri())
@@ -218,7 +218,7 @@ def test_a_request_with_invalid_params_is_answered() -> None:
         {"jsonrpc": "2.0", "method": "exit"},
     ]
     done = subprocess.run(
-        [sys.executable, "-m", "compiler.cli", "lsp"],
+        [sys.executable, "-m", "graphc", "lsp"],
         input=b"".join(map(message, requests)),
         capture_output=True,
         timeout=60,

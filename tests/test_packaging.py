@@ -38,5 +38,5 @@ def test_data_files_are_declared_and_installed() -> None:
 
 def test_console_script_is_declared() -> None:
     dist = importlib.metadata.distribution("graphc")
-    assert [ep.value for ep in dist.entry_points if ep.group == "console_scripts"] == ["compiler.cli:main"]
+    assert [ep.value for ep in dist.entry_points if ep.group == "console_scripts"] == ["graphc.cli:main"]
     assert [ep.value for ep in dist.entry_points if ep.group == "pygments.lexers"] == ["dsl.pygments_lexer:GraphLexer"]

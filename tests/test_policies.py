@@ -102,7 +102,7 @@ def test_the_generated_modules_pass_mypy_strict(tmp_path: Path) -> None:
 
 def test_graphc_run_with_policies(model: Any, tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "compiler.cli", "run", str(SPEC)], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "graphc", "run", str(SPEC)], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["output"] == "refunded: refund please"

@@ -20,7 +20,7 @@ def _run_hook(hook_id: str, files: list[Path], cwd: Path) -> subprocess.Complete
     matching = [str(f) for f in files if re.search(hook["files"], f.name)]
     program, *arguments = shlex.split(hook["entry"])
     assert program == "graphc"
-    command = [sys.executable, "-m", "compiler.cli", *arguments, *matching]
+    command = [sys.executable, "-m", "graphc", *arguments, *matching]
     return subprocess.run(command, capture_output=True, text=True, cwd=cwd, check=False)
 
 

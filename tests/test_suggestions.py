@@ -54,7 +54,7 @@ def test_check_json_carries_the_suggestions(tmp_path: Path) -> None:
     spec = tmp_path / "typo.graph"
     spec.write_text("graph G -> int\nstart A\n\nnode A:\n    -> Incremnt()\n\nnode Increment:\n    -> End(1)\n")
     done = subprocess.run(
-        [sys.executable, "-m", "compiler.cli", "check", str(spec), "--format", "json", "--no-prove"],
+        [sys.executable, "-m", "graphc", "check", str(spec), "--format", "json", "--no-prove"],
         capture_output=True,
         text=True,
         env={**os.environ},

@@ -55,7 +55,7 @@ def test_only_the_mistakes_are_reported(mistakes: list[Diagnostic]) -> None:
 
 
 def test_the_command_line_gives_text_and_json(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "compiler.cli", "check", "--types", str(TYPES / "mistakes.graph")]
+    command = [sys.executable, "-m", "graphc", "check", "--types", str(TYPES / "mistakes.graph")]
     text = subprocess.run(command, capture_output=True, text=True, check=False)
     assert text.returncode == 1
     assert "mistakes.graph:28:12: error[E230]:" in text.stderr and "^~~~~~~~~~~~" in text.stderr

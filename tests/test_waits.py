@@ -11,10 +11,10 @@ import jsonschema
 import pytest
 
 from compiler import load_module
-from compiler.cli import main
 from dsl.ir import strip_spans
 from dsl.parse import parse_file
 from dsl.schema import document_schema
+from graphc.cli import main
 from runtime import WAITING, GraphRuntimeError
 
 from .conftest import EXAMPLES, ROOT
@@ -78,7 +78,7 @@ def test_diagrams_note_what_a_node_waits_for(capsys: pytest.CaptureFixture[str])
 def test_graphc_run_asks_on_the_terminal_until_a_value_fits_its_type() -> None:
     answers = "maybe\nno\nplease shorten\ntrue\n\n"
     done = subprocess.run(
-        [sys.executable, "-m", "compiler.cli", "run", str(REVIEW)],
+        [sys.executable, "-m", "graphc", "run", str(REVIEW)],
         input=answers,
         capture_output=True,
         text=True,
@@ -93,7 +93,7 @@ def test_graphc_run_asks_on_the_terminal_until_a_value_fits_its_type() -> None:
 
 def test_graphc_run_whose_input_ends_at_a_wait_fails_with_a_message() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "compiler.cli", "run", str(REVIEW)],
+        [sys.executable, "-m", "graphc", "run", str(REVIEW)],
         input="true\n",
         capture_output=True,
         text=True,

@@ -53,7 +53,7 @@ class Workers:
         with (self.logs / f"{executor_id}.log").open("ab") as log:  # the worker keeps its own descriptor
             self.log_start[executor_id] = log.tell()
             self.processes[executor_id] = subprocess.Popen(
-                [sys.executable, "-m", "compiler.cli", "worker", "--db", self.db, "--id", executor_id, *extra],
+                [sys.executable, "-m", "graphc", "worker", "--db", self.db, "--id", executor_id, *extra],
                 cwd=cwd,
                 env={**os.environ, "PYTHONPATH": str(ROOT)},
                 stdout=subprocess.DEVNULL,
@@ -278,7 +278,7 @@ def test_a_worker_finds_the_modules_beside_it_and_under_path(
     for name in ("near", "far"):
         command = ["submit", str(flows / f"{name}.graph"), "--db", db, "--run-id", name]
         done = subprocess.run(
-            [sys.executable, "-m", "compiler.cli", *command],
+            [sys.executable, "-m", "graphc", *command],
             capture_output=True,
             text=True,
             env=submitting,

@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from runtime.durable import DurableRuns, RunInfo
 
-__all__ = ("EXIT_WAITING", "run_durably", "runs_command", "submit_command", "worker_command")
+from graphc.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE, EXIT_WAITING
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_WAITING = 0, 1, 2, 3
+__all__ = ("run_durably", "runs_command", "submit_command", "worker_command")
+
 
 SpecGraph = Callable[[str, "str | None"], tuple[Any, Any]]
 """Loads a spec path into (graph, deps), `--deps` JSON applied; exits with a message if it cannot."""
@@ -86,7 +87,7 @@ def _runs_command(args: argparse.Namespace, spec_graph: SpecGraph, runs: Durable
 
 def _resume_queued(runs: DurableRuns, info: RunInfo, given: dict[str, Any] | None, wait: int | None) -> int:
     """A submitted run goes back on the workers' queue (its input checked against the stored spec's types)."""
-    from .workers import spec_loader
+    from compiler.workers import spec_loader
 
     graph = None
     if info.status == "waiting":
@@ -103,9 +104,8 @@ def _resume_queued(runs: DurableRuns, info: RunInfo, given: dict[str, Any] | Non
 
 def _json_object(text: str | None) -> dict[str, Any] | None:
     """The JSON object `--input` holds, None when it is absent."""
+    from graphc.arguments import ArgumentValueError, json_value
     from runtime.durable import DurableError
-
-    from .arguments import ArgumentValueError, json_value
 
     if text is None:
         return None
@@ -152,9 +152,8 @@ def worker_command(args: argparse.Namespace) -> int:
 
     if _open(args.db) is None:
         return EXIT_USAGE
+    from compiler.workers import Worker
     from runtime.durable import DurableError
-
-    from .workers import Worker
 
     if args.concurrency < 1 or (args.queue_concurrency is not None and args.queue_concurrency < 1):
         print("graphc worker: error: --concurrency and --queue-concurrency must be 1 or more", file=sys.stderr)

@@ -23,14 +23,13 @@ from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 
+from compiler.checks import BUILTINS, RESERVED, CheckedGraph, check_spec, walk_expression
+from compiler.diagram import DiagramGraph, diagram_of
 from dsl import ir
 from dsl.diagnostics import CODE_MEANINGS, Diagnostic, DiagnosticError
 from dsl.parse import parse_source, paused_gc
 from dsl.printer import print_spec
 from dsl.source import source_from_text, syntax_of
-
-from .checks import BUILTINS, RESERVED, CheckedGraph, check_spec, walk_expression
-from .diagram import DiagramGraph, diagram_of
 
 __all__ = ("serve",)
 
@@ -339,7 +338,7 @@ def _python_definition(spec: ir.GraphSpec, module_name: str, name: str) -> types
     import ast
     from pathlib import Path
 
-    from .imports import find_module, module_tree, search_path_for
+    from compiler.imports import find_module, module_tree, search_path_for
 
     module = find_module(module_name, search_path_for(spec.span.file))
     tree = module_tree(module.path) if module is not None and module.path is not None else None

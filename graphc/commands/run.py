@@ -1,0 +1,156 @@
+"""`graphc run`: compile a spec in memory and run it, the step trace on stderr and the result alone on stdout."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from graphc.arguments import plain_or_json
+from graphc.exits import EXIT_FAILED, EXIT_OK
+
+from ._options import db_option
+from ._spec import UsageError, initial, load_spec, start_of
+
+TYPE_CHECKING = False  # not `typing`'s, whose import costs start-up time (pyproject: mypy always_true)
+if TYPE_CHECKING:
+    from typing import Any
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The command's arguments."""
+    parser.add_argument("spec", metavar="SPEC")
+    parser.add_argument("--start", metavar="NODE", help="start node (default: the spec's `start`)")
+    parser.add_argument(
+        "--arg",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a field of the start node; VALUE is JSON, or else a plain string",
+    )
+    parser.add_argument("--state", metavar="JSON", help="initial state fields as a JSON object (others keep defaults)")
+    parser.add_argument("--deps", metavar="JSON", help="deps fields as a JSON object (others keep defaults)")
+    parser.add_argument("--history", action="store_true", help="add the run's history to the JSON result")
+    parser.add_argument(
+        "--output",
+        choices=("json", "text"),
+        default="json",
+        help="stdout gets only the result: a JSON object of output and state (default), or the output as text; "
+        "the trace and whatever the nodes print go to stderr",
+    )
+    parser.add_argument(
+        "--max-steps", type=int, metavar="N", help="stop a run after N steps (default 10,000; 0: no limit)"
+    )
+    parser.add_argument(
+        "--allow-import", action="append", metavar="MODULE", help="run an untrusted spec: as for `graphc check`"
+    )
+    durable = parser.add_argument_group(
+        "durable runs (need graphc[durable])",
+        "exit codes: 0 the run ended, 3 it waits for input (`graphc runs resume`), 1 a node failed",
+    )
+    durable.add_argument(
+        "--durable",
+        action="store_true",
+        help="record every step in a database: a killed run resumes where it stopped",
+    )
+    db_option(durable)
+    durable.add_argument("--run-id", metavar="ID", help="the run's id (default: a new UUID)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the command; returns its exit code."""
+    import asyncio
+    import contextlib
+
+    from runtime import End, GraphRuntimeError
+
+    if args.max_steps is not None and args.max_steps < 0:
+        raise UsageError("--max-steps must be 0 (no limit) or more")
+    graph, start, state = start_of(args, load_spec(args.spec, args.allow_import))
+    deps = initial(graph.deps_type, "deps", args.deps)
+    if args.durable:
+        from ._durable import run_durably
+
+        return run_durably(args, graph, start, state, deps)
+    max_steps = DEFAULT_MAX_STEPS if args.max_steps is None else args.max_steps or None
+    history: list[Any] = []
+    reached: list[Any] = [start]  # the node a run stopped at
+
+    async def drive() -> Any:
+        async with graph.iter(start, state=state, deps=deps, history=history, max_steps=max_steps) as run:
+            print(f"[start] {run.next_node!r}", file=sys.stderr)
+            step = 0
+            async for node in run:
+                step += 1
+                reached[0] = node
+                print(f"[{step}] -> {node!r}", file=sys.stderr)
+                if not isinstance(node, End) and node.waits_for:
+                    _ask_waits(node)
+            return run.result
+
+    try:
+        with contextlib.redirect_stdout(sys.stderr):  # what nodes print never mixes with the result
+            result = asyncio.run(drive())
+    except GraphRuntimeError as e:
+        if max_steps is None or "max_steps" not in str(e):
+            print(f"graphc run: {e}", file=sys.stderr)
+        else:
+            print(
+                f"graphc run: stopped after {max_steps:,} steps without reaching `End` "
+                f"(next node: `{reached[0]!r}`); raise the limit with --max-steps N, or 0 for none",
+                file=sys.stderr,
+            )
+        _print_outcome(args, graph, None, history, failed=True)
+        return EXIT_FAILED
+    except Exception as e:
+        notes = "".join(f"\n  {n}" for n in getattr(e, "__notes__", []))
+        print(f"graphc run: the graph failed: {type(e).__name__}: {e}{notes}", file=sys.stderr)
+        _print_outcome(args, graph, None, history, failed=True)
+        return EXIT_FAILED
+    _print_outcome(args, graph, result, result.history, failed=False)
+    return EXIT_OK
+
+
+def _ask_waits(node: Any) -> None:
+    """Ask on the terminal for the values a node waits for, each validated against its type until it fits."""
+    from runtime import GraphRuntimeError
+    from runtime.nodes import type_name, validate_waits, waited_types
+
+    for name, tp in waited_types(type(node)).items():
+        while True:
+            print(f"`{node.get_id()}` waits for {name} ({type_name(tp)}): ", end="", file=sys.stderr)
+            sys.stderr.flush()
+            line = sys.stdin.readline()
+            if not line:
+                raise GraphRuntimeError(f"`{node.get_id()}` waits for `{name}` but the input ended")
+            try:  # leniently: a person types `no` for a `bool`, `42` for a text
+                value = validate_waits(
+                    type(node), {name: plain_or_json(line.rstrip("\n"), name)}, partial=True, strict=False
+                )
+            except ValueError as e:
+                print(f"graphc run: {e}", file=sys.stderr)
+                continue
+            setattr(node, name, value[name])
+            break
+
+
+DEFAULT_MAX_STEPS = 10_000
+"""`graphc run` stops a run after this many steps unless `--max-steps` says otherwise."""
+
+
+def _print_outcome(args: argparse.Namespace, graph: Any, result: Any, history: list[Any], *, failed: bool) -> None:
+    """The run's result on stdout, alone: one JSON document (or, with `--output text`, the output)."""
+    import typing
+
+    import pydantic
+
+    if args.output == "text":
+        if not failed:
+            print(result.output)
+        return
+    outcome: dict[str, Any] = {} if failed else {"output": result.output, "state": result.state}
+    if args.history:
+        outcome["history"] = json.loads(graph.dump_history(history))
+    if outcome:
+        # objects JSON has no form for (a client in state, say) are shown by their repr
+        print(json.dumps(pydantic.TypeAdapter(typing.Any).dump_python(outcome, mode="json", fallback=repr)))
