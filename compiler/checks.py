@@ -14,7 +14,7 @@ from dsl import ir
 from dsl.diagnostics import Diagnostic, Diagnostics, closest, did_you_mean
 from dsl.record import Record, field, record
 from dsl.unparse import ExprWriter, seconds_text
-from runtime.trust import INTROSPECTION_ATTRIBUTES
+from runtime.trust import INTROSPECTION_ATTRIBUTES, SAFE_BUILTINS
 
 from .imports import ModuleInfo, find_module, import_origin, is_exception_class, module_candidates, search_path_for
 
@@ -24,33 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ("BUILTINS", "CheckedGraph", "NodeScope", "check_spec", "waits_text", "walk_branches", "walk_expression")
 
-BUILTINS = frozenset(
-    [
-        "abs",
-        "all",
-        "any",
-        "bool",
-        "dict",
-        "enumerate",
-        "float",
-        "int",
-        "isinstance",
-        "len",
-        "list",
-        "max",
-        "min",
-        "print",
-        "range",
-        "repr",
-        "round",
-        "set",
-        "sorted",
-        "str",
-        "sum",
-        "tuple",
-        "zip",
-    ]
-)
+BUILTINS = SAFE_BUILTINS
 """Builtins a spec expression may call."""
 
 TYPE_NAMES = frozenset(

@@ -68,7 +68,7 @@ SAFE_BUILTINS = frozenset(
         "zip",
     ]
 )
-"""The builtins a spec may name (the same set `compiler.checks.BUILTINS` resolves)."""
+"""The builtins a spec may name (`compiler.checks` resolves exactly these)."""
 
 _SAFE_BUILTIN_OBJECTS = {id(getattr(builtins, name)) for name in SAFE_BUILTINS} | {id(frozenset), id(bytes)}
 
@@ -161,7 +161,7 @@ SAFE_METHODS: dict[type, frozenset[str]] = {
 _INHERITED: dict[type, frozenset[str]] = {BaseException: frozenset(["args"]), enum.Enum: frozenset(["name", "value"])}
 """Attributes a class of an allowed module may inherit from the standard library and still offer."""
 
-_NOT_DATA = (
+_INTERPRETER = (
     types.FrameType,
     types.CodeType,
     types.GeneratorType,
@@ -169,6 +169,11 @@ _NOT_DATA = (
     types.AsyncGeneratorType,
     types.TracebackType,
     types.CellType,
+)
+"""The interpreter's own objects: frames, code, suspended generators and coroutines, tracebacks, closure cells."""
+
+_NOT_DATA = (
+    *_INTERPRETER,
     types.MappingProxyType,
     types.MethodWrapperType,
     types.WrapperDescriptorType,
@@ -184,17 +189,7 @@ _NOT_DATA = (
 
 
 def _introspection_attributes() -> frozenset[str]:
-    kinds = (
-        types.FrameType,
-        types.CodeType,
-        types.GeneratorType,
-        types.CoroutineType,
-        types.AsyncGeneratorType,
-        types.TracebackType,
-        types.CellType,
-        type,
-        property,
-    )
+    kinds = (*_INTERPRETER, type, property)
     names = {name for kind in kinds for name in dir(kind) if not name.startswith("_")}
     # method names these types share with plain data or ordinary objects prove nothing on their own
     generic = {"clear", "replace", "close", "send", "throw", "aclose", "asend", "athrow", "getter", "setter", "deleter"}

@@ -41,7 +41,8 @@ def read_spec(path: str, limits: Limits = DEFAULT_LIMITS) -> SourceFile:
     return read_source(path, max_bytes=limits.max_bytes)
 
 
-sources: dict[str, str] = {}
+read_sources: dict[str, str] = {}
+"""Every spec read so far, by name: diagnostics show their lines."""
 
 
 def print_diagnostics(diagnostics: Sequence[Diagnostic], sources: dict[str, str], fmt: str = "text") -> None:
@@ -49,14 +50,14 @@ def print_diagnostics(diagnostics: Sequence[Diagnostic], sources: dict[str, str]
         print(render_json(diagnostics))
         return
     if diagnostics:
-        print(render_text(diagnostics, {**sources, **sources}), file=sys.stderr)
+        print(render_text(diagnostics, {**read_sources, **sources}), file=sys.stderr)
 
 
 def load_spec(path: str, allowed_imports: list[str] | None = None) -> Any:
     from compiler.loader import load_module
 
     source = read_spec(path)
-    sources[source.name] = source.text
+    read_sources[source.name] = source.text
     try:
         return load_module(path, allowed_imports=allowed_imports)
     except DiagnosticError:

@@ -13,7 +13,7 @@ from dsl.source import SourceFile
 from graphc.exits import EXIT_FAILED, EXIT_OK
 
 from ._options import limit_options
-from ._spec import UsageError, limits_of, print_diagnostics, read_spec, sources
+from ._spec import UsageError, limits_of, print_diagnostics, read_sources, read_spec
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     typecheck = _type_checker() if args.types else None
     for path in args.specs:
         source = read_spec(path, limits_of(args))
-        sources[source.name] = source.text
+        read_sources[source.name] = source.text
         try:
             spec = parse_source(source, limits=limits_of(args))
             checked = check_spec(spec, allowed_imports=args.allow_import)

@@ -10,7 +10,7 @@ from dsl.diagnostics import DiagnosticError
 from graphc.exits import EXIT_FAILED, EXIT_OK
 
 from ._options import limit_options
-from ._spec import UsageError, limits_of, print_diagnostics, read_spec, sources
+from ._spec import UsageError, limits_of, print_diagnostics, read_sources, read_spec
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("-o must be an existing directory when compiling several specs")
     for spec in args.specs:
         source = read_spec(spec, limits_of(args))
-        sources[source.name] = source.text
+        read_sources[source.name] = source.text
         try:
             module, checked = compile_source(
                 source, target=args.target, allowed_imports=args.allow_import, limits=limits_of(args)

@@ -8,7 +8,7 @@ from compiler.checks import check_spec
 from dsl.diagnostics import did_you_mean
 from dsl.parse import parse_source
 
-from ._spec import UsageError, print_diagnostics, read_spec, sources, write_out
+from ._spec import UsageError, print_diagnostics, read_sources, read_spec, write_out
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     from compiler.diagram import GraphvizMissing, diagram_of, dot_text, mermaid_text, render
 
     source = read_spec(args.spec)
-    sources[source.name] = source.text
+    read_sources[source.name] = source.text
     checked = check_spec(parse_source(source))
     print_diagnostics(checked.diagnostics, {})
     graph = diagram_of(checked)

@@ -9,7 +9,7 @@ from dsl.diagnostics import DiagnosticError
 from dsl.parse import parse_source
 from graphc.exits import EXIT_FAILED, EXIT_OK
 
-from ._spec import UsageError, print_diagnostics, read_spec, sources
+from ._spec import UsageError, print_diagnostics, read_sources, read_spec
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,7 +49,7 @@ def _fmt_one(args: argparse.Namespace, path: str) -> int:
     from dsl.printer import print_spec
 
     source = read_spec(path)
-    sources[source.name] = source.text
+    read_sources[source.name] = source.text
     spec = parse_source(source)
     syntax = args.to or source.syntax
     text = print_spec(spec, syntax, schema=args.schema)

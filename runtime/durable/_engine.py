@@ -1,0 +1,167 @@
+"""DBOS in this process: launched once per database and version, and stopped."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from dbos import (
+    DBOS,
+    DBOSClient,
+    PortableWorkflowError,
+)
+
+from ._common import (
+    _LOG_LEVEL,
+    _SERIALIZER,
+    RUNS_QUEUE,
+    DurableError,
+    SpecLoader,
+    _reason,
+    _shown,
+    _sqlite_engine,
+    _sqlite_file_problem,
+)
+
+
+class _DatabaseAway(logging.Handler):
+    """Passes DBOS's "database connection failed, retrying" warnings to the engine's `report`, one each 10 s."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.said = 0.0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        engine = _engine
+        message = record.getMessage()
+        if engine is None or engine.report is None or not message.startswith("Database connection failed"):
+            return
+        if time.monotonic() - self.said >= 10:
+            self.said = time.monotonic()
+            reason = message.removeprefix("Database connection failed: ").split("\n")[0]
+            engine.report(f"the run database {_shown(engine.url)} cannot be reached ({reason}); DBOS retries")
+
+
+logging.getLogger("dbos").addHandler(_DatabaseAway())
+
+
+@dataclass
+class _Engine:
+    url: str
+    version: str
+    executor_id: str
+    queue_name: str
+    """Where this process takes runs from: its own queue, or `RUNS_QUEUE` for a worker."""
+    client: DBOSClient
+    """For what a workflow must do without recording it as a step (parking)."""
+    load_spec: SpecLoader | None = None
+    report: Callable[[str], None] | None = None
+    """Where a worker says what went wrong with a run that its operator must hear of (a spec that does not compile)."""
+    sqlite: Any = None
+    """The SQLite engine given to DBOS, disposed when DBOS stops (DBOS disposes only engines it made)."""
+
+    def attributes(self, run_id: str) -> dict[str, Any]:
+        """The run's graphc attributes, read outside any workflow's record."""
+        found = self.client.list_workflows(workflow_ids=[run_id], load_input=False, load_output=False)
+        return (found[0].attributes or {}) if found else {}
+
+    def home_queue(self, run_id: str) -> str:
+        return RUNS_QUEUE if self.attributes(run_id).get("graphc_queued") else self.queue_name
+
+
+_engine: _Engine | None = None
+
+
+_engine_lock = threading.Lock()
+
+
+def _launch(
+    url: str,
+    version: str,
+    *,
+    executor_id: str | None = None,
+    worker_concurrency: int | None = None,
+    global_concurrency: int | None = None,
+    load_spec: SpecLoader | None = None,
+    report: Callable[[str], None] | None = None,
+) -> _Engine:
+    """DBOS configured for this database and version, launched once per process (relaunched on change).
+
+    A process that runs graphs itself gets an executor id and a queue of its own: DBOS then
+    recovers nothing behind the user's back at launch, and a run resumed here runs here. A
+    worker (`executor_id` given) takes runs from `RUNS_QUEUE` and, at launch, recovers the
+    runs its executor id held when it died.
+    """
+    global _engine
+    with _engine_lock:
+        engine = _engine
+        if engine is not None and (engine.url, engine.version) == (url, version) and executor_id is None:
+            return engine
+        if (stopped := _stop_engine()) is not None:
+            stopped.client.destroy()
+        if (problem := _sqlite_file_problem(url, create=True)) is not None:
+            raise DurableError(f"cannot open the run database: {problem}")
+        worker = executor_id is not None
+        executor_id = executor_id or f"graphc-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        queue_name = RUNS_QUEUE if worker else f"graphc-local-{executor_id}"
+        sqlite = _sqlite_engine(url) if url.startswith("sqlite:") else None  # ours to dispose: DBOS does not
+        DBOS(
+            config={
+                "name": "graphc",
+                "system_database_url": url,
+                "system_database_engine": sqlite,
+                "application_version": version,
+                "executor_id": executor_id,
+                "serializer": _SERIALIZER,
+                "log_level": "WARNING",  # for `_DatabaseAway`; the console gets `_LOG_LEVEL`
+                "console_log_level": _LOG_LEVEL,
+                "notification_listener_polling_interval_sec": 0.05,
+            }
+        )
+        try:
+            DBOS.listen_queues([queue_name])
+            DBOS.launch()  # a worker's launch recovers its id's runs on DBOS's threads: they wait for `_engine`
+            DBOS.register_queue(
+                queue_name,
+                polling_interval_sec=0.05 if not worker else 0.1,
+                worker_concurrency=worker_concurrency,
+                global_concurrency=global_concurrency,
+            )
+            client = DBOSClient(system_database_url=url, serializer=_SERIALIZER)
+        except Exception as e:
+            DBOS.destroy(destroy_registry=False)
+            raise DurableError(f"cannot open the run database {_shown(url)}: {_reason(e)}") from None
+        _engine = _Engine(url, version, executor_id, queue_name, client, load_spec, report, sqlite)
+        return _engine
+
+
+def active_engine() -> _Engine | None:
+    """The engine this process runs, if any (read where the global itself cannot be imported)."""
+    return _engine
+
+
+def _current_engine() -> _Engine:
+    """The engine, for a workflow on DBOS's threads: one recovered during `_launch` waits until it is set."""
+    with _engine_lock:  # `_launch` holds it from before DBOS launches until the engine is set
+        engine = _engine
+    if engine is None:
+        raise PortableWorkflowError("DBOS was stopped in this process", "EngineStopped")
+    return engine
+
+
+def _stop_engine() -> _Engine | None:
+    """Destroy DBOS in this process; return the engine it ran, whose client is still open (call with the lock)."""
+    global _engine
+    engine, _engine = _engine, None
+    if engine is not None:
+        DBOS.destroy(destroy_registry=False)
+        if engine.sqlite is not None:
+            engine.sqlite.dispose()
+    return engine

@@ -1,0 +1,208 @@
+"""The run as a DBOS workflow: each node one recorded step; parking at waits."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import queue
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import pydantic
+from dbos import (
+    DBOS,
+    PortableWorkflowError,
+)
+
+from ..graph import Graph
+from ..nodes import BaseNode, End, optional_waits, supply_waits, unset_waits, waited_types
+from ..state import HistoryStep
+from ._common import _NODE_STEP, _SPEC_KEY, _WAIT_EVENT, _WORKFLOW, DEFAULT_MAX_STEPS, WAITING_QUEUE, DurableError
+from ._engine import _current_engine
+from ._store import _Store
+
+
+@dataclass
+class _Loaded:
+    """A graph this process can run: its codec for JSON and the deps its runs use here."""
+
+    graph: Graph[Any, Any, Any]
+    deps: Any
+
+    def node(self, data: dict[str, Any]) -> BaseNode[Any, Any, Any]:
+        cls = self.graph.node_types.get(data["node"])
+        if cls is None:
+            raise ValueError(
+                f"the run is at node `{data['node']}`, which graph `{self.graph.name}` does not have: "
+                "the spec it runs is not the one it was started with"
+            )
+        node: BaseNode[Any, Any, Any] = _adapter(cls).validate_python(data["data"])
+        return node
+
+    def dump_node(self, node: BaseNode[Any, Any, Any]) -> dict[str, Any]:
+        unset = set(unset_waits(node))
+        data = _adapter(type(node)).dump_python(node, mode="json", exclude=unset or None)
+        return {"node": node.get_id(), "data": data}
+
+    def state(self, data: Any) -> Any:
+        return _adapter(self.graph.state_type).validate_python(data)
+
+    def dump_state(self, state: Any) -> Any:
+        return _adapter(self.graph.state_type).dump_python(state, mode="json")
+
+
+_adapters: dict[Any, pydantic.TypeAdapter[Any]] = {}
+
+
+_ADAPTERS_KEPT = 512
+"""Bounded: a worker that compiles specs for weeks keeps only the latest classes' adapters."""
+
+
+def _adapter(tp: Any) -> pydantic.TypeAdapter[Any]:
+    """One validator/serialiser per node or state class: building one costs a millisecond, a step far less."""
+    adapter = _adapters.get(tp)
+    if adapter is None:
+        if len(_adapters) >= _ADAPTERS_KEPT:
+            del _adapters[next(iter(_adapters))]
+        adapter = _adapters[tp] = pydantic.TypeAdapter(tp)
+    return adapter
+
+
+_loaded: dict[str, _Loaded] = {}
+"""By graph key: a local graph's version, or `spec:DIGEST` for a stored spec."""
+
+
+_signals: dict[str, queue.Queue[tuple[str, int]]] = {}
+"""Per run started or resumed from this process: where its workflow says it parked at a wait or finished."""
+
+
+class _Parked(BaseException):
+    """Leaves a run's workflow without an outcome (DBOS records none): the run waits on `WAITING_QUEUE`."""
+
+
+_loading = threading.Lock()
+
+
+def _graph_for(key: str) -> _Loaded:
+    loaded = _loaded.get(key)
+    if loaded is not None:
+        return loaded
+    with _loading:  # the runs of one new spec arrive together: compile it once
+        loaded = _loaded.get(key)
+        return loaded if loaded is not None else _load_stored(key)
+
+
+def _load_stored(key: str) -> _Loaded:
+    engine = _current_engine()
+    if not key.startswith(_SPEC_KEY) or engine.load_spec is None:
+        raise PortableWorkflowError(f"this process cannot run graph {key}", "GraphVersionError", data={"key": key})
+    digest = key.removeprefix(_SPEC_KEY)
+    try:
+        stored = _Store(engine.url).get(digest)
+    except DurableError as e:
+        raise PortableWorkflowError(str(e), "SpecAltered", data={"key": key}) from None
+    if stored is None:
+        raise PortableWorkflowError(f"the spec {digest} is not in the database", "SpecMissing", data={"key": key})
+    name, source = stored
+    try:
+        graph, deps = engine.load_spec(name, source)
+    except Exception as e:  # the stored spec does not compile here (an import outside --allow-import, say)
+        message = f"the spec does not compile here: {e}"
+        if engine.report is not None:
+            engine.report(f"run {DBOS.workflow_id}: {message}")
+        raise PortableWorkflowError(message, type(e).__name__, data={"key": key}) from None
+    loaded = _loaded[key] = _Loaded(graph, deps)
+    return loaded
+
+
+@DBOS.workflow(name=_WORKFLOW)
+def _run_workflow(key: str, start: dict[str, Any], state: Any, max_steps: int | None = DEFAULT_MAX_STEPS) -> Any:
+    """A whole run; replayed from the recorded steps when resumed. It fails after `max_steps` nodes (None: never)."""
+    run_id = DBOS.workflow_id
+    assert run_id is not None
+    outcome: tuple[str, int] = ("finished", 0)
+    try:
+        loaded = _graph_for(key)
+        node, current = loaded.node(start), loaded.state(state)
+        waits = 0  # the waits passed so far: a replay passes the same ones again
+        steps = 0
+        loop = asyncio.new_event_loop()  # one loop for the run's nodes, so deps bound to a loop keep working
+        try:
+            while True:
+                if max_steps and steps >= max_steps:
+                    raise PortableWorkflowError(
+                        f"stopped after {max_steps:,} steps without reaching `End` (next node: `{node.get_id()}`); "
+                        "raise the limit with --max-steps N, or 0 for none",
+                        "StepLimit",
+                        data={"node": node.get_id()},
+                    )
+                steps += 1
+                if node.waits_for and unset_waits(node):
+                    waits += 1
+                    supply_waits(node, _input_for(run_id, node, waits))
+                out = _node_step(loaded, node, current, loop)
+                current = loaded.state(out["state"])
+                if out["next"] is None:
+                    return out["steps"][-1]["result"]["data"]
+                node = loaded.node(out["next"])
+        finally:
+            loop.close()
+    except _Parked:
+        outcome = ("waiting", waits)
+        raise
+    finally:
+        if (signal := _signals.get(run_id)) is not None:
+            signal.put(outcome)
+
+
+def _input_for(run_id: str, node: BaseNode[Any, Any, Any], ordinal: int) -> dict[str, Any]:
+    """The answer to wait number `ordinal`: read from `graphc_answers` if it was given, else the run is parked.
+
+    The answer row never changes once written, so a replay reads the same answer; it is read
+    outside the workflow's record (no step is recorded).
+    """
+    DBOS.set_event(_WAIT_EVENT, {"node": node.get_id(), "schema": waits_schema(type(node)), "ordinal": ordinal})
+    engine = _current_engine()
+    store = _Store(engine.url)
+    answer = store.answer(run_id, ordinal)
+    if answer is None:
+        engine.client.resume_workflow(run_id, queue_name=WAITING_QUEUE)
+        answer = store.answer(run_id, ordinal)
+        if answer is not None and answer[0] == "answer":  # answered while parking: back to work
+            engine.client.resume_workflow(run_id, queue_name=engine.home_queue(run_id))
+        raise _Parked
+    kind, value = answer
+    if kind == "cancel" or value is None:  # cancelled at this wait: the canceller ends the workflow
+        raise _Parked
+    DBOS.set_event(_WAIT_EVENT, None)
+    return value
+
+
+@DBOS.step(name=_NODE_STEP)
+def _node_step(
+    loaded: _Loaded, node: BaseNode[Any, Any, Any], state: Any, loop: asyncio.AbstractEventLoop
+) -> dict[str, Any]:
+    """Run one node; what DBOS records is JSON: the history steps, the state after and the next node."""
+    history: list[HistoryStep[Any, Any]] = []
+    try:
+        next_node = loop.run_until_complete(
+            loaded.graph.next(node, history, state=state, deps=loaded.deps, infer_name=False)
+        )
+    except Exception as e:
+        notes = "".join(f" ({n})" for n in getattr(e, "__notes__", []))
+        message = f"{type(e).__name__}: {e}{notes}"
+        raise PortableWorkflowError(message, type(e).__name__, data={"node": node.get_id()}) from None
+    return {
+        "steps": json.loads(loaded.graph.dump_history(history)),
+        "state": loaded.dump_state(state),
+        "next": None if isinstance(next_node, End) else loaded.dump_node(next_node),
+    }
+
+
+def waits_schema(cls: type[BaseNode[Any, Any, Any]]) -> dict[str, Any]:
+    """The JSON Schema of the input a node waits for: one property per field, required unless its type admits None."""
+    properties = {name: pydantic.TypeAdapter(tp).json_schema() for name, tp in waited_types(cls).items()}
+    optional = optional_waits(cls)
+    required = [name for name in properties if name not in optional]
+    return {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
