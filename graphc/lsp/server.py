@@ -2,7 +2,9 @@
 
 No second parser and no second checker: every feature reads what `check` produces —
 the `GraphSpec` and its spans, `CheckedGraph`, the diagnostics and their suggestions.
-This module is the only one that imports pygls.
+This module is the only one that imports pygls: the documents and their analyses live in
+`workspace.Workspace` (one per server), the symbol and rename logic in `symbols`, both
+testable without pygls.
 
 Features so far: diagnostics as the document changes (the same as `graphc check`, with
 unreachable nodes tagged unnecessary), quick fixes from the diagnostics' suggestions,
@@ -14,22 +16,22 @@ formatting (`graphc fmt`), document symbols, folding, go to definition of a node
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 
-from compiler.checks import BUILTINS, RESERVED, CheckedGraph, check_spec, walk_expression
+from compiler.checks import BUILTINS
 from compiler.diagram import DiagramGraph, diagram_of
 from dsl import ir
-from dsl.diagnostics import CODE_MEANINGS, Diagnostic, DiagnosticError
-from dsl.parse import parse_source, paused_gc
+from dsl.diagnostics import CODE_MEANINGS, Diagnostic
 from dsl.printer import print_spec
-from dsl.source import source_from_text, syntax_of
+from dsl.source import syntax_of
+
+from .symbols import RenameRefused, node_at, node_expressions, occurrences, rename_spans, symbol_at, walk_all
+from .workspace import Analysis, Workspace, path_of
 
 __all__ = ("serve",)
 
@@ -58,46 +60,24 @@ class _AnsweringProtocol(LanguageServerProtocol):
             super().handle_message(message)
 
 
-server = LanguageServer("graphc", "0.1.0", protocol_cls=_AnsweringProtocol)
+class _GraphcServer(LanguageServer):
+    """pygls's server, holding its session: the documents it has open and what they gave."""
+
+    def __init__(self) -> None:
+        super().__init__("graphc", _version(), protocol_cls=_AnsweringProtocol)
+        self.documents = Workspace()
 
 
-@dataclass
-class _Analysis:
-    """What one version of a document gave: its spec (if it parsed), its checked graph (if it checked)."""
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
 
-    spec: ir.GraphSpec | None
-    checked: CheckedGraph | None
-    diagnostics: list[Diagnostic]
-
-
-_analyses: dict[str, _Analysis] = {}
-_last_good: dict[str, _Analysis] = {}  # the last version that checked: completion works while one types
-
-
-def _path(uri: str) -> str:
-    return unquote(urlparse(uri).path) if uri.startswith("file:") else uri
-
-
-_pieces: dict[str, dict[str, Any]] = {}
-"""Per document: the parse trees of its top-level declarations, so a change re-parses only what it touched."""
-
-
-def _analyse(uri: str, text: str) -> _Analysis:
-    path = _path(uri)
-    spec = checked = None
     try:
-        with paused_gc():  # many objects, no cycles: the collector would only rescan them
-            source = source_from_text(path, text, syntax_of(path) or "graph")
-            spec = parse_source(source, cache=_pieces.setdefault(uri, {}))
-            checked = check_spec(spec)
-        found = checked.diagnostics
-    except DiagnosticError as e:
-        found = e.diagnostics
-    analysis = _Analysis(spec, checked, found)
-    _analyses[uri] = analysis
-    if checked is not None:
-        _last_good[uri] = analysis
-    return analysis
+        return version("graphc")
+    except PackageNotFoundError:
+        return "dev"
+
+
+server = _GraphcServer()
 
 
 def _range(span: ir.Span) -> types.Range:
@@ -120,9 +100,9 @@ def _lsp_diagnostic(d: Diagnostic) -> types.Diagnostic:
     )
 
 
-def _publish(ls: LanguageServer, uri: str, text: str) -> None:
-    analysis = _analyse(uri, text)
-    path = _path(uri)
+def _publish(ls: _GraphcServer, uri: str, text: str) -> None:
+    analysis = ls.documents.analyse(uri, text)
+    path = path_of(uri)
     mine = [d for d in analysis.diagnostics if d.span.file == path]
     ls.text_document_publish_diagnostics(
         types.PublishDiagnosticsParams(uri=uri, diagnostics=[_lsp_diagnostic(d) for d in mine])
@@ -130,33 +110,32 @@ def _publish(ls: LanguageServer, uri: str, text: str) -> None:
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
-def _did_open(ls: LanguageServer, params: types.DidOpenTextDocumentParams) -> None:
+def _did_open(ls: _GraphcServer, params: types.DidOpenTextDocumentParams) -> None:
     _publish(ls, params.text_document.uri, params.text_document.text)
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
-def _did_change(ls: LanguageServer, params: types.DidChangeTextDocumentParams) -> None:
+def _did_change(ls: _GraphcServer, params: types.DidChangeTextDocumentParams) -> None:
     document = ls.workspace.get_text_document(params.text_document.uri)
     _publish(ls, document.uri, document.source)
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
-def _did_close(ls: LanguageServer, params: types.DidCloseTextDocumentParams) -> None:
+def _did_close(ls: _GraphcServer, params: types.DidCloseTextDocumentParams) -> None:
     """Forget the document (its analyses and parse pieces), and clear its diagnostics."""
     uri = params.text_document.uri
-    for kept in (_analyses, _last_good, _pieces):
-        kept.pop(uri, None)
+    ls.documents.forget(uri)
     ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
-def _did_save(ls: LanguageServer, params: types.DidSaveTextDocumentParams) -> None:
+def _did_save(ls: _GraphcServer, params: types.DidSaveTextDocumentParams) -> None:
     document = ls.workspace.get_text_document(params.text_document.uri)
     _publish(ls, document.uri, document.source)
 
 
 @server.feature(types.TEXT_DOCUMENT_CODE_ACTION)
-def _code_actions(ls: LanguageServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+def _code_actions(ls: _GraphcServer, params: types.CodeActionParams) -> list[types.CodeAction]:
     """Each did-you-mean of a diagnostic in range, as a quick fix."""
     actions: list[types.CodeAction] = []
     for diagnostic in params.context.diagnostics:
@@ -187,13 +166,13 @@ def _converted_range(value: object) -> types.Range:
 
 
 @server.feature(types.TEXT_DOCUMENT_FORMATTING)
-def _formatting(ls: LanguageServer, params: types.DocumentFormattingParams) -> list[types.TextEdit] | None:
+def _formatting(ls: _GraphcServer, params: types.DocumentFormattingParams) -> list[types.TextEdit] | None:
     """The document as `graphc fmt` prints it; nothing while it does not parse."""
     document = ls.workspace.get_text_document(params.text_document.uri)
-    analysis = _analyse(document.uri, document.source)
+    analysis = ls.documents.analyse(document.uri, document.source)
     if analysis.spec is None:
         return None
-    syntax = syntax_of(_path(document.uri)) or "graph"
+    syntax = syntax_of(path_of(document.uri)) or "graph"
     text = print_spec(analysis.spec, syntax)
     if text == document.source:
         return []
@@ -202,10 +181,10 @@ def _formatting(ls: LanguageServer, params: types.DocumentFormattingParams) -> l
 
 
 @server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
-def _symbols(ls: LanguageServer, params: types.DocumentSymbolParams) -> list[types.DocumentSymbol]:
+def _symbols(ls: _GraphcServer, params: types.DocumentSymbolParams) -> list[types.DocumentSymbol]:
     """The graph; its state and deps with their fields; its nodes with their fields."""
     document = ls.workspace.get_text_document(params.text_document.uri)
-    spec = _analyse(document.uri, document.source).spec
+    spec = ls.documents.analyse(document.uri, document.source).spec
     if spec is None:
         return []
 
@@ -255,10 +234,10 @@ def _symbols(ls: LanguageServer, params: types.DocumentSymbolParams) -> list[typ
 
 
 @server.feature(types.TEXT_DOCUMENT_FOLDING_RANGE)
-def _folding(ls: LanguageServer, params: types.FoldingRangeParams) -> list[types.FoldingRange]:
+def _folding(ls: _GraphcServer, params: types.FoldingRangeParams) -> list[types.FoldingRange]:
     """Each node, the state and deps blocks, and each `if` block that spans lines."""
     document = ls.workspace.get_text_document(params.text_document.uri)
-    spec = _analyse(document.uri, document.source).spec
+    spec = ls.documents.analyse(document.uri, document.source).spec
     if spec is None:
         return []
     spans = [n.span for n in spec.nodes] + [t.span for t in (spec.state, spec.deps) if t is not None]
@@ -275,38 +254,23 @@ def _folding(ls: LanguageServer, params: types.FoldingRangeParams) -> list[types
     ]
 
 
-def _node_at(spec: ir.GraphSpec, position: types.Position) -> str | None:
-    """The node named at the cursor: a node's own name, a transition's target, or `start`'s."""
-    line, column = position.line + 1, position.character + 1
-    spans: list[tuple[ir.Span, str]] = [(n.name_span, n.name) for n in spec.nodes]
-    if spec.start is not None and spec.start_span is not None:
-        spans.append((spec.start_span, spec.start))
-    for node in spec.nodes:
-        for transition in node.transitions():
-            spans.append((transition.target_span, transition.target))
-    for span, name in spans:
-        if span.line == line and span.column <= column <= span.end_column:
-            return name
-    return None
-
-
 @server.feature(types.TEXT_DOCUMENT_DEFINITION)
-def _definition(ls: LanguageServer, params: types.DefinitionParams) -> types.Location | None:
+def _definition(ls: _GraphcServer, params: types.DefinitionParams) -> types.Location | None:
     """A node's definition, a field's, or an imported name's in its Python module (read, not imported)."""
     document = ls.workspace.get_text_document(params.text_document.uri)
-    spec = _analyse(document.uri, document.source).spec
+    spec = ls.documents.analyse(document.uri, document.source).spec
     if spec is None:
         return None
-    name = _node_at(spec, params.position)
+    name = node_at(spec, params.position)
     node = next((n for n in spec.nodes if n.name == name), None)
     if node is not None:
         return types.Location(uri=document.uri, range=_range(node.name_span))
     imported = _imported_at(spec, params.position)
     if imported is not None:
         return _python_definition(spec, *imported)
-    symbol = _symbol_at(spec, params.position)
+    symbol = symbol_at(spec, params.position)
     if symbol is not None:
-        return types.Location(uri=document.uri, range=_range(_occurrences(spec, symbol)[0]))
+        return types.Location(uri=document.uri, range=_range(occurrences(spec, symbol)[0]))
     return None
 
 
@@ -320,10 +284,10 @@ def _imported_at(spec: ir.GraphSpec, position: types.Position) -> tuple[str, str
             if name.span.line == line and name.span.column <= column <= name.span.end_column:
                 return imp.module, name.name
     for node in spec.nodes:
-        for expr in _node_expressions(node):
+        for expr in node_expressions(node):
             hits = [
                 e
-                for e in _walk_all(expr)
+                for e in walk_all(expr)
                 if isinstance(e, ir.Name)
                 and e.id in local
                 and e.span.line == line
@@ -362,13 +326,13 @@ def _python_definition(spec: ir.GraphSpec, module_name: str, name: str) -> types
 
 
 @server.feature(types.TEXT_DOCUMENT_HOVER)
-def _hover(ls: LanguageServer, params: types.HoverParams) -> types.Hover | None:
+def _hover(ls: _GraphcServer, params: types.HoverParams) -> types.Hover | None:
     """A node's signature, docstring, and its edges in and out, with their labels."""
     document = ls.workspace.get_text_document(params.text_document.uri)
-    analysis = _analyse(document.uri, document.source)
+    analysis = ls.documents.analyse(document.uri, document.source)
     if analysis.spec is None:
         return None
-    name = _node_at(analysis.spec, params.position)
+    name = node_at(analysis.spec, params.position)
     node = next((n for n in analysis.spec.nodes if n.name == name), None)
     if node is None:
         return _other_hover(analysis, document.lines, params.position)
@@ -382,7 +346,7 @@ def _hover(ls: LanguageServer, params: types.HoverParams) -> types.Hover | None:
     return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value="\n".join(lines)))
 
 
-def _other_hover(analysis: _Analysis, lines: Sequence[str], position: types.Position) -> types.Hover | None:
+def _other_hover(analysis: Analysis, lines: Sequence[str], position: types.Position) -> types.Hover | None:
     """A field's type and default, or a diagnostic code's meaning."""
     import re
 
@@ -390,7 +354,7 @@ def _other_hover(analysis: _Analysis, lines: Sequence[str], position: types.Posi
 
     spec = analysis.spec
     assert spec is not None
-    symbol = _symbol_at(spec, position)
+    symbol = symbol_at(spec, position)
     if symbol is not None:
         if symbol[0] == "field":
             fields = next(n for n in spec.nodes if n.name == symbol[1]).all_fields()
@@ -436,187 +400,33 @@ def _can_end(graph: DiagramGraph) -> set[str]:
 
 # ---- references and rename ------------------------------------------------------------------
 
-_Symbol = tuple[str, ...]
-"""("node", Name), ("field", Node, field), ("state", field) or ("deps", field)."""
-
-
-def _name_span(span: ir.Span, name: str, *, at_end: bool = False) -> ir.Span:
-    """The part of `span` that is `name`: its start (a field, a keyword) or its end (`state.name`)."""
-    if at_end:
-        return ir.Span(
-            file=span.file,
-            line=span.end_line,
-            column=span.end_column - len(name),
-            end_line=span.end_line,
-            end_column=span.end_column,
-        )
-    return ir.Span(
-        file=span.file, line=span.line, column=span.column, end_line=span.line, end_column=span.column + len(name)
-    )
-
-
-def _node_expressions(node: ir.NodeSpec) -> list[ir.Expr]:
-    """Every expression a node's body holds, nested branches and error branches included."""
-    out: list[ir.Expr] = []
-
-    def statements(items: list[ir.Statement]) -> None:
-        for s in items:
-            out.append(s.value)
-            if isinstance(s, ir.Assign):
-                out.append(s.target)
-
-    def transition(t: ir.Transition) -> None:
-        out.extend([*t.args, *(k.value for k in t.keywords)])
-
-    statements(node.do)
-    stack = list(node.next)
-    while stack:
-        branch = stack.pop()
-        if branch.condition is not None:
-            out.append(branch.condition)
-        statements(branch.do)
-        if branch.to is not None:
-            transition(branch.to)
-        stack.extend(branch.next)
-    for error in node.errors:
-        transition(error.to)
-    return out
-
-
-def _names(expr: ir.Expr, name: str) -> list[ir.Name]:
-    """The `Name`s in `expr` that mean `name` (not a comprehension's own variable of that name)."""
-    found = []
-    for e in walk_expression(expr, into_comprehensions=False):
-        if isinstance(e, ir.Name) and e.id == name:
-            found.append(e)
-        elif isinstance(e, ir.Comprehension):
-            bound = {t for clause in e.generators for t in clause.targets}
-            parts = (
-                [e.generators[0].iter]
-                if name in bound
-                else [
-                    e.element,
-                    *([e.value] if e.value is not None else []),
-                    *(x for clause in e.generators for x in [clause.iter, *clause.ifs]),
-                ]
-            )
-            for part in parts:
-                found += _names(part, name)
-    return found
-
-
-def _occurrences(spec: ir.GraphSpec, symbol: _Symbol) -> list[ir.Span]:
-    """Every place that names the symbol: its definition first."""
-    kind = symbol[0]
-    spans: list[ir.Span] = []
-    if kind == "node":
-        name = symbol[1]
-        spans += [n.name_span for n in spec.nodes if n.name == name]
-        if spec.start == name and spec.start_span is not None:
-            spans.append(spec.start_span)
-        for node in spec.nodes:
-            for t in node.transitions():
-                if t.target == name:
-                    spans.append(t.target_span)
-    elif kind == "field":
-        owner, field = symbol[1], symbol[2]
-        node = next(n for n in spec.nodes if n.name == owner)
-        spans += [_name_span(f.span, field) for f in node.all_fields() if f.name == field]
-        for expr in _node_expressions(node):
-            spans += [n.span for n in _names(expr, field)]
-        for other in spec.nodes:
-            for t in other.transitions():
-                if t.target == owner:
-                    spans += [_name_span(k.span, field) for k in t.keywords if k.name == field]
-    elif kind in ("state", "deps"):
-        field = symbol[1]
-        type_spec = spec.state if kind == "state" else spec.deps
-        declared = (type_spec.fields or []) if type_spec is not None else []
-        spans += [_name_span(f.span, field) for f in declared if f.name == field]
-        for node in spec.nodes:
-            for expr in _node_expressions(node):
-                spans += [
-                    _name_span(e.span, field, at_end=True)
-                    for e in _walk_all(expr)
-                    if isinstance(e, ir.Attribute)
-                    and e.attr == field
-                    and isinstance(e.value, ir.Name)
-                    and e.value.id == kind
-                ]
-    if not spans:
-        return []
-    definition, *uses = spans
-    return [definition, *sorted(set(uses) - {definition}, key=lambda s: (s.line, s.column))]
-
-
-def _walk_all(expr: ir.Expr) -> list[ir.Expr]:
-    return list(walk_expression(expr))
-
-
-def _symbol_at(spec: ir.GraphSpec, position: types.Position) -> _Symbol | None:
-    """The node, node field or state field whose name the cursor is on."""
-    node_name = _node_at(spec, position)
-    if node_name is not None:
-        return ("node", node_name)
-    for symbol in _all_symbols(spec):
-        for span in _occurrences(spec, symbol):
-            if span.line == position.line + 1 and span.column <= position.character + 1 <= span.end_column:
-                return symbol
-    return None
-
-
-def _all_symbols(spec: ir.GraphSpec) -> list[_Symbol]:
-    symbols: list[_Symbol] = [("field", n.name, f.name) for n in spec.nodes for f in n.all_fields()]
-    for kind, type_spec in (("state", spec.state), ("deps", spec.deps)):
-        if type_spec is not None:
-            symbols += [(kind, f.name) for f in type_spec.fields or []]
-    return symbols
-
 
 @server.feature(types.TEXT_DOCUMENT_REFERENCES)
-def _references(ls: LanguageServer, params: types.ReferenceParams) -> list[types.Location]:
+def _references(ls: _GraphcServer, params: types.ReferenceParams) -> list[types.Location]:
     document = ls.workspace.get_text_document(params.text_document.uri)
-    spec = _analyse(document.uri, document.source).spec
-    symbol = _symbol_at(spec, params.position) if spec is not None else None
+    spec = ls.documents.analyse(document.uri, document.source).spec
+    symbol = symbol_at(spec, params.position) if spec is not None else None
     if spec is None or symbol is None:
         return []
-    spans = _occurrences(spec, symbol)
+    spans = occurrences(spec, symbol)
     if not params.context.include_declaration:
         spans = spans[1:]
     return [types.Location(uri=document.uri, range=_range(s)) for s in spans]
 
 
 @server.feature(types.TEXT_DOCUMENT_RENAME)
-def _rename(ls: LanguageServer, params: types.RenameParams) -> types.WorkspaceEdit | None:
+def _rename(ls: _GraphcServer, params: types.RenameParams) -> types.WorkspaceEdit | None:
     """Rename a node, a node's field or a state field everywhere the spec names it."""
-    import keyword
-
     document = ls.workspace.get_text_document(params.text_document.uri)
-    spec = _analyse(document.uri, document.source).spec
-    symbol = _symbol_at(spec, params.position) if spec is not None else None
+    spec = ls.documents.analyse(document.uri, document.source).spec
+    symbol = symbol_at(spec, params.position) if spec is not None else None
     if spec is None or symbol is None:
         return None
-    new = params.new_name
-    if not new.isidentifier() or keyword.iskeyword(new) or new.startswith("_") or new in RESERVED or new == "on":
-        raise JsonRpcException(f"`{new}` is not a name a spec may use", REQUEST_FAILED)
-    if symbol[0] == "node":
-        taken = {n.name for n in spec.nodes} | set(BUILTINS)
-    elif symbol[0] == "field":
-        taken = {f.name for n in spec.nodes if n.name == symbol[1] for f in n.all_fields()}
-    else:
-        type_spec = spec.state if symbol[0] == "state" else spec.deps
-        taken = {f.name for f in (type_spec.fields or [])} if type_spec is not None else set()
-    if new in taken:
-        raise JsonRpcException(f"`{new}` is already taken", REQUEST_FAILED)
-    spans = _occurrences(spec, symbol)
-    lines = document.lines
-    for span in spans:  # in YAML/TOML a name may sit in a quoted or escaped string: then leave it to the user
-        written = lines[span.line - 1][span.column - 1 : span.end_column - 1] if span.line <= len(lines) else ""
-        if span.line != span.end_line or written != symbol[-1]:
-            raise JsonRpcException(
-                f"`{symbol[-1]}` is written differently at line {span.line}: rename it by hand there", REQUEST_FAILED
-            )
-    edits = [types.TextEdit(range=_range(s), new_text=new) for s in spans]
+    try:
+        spans = rename_spans(spec, symbol, params.new_name, document.lines)
+    except RenameRefused as refused:
+        raise JsonRpcException(str(refused), REQUEST_FAILED) from None
+    edits = [types.TextEdit(range=_range(s), new_text=params.new_name) for s in spans]
     return types.WorkspaceEdit(changes={document.uri: edits})
 
 
@@ -626,12 +436,12 @@ _KEYWORDS = ("if", "else", "on", "await", "for", "in", "and", "or", "not", "is",
 
 
 @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[".", "(", ">", " "]))
-def _completion(ls: LanguageServer, params: types.CompletionParams) -> list[types.CompletionItem]:
+def _completion(ls: _GraphcServer, params: types.CompletionParams) -> list[types.CompletionItem]:
     """Nodes after `->`, a node's fields inside its call, `state.`/`deps.` fields, else names and keywords."""
     import re
 
     document = ls.workspace.get_text_document(params.text_document.uri)
-    analysis = _last_good.get(document.uri) or _analyse(document.uri, document.source)
+    analysis = ls.documents.last_good.get(document.uri) or ls.documents.analyse(document.uri, document.source)
     spec = analysis.spec
     if spec is None:
         return []
@@ -678,10 +488,10 @@ def _keywords_at(lines: Sequence[str], position: types.Position) -> list[str]:
 
 
 @server.feature(types.TEXT_DOCUMENT_CODE_LENS)
-def _code_lens(ls: LanguageServer, params: types.CodeLensParams) -> list[types.CodeLens]:
+def _code_lens(ls: _GraphcServer, params: types.CodeLensParams) -> list[types.CodeLens]:
     """Above each node: how many edges lead in and out."""
     document = ls.workspace.get_text_document(params.text_document.uri)
-    analysis = _analyse(document.uri, document.source)
+    analysis = ls.documents.analyse(document.uri, document.source)
     if analysis.checked is None:
         return []
     graph = diagram_of(analysis.checked)
@@ -710,17 +520,17 @@ def _hierarchy_item(uri: str, spec: ir.GraphSpec, name: str) -> types.CallHierar
 
 
 @server.feature(types.TEXT_DOCUMENT_PREPARE_CALL_HIERARCHY)
-def _prepare_hierarchy(ls: LanguageServer, params: types.CallHierarchyPrepareParams) -> list[types.CallHierarchyItem]:
+def _prepare_hierarchy(ls: _GraphcServer, params: types.CallHierarchyPrepareParams) -> list[types.CallHierarchyItem]:
     """The graph's edges as calls: a node "calls" the nodes it can go to."""
     document = ls.workspace.get_text_document(params.text_document.uri)
-    spec = _analyse(document.uri, document.source).spec
-    name = _node_at(spec, params.position) if spec is not None else None
+    spec = ls.documents.analyse(document.uri, document.source).spec
+    name = node_at(spec, params.position) if spec is not None else None
     item = _hierarchy_item(document.uri, spec, name) if spec is not None and name is not None else None
     return [item] if item is not None else []
 
 
-def _edge_graph(uri: str) -> tuple[ir.GraphSpec, DiagramGraph] | None:
-    analysis = _analyses.get(uri)
+def _edge_graph(ls: _GraphcServer, uri: str) -> tuple[ir.GraphSpec, DiagramGraph] | None:
+    analysis = ls.documents.analyses.get(uri)
     if analysis is None or analysis.checked is None:
         return None
     return analysis.checked.spec, diagram_of(analysis.checked)
@@ -728,9 +538,9 @@ def _edge_graph(uri: str) -> tuple[ir.GraphSpec, DiagramGraph] | None:
 
 @server.feature(types.CALL_HIERARCHY_OUTGOING_CALLS)
 def _outgoing(
-    ls: LanguageServer, params: types.CallHierarchyOutgoingCallsParams
+    ls: _GraphcServer, params: types.CallHierarchyOutgoingCallsParams
 ) -> list[types.CallHierarchyOutgoingCall]:
-    found = _edge_graph(params.item.uri)
+    found = _edge_graph(ls, params.item.uri)
     if found is None:
         return []
     spec, graph = found
@@ -752,9 +562,9 @@ def _outgoing(
 
 @server.feature(types.CALL_HIERARCHY_INCOMING_CALLS)
 def _incoming(
-    ls: LanguageServer, params: types.CallHierarchyIncomingCallsParams
+    ls: _GraphcServer, params: types.CallHierarchyIncomingCallsParams
 ) -> list[types.CallHierarchyIncomingCall]:
-    found = _edge_graph(params.item.uri)
+    found = _edge_graph(ls, params.item.uri)
     if found is None:
         return []
     spec, _ = found
