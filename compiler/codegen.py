@@ -336,9 +336,10 @@ class _Generator:
         lines = ["_builder = GraphBuilder(", *(f"{_I}{k}={v}," for k, v in arguments.items()), ")"]
         lines += [
             f"_builder.add(_builder.edge_from(_builder.start_node).to(NodeStep({start})))",
-            *fit(f"_builder.add(*(_builder.node(node) for node in ({', '.join(nodes)},)))", "", ""),
+            *fit(f"_nodes = {_tuple(nodes)}", "", ""),
+            "_builder.add(*(_builder.node(node) for node in _nodes))",
             "graph = _builder.build()",
-            '"""Run it with `await graph.run(inputs=StartNode(...), state=..., deps=...)`: the output comes back."""',
+            f'"""Run it with `await graph.run(inputs={start}(...), state=..., deps=...)`: the output comes back."""',
         ]
         own = ", ".join(n.name for n in spec.nodes) + ("," if len(spec.nodes) == 1 else "")
         lines += fit(f"locate_node_errors(({own}), __file__, SPEC_FILE)", "", "")
@@ -533,8 +534,7 @@ class _Generator:
     def _graph(self, specialised_snapshot: bool) -> str:
         spec = self.spec
         nodes = [n.name for n in spec.nodes] + self.checked.external_nodes
-        node_tuple = f"({nodes[0]},)" if len(nodes) == 1 else f"({', '.join(nodes)})"
-        args = [f"nodes={node_tuple}", f"name={quote_string(spec.name)}"]
+        args = [f"nodes={_tuple(nodes)}", f"name={quote_string(spec.name)}"]
         if specialised_snapshot:
             args.append("snapshot_state=snapshot_state")
         if spec.start is not None and self.target == "runtime":
@@ -556,6 +556,11 @@ class _Generator:
         if spec.start is not None:
             lines += ["", f"start = {spec.start}", '"""The node a run starts from by default."""']
         return "\n".join(lines)
+
+
+def _tuple(names: list[str]) -> str:
+    """A tuple of names as ruff format writes it: `(A,)` for one, `(A, B)` for more (no magic trailing comma)."""
+    return f"({names[0]},)" if len(names) == 1 else f"({', '.join(names)})"
 
 
 def _policy_helper_source(names: tuple[str, ...]) -> str:
