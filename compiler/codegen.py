@@ -63,6 +63,168 @@ def _template() -> jinja2.Template:
     return env.get_template("module.py.jinja")
 
 
+class TargetLibrary:
+    """The library a generated module runs on, and the hooks code generation calls where libraries differ.
+
+    As sqlglot's dialect generators override a table of transforms, each target overrides
+    only what its library needs: the names it imports, the helpers its modules carry, how a
+    waited-for field starts, and how the graph is built. `TARGETS` maps a target's name to it.
+    """
+
+    name: Target = "runtime"
+    package = "runtime"
+    """The package generated code imports its node base class, `End` and graph from."""
+    carries_helpers = False
+    """Whether modules carry copies of graphc's helpers (spec-line notes, policies) instead of importing them."""
+
+    def library_names(self, *, labels: bool, waits: bool) -> list[str]:
+        """What `from <package> import ...` names, in isort's order."""
+        names = ["BaseNode", "End", "Graph", "GraphRunContext"]
+        if labels:
+            names.insert(1, "Edge")
+        if waits:
+            names.insert(0, "WAITING")  # constants first
+        return names
+
+    def library_imports(self, names: list[str], helpers: list[str], *, labels: bool) -> list[str]:
+        """The import lines of the library and of graphc's helpers."""
+        lines = [f"from {self.package} import {', '.join(names)}"]
+        if helpers:
+            lines.append(f"from runtime.policies import {', '.join(helpers)}")
+        return lines
+
+    def extra_typing_names(self, helpers: list[str]) -> set[str]:
+        """`typing` names the carried helpers need."""
+        return set()
+
+    def prelude(self, helpers: list[str], *, labels: bool) -> list[str]:
+        """Code between the module's constants and its classes (helpers a module carries)."""
+        return []
+
+    def waited_field(self, text: str) -> str:
+        """A field the run fills from outside before the node runs."""
+        return f"{text} = WAITING  # waited for: set it before the node runs"
+
+    def graph_arguments(self, generator: _Generator) -> list[str]:
+        """`Graph(...)` arguments beyond `nodes` and `name`: the runtime's own extensions."""
+        spec, checked = generator.spec, generator.checked
+        args = []
+        if spec.start is not None:
+            args.append(f"start_node={spec.start}")
+        if checked.deps_class is not None:
+            args.append(f"deps_type={generator.deps}")
+        if spec.state is not None and spec.state.fields is not None:
+            args.append(f"default_state={generator.state}")  # a run given no state gets a fresh one
+        return args
+
+    def specialised_snapshot(self) -> bool:
+        """Whether the graph takes a `snapshot_state` copier (pydantic_graph 1.x does not)."""
+        return True
+
+    def graph(self, generator: _Generator, nodes: list[str], specialised_snapshot: bool) -> list[str]:
+        """The lines that build `graph`."""
+        spec = generator.spec
+        args = [f"nodes={_tuple(nodes)}", f"name={quote_string(spec.name)}"]
+        if specialised_snapshot:
+            args.append("snapshot_state=snapshot_state")
+        args += self.graph_arguments(generator)
+        lines = fit(f"graph: Graph[{generator.state}, {generator.deps}, {generator.output}]", " = Graph(", "")
+        for arg in args:
+            arg_lines = fit_item(arg, _I)
+            lines += [*arg_lines[:-1], arg_lines[-1] + ","]
+        lines.append(")")
+        return lines
+
+
+class PydanticGraph(TargetLibrary):
+    """pydantic-graph 0.0.39 to 1.x: the same module, importing `pydantic_graph` and carrying graphc's helpers."""
+
+    name: Target = "pydantic_graph"
+    package = "pydantic_graph"
+    carries_helpers = True
+
+    def library_names(self, *, labels: bool, waits: bool) -> list[str]:
+        return ["BaseNode", "End", "Graph", "GraphRunContext"]
+
+    def library_imports(self, names: list[str], helpers: list[str], *, labels: bool) -> list[str]:
+        lines = [f"from {self.package} import {', '.join(names)}"]
+        if labels:
+            lines.append("from pydantic_graph import Edge as _Edge")
+        return lines
+
+    def extra_typing_names(self, helpers: list[str]) -> set[str]:
+        names = {"Any"}  # in the spec-location helpers
+        if {"keep_state", "with_timeout"} & set(helpers):
+            names.add("TypeVar")
+        return names
+
+    def prelude(self, helpers: list[str], *, labels: bool) -> list[str]:
+        blocks = [_HASHABLE_EDGE] if labels else []
+        blocks.append(_location_helpers())  # the runtime notes spec lines on errors itself
+        if helpers:
+            blocks.append(_policy_helper_source(tuple(helpers)))
+        return blocks
+
+    def waited_field(self, text: str) -> str:
+        # pydantic_graph has no marker for it: `None` until the caller sets it
+        return f"{text} = None  # type: ignore[assignment]  # waited for: set it before the node runs"
+
+    def graph_arguments(self, generator: _Generator) -> list[str]:
+        return []
+
+    def specialised_snapshot(self) -> bool:
+        return False  # the default deep copy gives the same history
+
+    def graph(self, generator: _Generator, nodes: list[str], specialised_snapshot: bool) -> list[str]:
+        lines = super().graph(generator, nodes, specialised_snapshot)
+        return lines + _locate_errors(generator.spec)
+
+
+class PydanticGraph2(PydanticGraph):
+    """pydantic-graph 2.x: the node classes joined through a `GraphBuilder`; a run's `inputs` is the start node."""
+
+    name: Target = "pydantic_graph2"
+
+    def library_names(self, *, labels: bool, waits: bool) -> list[str]:
+        return ["BaseNode", "End", "GraphBuilder", "GraphRunContext"]
+
+    def library_imports(self, names: list[str], helpers: list[str], *, labels: bool) -> list[str]:
+        lines = super().library_imports(names, helpers, labels=labels)
+        lines.insert(1, "from pydantic_graph.step import NodeStep")
+        return lines
+
+    def graph(self, generator: _Generator, nodes: list[str], specialised_snapshot: bool) -> list[str]:
+        spec, checked = generator.spec, generator.checked
+        start = spec.start or nodes[0]
+        arguments = {
+            "name": quote_string(spec.name),
+            "state_type": checked.state_class or "type(None)",
+            "deps_type": checked.deps_class or "type(None)",
+            "input_type": start,
+            "output_type": generator.output if spec.output is not None else "type(None)",
+        }
+        lines = ["_builder = GraphBuilder(", *(f"{_I}{k}={v}," for k, v in arguments.items()), ")"]
+        return [
+            *lines,
+            f"_builder.add(_builder.edge_from(_builder.start_node).to(NodeStep({start})))",
+            *fit(f"_nodes = {_tuple(nodes)}", "", ""),
+            "_builder.add(*(_builder.node(node) for node in _nodes))",
+            "graph = _builder.build()",
+            f'"""Run it with `await graph.run(inputs={start}(...), state=..., deps=...)`: the output comes back."""',
+            *_locate_errors(spec),
+        ]
+
+
+TARGETS: dict[str, TargetLibrary] = {t.name: t for t in (TargetLibrary(), PydanticGraph(), PydanticGraph2())}
+"""Each target by name."""
+
+
+def _locate_errors(spec: ir.GraphSpec) -> list[str]:
+    """pydantic_graph modules add the spec-line notes to a node's exceptions themselves."""
+    own = ", ".join(n.name for n in spec.nodes) + ("," if len(spec.nodes) == 1 else "")
+    return fit(f"locate_node_errors(({own}), __file__, SPEC_FILE)", "", "")
+
+
 class _TrustedWriter(ExprWriter):
     """Writes expressions; under an allow-list, reads, writes and calls go through `_trust` (`runtime.trust`).
 
@@ -171,7 +333,7 @@ class _Generator:
         self.checked = checked
         self.spec = checked.spec
         self.target = target
-        self.pg = target != "runtime"  # a pydantic_graph release: no runtime helpers, copies instead
+        self.library = TARGETS[target]
         self.file = PurePath(checked.source_name).name
         self.types = ExprWriter()
         self.trust = checked.allowed_imports is not None
@@ -190,7 +352,7 @@ class _Generator:
 
     def module(self) -> GeneratedModule:
         spec = self.spec
-        lib = "runtime" if not self.pg else "pydantic_graph"
+        library = self.library
         classes = [
             c
             for c in (
@@ -205,34 +367,20 @@ class _Generator:
         helpers = self._policy_helpers()
         if "backoff_delay" in helpers:
             std.insert(0, "import asyncio")
-        if self.pg and "with_timeout" in helpers:
+        if library.carries_helpers and "with_timeout" in helpers:
             std.insert(len(std) - 1, "from collections.abc import Coroutine")
-        typing_names = set(self._typing_imports())
-        if self.pg and {"keep_state", "with_timeout"} & set(helpers):
-            typing_names.add("TypeVar")
+        typing_names = set(self._typing_imports()) | library.extra_typing_names(helpers)
         if self.uses_labels:
             typing_names.add("Annotated")
         if self._uses_typing_name("Literal"):
             typing_names.add("Literal")
         if self._uses_typing_name("Any"):
             typing_names.add("Any")
-        if self.pg:
-            typing_names.add("Any")  # in the spec-location helpers
         if typing_names:
             std.append(f"from typing import {', '.join(sorted(typing_names))}")
-        runtime_names = ["BaseNode", "End", "GraphBuilder" if self.target == "pydantic_graph2" else "Graph"]
-        runtime_names.append("GraphRunContext")
-        if self.uses_labels and self.target == "runtime":
-            runtime_names.insert(1, "Edge")
-        if self.target == "runtime" and any(n.waits for n in spec.nodes):
-            runtime_names.insert(0, "WAITING")  # isort's order: constants first
-        runtime_imports = [f"from {lib} import {', '.join(runtime_names)}"]
-        if self.target == "pydantic_graph2":
-            runtime_imports.append("from pydantic_graph.step import NodeStep")
-        if self.uses_labels and self.pg:
-            runtime_imports.append("from pydantic_graph import Edge as _Edge")
-        if helpers and self.target == "runtime":
-            runtime_imports.append(f"from runtime.policies import {', '.join(helpers)}")
+        waits = any(n.waits for n in spec.nodes)
+        library_names = library.library_names(labels=self.uses_labels, waits=waits)
+        runtime_imports = library.library_imports(library_names, helpers, labels=self.uses_labels)
         if self.trust:
             runtime_imports.append("from runtime.trust import Trust")
         user_imports = []
@@ -246,15 +394,10 @@ class _Generator:
             if len(line) > LINE_LENGTH:  # as ruff format wraps it
                 line = f"from {imp.module} import (\n" + "".join(f"{_I}{name},\n" for name in names.split(", ")) + ")"
             user_imports.append(line)
-        # the runtime notes spec lines on errors itself; pydantic_graph modules carry its helpers
-        prelude = [_location_helpers()] if self.pg else []
-        if helpers and self.pg:
-            prelude.append(_policy_helper_source(tuple(helpers)))
-        if self.uses_labels and self.pg:
-            prelude.insert(0, _HASHABLE_EDGE)
+        prelude = library.prelude(helpers, labels=self.uses_labels)
         if self.trust:
             prelude.insert(0, self._trust_block())
-        snapshot = self._snapshot() if not self.pg else None  # pydantic_graph 1.x takes no `snapshot_state`
+        snapshot = self._snapshot() if library.specialised_snapshot() else None
         if snapshot:  # after the state class it copies, before the nodes
             classes.insert(len(classes) - len(spec.nodes), snapshot)
         exports = ["graph", *(n.name for n in spec.nodes)]
@@ -320,33 +463,6 @@ class _Generator:
             for n in imp.names
         ]
 
-    def _builder_graph(self, nodes: list[str]) -> str:
-        """pydantic-graph 2.x: the nodes join a `GraphBuilder`; a run's `inputs` is its start node."""
-        spec = self.spec
-        start = spec.start or nodes[0]
-        state = self.checked.state_class or "type(None)"
-        deps = self.checked.deps_class or "type(None)"
-        arguments = {
-            "name": quote_string(spec.name),
-            "state_type": state,
-            "deps_type": deps,
-            "input_type": start,
-            "output_type": self.output if spec.output is not None else "type(None)",
-        }
-        lines = ["_builder = GraphBuilder(", *(f"{_I}{k}={v}," for k, v in arguments.items()), ")"]
-        lines += [
-            f"_builder.add(_builder.edge_from(_builder.start_node).to(NodeStep({start})))",
-            *fit(f"_nodes = {_tuple(nodes)}", "", ""),
-            "_builder.add(*(_builder.node(node) for node in _nodes))",
-            "graph = _builder.build()",
-            f'"""Run it with `await graph.run(inputs={start}(...), state=..., deps=...)`: the output comes back."""',
-        ]
-        own = ", ".join(n.name for n in spec.nodes) + ("," if len(spec.nodes) == 1 else "")
-        lines += fit(f"locate_node_errors(({own}), __file__, SPEC_FILE)", "", "")
-        if spec.start is not None:
-            lines += ["", f"start = {spec.start}", '"""The node a run starts from by default."""']
-        return "\n".join(lines)
-
     def _policy_helpers(self) -> list[str]:
         """The `runtime.policies` helpers the nodes' policies and error branches call, in a fixed order."""
         used: set[str] = set()
@@ -390,10 +506,7 @@ class _Generator:
 
     def _waited_field(self, f: ir.FieldSpec) -> str:
         """A field the run fills from outside before the node runs: unset until then."""
-        text = f"{f.name}: {self.types.type(f.type)}"
-        if self.pg:  # pydantic_graph has no marker for it: `None` until the caller sets it
-            return f"{text} = None  # type: ignore[assignment]  # waited for: set it before the node runs"
-        return f"{text} = WAITING  # waited for: set it before the node runs"
+        return self.library.waited_field(f"{f.name}: {self.types.type(f.type)}")
 
     def _snapshot(self) -> str | None:
         """A state copy specialised to the declared field types, when they allow one."""
@@ -534,25 +647,7 @@ class _Generator:
     def _graph(self, specialised_snapshot: bool) -> str:
         spec = self.spec
         nodes = [n.name for n in spec.nodes] + self.checked.external_nodes
-        args = [f"nodes={_tuple(nodes)}", f"name={quote_string(spec.name)}"]
-        if specialised_snapshot:
-            args.append("snapshot_state=snapshot_state")
-        if spec.start is not None and self.target == "runtime":
-            args.append(f"start_node={spec.start}")
-        if self.target == "runtime" and self.checked.deps_class is not None:
-            args.append(f"deps_type={self.deps}")
-        if self.target == "runtime" and spec.state is not None and spec.state.fields is not None:
-            args.append(f"default_state={self.state}")  # a run given no state gets a fresh one
-        if self.target == "pydantic_graph2":
-            return self._builder_graph(nodes)
-        lines = fit(f"graph: Graph[{self.state}, {self.deps}, {self.output}]", " = Graph(", "")
-        for arg in args:
-            arg_lines = fit_item(arg, _I)
-            lines += [*arg_lines[:-1], arg_lines[-1] + ","]
-        lines.append(")")
-        if self.pg:
-            own = ", ".join(n.name for n in spec.nodes) + ("," if len(spec.nodes) == 1 else "")
-            lines += fit(f"locate_node_errors(({own}), __file__, SPEC_FILE)", "", "")
+        lines = self.library.graph(self, nodes, specialised_snapshot)
         if spec.start is not None:
             lines += ["", f"start = {spec.start}", '"""The node a run starts from by default."""']
         return "\n".join(lines)
