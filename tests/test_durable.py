@@ -253,3 +253,28 @@ def test_a_clean_exit_leaves_one_sqlite_file(tmp_path: Path) -> None:
         done = graphc(*command)
         assert done.returncode in (0, 3), done.stderr
         assert sorted(p.name for p in tmp_path.iterdir()) == ["runs.sqlite"], command  # no -wal, no -shm
+
+
+def test_two_durable_runs_in_one_process_do_not_trip_over_each_other(tmp_path: Path) -> None:
+    from compiler import load
+    from compiler.workers import Worker
+    from runtime.durable import DurableError, DurableRuns
+
+    graph = load(EXAMPLES / "review.graph")
+    db = str(tmp_path / "runs.sqlite")
+    first, second = DurableRuns(db), DurableRuns(db)
+    try:
+        info = first.start(graph, graph.node_types["Draft"]())
+        assert second.get(info.id).status == "waiting"
+        second.close()  # its own connections only: DBOS goes on for `first`
+        done = first.resume(info.id, graph, input={"approved": True, "comment": ""})
+        assert done.status == "success"
+    finally:
+        first.close()
+    worker = Worker(str(tmp_path / "other.sqlite"), executor_id="solo", allowed_imports=None)
+    worker.start()
+    try:  # DBOS runs one database per process: said, rather than pulled from under the worker
+        with pytest.raises(DurableError, match="already serves as worker solo"):
+            DurableRuns(db).start(graph, graph.node_types["Draft"]())
+    finally:
+        assert worker.stop(grace_seconds=5) == []

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from dbos import (
@@ -66,6 +67,8 @@ class _Engine:
     """Where a worker says what went wrong with a run that its operator must hear of (a spec that does not compile)."""
     sqlite: Any = None
     """The SQLite engine given to DBOS, disposed when DBOS stops (DBOS disposes only engines it made)."""
+    users: set[int] = field(default_factory=set)
+    """The `DurableRuns` (by id) that use it: one closing does not stop it under another."""
 
     def attributes(self, run_id: str) -> dict[str, Any]:
         """The run's graphc attributes, read outside any workflow's record."""
@@ -76,6 +79,8 @@ class _Engine:
         return RUNS_QUEUE if self.attributes(run_id).get("graphc_queued") else self.queue_name
 
 
+_signals: dict[str, queue.Queue[tuple[str, int]]] = {}
+"""Per run started or resumed from this process: where its workflow says it parked at a wait or finished."""
 _engine: _Engine | None = None
 
 
@@ -91,6 +96,7 @@ def _launch(
     global_concurrency: int | None = None,
     load_spec: SpecLoader | None = None,
     report: Callable[[str], None] | None = None,
+    user: int = 0,
 ) -> _Engine:
     """DBOS configured for this database and version, launched once per process (relaunched on change).
 
@@ -103,7 +109,15 @@ def _launch(
     with _engine_lock:
         engine = _engine
         if engine is not None and (engine.url, engine.version) == (url, version) and executor_id is None:
+            engine.users.add(user)
             return engine
+        if engine is not None and (_signals or engine.load_spec is not None):
+            # DBOS runs one database and version per process: relaunching would pull runs in flight from under them
+            serving = "serves as worker " + engine.executor_id if engine.load_spec is not None else "drives runs"
+            raise DurableError(
+                f"this process already {serving} on {_shown(engine.url)} (version {engine.version}); DBOS runs "
+                "one database and graph version per process: wait for those runs, or use another process"
+            )
         if (stopped := _stop_engine()) is not None:
             stopped.client.destroy()
         if (problem := _sqlite_file_problem(url, create=True)) is not None:
@@ -138,7 +152,7 @@ def _launch(
         except Exception as e:
             DBOS.destroy(destroy_registry=False)
             raise DurableError(f"cannot open the run database {_shown(url)}: {_reason(e)}") from None
-        _engine = _Engine(url, version, executor_id, queue_name, client, load_spec, report, sqlite)
+        _engine = _Engine(url, version, executor_id, queue_name, client, load_spec, report, sqlite, {user})
         return _engine
 
 
@@ -154,6 +168,15 @@ def _current_engine() -> _Engine:
     if engine is None:
         raise PortableWorkflowError("DBOS was stopped in this process", "EngineStopped")
     return engine
+
+
+def _release_engine(user: int) -> _Engine | None:
+    """`user` no longer needs DBOS: stop it if no other `DurableRuns` uses it (call with the lock)."""
+    engine = _engine
+    if engine is None:
+        return None
+    engine.users.discard(user)
+    return _stop_engine() if not engine.users else None
 
 
 def _stop_engine() -> _Engine | None:

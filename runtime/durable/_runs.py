@@ -50,9 +50,9 @@ from ._common import (
     graph_version,
     worker_version,
 )
-from ._engine import _engine_lock, _launch, _stop_engine, active_engine
+from ._engine import _engine_lock, _launch, _release_engine, _signals, _stop_engine, active_engine
 from ._store import _Heartbeat, _Store
-from ._workflow import _Loaded, _loaded, _run_workflow, _signals
+from ._workflow import _Loaded, _loaded, _run_workflow
 
 
 @dataclass
@@ -148,7 +148,7 @@ class DurableRuns:
         version = graph_version(graph)
         loaded = _loaded[version] = _Loaded(graph, deps)
         node, state = self._start_of(graph, start_node, state)
-        engine = _launch(self.url, version)
+        engine = _launch(self.url, version, user=id(self))
         run_id = self._new_id(run_id)
         signal = _signals[run_id] = queue.Queue()
         attributes = {"graphc_graph": graph.name or "graph", "graphc_spec": spec or ""}
@@ -222,7 +222,7 @@ class DurableRuns:
             return self.get(run_id)
         assert graph is not None
         _loaded[info.version] = _Loaded(graph, deps)
-        engine = _launch(self.url, info.version)
+        engine = _launch(self.url, info.version, user=id(self))
         signal = _signals[run_id] = queue.Queue()
         engine.client.resume_workflow(run_id, queue_name=engine.queue_name)
         self._not_cancelled_meanwhile(client, run_id)
@@ -428,6 +428,7 @@ class DurableRuns:
             global_concurrency=queue_concurrency,
             load_spec=load_spec,
             report=self.report,
+            user=id(self),
         )
 
     def in_flight(self) -> builtins.list[str]:
@@ -533,7 +534,7 @@ class DurableRuns:
             self._client.destroy()
             self._client = None
         with _engine_lock:
-            if (engine := _stop_engine()) is not None:
+            if (engine := _release_engine(id(self))) is not None:
                 engine.client.destroy()
         _Store.dispose(self.url)  # the last connection closed: SQLite folds its write-ahead log back into the file
 

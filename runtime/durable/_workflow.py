@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import queue
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +18,7 @@ from ..graph import Graph
 from ..nodes import BaseNode, End, optional_waits, supply_waits, unset_waits, waited_types
 from ..state import HistoryStep
 from ._common import _NODE_STEP, _SPEC_KEY, _WAIT_EVENT, _WORKFLOW, DEFAULT_MAX_STEPS, WAITING_QUEUE, DurableError
-from ._engine import _current_engine
+from ._engine import _current_engine, _signals
 from ._store import _Store
 
 
@@ -71,10 +70,6 @@ def _adapter(tp: Any) -> pydantic.TypeAdapter[Any]:
 
 _loaded: dict[str, _Loaded] = {}
 """By graph key: a local graph's version, or `spec:DIGEST` for a stored spec."""
-
-
-_signals: dict[str, queue.Queue[tuple[str, int]]] = {}
-"""Per run started or resumed from this process: where its workflow says it parked at a wait or finished."""
 
 
 class _Parked(BaseException):
