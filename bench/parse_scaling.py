@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from specgen import graph_spec
 
-from dsl.graph_syntax import forget_fragments
+from dsl.graph.syntax import forget_fragments
 from dsl.parse import own_the_process, parse_source, paused_gc
 from dsl.printer import print_spec
 from dsl.source import source_from_text
@@ -46,7 +46,7 @@ def lark_floor(text: str, runs: int) -> tuple[float, float]:
     """
     from lark.parsers.lalr_parser import _Parser
 
-    from dsl import lark_syntax
+    from dsl.graph import lark_parser as lark_syntax
 
     parser = lark_syntax._parser()
     tokens = list(parser.parse_interactive(text, start="module").iter_parse())

@@ -19,12 +19,16 @@ if TYPE_CHECKING:
 
 __all__ = ("own_the_process", "parse_file", "parse_source", "paused_gc")
 
-_FRONT_ENDS = {"graph": "graph_syntax.parse_graph", "yaml": "yaml_syntax.parse_yaml", "toml": "toml_syntax.parse_toml"}
+_FRONT_ENDS = {
+    "graph": "graph.syntax.parse_graph",
+    "yaml": "data.yaml_syntax.parse_yaml",
+    "toml": "data.toml_syntax.parse_toml",
+}
 
 
 def _front_end(syntax: str) -> Callable[[SourceFile], ir.GraphSpec]:
     """The parser for one syntax, imported when first needed (YAML's and TOML's libraries cost start-up)."""
-    module, function = _FRONT_ENDS[syntax].split(".")
+    module, _, function = _FRONT_ENDS[syntax].rpartition(".")
     parse: Callable[[SourceFile], ir.GraphSpec] = getattr(importlib.import_module(f".{module}", __package__), function)
     return parse
 
@@ -46,7 +50,7 @@ def parse_source(
     with paused_gc(), limits_in_force(limits):
         spec = None
         if cache is not None and source.syntax == "graph":
-            from .graph_syntax import parse_graph_cached
+            from .graph.syntax import parse_graph_cached
 
             spec = parse_graph_cached(source, cache)
         if spec is None:

@@ -10,6 +10,7 @@ import re
 from functools import lru_cache
 
 from . import ir
+from .data import TYPE_CLASS_KEY
 from .unparse import ExprWriter, docstring_literal, exceptions_text, quote_string, seconds_text
 
 TYPE_CHECKING = False  # not `typing`'s, whose import costs start-up time (pyproject: mypy always_true)
@@ -180,7 +181,6 @@ def spec_to_data(spec: ir.GraphSpec) -> dict[str, Any]:
         if type_spec.ref is not None:
             data[key] = type_spec.ref
             continue
-        from .data_syntax import TYPE_CLASS_KEY  # YAML's and TOML's key: their front-end, not `.graph`'s printer
 
         entries: dict[str, str] = {TYPE_CLASS_KEY: type_spec.class_name} if type_spec.class_name else {}
         entries.update({f.name: _WRITER.field(f) for f in type_spec.fields or []})

@@ -1,6 +1,6 @@
 """The parse tree the front-ends hand to `expressions.TreeToIR`: `Tree`s of `Token`s.
 
-Both parsers build it: `dsl.lalr` (the fast path, which never imports lark) and lark itself
+Both parsers build it: `dsl.graph.lalr` (the fast path, which never imports lark) and lark itself
 (error reports, completion), which is given `Tree` as its `tree_class`. `Token` has the
 attributes of lark's token the front-ends read, and code that handles tokens takes either
 (`str(token)` is the text of both). A tree's extent is the tuple `(line, column, end_line, end_column)`.

@@ -45,3 +45,40 @@ def test_a_command_loads_only_its_own_module() -> None:
         "assert loaded == ['graphc.commands.check'], loaded"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def _module_imports(package: str) -> dict[str, set[str]]:
+    """Each module of `package` and the modules of the same package it imports at module level."""
+    modules = {}
+    for path in (ROOT / package).rglob("*.py"):
+        modules[".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")] = path
+    edges: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        here = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            if node.level:
+                base = ".".join([*here[: len(here) - node.level + 1], *([node.module] if node.module else [])])
+            else:
+                base = node.module or ""
+            ancestor = name.startswith(base + ".")  # a package's parent is imported first anyway: no edge
+            targets = {f"{base}.{a.name}" for a in node.names} | (set() if ancestor else {base})
+            edges[name] |= (targets & modules.keys()) - {name}
+    return edges
+
+
+def test_the_libraries_have_no_import_cycles() -> None:
+    """Module-level imports inside each package form no cycle (lazy imports inside functions are for start-up)."""
+    for package in ("dsl", "compiler", "runtime", "graphc"):
+        edges = _module_imports(package)
+        done: set[str] = set()
+        for start in edges:
+            stack = [(start, (start,))]
+            while stack:
+                name, path = stack.pop()
+                for target in edges[name]:
+                    assert target not in path, f"import cycle: {' -> '.join((*path[path.index(target) :], target))}"
+                    if target not in done:
+                        stack.append((target, (*path, target)))
+            done.add(start)

@@ -1,4 +1,4 @@
-"""The fast path (`dsl.lalr`) builds exactly lark's tree, or steps aside for lark.
+"""The fast path (`dsl.graph.lalr`) builds exactly lark's tree, or steps aside for lark.
 
 Compared on every example and golden case, on mutants of them (most of which do not parse)
 and on generated specs in all their printed forms: same accept/reject, same tree, tokens and
@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from dsl import lalr, lark_syntax
+from dsl.graph import lalr
+from dsl.graph import lark_parser as lark_syntax
 from dsl.printer import print_spec
 from dsl.syntax_tree import TOKEN_TYPES, Tree
 from dsl.unparse import ExprWriter
@@ -132,10 +133,8 @@ def test_fragments(start: str) -> None:
 
 
 def test_the_lark_internals_we_read_are_there() -> None:
-    """`dsl.lalr.build_tables` reads lark's internals, so lark is pinned to a minor version: this says what moved."""
+    """`dsl.graph.lark_parser.build_tables` reads lark's internals, so lark is pinned: this says what moved."""
     import lark
-
-    from dsl import lark_syntax
 
     assert lark.__version__.startswith("1.3."), f"lark {lark.__version__}: graphc reads lark 1.3's internals"
     parser = lark_syntax.build_parser(lark_positions=True)
@@ -157,10 +156,10 @@ def test_the_lark_internals_we_read_are_there() -> None:
 
 
 def test_the_shipped_tables_are_those_of_the_grammar() -> None:
-    """After a grammar change, `python -m dsl.lalr` writes them anew (lark numbers states differently each run)."""
+    """After a grammar change, `python -m dsl.graph.lalr` writes them anew (lark numbers states anew each run)."""
     shipped = json.loads(Path(lalr.TABLES_FILE).read_text(encoding="utf-8"))
     assert shipped["grammar"] == lalr.tables_key(Path(lalr.GRAMMAR_FILE).read_text(encoding="utf-8"))
-    built = lalr.build_tables()
+    built = lark_syntax.build_tables()
     assert (len(shipped["states"]), shipped["rules"]) == (len(built["states"]), built["rules"])
 
 

@@ -72,7 +72,7 @@ def test_the_cache_is_used(path: Path) -> None:
 
 @pytest.mark.parametrize("path", sorted(p for p in EXAMPLES.iterdir() if p.suffix in (".graph", ".yaml", ".toml")))
 def test_fragment_trees_reused_from_the_cache_give_the_same_spec(path: Path) -> None:
-    from dsl import graph_syntax
+    from dsl.graph import syntax as graph_syntax
     from dsl.parse import parse_file
 
     graph_syntax.forget_fragments()

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from dsl import ir, lalr, lark_syntax
+from dsl import ir
 from dsl.diagnostics import DiagnosticError
+from dsl.graph import lalr
+from dsl.graph import lark_parser as lark_syntax
 from dsl.parse import parse_source
 from dsl.printer import print_spec
 from dsl.source import source_from_text
@@ -153,7 +155,7 @@ def _parse_everything(texts: list[tuple[str, str]]) -> list[str]:
 
 
 def test_positions_match_larks_propagate_positions(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The fast path (`dsl.lalr`) and `lark_syntax`'s lean positions give the spans lark's own way gives."""
+    """The fast path (`dsl.graph.lalr`) and `lark_syntax`'s lean positions give the spans lark's own way gives."""
     golden = Path(__file__).parent / "golden" / "diagnostics"
     paths = sorted(EXAMPLES.glob("*.graph")) + sorted(golden.glob("*.graph")) + sorted(golden.glob("*.yaml"))
     texts = [(path.name, path.read_text(encoding="utf-8", errors="replace")) for path in paths]

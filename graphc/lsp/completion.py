@@ -54,7 +54,7 @@ def _completion(ls: GraphcServer, params: types.CompletionParams) -> list[types.
 
 def _keywords_at(lines: Sequence[str], position: types.Position) -> list[str]:
     """The keywords the grammar accepts at the cursor (lark's interactive parser says which)."""
-    from dsl.lark_syntax import keywords_accepted
+    from dsl.graph.lark_parser import keywords_accepted
 
     before = "".join(lines[: position.line]) + (
         lines[position.line][: position.character] if position.line < len(lines) else ""

@@ -6,13 +6,13 @@ else is parsed again by `dsl.lark_syntax`, which reports every syntax error.
 
 from __future__ import annotations
 
-import re
-
-from . import ir, lalr
-from .diagnostics import DiagnosticError, Diagnostics
-from .expressions import STRING_TOKENS, PositionMap, TreeToIR
-from .source import SourceFile
-from .syntax_tree import Tree
+from .. import ir
+from ..diagnostics import DiagnosticError, Diagnostics
+from ..expressions import STRING_TOKENS, PositionMap, TreeToIR
+from ..source import SourceFile
+from ..syntax_tree import Tree
+from . import lalr
+from .lalr import DECL_START
 
 TYPE_CHECKING = False  # not `typing`'s, whose import costs start-up time (pyproject: mypy always_true)
 if TYPE_CHECKING:
@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 
 __all__ = ("DECL_START", "forget_fragments", "parse_expression", "parse_fragment", "parse_graph", "parse_graph_cached")
 
-DECL_START = re.compile(r"^(graph|start|from|state|deps|node)\b", re.MULTILINE)
 """Where a top-level declaration starts."""
 
 
@@ -60,7 +59,7 @@ def parse_fragment(
     try:
         tree = lalr.parse(text.strip("\n"), start).tree
     except lalr.NotFast:
-        from . import lark_syntax
+        from . import lark_parser as lark_syntax
 
         tree = lark_syntax.parse_fragment(text, start, file, sink, position)
         if tree is None:
@@ -94,7 +93,7 @@ def parse_graph(source: SourceFile) -> ir.GraphSpec:
     try:
         parsed = lalr.parse(text)
     except lalr.NotFast:
-        from . import lark_syntax
+        from . import lark_parser as lark_syntax
 
         tree, comments = lark_syntax.parse_module(source, text, sink)
     else:

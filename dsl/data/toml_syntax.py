@@ -12,10 +12,10 @@ import re
 import sys
 from typing import Any
 
-from . import ir
-from .data_syntax import DataNode, data_to_spec
-from .diagnostics import Diagnostic, DiagnosticError
-from .source import SourceFile
+from .. import ir
+from ..diagnostics import Diagnostic, DiagnosticError
+from ..source import SourceFile
+from .shared import DataNode, data_to_spec
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -22,18 +22,22 @@ import threading
 from collections.abc import Callable, Iterator
 from operator import itemgetter
 
-from .record import Record, record
-from .syntax_tree import Position, Token, Tree, position_of
+from ..record import Record, record
+from ..syntax_tree import Position, Token, Tree, position_of
 
 TYPE_CHECKING = False  # not `typing`'s, whose import costs start-up time (pyproject: mypy always_true)
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ("NotFast", "Parsed", "build_tables", "parse", "tables_key")
+__all__ = ("DECL_START", "NotFast", "Parsed", "parse", "tables_key")
 
-GRAMMAR_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "grammars", "graph.lark")
+GRAMMAR_FILE = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "grammars", "graph.lark"
+)
 TABLES_FILE = os.path.join(os.path.dirname(GRAMMAR_FILE), "graph.tables.json")
 _FORMAT = 1
+DECL_START = re.compile(r"^(graph|start|from|state|deps|node)\b", re.MULTILINE)
+"""Where a top-level declaration starts: the editor's parse and lark's error recovery cut a file there."""
 _COMMENT = re.compile(r"#[^\n]*")
 _TAB_WIDTH = 8
 _OPEN = frozenset(("_LPAR", "LSQB", "LBRACE"))
@@ -173,6 +177,8 @@ def _read_tables() -> dict[str, Any]:
             return data
     except (OSError, ValueError):
         pass
+    from .lark_parser import build_tables  # lark itself, only when the shipped tables are out of date
+
     return build_tables()
 
 
@@ -373,101 +379,7 @@ def _check_indent_style(indent: str, style: list[str]) -> None:
         raise NotFast  # tabs and spaces mixed: lark's parse reports where
 
 
-def build_tables() -> dict[str, Any]:
-    """The tables, from lark's parser for the grammar (imports lark)."""
-    from . import lark_syntax
+if __name__ == "__main__":  # after a grammar change: `python -m dsl.graph.lalr` writes the tables anew
+    from .lark_parser import write_tables
 
-    parser = lark_syntax.build_parser(lark_positions=True)
-    table = parser.parser.parser.parser.parse_table
-    rules = list(parser.rules)
-    rule_index = {id(rule): index for index, rule in enumerate(rules)}
-    states: list[dict[str, int]] = []
-    for state in range(len(table.states)):
-        actions = {}
-        for symbol, (action, argument) in table.states[state].items():
-            actions[symbol] = argument if action.name == "Shift" else ~rule_index[id(argument)]
-        states.append(actions)
-    contextual = parser.parser.lexer.lexer
-    lexer_sources: list[Any] = []
-    lexer_ids: dict[int, int] = {}
-    state_lexers = []
-    for state in range(len(table.states)):
-        lexer = contextual.lexers[state]
-        if id(lexer) not in lexer_ids:
-            lexer_ids[id(lexer)] = len(lexer_sources)
-            lexer_sources.append(_lexer_source(lexer))
-        state_lexers.append(lexer_ids[id(lexer)])
-    root = contextual.root_lexer
-    pattern, keywords = _lexer_source(root)
-    encoded_rules = [_encode_rule(rule) for rule in rules]
-    kept = sorted(
-        {
-            rule.expansion[index].name
-            for rule, encoded in zip(rules, encoded_rules, strict=True)
-            for index, *_ in (encoded[4] if encoded[4] is not None else [[i] for i in range(len(rule.expansion))])
-            if rule.expansion[index].is_term
-        }
-    )
-    return {
-        "grammar": tables_key(_read(GRAMMAR_FILE)),
-        "pattern": pattern,
-        "keywords": keywords,
-        "ignore": sorted(root.ignore_types),
-        "newline": sorted(root.newline_types),
-        "kept": kept,
-        "start_states": dict(table.start_states),
-        "end_states": dict(table.end_states),
-        "rules": encoded_rules,
-        "states": states,
-        "state_lexers": state_lexers,
-        "lexers": lexer_sources,
-    }
-
-
-def _lexer_source(lexer: Any) -> tuple[str, dict[str, str]]:
-    """A lark lexer's terminals as one pattern (its order), and the keywords its NAME stands for."""
-    scanner = lexer.scanner
-    patterns = [compiled.pattern for compiled in scanner._mres]
-    if len(patterns) != 1:
-        raise AssertionError("the lexer's terminals need one regular expression")
-    keywords: dict[str, str] = {}
-    unless = lexer.callback.get("NAME")
-    if unless is not None:
-        keywords = {str(t.pattern.value): t.name for t in unless.scanner.terminals}
-    if set(lexer.callback) - {"NAME"}:
-        raise AssertionError("only NAME may stand for other terminals")
-    return patterns[0], keywords
-
-
-def _encode_rule(rule: Any) -> list[Any]:
-    """Name, size and tree shape of a rule's reduction: lark's `parse_tree_builder` with placeholders, for LALR."""
-    options = rule.options
-    expansion = rule.expansion
-    empty = options.empty_indices
-    if empty:
-        digits = "".join(str(int(b)) for b in empty)
-        nones = [len(ones) for ones in digits.split("0")]
-    else:
-        nones = [0] * (len(expansion) + 1)
-    include = []
-    pending = 0
-    for index, symbol in enumerate(expansion):
-        pending += nones[index]
-        if options.keep_all_tokens or not (symbol.is_term and symbol.filter_out):
-            include.append([index, not symbol.is_term and symbol.name.startswith("_"), pending])
-            pending = 0
-    pending += nones[len(expansion)]
-    filtered = bool(empty) or len(include) < len(expansion) or any(splice for _, splice, _ in include)
-    name = rule.alias or rule.options.template_source or rule.origin.name
-    expand1 = bool(options.expand1 and not rule.alias)
-    return [rule.origin.name, len(expansion), name, expand1, include if filtered else None, pending if filtered else 0]
-
-
-def write_tables() -> None:
-    """Write the tables file for the grammar as it is now."""
-    with open(TABLES_FILE, "w", encoding="utf-8") as out:
-        out.write(json.dumps(build_tables(), separators=(",", ":")) + "\n")
-
-
-if __name__ == "__main__":
     write_tables()

@@ -7,10 +7,10 @@ import re
 
 import yaml
 
-from . import ir
-from .data_syntax import DataNode, data_to_spec
-from .diagnostics import Diagnostic, DiagnosticError
-from .source import SourceFile
+from .. import ir
+from ..diagnostics import Diagnostic, DiagnosticError
+from ..source import SourceFile
+from .shared import DataNode, data_to_spec
 
 __all__ = ("parse_yaml",)
 

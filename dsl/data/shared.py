@@ -12,12 +12,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import ir
-from .diagnostics import Diagnostics, did_you_mean
-from .expressions import PositionMap, TreeToIR
-from .graph_syntax import import_from_tree, parse_expression, parse_fragment
-from .source import SourceFile
-from .syntax_tree import Token, Tree
+from .. import ir
+from ..diagnostics import Diagnostics, did_you_mean
+from ..expressions import PositionMap, TreeToIR
+from ..graph.syntax import import_from_tree, parse_expression, parse_fragment
+from ..source import SourceFile
+from ..syntax_tree import Token, Tree
+from . import TYPE_CLASS_KEY
 
 __all__ = ("GRAPH_KEYS", "NODE_KEYS", "DataNode", "data_to_spec")
 
@@ -26,7 +27,6 @@ NODE_KEYS = ("doc", "fields", "waits", "retry", "timeout", "errors", "do", "next
 RETRY_KEYS = ("attempts", "backoff", "max", "catch")
 ERROR_KEYS = ("catch", "as", "to", "label")  # not `on`: YAML 1.1 reads a bare `on` as true
 BRANCH_KEYS = ("if", "do", "to", "label", "next")
-TYPE_CLASS_KEY = "class"
 
 
 @dataclass
