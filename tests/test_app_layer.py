@@ -82,3 +82,14 @@ def test_the_libraries_have_no_import_cycles() -> None:
                     if target not in done:
                         stack.append((target, (*path, target)))
             done.add(start)
+
+
+def test_checking_a_spec_loads_neither_the_runtime_nor_pydantic() -> None:
+    """`graphc check` is what every editor save and pre-commit hook pays: it stays clear of the runtime's imports."""
+    code = (
+        "import sys; from graphc.cli import main; "
+        "main(['check', '--no-prove', 'examples/support_desk.graph']); "
+        "loaded = [m for m in sys.modules if m.split('.')[0] in ('runtime', 'pydantic', 'asyncio')]; "
+        "assert not loaded, loaded"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, capture_output=True)

@@ -62,6 +62,12 @@ def test_the_corpus_is_large_enough() -> None:
     assert len(ATTEMPTS) >= 40
 
 
+def test_check_and_the_guard_name_the_same_builtins() -> None:
+    from compiler.checks import BUILTINS
+
+    assert BUILTINS == SAFE_BUILTINS
+
+
 def _load(tmp_path: Path, text: str, allowed: tuple[str, ...] = ALLOWED) -> Any:
     spec = tmp_path / "spec.graph"
     spec.write_text(text, encoding="utf-8")
