@@ -36,17 +36,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     limit_options(parser)
 
 
-def _prover(wanted: bool | None) -> Callable[[CheckedGraph], list[Diagnostic]] | None:
-    """`prove_guards` when z3 is installed; a usage error if `--prove` asked for it and it is not."""
+def _prover(wanted: bool | None) -> Callable[[CheckedGraph, SourceFile], list[Diagnostic]] | None:
+    """The guard prover, its verdicts cached by the spec's text (z3 is imported only to prove a new text).
+
+    Without z3 it proves nothing, or, if `--prove` asked for it, it is a usage error.
+    """
     if wanted is False:
         return None
-    try:
-        from compiler.guards import prove_guards
-    except ImportError:
-        if wanted:
-            raise UsageError("--prove needs z3: pip install 'graphc[prove]'") from None
-        return None
-    return prove_guards
+    from compiler.proofs import prove_cached
+
+    def prove(checked: CheckedGraph, source: SourceFile) -> list[Diagnostic]:
+        try:
+            return prove_cached(checked, source.text)
+        except ImportError:
+            if wanted:
+                raise UsageError("--prove needs z3: pip install 'graphc[prove]'") from None
+            return []
+
+    return prove
 
 
 def _type_checker() -> Callable[[CheckedGraph, SourceFile], list[Diagnostic]]:
@@ -72,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
             found += checked.diagnostics
             waits += [f"{n.name_span.file}:{n.name_span.line}: {waits_text(n)}" for n in spec.nodes if n.waits]
             if prove is not None:
-                found += prove(checked)
+                found += prove(checked, source)
             if typecheck is not None and not any(d.severity == "error" for d in checked.diagnostics):
                 found += typecheck(checked, source)
         except DiagnosticError as e:
