@@ -221,8 +221,7 @@ TARGETS: dict[str, TargetLibrary] = {t.name: t for t in (TargetLibrary(), Pydant
 
 def _locate_errors(spec: ir.GraphSpec) -> list[str]:
     """pydantic_graph modules add the spec-line notes to a node's exceptions themselves."""
-    own = ", ".join(n.name for n in spec.nodes) + ("," if len(spec.nodes) == 1 else "")
-    return fit(f"locate_node_errors(({own}), __file__, SPEC_FILE)", "", "")
+    return fit(f"locate_node_errors({_tuple([n.name for n in spec.nodes])}, __file__, SPEC_FILE)", "", "")
 
 
 class _TrustedWriter(ExprWriter):
@@ -426,8 +425,7 @@ class _Generator:
     def _trust_block(self) -> str:
         """The module's `Trust`, and the check that each imported name is its module's own (no re-export)."""
         allowed = sorted(self.checked.allowed_imports or ())
-        listed = f"({quote_string(allowed[0])},)" if len(allowed) == 1 else f"({', '.join(map(quote_string, allowed))})"
-        lines = fit(f"_trust = Trust({listed}, __name__)", "", "")
+        lines = fit(f"_trust = Trust({_tuple([quote_string(m) for m in allowed])}, __name__)", "", "")
         lines.append('"""What this spec may reach: it was compiled under an allow-list (`runtime.trust`)."""')
         for imp in self.spec.imports:
             names = ", ".join(f"{quote_string(n.local_name)}: {n.local_name}" for n in imp.names)
@@ -655,7 +653,7 @@ class _Generator:
 
 def _tuple(names: list[str]) -> str:
     """A tuple of names as ruff format writes it: `(A,)` for one, `(A, B)` for more (no magic trailing comma)."""
-    return f"({names[0]},)" if len(names) == 1 else f"({', '.join(names)})"
+    return f"({names[0]},)" if len(names) == 1 else f"({', '.join(names)})"  # `()` for none
 
 
 def _policy_helper_source(names: tuple[str, ...]) -> str:

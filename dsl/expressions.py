@@ -252,9 +252,7 @@ class TreeToIR:
     def _getattr(self, _node: Tree, span: ir.Span, c: list[Any]) -> ir.Expr:
         attr = c[1]
         name = str(attr)
-        if not self.nfkc(attr, name, "attribute"):
-            pass
-        elif name.startswith("_"):
+        if self.nfkc(attr, name, "attribute") and name.startswith("_"):
             self.sink.error(
                 "E012",
                 self.token_span(attr),
@@ -567,9 +565,7 @@ class TreeToIR:
         if rule == "named_type":
             name = ".".join(str(t) for t in c[0].children)
             for part in c[0].children:
-                if not self.nfkc(part, str(part), "type name"):
-                    pass
-                elif str(part).startswith("_"):
+                if self.nfkc(part, str(part), "type name") and str(part).startswith("_"):
                     self.sink.error("E012", self.token_span(part), f"type name `{name}` has a part starting with `_`")
             raw_args = [x for x in c[1:] if x is not None]
             if name == "Literal":

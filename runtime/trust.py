@@ -34,7 +34,7 @@ TYPE_CHECKING = False  # not `typing`'s: `graphc check` imports this module and 
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ("INTROSPECTION_ATTRIBUTES", "SAFE_BUILTINS", "SAFE_METHODS", "Trust", "TrustError")
+__all__ = ("INTROSPECTION_ATTRIBUTES", "SAFE_BUILTINS", "SAFE_METHODS", "Trust", "TrustError", "in_allow_list")
 
 
 class TrustError(PermissionError):
@@ -211,6 +211,12 @@ _AUGMENTED: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 
+def in_allow_list(allowed: Iterable[str], module: str) -> bool:
+    """Whether an allow-list admits `module`: one of its modules or their submodules (`_json` counts as `json`)."""
+    plain = module.lstrip("_")
+    return any(name == a or name.startswith(a + ".") for a in allowed for name in (module, plain))
+
+
 class Trust:
     """The attribute reads, writes and calls of one spec module under an allow-list.
 
@@ -231,10 +237,7 @@ class Trust:
         """Whether a module of this name is one the spec may use (`_json` counts as `json`)."""
         if not isinstance(name, str):
             return False
-        if name == self._own:
-            return True
-        plain = name.lstrip("_")
-        return any(n == a or n.startswith(a + ".") for a in self._allowed for n in (name, plain))
+        return name == self._own or in_allow_list(self._allowed, name)
 
     def _own_or_allowed_class(self, cls: type) -> bool:
         return self.allows_module(cls.__dict__.get("__module__"))

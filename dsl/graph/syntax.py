@@ -438,17 +438,13 @@ def import_from_tree(convert: TreeToIR, body: Tree, span: ir.Span) -> ir.ImportS
     dotted, *names = body.children
     module = ".".join(str(t) for t in dotted.children)
     for part in dotted.children:
-        if not convert.nfkc(part, str(part), "module name"):
-            pass
-        elif str(part).startswith("_") and str(part) != "__future__":
+        if convert.nfkc(part, str(part), "module name") and str(part).startswith("_") and str(part) != "__future__":
             convert.sink.error("E012", convert.token_span(part), f"module path `{module}` has a part starting with `_`")
     imported = []
     for entry in names:
         name_token, alias_token = entry.children
         name = str(name_token)
-        if not convert.nfkc(name_token, name, "imported name"):
-            pass
-        elif name.startswith("_"):
+        if convert.nfkc(name_token, name, "imported name") and name.startswith("_"):
             convert.sink.error("E012", convert.token_span(name_token), f"imported name `{name}` starts with `_`")
         alias = convert.check_name(alias_token, "import alias") if alias_token is not None else None
         imported.append(ir.ImportName(span=convert.tree_span(entry), name=name, alias=alias))
