@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 
+from dsl.cachedir import cache_folder
 from dsl.diagnostics import Diagnostic, Suggestion
 from dsl.ir import Span
 
@@ -35,7 +36,7 @@ def prove_cached(checked: CheckedGraph, text: str) -> list[Diagnostic]:
     Raises:
         ImportError: z3 is not installed (and the verdict is not cached).
     """
-    path = os.path.join(_folder(), _key(checked.source_name, text) + ".json")
+    path = os.path.join(cache_folder(), "proofs", _key(checked.source_name, text) + ".json")
     try:
         with open(path, encoding="utf-8") as cached:
             return [_diagnostic(item) for item in json.load(cached)]
@@ -53,14 +54,6 @@ def prove_cached(checked: CheckedGraph, text: str) -> list[Diagnostic]:
     except OSError:  # a read-only cache folder: the verdict is simply not kept
         pass
     return found
-
-
-def _folder() -> str:
-    """As `dsl.cachedir.cache_dir()`, without `pathlib` (a check's start-up counts)."""
-    base = os.environ.get("GRAPHC_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "graphc"
-    )
-    return os.path.join(base, "proofs")
 
 
 def _key(name: str, text: str) -> str:
