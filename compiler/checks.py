@@ -21,6 +21,8 @@ TYPE_CHECKING = False  # not `typing`'s, whose import costs start-up time (pypro
 if TYPE_CHECKING:
     from typing import Any
 
+    from .uses import UsedSpecs
+
 __all__ = ("BUILTINS", "CheckedGraph", "NodeScope", "check_spec", "waits_text", "walk_branches", "walk_expression")
 
 BUILTINS = frozenset(
@@ -62,6 +64,7 @@ TYPE_NAMES = frozenset(
         "bytes",
         "None",
         "Any",
+        "Failure",
         "list",
         "dict",
         "set",
@@ -95,6 +98,10 @@ RESERVED = frozenset(
         "annotations",
         "SPEC_FILE",
         "WAITING",
+        "Fork",
+        "Failure",
+        "Runs",
+        "subgraph",
     ]
 )
 """Names generated code uses itself: no node, field, import or local may take them."""
@@ -124,6 +131,8 @@ class CheckedGraph(Record):
     """The allow-list the spec was checked under: its module then runs under `runtime.trust`."""
     diagnostics: list[Diagnostic] = field(default_factory=list)
     """Warnings found while checking."""
+    uses: dict[str, CheckedGraph] = field(default_factory=dict)
+    """The specs this one runs as sub-graphs, checked, by the names it gives them."""
 
     @property
     def state_class(self) -> str | None:
@@ -147,6 +156,7 @@ def check_spec(
     *,
     allowed_imports: Iterable[str] | None = None,
     search_path: Sequence[str] | None = None,
+    uses: UsedSpecs | None = None,
 ) -> CheckedGraph:
     """Resolve names and check a spec.
 
@@ -155,6 +165,8 @@ def check_spec(
         allowed_imports: If given, only these modules (or their submodules) may be imported.
         search_path: Where imported modules are looked for (without importing them); default:
             the spec file's directory, then `sys.path`.
+        uses: Where the specs it uses (`use NAME from "PATH"`) come from; default: the disk,
+            beside the spec (refused under an allow-list: pass their texts).
 
     Returns:
         The checked graph; `diagnostics` holds its warnings.
@@ -163,6 +175,12 @@ def check_spec(
         DiagnosticError: with every error (and warning) found.
     """
     checker = _Checker(spec, allowed_imports, search_path or search_path_for(spec.span.file))
+    if spec.uses:
+        from .uses import UsedSpecs, check_uses
+
+        checker.uses, problems = check_uses(spec, uses or UsedSpecs(spec.span.file), checker.allowed_imports)
+        for problem in problems:
+            checker.sink.add(problem)
     checker.run()
     checker.sink.raise_if_errors()
     checked = CheckedGraph(
@@ -172,6 +190,7 @@ def check_spec(
         external_nodes=sorted(checker.external_targets, key=list(checker.imports).index),
         scopes=checker.scopes,
         allowed_imports=checker.allowed_imports,
+        uses=checker.uses,
     )
     checked.diagnostics = list(checker.sink.sorted())
     return checked
@@ -194,6 +213,7 @@ class _Checker:
             spec.nodes[0] if spec.nodes else ir.NodeSpec(span=spec.span, name="", name_span=spec.span)
         )
         self._known_types: set[str] | None = None
+        self.uses: dict[str, CheckedGraph] = {}
         self.state_fields = self._field_names(spec.state)
         self.deps_fields = self._field_names(spec.deps)
 
@@ -279,6 +299,22 @@ class _Checker:
                     f"the import is at line {self.imports[node.name].span.line}",
                 )
             self.nodes[node.name] = node
+        seen_uses: dict[str, ir.UseSpec] = {}
+        for use in spec.uses:
+            taken = (
+                f"the use at line {seen_uses[use.name].span.line}"
+                if use.name in seen_uses
+                else f"node `{use.name}`"
+                if use.name in self.nodes
+                else f"the import at line {self.imports[use.name].span.line}"
+                if use.name in self.imports
+                else "a name generated code or a builtin uses"
+                if use.name in RESERVED or use.name in BUILTINS or use.name in TYPE_NAMES or use.name in generated
+                else None
+            )
+            if taken is not None:
+                self.sink.error("E104", use.name_span, f"`{use.name}` is taken by {taken}", "use it under another name")
+            seen_uses[use.name] = use
         if spec.start is not None and spec.start not in self.nodes and spec.start not in self.imports:
             span = spec.start_span or spec.name_span
             hint, fixes = closest(spec.start, self.nodes, span)
@@ -624,11 +660,21 @@ class _Checker:
         return None
 
     def transition(self, transition: ir.Transition, scope: NodeScope, defined: set[str], all_locals: set[str]) -> None:
+        runs: list[tuple[ir.Expr, CheckedGraph, bool]] = []  # (argument, callee, once per item)
         for arg in [*transition.args, *(k.value for k in transition.keywords)]:
-            self.expr(arg, scope, defined, all_locals)
+            run = self.subgraph_run(arg, scope, defined, all_locals)
+            if run is None:
+                self.expr(arg, scope, defined, all_locals)
+            else:
+                runs.append((arg, *run))
+        self.fanout(transition, bool(runs))
         target = transition.target
         if transition.is_end:
             self.end(transition, scope)
+            if runs and len(transition.args) == 1 and self.spec.output is not None:
+                self.joined(
+                    transition.args[0], runs[0][1], runs[0][2], self.spec.output, "the graph's output", transition
+                )
             return
         node = self.nodes.get(target)
         if node is None:
@@ -639,40 +685,134 @@ class _Checker:
             hint, fixes = closest(target, [*self.nodes, *self.imports, "End"], transition.target_span)
             self.sink.error("E101", transition.target_span, f"unknown node `{target}`", hint, fixes)
             return
+        self.arguments(node, f"`{target}`", transition, waited=[f.name for f in node.waits])
+        by_field = dict(zip((f.name for f in node.fields), transition.args, strict=False))
+        by_field.update((k.name, k.value) for k in transition.keywords)
+        for name, value in by_field.items():
+            declared = next((f for f in node.fields if f.name == name), None)
+            callee = next(((c, each) for arg, c, each in runs if arg is value), None)
+            if declared is not None and callee is not None:
+                self.joined(value, *callee, declared.type, f"field `{name}` of `{target}`", transition)
+
+    def arguments(
+        self,
+        node: ir.NodeSpec,
+        what: str,
+        call: ir.Transition | ir.Call,
+        waited: list[str] = (),  # type: ignore[assignment]
+    ) -> None:
+        """E201-E204, E207: a transition's (or a sub-graph call's) arguments against the node's fields."""
         fields = [f.name for f in node.fields]
-        if len(transition.args) > len(fields):
-            extra = transition.args[len(fields)]
+        if len(call.args) > len(fields):
+            extra = call.args[len(fields)]
             self.sink.error(
                 "E201",
                 extra.span,
-                f"`{target}` takes {len(fields)} argument{'s' if len(fields) != 1 else ''} but "
-                f"{len(transition.args)} were given",
-                _signature(node),
+                f"{what} takes {len(fields)} argument{'s' if len(fields) != 1 else ''} but {len(call.args)} were given",
+                _signature(node, self.spec.span.file),
             )
-        given = set(fields[: len(transition.args)])
-        waited = [f.name for f in node.waits]
-        for kw in transition.keywords:
+        given = set(fields[: len(call.args)])
+        for kw in call.keywords:
             if kw.name in waited:
                 self.sink.error(
                     "E207",
                     kw.span,
-                    f"field `{kw.name}` of `{target}` is waited for: it cannot be given here",
-                    f"the run stops at `{target}` until a value for it comes from outside the graph",
+                    f"field `{kw.name}` of {what} is waited for: it cannot be given here",
+                    f"the run stops at {what} until a value for it comes from outside the graph",
                 )
             elif kw.name not in fields:
                 self.sink.error(
                     "E203",
                     kw.span,
-                    f"`{target}` has no field `{kw.name}`",
-                    did_you_mean(kw.name, fields) or _signature(node),
+                    f"{what} has no field `{kw.name}`",
+                    did_you_mean(kw.name, fields) or _signature(node, self.spec.span.file),
                 )
             elif kw.name in given:
-                self.sink.error("E204", kw.span, f"field `{kw.name}` of `{target}` is given twice")
+                self.sink.error("E204", kw.span, f"field `{kw.name}` of {what} is given twice")
             given.add(kw.name)
         missing = [f.name for f in node.fields if f.default is None and f.name not in given]
         if missing:
             names = ", ".join(f"`{m}`" for m in missing)
-            self.sink.error("E202", transition.span, f"`{target}` is missing {names}", _signature(node))
+            self.sink.error("E202", call.span, f"{what} is missing {names}", _signature(node, self.spec.span.file))
+
+    # ---- sub-graphs ----------------------------------------------------------------------------
+
+    def subgraph_run(
+        self, arg: ir.Expr, scope: NodeScope, defined: set[str], all_locals: set[str]
+    ) -> tuple[CheckedGraph, bool] | None:
+        """A transition's argument that runs a used graph (`Summarize(text)`, `[Fetch(u) for u in urls]`), checked.
+
+        Returns the callee and whether it runs once per item; None for any other argument.
+        """
+        call, each = arg, False
+        if isinstance(arg, ir.Comprehension) and arg.form == "list":
+            call, each = arg.element, True
+        if not (isinstance(call, ir.Call) and isinstance(call.func, ir.Name) and call.func.id in self.uses):
+            return None
+        callee = self.uses[call.func.id]
+        inner = set(defined)
+        if isinstance(arg, ir.Comprehension):
+            for clause in arg.generators:
+                self.expr(clause.iter, scope, inner, all_locals)
+                inner.update(clause.targets)
+                for condition in clause.ifs:
+                    self.expr(condition, scope, inner, all_locals)
+        for value in [*call.args, *(k.value for k in call.keywords)]:
+            self.expr(value, scope, inner, all_locals)
+        start = next(n for n in callee.spec.nodes if n.name == callee.spec.start)
+        self.arguments(start, f"sub-graph `{call.func.id}` (its start `{start.name}`)", call)
+        return callee, each
+
+    def fanout(self, transition: ir.Transition, runs: bool) -> None:
+        """E156: `limit` and `tolerate` only where sub-graphs run, with numbers that make sense."""
+        fanout = transition.fanout
+        if fanout is None:
+            return
+        if not runs:
+            self.sink.error(
+                "E156",
+                fanout.span,
+                "`limit` and `tolerate` apply to sub-graph runs, and this transition runs none",
+                "call a graph named by `use` in the arguments, or remove them",
+            )
+        if fanout.limit is not None and fanout.limit < 1:
+            self.sink.error("E156", fanout.span, "`limit` must be 1 or more")
+        if fanout.percent and fanout.tolerate is not None and fanout.tolerate > 100:
+            self.sink.error("E156", fanout.span, "`tolerate` cannot be more than 100%")
+
+    def joined(
+        self,
+        value: ir.Expr,
+        callee: CheckedGraph,
+        each: bool,
+        declared: ir.TypeExpr,
+        where: str,
+        transition: ir.Transition,
+    ) -> None:
+        """E155: what the join receives — the callee's output, or a list of them — fits where it goes."""
+        output = _type_text(callee.spec.output) if callee.spec.output is not None else "None"
+        tolerated = transition.fanout is not None and bool(transition.fanout.tolerate)
+        item = (
+            declared.args[0]
+            if isinstance(declared, ir.NamedType) and declared.name == "list" and declared.args
+            else None
+        )
+        if not each:
+            problem = None if _accepts(declared, output) else f"the sub-graph's output is `{output}`"
+        elif item is None or not _accepts(item, output):
+            problem = f"a run per item gives `list[{output}]`"
+        elif tolerated and not _accepts(item, "Failure"):
+            problem = "the failures it tolerates are given to the join as `Failure`"
+        else:
+            problem = None
+        if problem is not None:
+            expected = f"list[{output}{' | Failure' if tolerated else ''}]" if each else output
+            self.sink.error(
+                "E155",
+                value.span,
+                f"{where} is `{_type_text(declared)}`, which cannot take these results: {problem}",
+                f"declare it `{expected}`",
+            )
 
     def end(self, transition: ir.Transition, scope: NodeScope) -> None:
         if len(transition.args) != 1 or transition.keywords:
@@ -771,6 +911,14 @@ class _Checker:
                 )
             return
         if name in defined or name in scope.fields:
+            return
+        if name in self.uses:
+            self.sink.error(
+                "E153",
+                node.span,
+                f"sub-graph `{name}` runs only as an argument of a transition",
+                f"pass its output to the next node: `-> Next({name}(...))`, or `[{name}(...) for x in items]`",
+            )
             return
         if name == "state":
             if self.spec.state is None:
@@ -987,6 +1135,13 @@ def _node_list(nodes: Iterable[str], limit: int = 10) -> str:
     return f"nodes: {shown}" + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
+def _accepts(declared: ir.TypeExpr, value: str) -> bool:
+    """Whether a value of the type written `value` fits `declared`: the same text, a union option, `Any`, `object`."""
+    options = declared.options if isinstance(declared, ir.UnionType) else [declared]
+    texts = {_type_text(option) for option in options}
+    return bool(texts & {value, "Any", "object"}) or _type_text(declared) == value or set(value.split(" | ")) <= texts
+
+
 def _type_text(node: ir.TypeExpr) -> str:
     return ExprWriter().type(node)
 
@@ -997,9 +1152,10 @@ def waits_text(node: ir.NodeSpec) -> str:
     return f"node `{node.name}` waits for " + ", ".join(f"{f.name}: {writer.field(f)}" for f in node.waits)
 
 
-def _signature(node: ir.NodeSpec) -> str:
+def _signature(node: ir.NodeSpec, caller_file: str | None = None) -> str:
     writer = ExprWriter()
     params = ", ".join(f"{f.name}: {writer.field(f)}" for f in node.fields)
     waits = ", ".join(f"{f.name}: {writer.field(f)}" for f in node.waits)
     header = f"{node.name}({params})" + (f" waits ({waits})" if waits else "")
-    return f"`{header}` is defined at line {node.name_span.line}"
+    where = "" if caller_file in (None, node.name_span.file) else f"{node.name_span.file}, "
+    return f"`{header}` is defined at {where}line {node.name_span.line}"

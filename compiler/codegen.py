@@ -7,10 +7,12 @@ the spec text. Output is deterministic: the same spec gives the same bytes.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import inspect
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+import re
+from collections.abc import Container, Iterable, Iterator
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import PurePath
 from typing import Literal
@@ -18,6 +20,7 @@ from typing import Literal
 import jinja2
 
 from dsl import ir
+from dsl.diagnostics import Diagnostic, DiagnosticError
 from dsl.unparse import ExprWriter, docstring_literal, exceptions_text, quote_string, seconds_text
 
 from .checks import CheckedGraph, NodeScope
@@ -26,11 +29,14 @@ from .layout import LINE_LENGTH, fit, fit_item
 __all__ = (
     "GeneratedModule",
     "Target",
+    "UsedModule",
     "error_edge",
     "generate",
     "merged_edges",
     "reachable_transitions",
     "run_transitions",
+    "subgraph_call",
+    "subgraphs_run",
 )
 
 Target = Literal["runtime", "pydantic_graph", "pydantic_graph2"]
@@ -48,6 +54,19 @@ class GeneratedModule:
     spec_file: str
     graph_name: str
     target: Target
+    uses: tuple[UsedModule, ...] = ()
+    """The modules of the specs it runs as sub-graphs, theirs included, each once, used ones first."""
+
+
+@dataclass(frozen=True)
+class UsedModule:
+    """The module of a spec another runs as a sub-graph: written beside it as `file`, known by `digest`."""
+
+    file: str
+    """Its file name, as `graphc compile` writes it beside the module that uses it (`fetch_graph.py`)."""
+    module: GeneratedModule
+    digest: str
+    """The SHA-256 of its source (UTF-8): the module that uses it refuses any other."""
 
 
 @lru_cache(maxsize=1)
@@ -324,12 +343,53 @@ def generate(checked: CheckedGraph, *, target: Target = "runtime") -> GeneratedM
     """
     if target != "runtime" and checked.allowed_imports is not None:
         raise ValueError("an allow-list is enforced by graphc's runtime: compile with `--target runtime`")
-    return _Generator(checked, target).module()
+    if target != "runtime" and checked.uses:
+        use = checked.spec.uses[0]
+        raise DiagnosticError(
+            [
+                Diagnostic.error(
+                    "E158",
+                    use.span,
+                    f"`--target {target}` cannot run sub-graphs (`use {use.name}`): pydantic_graph has no fork and join",
+                    "compile with `--target runtime` (the default)",
+                )
+            ]
+        )
+    files: dict[str, str] = {}  # used spec -> the file its module is written to
+    used: dict[str, UsedModule] = {}
+    _generate_used(checked, target, files, used)
+    return replace(_Generator(checked, target, files, used).module(), uses=tuple(used.values()))
+
+
+def _generate_used(checked: CheckedGraph, target: Target, files: dict[str, str], used: dict[str, UsedModule]) -> None:
+    """The modules of the specs `checked` uses, theirs first, each generated once (by file name)."""
+    for callee in checked.uses.values():
+        if callee.source_name in files:
+            continue
+        stem = re.sub(r"\W", "_", PurePath(callee.source_name).stem)
+        name = f"{stem}_graph.py"
+        taken = set(files.values())
+        count = 1
+        while name in taken:
+            count += 1
+            name = f"{stem}_graph_{count}.py"
+        files[callee.source_name] = name
+        _generate_used(callee, target, files, used)
+        module = _Generator(callee, target, files, used).module()
+        digest = hashlib.sha256(module.source.encode()).hexdigest()
+        used[callee.source_name] = UsedModule(file=name, module=module, digest=digest)
 
 
 class _Generator:
-    def __init__(self, checked: CheckedGraph, target: Target) -> None:
+    def __init__(
+        self,
+        checked: CheckedGraph,
+        target: Target,
+        files: dict[str, str] | None = None,
+        used: dict[str, UsedModule] | None = None,
+    ) -> None:
         self.checked = checked
+        self.used = {name: (used or {})[callee.source_name] for name, callee in checked.uses.items()}
         self.spec = checked.spec
         self.target = target
         self.library = TARGETS[target]
@@ -369,7 +429,7 @@ class _Generator:
         if library.carries_helpers and "with_timeout" in helpers:
             std.insert(len(std) - 1, "from collections.abc import Coroutine")
         typing_names = set(self._typing_imports()) | library.extra_typing_names(helpers)
-        if self.uses_labels:
+        if self.uses_labels or self.used:
             typing_names.add("Annotated")
         if self._uses_typing_name("Literal"):
             typing_names.add("Literal")
@@ -380,6 +440,9 @@ class _Generator:
         waits = any(n.waits for n in spec.nodes)
         library_names = library.library_names(labels=self.uses_labels, waits=waits)
         runtime_imports = library.library_imports(library_names, helpers, labels=self.uses_labels)
+        fanout = self._fanout_names()
+        if fanout:
+            runtime_imports.append(f"from runtime.fanout import {', '.join(fanout)}")
         if self.trust:
             runtime_imports.append("from runtime.trust import Trust")
         user_imports = []
@@ -396,6 +459,8 @@ class _Generator:
         prelude = library.prelude(helpers, labels=self.uses_labels)
         if self.trust:
             prelude.insert(0, self._trust_block())
+        if self.used:
+            prelude.append(self._subgraphs())
         snapshot = self._snapshot() if library.specialised_snapshot() else None
         if snapshot:  # after the state class it copies, before the nodes
             classes.insert(len(classes) - len(spec.nodes), snapshot)
@@ -421,6 +486,68 @@ class _Generator:
             graph=self._graph(snapshot is not None),
         )
         return GeneratedModule(source=source, spec_file=self.file, graph_name=spec.name, target=self.target)
+
+    def _fanout_names(self) -> list[str]:
+        """What the module imports from `runtime.fanout`: `Failure` for its types, `Fork` and `subgraph` to run them."""
+        names = []
+        if any(
+            isinstance(t, ir.NamedType) and t.name == "Failure"
+            for declared in self._declared_types()
+            for t in _walk_types(declared)
+        ):
+            names.append("Failure")
+        if self.used:
+            names += ["Fork", "Runs", "subgraph"]
+        return names
+
+    def _subgraphs(self) -> str:
+        """`Name = subgraph(...)` for each used spec: its module, pinned by digest."""
+        lines = []
+        for use in self.spec.uses:
+            module = self.used[use.name]
+            call = (
+                f"{use.name} = subgraph({quote_string(use.name)}, __file__, {quote_string(module.file)}, "
+                f"{quote_string(module.digest)})"
+            )
+            lines += fit(call, "", "")
+            lines.append(f'"""The graph of {module.module.spec_file}, which transitions run as a sub-graph."""')
+        return "\n".join(lines)
+
+    def subgraphs_run(self, transition: ir.Transition) -> list[str]:
+        """The used graphs a transition runs before its target, in order."""
+        return subgraphs_run(transition, self.used)
+
+    def forks(self, transition: ir.Transition) -> bool:
+        """Whether a transition runs sub-graphs before its target."""
+        return bool(self.subgraphs_run(transition))
+
+    def transition_code(self, transition: ir.Transition, writer: _NodeWriter) -> str:
+        """`Target(args)`, or the `Fork(...)` that runs the sub-graphs in its arguments first."""
+        if not self.forks(transition):
+            return writer.target(transition)
+
+        def argument(value: ir.Expr) -> str:
+            runs = subgraph_call(value, self.used)
+            if runs is None:
+                return writer.expr(value)
+            name, call, comprehension = runs
+            start = call.model_copy(update={"func": ir.Name(span=call.func.span, id=f"{name}.start")})
+            if comprehension is None:
+                return f"{name}.run({writer.expr(start)})"
+            return f"{name}.map({writer.expr(comprehension.model_copy(update={'element': start}))})"
+
+        parts = ["End" if transition.is_end else transition.target]
+        if transition.args:
+            parts.append(f"args=[{', '.join(argument(a) for a in transition.args)}]")
+        if transition.keywords:
+            items = ", ".join(f"{quote_string(k.name)}: {argument(k.value)}" for k in transition.keywords)
+            parts.append(f"keywords={{{items}}}")
+        fanout = transition.fanout
+        if fanout is not None and fanout.limit is not None:
+            parts.append(f"limit={fanout.limit}")
+        if fanout is not None and fanout.tolerate:
+            parts.append(f"tolerate_percent={fanout.tolerate}" if fanout.percent else f"tolerate={fanout.tolerate}")
+        return f"Fork({', '.join(parts)})"
 
     def _trust_block(self) -> str:
         """The module's `Trust`, and the check that each imported name is its module's own (no re-export)."""
@@ -604,7 +731,7 @@ class _Generator:
             )
             lines.append(f"{_I * 2}except {exceptions_text(error.exceptions)}{name}:{self.line_comment(error.span)}")
             lines.append(f"{_I * 3}restore_state(ctx.state, _checkpoint)")
-            lines += fit(f"return {error_writer.target(error.to)}", self.line_comment(error.to.span), _I * 3)
+            lines += fit(f"return {self.transition_code(error.to, error_writer)}", self.line_comment(error.to.span), _I * 3)
         return lines
 
     def _branches(
@@ -618,7 +745,7 @@ class _Generator:
                 inner = indent + _I
             body += [(inner, writer.statement(s), s.span) for s in branch.do]
             if branch.to is not None:
-                body.append((inner, f"return {writer.target(branch.to)}", branch.to.span))
+                body.append((inner, f"return {self.transition_code(branch.to, writer)}", branch.to.span))
             else:
                 self._branches(branch.next, writer, inner, body)
             if branch.condition is None:
@@ -637,9 +764,19 @@ class _Generator:
 
     def _return_types(self, transitions: list[ir.Transition]) -> list[str]:
         out = []
-        for name, label in merged_edges((t.target, t.label) for t in transitions).items():
-            text = f"End[{self.output}]" if name == "End" else name
-            out.append(f"Annotated[{text}, Edge(label={quote_string(label)})]" if label is not None else text)
+        runs: dict[str, list[str]] = {}  # `Fork[Join]` -> the graphs its transitions run, in order
+        for t in transitions:
+            for name in self.subgraphs_run(t):
+                known = runs.setdefault(f"Fork[{t.target}]", [])
+                if name not in known:
+                    known.append(name)
+        edges = ((f"Fork[{t.target}]" if self.forks(t) else t.target, t.label) for t in transitions)
+        for name, label in merged_edges(edges).items():
+            text = name.replace("End", f"End[{self.output}]") if name in ("End", "Fork[End]") else name
+            extras = [f"Edge(label={quote_string(label)})"] if label is not None else []
+            if name in runs:
+                extras.append(f"Runs({', '.join(runs[name])})")
+            out.append(f"Annotated[{text}, {', '.join(extras)}]" if extras else text)
         return out
 
     def _graph(self, specialised_snapshot: bool) -> str:
@@ -649,6 +786,21 @@ class _Generator:
         if spec.start is not None:
             lines += ["", f"start = {spec.start}", '"""The node a run starts from by default."""']
         return "\n".join(lines)
+
+
+def subgraph_call(expr: ir.Expr, uses: Container[str]) -> tuple[str, ir.Call, ir.Comprehension | None] | None:
+    """(the used graph's name, its call, the comprehension around it) when `expr` runs a sub-graph."""
+    comprehension = expr if isinstance(expr, ir.Comprehension) and expr.form == "list" else None
+    call = comprehension.element if comprehension is not None else expr
+    if isinstance(call, ir.Call) and isinstance(call.func, ir.Name) and call.func.id in uses:
+        return call.func.id, call, comprehension
+    return None
+
+
+def subgraphs_run(transition: ir.Transition, uses: Container[str]) -> list[str]:
+    """The used graphs (names in `uses`) a transition runs before its target, in order."""
+    values = [*transition.args, *(k.value for k in transition.keywords)]
+    return [runs[0] for runs in (subgraph_call(v, uses) for v in values) if runs is not None]
 
 
 def _tuple(names: list[str]) -> str:

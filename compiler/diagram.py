@@ -16,10 +16,11 @@ import subprocess
 from dataclasses import dataclass, field
 from textwrap import indent
 
+from runtime.mermaid import composite_lines, fork_lines
 from runtime.nodes import waits_note
 
 from .checks import CheckedGraph
-from .codegen import merged_edges, run_transitions
+from .codegen import merged_edges, run_transitions, subgraphs_run
 from .imports import find_module, module_tree, search_path_for
 
 __all__ = ("DiagramGraph", "DiagramNode", "GraphvizMissing", "diagram_of", "dot_text", "mermaid_text", "render")
@@ -47,6 +48,8 @@ class DiagramNode:
     """Its `run` may return any node (a plain `BaseNode` annotation), or its edges cannot be read."""
     waits: list[str] = field(default_factory=list)
     """The fields it waits for from outside the graph (`waits (...)`)."""
+    forks: dict[str, list[str]] = field(default_factory=dict)
+    """Edges that run sub-graphs first: target (or `End`) → the used graphs' names."""
 
 
 @dataclass
@@ -56,6 +59,8 @@ class DiagramGraph:
     name: str
     nodes: list[DiagramNode]
     start: str | None
+    subgraphs: dict[str, DiagramGraph] = field(default_factory=dict)
+    """The graphs its transitions run, by the names the spec gives them."""
 
     def reachable(self) -> set[str]:
         """Nodes a run from `start` can reach (all of them when there is no start)."""
@@ -83,13 +88,19 @@ def diagram_of(checked: CheckedGraph) -> DiagramGraph:
         drawn = DiagramNode(node.name, note="\n".join(n for n in notes if n) or None, waits=waits)
         _set_edges(drawn, [(t.target, t.label) for t in run_transitions(node)])
         drawn.error_targets = {e.to.target for e in node.errors}
+        for transition in run_transitions(node):
+            for name in subgraphs_run(transition, checked.uses):
+                runs = drawn.forks.setdefault(transition.target, [])
+                if name not in runs:
+                    runs.append(name)
         nodes.append(drawn)
     search_path = search_path_for(spec.span.file)
     for name in checked.external_nodes:
         imported = checked.imports[name]
         module = next(i.module for i in spec.imports if imported in i.names)
         nodes.append(_hand_written(name, imported.name, module, search_path))
-    return DiagramGraph(spec.name, nodes, spec.start)
+    subgraphs = {name: diagram_of(callee) for name, callee in checked.uses.items()}
+    return DiagramGraph(spec.name, nodes, spec.start, subgraphs)
 
 
 def _set_edges(node: DiagramNode, edges: list[tuple[str, str | None]]) -> None:
@@ -179,22 +190,42 @@ def mermaid_text(
     lines.append("stateDiagram-v2")
     if direction is not None:
         lines.append(f"  direction {direction}")
-    ids = [n.id for n in graph.nodes]
-    for node in graph.nodes:
-        if node.id == graph.start:
-            lines.append(f"  [*] --> {node.id}")
-        if node.any_node:
-            lines.extend(f"  {node.id} --> {target}" for target in ids)
-        else:
-            for target, label in node.edges.items():
-                lines.append(f"  {node.id} --> {target}{f': {label}' if label else ''}")
-        if node.end:
-            lines.append(f"  {node.id} --> [*]{f': {node.end_label}' if node.end_label else ''}")
-        if node.note:
-            lines += [f"  note right of {node.id}", indent(re.sub("\n{2,}", "\n", node.note), "    "), "  end note"]
+    lines += _mermaid_states(graph, graph.start)
     if highlighted:
         lines += ["", f"classDef highlighted {HIGHLIGHT_CSS}", *(f"class {n} highlighted" for n in highlighted)]
     return "\n".join(lines)
+
+
+def _mermaid_states(graph: DiagramGraph, start: str | None, prefix: str = "") -> list[str]:
+    """States and edges, as `runtime.mermaid` draws them: a sub-graph inside its composite state, ids prefixed."""
+    lines: list[str] = []
+    ids = [n.id for n in graph.nodes]
+    used: dict[str, DiagramGraph] = {}
+    for node in graph.nodes:
+        state = prefix + node.id
+        if prefix:
+            lines.append(f'  state "{node.id}" as {state}')
+        if node.id == start:
+            lines.append(f"  [*] --> {state}")
+        if node.any_node:
+            lines.extend(f"  {state} --> {prefix}{target}" for target in ids)
+        else:
+            for target, label in node.edges.items():
+                if target in node.forks:
+                    used.update((name, graph.subgraphs[name]) for name in node.forks[target])
+                    lines += fork_lines(state, target, prefix, node.forks[target], label)
+                else:
+                    lines.append(f"  {state} --> {prefix}{target}{f': {label}' if label else ''}")
+        if node.end and "End" in node.forks:
+            used.update((name, graph.subgraphs[name]) for name in node.forks["End"])
+            lines += fork_lines(state, "End", prefix, node.forks["End"], node.end_label)
+        elif node.end:
+            lines.append(f"  {state} --> [*]{f': {node.end_label}' if node.end_label else ''}")
+        if node.note:
+            lines += [f"  note right of {state}", indent(re.sub("\n{2,}", "\n", node.note), "    "), "  end note"]
+    for name, sub in used.items():
+        lines += composite_lines(prefix + name, _mermaid_states(sub, sub.start, f"{prefix}{name}__"))
+    return lines
 
 
 def dot_text(graph: DiagramGraph, *, highlighted: list[str] | None = None, direction: str | None = None) -> str:
@@ -202,16 +233,30 @@ def dot_text(graph: DiagramGraph, *, highlighted: list[str] | None = None, direc
 
     Nodes that wait for outside input are octagons that name what they wait for.
     """
-    reachable = graph.reachable()
     lines = [
         f"digraph {_quote(graph.name)} {{",
-        f"  rankdir={direction or 'TB'};",
+        f"  rankdir={direction or 'TB'}; compound=true;",
         f"  label={_quote(graph.name)}; labelloc=t;",
         '  node [shape=box, style="rounded", fontname="Helvetica"];',
         '  edge [fontname="Helvetica", fontsize=10];',
         '  "[start]" [shape=circle, style=filled, fillcolor=black, label="", width=0.2];',
         '  "[end]" [shape=doublecircle, style=filled, fillcolor=black, label="", width=0.15];',
     ]
+    lines += _dot_body(graph, highlighted or [])
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _dot_body(graph: DiagramGraph, highlighted: list[str], prefix: str = "") -> list[str]:
+    """A graph's nodes and edges; each sub-graph it runs as a cluster of its own, ids prefixed with its name."""
+    reachable = graph.reachable()
+    start, end = _quote(f"{prefix}[start]"), _quote(f"{prefix}[end]")
+    lines = []
+    if prefix:  # the outer graph declares its own start and end
+        lines += [
+            f'  {start} [shape=circle, style=filled, fillcolor=black, label="", width=0.2];',
+            f'  {end} [shape=doublecircle, style=filled, fillcolor=black, label="", width=0.15];',
+        ]
     ids = [n.id for n in graph.nodes]
     for node in graph.nodes:
         attributes = []
@@ -221,31 +266,56 @@ def dot_text(graph: DiagramGraph, *, highlighted: list[str] | None = None, direc
         if node.id not in reachable:
             styles.append("dashed")
             attributes += ["color=gray60", "fontcolor=gray50"]
-        if highlighted and node.id in highlighted:
+        if node.id in highlighted and not prefix:
             styles.append("filled")
             attributes.append('fillcolor="#fdff32"')
         if node.hand_written:
             attributes.append("shape=box3d")
         if node.waits:  # a run stops here until someone answers: drawn as a stop sign, with what it needs
             attributes += ["shape=octagon", f"label={_quote(node.id + chr(10) + 'waits for ' + ', '.join(node.waits))}"]
+        elif prefix:
+            attributes.append(f"label={_quote(node.id)}")
         if node.note:
             attributes.append(f"tooltip={_quote(node.note)}")
         attributes.insert(0, f'style="{",".join(styles)}"')
-        lines.append(f"  {_quote(node.id)} [{', '.join(attributes)}];")
+        lines.append(f"  {_quote(prefix + node.id)} [{', '.join(attributes)}];")
     if graph.start is not None:
-        lines.append(f'  "[start]" -> {_quote(graph.start)};')
+        lines.append(f"  {start} -> {_quote(prefix + graph.start)};")
+    used: dict[str, DiagramGraph] = {}
     for node in graph.nodes:
         targets: list[tuple[str, str | None]] = [(t, None) for t in ids] if node.any_node else list(node.edges.items())
         if node.end:
-            targets.append(("[end]", node.end_label))
+            targets.append(("End", node.end_label))
         for target, label in targets:
             attributes = [f"label={_quote(label)}"] if label else []
             if target in node.error_targets:
                 attributes += ["style=dashed", "color=firebrick", "fontcolor=firebrick"]
             suffix = f" [{', '.join(attributes)}]" if attributes else ""
-            lines.append(f"  {_quote(node.id)} -> {_quote(target)}{suffix};")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+            to = end if target == "End" else _quote(prefix + target)
+            if target not in node.forks:
+                lines.append(f"  {_quote(prefix + node.id)} -> {to}{suffix};")
+                continue
+            # a bar where the runs start, one where they are joined: as UML draws a fork and a join
+            fork, join = _quote(f"{prefix}{node.id} fork {target}"), _quote(f"{prefix}{node.id} join {target}")
+            bar = 'shape=box, style=filled, fillcolor=black, label="", height=0.06, width=1.2'
+            lines += [f"  {fork} [{bar}];", f"  {join} [{bar}];", f"  {_quote(prefix + node.id)} -> {fork}{suffix};"]
+            for name in node.forks[target]:
+                used[name] = graph.subgraphs[name]
+                inner, cluster = f"{prefix}{name}__", _quote(f"cluster_{prefix}{name}")
+                lines += [
+                    f"  {fork} -> {_quote(inner + '[start]')} [lhead={cluster}];",
+                    f"  {_quote(inner + '[end]')} -> {join} [ltail={cluster}];",
+                ]
+            lines.append(f"  {join} -> {to};")
+    for name, sub_graph in used.items():
+        inner = _dot_body(sub_graph, highlighted, f"{prefix}{name}__")
+        lines += [
+            f"  subgraph {_quote(f'cluster_{prefix}{name}')} {{",
+            f'    label={_quote(name + " (sub-graph)")}; style="rounded,dashed";',
+            *("  " + line for line in inner),
+            "  }",
+        ]
+    return lines
 
 
 def _quote(text: str) -> str:

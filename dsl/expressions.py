@@ -641,8 +641,8 @@ class TreeToIR:
             node = node.value
         return isinstance(node, ir.Name) and node.id == "state" and not isinstance(target, ir.Name)
 
-    def transition(self, target: Tree, label: Tree | None, span: ir.Span) -> ir.Transition:
-        """Convert `Target(args) [: "label"]`."""
+    def transition(self, target: Tree, label: Tree | None, span: ir.Span, fanout: Tree | None = None) -> ir.Transition:
+        """Convert `Target(args) [limit N] [tolerate M[%]] [: "label"]`."""
         name_token, arguments = target.children
         args, keywords = self.arguments(arguments)
         label_text: str | None = None
@@ -662,7 +662,30 @@ class TreeToIR:
             args=args,
             keywords=keywords,
             label=label_text,
+            fanout=self.fanout(fanout) if fanout is not None else None,
         )
+
+    def fanout(self, tree: Tree) -> ir.FanOut:
+        """`limit N`, `tolerate M` or `tolerate M%`, or both: whole numbers (checked later)."""
+        limit = tolerate = None
+        percent = False
+        for clause in tree.children:
+            if not isinstance(clause, Tree):
+                continue
+            number, *rest = clause.children
+            value = self.number(number)
+            if not isinstance(value, int) or isinstance(value, bool):
+                self.sink.error("E156", self.token_span(number), f"`{number}` is not a whole number")
+                value = 0
+            if clause.data == "limit_clause":
+                limit = value
+            else:
+                tolerate = value
+                if rest and rest[0] is not None:
+                    if str(rest[0]) != "%":
+                        self.sink.error("E001", self.token_span(rest[0]), f"unexpected `{rest[0]}` after `tolerate`")
+                    percent = True
+        return ir.FanOut(span=self.tree_span(tree), limit=limit, tolerate=tolerate, percent=percent)
 
     def field(self, name_token: object, type_tree: Tree, default: Tree | None, span: ir.Span) -> ir.FieldSpec:
         """A field declaration `name: TYPE [= DEFAULT]`."""

@@ -40,6 +40,7 @@ __all__ = (
     "Expr",
     "ExprStmt",
     "FString",
+    "FanOut",
     "FieldSpec",
     "FormattedValue",
     "GraphSpec",
@@ -65,6 +66,7 @@ __all__ = (
     "TypeSpec",
     "UnaryOp",
     "UnionType",
+    "UseSpec",
     "normalized_branches",
     "strip_spans",
 )
@@ -384,14 +386,29 @@ Statement = Assign | ExprStmt
 
 
 @record
+class FanOut(_Located):
+    """`limit N tolerate M[%]` after a transition that runs sub-graphs: how many at once, how many may fail."""
+
+    limit: int | None = None
+    tolerate: int | None = None
+    percent: bool = False
+    """Whether `tolerate` is a percentage of the runs rather than a count."""
+
+
+@record
 class Transition(_Located):
-    """`-> Node(args)` or `-> End(value)`, with an optional edge label."""
+    """`-> Node(args)` or `-> End(value)`, with an optional edge label.
+
+    An argument that calls a used graph (`Summarize(text)`, or `[Fetch(u) for u in urls]`)
+    runs it as a sub-graph before the target node (its join), as `fanout` says.
+    """
 
     target: str
     target_span: Span
     args: list[Expr] = field(default_factory=list)
     keywords: list[Keyword] = field(default_factory=list)
     label: str | None = None
+    fanout: FanOut | None = None
 
     @property
     def is_end(self) -> bool:
@@ -548,6 +565,16 @@ class ImportSpec(_Located):
 
 
 @record
+class UseSpec(_Located):
+    """`use NAME from "PATH"`: another spec's graph, which transitions run as a sub-graph."""
+
+    name: str
+    name_span: Span
+    path: str
+    path_span: Span
+
+
+@record
 class Comment(_Located):
     """A `#` comment of a `.graph` file, kept so `fmt` can put it back."""
 
@@ -566,6 +593,7 @@ class GraphSpec(_Located):
     start: str | None = None
     start_span: Span | None = None
     imports: list[ImportSpec] = field(default_factory=list)
+    uses: list[UseSpec] = field(default_factory=list)
     state: TypeSpec | None = None
     deps: TypeSpec | None = None
     nodes: list[NodeSpec] = field(default_factory=list)

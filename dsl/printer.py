@@ -70,6 +70,10 @@ def print_graph(spec: ir.GraphSpec) -> str:
         for imp in spec.imports:
             names = ", ".join(n.name + (f" as {n.alias}" if n.alias else "") for n in imp.names)
             out.add(f"from {imp.module} import {names}", imp.span.line)
+    if spec.uses:
+        out.blank()
+        for use in spec.uses:
+            out.add(f"use {use.name} from {quote_string(use.path)}", use.span.line)
     for keyword, type_spec in (("state", spec.state), ("deps", spec.deps)):
         if type_spec is None:
             continue
@@ -158,7 +162,19 @@ def _print_branches(out: _Lines, branches: list[ir.Branch], indent: str) -> None
 
 def _arrow(transition: ir.Transition) -> str:
     label = f" : {quote_string(transition.label)}" if transition.label is not None else ""
-    return f"-> {_WRITER.target(transition)}{label}"
+    return f"-> {_target(transition)}{label}"
+
+
+def _target(transition: ir.Transition) -> str:
+    """`Target(args)` with its `limit N tolerate M[%]`, as `to:` holds it."""
+    text, fanout = _WRITER.target(transition), transition.fanout
+    if fanout is None:
+        return text
+    if fanout.limit is not None:
+        text += f" limit {fanout.limit}"
+    if fanout.tolerate is not None:
+        text += f" tolerate {fanout.tolerate}{'%' if fanout.percent else ''}"
+    return text
 
 
 def spec_to_data(spec: ir.GraphSpec) -> dict[str, Any]:
@@ -175,6 +191,8 @@ def spec_to_data(spec: ir.GraphSpec) -> dict[str, Any]:
             f"from {i.module} import " + ", ".join(n.name + (f" as {n.alias}" if n.alias else "") for n in i.names)
             for i in spec.imports
         ]
+    if spec.uses:
+        data["uses"] = {use.name: use.path for use in spec.uses}
     for key, type_spec in (("state", spec.state), ("deps", spec.deps)):
         if type_spec is None:
             continue
@@ -229,7 +247,7 @@ def _error_data(error: ir.ErrorBranch) -> dict[str, Any]:
     entry: dict[str, Any] = {"catch": error.exceptions[0] if len(error.exceptions) == 1 else list(error.exceptions)}
     if error.name is not None:
         entry["as"] = error.name
-    entry["to"] = _WRITER.target(error.to)
+    entry["to"] = _target(error.to)
     if error.to.label is not None:
         entry["label"] = error.to.label
     return entry
@@ -244,7 +262,7 @@ def _branch_data(branch: ir.Branch) -> dict[str, Any]:
     if branch.to is None:
         entry["next"] = [_branch_data(b) for b in branch.next]
         return entry
-    entry["to"] = _WRITER.target(branch.to)
+    entry["to"] = _target(branch.to)
     if branch.to.label is not None:
         entry["label"] = branch.to.label
     return entry
@@ -298,6 +316,9 @@ def _yaml_anchors(spec: ir.GraphSpec) -> list[tuple[str, int | None]]:
     if spec.start is not None:
         anchors.append(("start:", spec.start_span.line if spec.start_span else None))
     anchors += [("- ", imp.span.line) for imp in spec.imports]
+    if spec.uses:
+        anchors.append(("uses:", None))
+        anchors += [(f"  {use.name}:", use.span.line) for use in spec.uses]
     for key, type_spec in (("state", spec.state), ("deps", spec.deps)):
         if type_spec is not None:
             anchors.append((f"{key}:", type_spec.span.line))
@@ -377,7 +398,7 @@ def print_toml(spec: ir.GraphSpec) -> str:
     """The canonical TOML text of a spec, with its comments."""
     data = spec_to_data(spec)
     nodes = data.pop("nodes")
-    tables = {k: data.pop(k) for k in ("state", "deps") if isinstance(data.get(k), dict)}
+    tables = {k: data.pop(k) for k in ("uses", "state", "deps") if isinstance(data.get(k), dict)}
     top_lines = {
         "graph": spec.name_span.line,
         "output": spec.output.span.line if spec.output else None,
@@ -388,6 +409,11 @@ def print_toml(spec: ir.GraphSpec) -> str:
         (f"{_toml_key(k)} = {_toml_value(v)}", top_lines.get(k)) for k, v in data.items()
     ]
     for key, entries in tables.items():
+        if key == "uses":
+            field_lines = {use.name: use.span.line for use in spec.uses}
+            lines += [("", None), ("[uses]", None)]
+            lines += [(f"{_toml_key(k)} = {_toml_value(v)}", field_lines.get(k)) for k, v in entries.items()]
+            continue
         type_spec = spec.state if key == "state" else spec.deps
         assert type_spec is not None
         field_lines = {f.name: f.span.line for f in type_spec.fields or []}

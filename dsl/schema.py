@@ -24,7 +24,11 @@ class BranchDocument(_Doc):
 
     if_: str | None = Field(None, alias="if", description="Condition, a graph-language expression.")
     do: list[str] = Field(default_factory=list, description="Statements run when the branch is taken.")
-    to: str | None = Field(None, description="Target: `Node(args)` or `End(value)`; or else `next`.")
+    to: str | None = Field(
+        None,
+        description="Target: `Node(args)` or `End(value)`, then `limit N tolerate M[%]` if it runs sub-graphs; "
+        "or else `next`.",
+    )
     label: str | None = Field(None, description="Edge label in mermaid diagrams (with `to`).")
     next: list[BranchDocument] | None = Field(
         None, description="Nested branches, tried in order when this one is taken (instead of `to`)."
@@ -73,6 +77,10 @@ class GraphDocument(_Doc):
     output: str | None = Field(None, description="Type of the run's output (End data).")
     start: str | None = Field(None, description="Default start node.")
     imports: list[str] = Field(default_factory=list, description='Lines like "from module import name as alias".')
+    uses: dict[str, str] = Field(
+        default_factory=dict,
+        description="Other specs whose graphs transitions run as sub-graphs: name -> path relative to this file.",
+    )
     state: dict[str, str] | str | None = Field(
         None, description='Field name -> "TYPE [= DEFAULT]" (key `class` names the class), or a dotted type.'
     )

@@ -20,6 +20,7 @@ import typing_extensions
 
 from . import mermaid
 from .exceptions import GraphRuntimeError, GraphSetupError
+from .fanout import Fork, run_fork
 from .locations import note_node_error
 from .nodes import BaseNode, DepsT, End, GraphRunContext, NodeDef, RunEndT, unset_waits
 from .state import EndStep, HistoryStep, NodeStep, StateT, deep_copy_state, nodes_schema_var, state_copier
@@ -540,12 +541,15 @@ class GraphRun(Generic[StateT, DepsT, RunEndT]):
         return await self._advance(node)
 
     async def _advance(
-        self, node: BaseNode[StateT, DepsT, RunEndT], *, to_end: bool = False
+        self, node: BaseNode[StateT, DepsT, RunEndT], *, to_end: bool = False, defer_forks: bool = False
     ) -> BaseNode[StateT, DepsT, Any] | End[RunEndT]:
         """Run one node and record it, or (`to_end`) every node until `End`.
 
         The one step behind `next`, `async for`, `Graph.run` and `Graph.next`; a whole run
-        is one call (a coroutine per step cost a tenth of a step).
+        is one call (a coroutine per step cost a tenth of a step). A node that forks runs its
+        sub-graphs in the same step, so one `next` goes from the node to its join (returned);
+        `defer_forks` returns the `Fork` itself instead, for a durable run to run each branch
+        as a workflow of its own.
         """
         graph = self.graph
         node_classes = graph._node_classes
@@ -594,6 +598,11 @@ class GraphRun(Generic[StateT, DepsT, RunEndT]):
                     ended = True
                 if limit is not None and (ended or len(history) > 2 * limit):
                     del history[: max(0, len(history) - limit)]  # in batches while running: amortised O(1) a step
+            if not known and isinstance(next_node, Fork):
+                if defer_forks:
+                    return next_node  # the durable run's own business
+                next_node = await self._join(node, next_node, recording)
+                known = type(next_node) in node_classes
             if not known and not isinstance(next_node, (End, BaseNode)):  # `known` first: no `isinstance` on an ABC
                 raise GraphRuntimeError(
                     f"Invalid node return type: `{type(next_node).__name__}`. Expected `BaseNode` or `End`."
@@ -602,6 +611,21 @@ class GraphRun(Generic[StateT, DepsT, RunEndT]):
             if not to_end or isinstance(next_node, End):
                 return next_node
             node = next_node
+
+    async def _join(
+        self, node: BaseNode[StateT, DepsT, RunEndT], fork: Fork[Any], recording: bool
+    ) -> BaseNode[StateT, DepsT, Any] | End[RunEndT]:
+        """Run a fork's sub-graphs and record them (and the end, when the join is `End`)."""
+        try:
+            joined, step = await run_fork(fork, self.deps)
+        except Exception as error:
+            note_node_error(error, node)
+            raise
+        if recording:
+            self.history.append(step)
+            if isinstance(joined, End):
+                self.history.append(EndStep(result=joined))
+        return joined  # type: ignore[no-any-return]
 
     async def _run_to_end(self) -> None:
         """`async for _ in self: pass`, without the iterator protocol: `Graph.run`'s loop."""

@@ -77,23 +77,7 @@ def generate_code(
     lines.append("stateDiagram-v2")
     if direction is not None:
         lines.append(f"  direction {direction}")
-    for node_id, node_def in graph.node_defs.items():
-        if node_id in start_node_ids:
-            lines.append(f"  [*] --> {node_id}")
-        if node_def.returns_base_node:
-            lines.extend(f"  {node_id} --> {next_id}" for next_id in graph.node_defs)
-        else:
-            for next_id, edge in node_def.next_node_edges.items():
-                label = f": {edge.label}" if edge_labels and edge.label else ""
-                lines.append(f"  {node_id} --> {next_id}{label}")
-        if end_edge := node_def.end_edge:
-            label = f": {end_edge.label}" if edge_labels and end_edge.label else ""
-            lines.append(f"  {node_id} --> [*]{label}")
-        if notes and node_def.note:
-            lines.append(f"  note right of {node_id}")
-            # mermaid shows an error for notes with several paragraphs
-            lines.append(indent(re.sub("\n{2,}", "\n", node_def.note), "    "))
-            lines.append("  end note")
+    lines += _graph_lines(graph, start_node_ids, edge_labels=edge_labels, notes=notes)
 
     if highlighted_nodes:
         lines.append("")
@@ -103,6 +87,68 @@ def generate_code(
                 raise LookupError(f'Highlighted node "{node_id}" is not in the graph.')
             lines.append(f"class {node_id} highlighted")
     return "\n".join(lines)
+
+
+def _graph_lines(
+    graph: Graph[Any, Any, Any], start_ids: set[str], *, edge_labels: bool, notes: bool, prefix: str = ""
+) -> list[str]:
+    """The states and edges of a graph; a sub-graph's are drawn inside its composite state, ids prefixed."""
+    lines: list[str] = []
+    subgraphs: dict[str, Graph[Any, Any, Any]] = {}
+    for node_id, node_def in graph.node_defs.items():
+        state = prefix + node_id
+        if prefix:
+            lines.append(f'  state "{node_id}" as {state}')
+        if node_id in start_ids:
+            lines.append(f"  [*] --> {state}")
+        if node_def.returns_base_node:
+            lines.extend(f"  {state} --> {prefix}{next_id}" for next_id in graph.node_defs)
+        else:
+            for next_id, edge in node_def.next_node_edges.items():
+                runs = node_def.forks.get(next_id)
+                if runs is not None:
+                    subgraphs.update((sub.name, sub.graph) for sub in runs)
+                    names = [sub.name for sub in runs]
+                    lines += fork_lines(state, next_id, prefix, names, edge.label if edge_labels else None)
+                    continue
+                label = f": {edge.label}" if edge_labels and edge.label else ""
+                lines.append(f"  {state} --> {prefix}{next_id}{label}")
+        if end_edge := node_def.end_edge:
+            runs = node_def.forks.get("End")
+            if runs is not None:
+                subgraphs.update((sub.name, sub.graph) for sub in runs)
+                names = [sub.name for sub in runs]
+                lines += fork_lines(state, "End", prefix, names, end_edge.label if edge_labels else None)
+            else:
+                label = f": {end_edge.label}" if edge_labels and end_edge.label else ""
+                lines.append(f"  {state} --> [*]{label}")
+        if notes and node_def.note:
+            lines.append(f"  note right of {state}")
+            # mermaid shows an error for notes with several paragraphs
+            lines.append(indent(re.sub("\n{2,}", "\n", node_def.note), "    "))
+            lines.append("  end note")
+    for name, sub in subgraphs.items():
+        start = {sub.start_node.get_id()} if sub.start_node is not None else set()
+        inner = _graph_lines(sub, start, edge_labels=edge_labels, notes=notes, prefix=f"{prefix}{name}__")
+        lines += composite_lines(prefix + name, inner)
+    return lines
+
+
+def fork_lines(state: str, join: str, prefix: str, subgraphs: list[str], label: str | None) -> list[str]:
+    """A forking edge: `state` to a fork, the fork to each sub-graph, each to a join, the join to `join`."""
+    fork, joined = f"{state}_fork_{join}", f"{state}_join_{join}"
+    target = "[*]" if join == "End" else prefix + join
+    lines = [f"  state {fork} <<fork>>", f"  state {joined} <<join>>"]
+    lines.append(f"  {state} --> {fork}{f': {label}' if label else ''}")
+    for name in dict.fromkeys(subgraphs):
+        lines += [f"  {fork} --> {prefix}{name}", f"  {prefix}{name} --> {joined}"]
+    lines.append(f"  {joined} --> {target}")
+    return lines
+
+
+def composite_lines(state: str, inner: list[str]) -> list[str]:
+    """A sub-graph as a composite state holding its own states and edges."""
+    return [f"  state {state} {{", *("  " + line for line in inner), "  }"]
 
 
 def _node_ids(node_idents: Sequence[NodeIdent] | NodeIdent) -> Iterable[str]:

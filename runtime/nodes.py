@@ -6,7 +6,7 @@ import inspect
 import types
 import typing
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, is_dataclass
+from dataclasses import dataclass, field, is_dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Generic
 
 from typing_extensions import Never, TypeAliasType, TypeVar
@@ -131,13 +131,21 @@ class BaseNode(ABC, Generic[StateT, DepsT, NodeRunEndT]):
         except KeyError as e:
             raise GraphSetupError(f"Node {cls} is missing a return type hint on its `run` method") from e
 
+        from .fanout import Fork, Runs  # the fan-out module builds on this one
+
         next_node_edges: dict[str, Edge] = {}
         end_edge: Edge | None = None
         returns_base_node = False
+        forks: dict[str, tuple[Any, ...]] = {}
         for member in _union_members(return_hint):
             return_type, annotations = _unpack_annotated(member)
             edge = next((a for a in annotations if isinstance(a, Edge)), Edge(None))
             origin = typing.get_origin(return_type) or return_type
+            if origin is Fork:  # `Annotated[Fork[Join], Runs(A, B)]`: sub-graphs A and B run, then Join
+                return_type = typing.get_args(return_type)[0]
+                origin = typing.get_origin(return_type) or return_type
+                join = "End" if origin is End else origin.get_id()
+                forks[join] = next((a.graphs for a in annotations if isinstance(a, Runs)), ())
             if origin is End:
                 end_edge = edge
             elif origin is BaseNode:
@@ -146,7 +154,9 @@ class BaseNode(ABC, Generic[StateT, DepsT, NodeRunEndT]):
                 next_node_edges[origin.get_id()] = edge
             else:
                 raise GraphSetupError(f"Invalid return type: {return_type}")
-        return NodeDef(cls, cls.get_id(), cls.get_note(), next_node_edges, end_edge, returns_base_node)
+        return NodeDef(
+            cls, cls.get_id(), cls.get_note(), next_node_edges, end_edge, returns_base_node, forks
+        )
 
 
 def _union_members(tp: Any) -> tuple[Any, ...]:
@@ -200,6 +210,8 @@ class NodeDef(Generic[StateT, DepsT, NodeRunEndT]):
     """The edge to the end of the run, if the node can return `End`."""
     returns_base_node: bool
     """Whether `run` is annotated as returning any `BaseNode`."""
+    forks: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    """Edges that fork, by the node id (or `End`) they join at: the sub-graphs (`SubGraph`) run first."""
 
 
 def waits_note(fields: tuple[str, ...] | list[str]) -> str | None:

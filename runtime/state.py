@@ -14,9 +14,10 @@ import pydantic
 from pydantic_core import core_schema
 from typing_extensions import TypeVar
 
+from .fanout import ForkStep
 from .nodes import BaseNode, End, RunEndT
 
-__all__ = ("EndStep", "HistoryStep", "NodeStep", "StateT", "deep_copy_state", "nodes_schema_var")
+__all__ = ("EndStep", "ForkStep", "HistoryStep", "NodeStep", "StateT", "deep_copy_state", "nodes_schema_var")
 
 StateT = TypeVar("StateT", default=None)
 """Type variable for the state in a graph."""
@@ -275,8 +276,8 @@ class EndStep(Generic[RunEndT]):
         return copy.deepcopy(self.result)
 
 
-HistoryStep = Union[NodeStep[StateT, RunEndT], EndStep[RunEndT]]  # noqa: UP007
-"""A step in the history of a graph run."""
+HistoryStep = Union[NodeStep[StateT, RunEndT], EndStep[RunEndT], ForkStep]  # noqa: UP007
+"""A step in the history of a graph run (`ForkStep` only in runs of specs that run sub-graphs)."""
 
 nodes_schema_var: ContextVar[Sequence[type[BaseNode[Any, Any, Any]]]] = ContextVar("nodes_schema_var")
 """The node classes a history schema is being built for."""

@@ -22,7 +22,7 @@ from . import TYPE_CLASS_KEY
 
 __all__ = ("GRAPH_KEYS", "NODE_KEYS", "DataNode", "data_to_spec")
 
-GRAPH_KEYS = ("graph", "doc", "output", "start", "imports", "state", "deps", "nodes")
+GRAPH_KEYS = ("graph", "doc", "output", "start", "imports", "uses", "state", "deps", "nodes")
 NODE_KEYS = ("doc", "fields", "waits", "retry", "timeout", "errors", "do", "next")
 RETRY_KEYS = ("attempts", "backoff", "max", "catch")
 ERROR_KEYS = ("catch", "as", "to", "label")  # not `on`: YAML 1.1 reads a bare `on` as true
@@ -177,6 +177,8 @@ class _Builder:
             fields["start"] = self.text(top["start"], "`start`")
             fields["start_span"] = top["start"].span
         fields["imports"] = self.imports(top.get("imports"))
+        if "uses" in top:
+            fields["uses"] = self.uses(top["uses"])
         for key in ("state", "deps"):
             if key in top:
                 fields[key] = self.type_spec(top[key], key)
@@ -192,6 +194,21 @@ class _Builder:
             if parsed:
                 tree, convert = parsed
                 out.append(import_from_tree(convert, tree.children[0], item.span))
+        return out
+
+    def uses(self, node: DataNode) -> list[ir.UseSpec]:
+        """`uses: {Summarize: summarize.graph}`: the graphs transitions run as sub-graphs, by name."""
+        if not self.expect(node, dict, "`uses`"):
+            return []
+        out = []
+        for name, path in node.value.items():
+            name_span = node.key_spans.get(name, node.span)
+            if not name.isidentifier():
+                self.sink.error("E022", name_span, f"`{name}` is not a valid graph name")
+                continue
+            text = self.text(path, f"the path of `{name}`")
+            if text is not None:
+                out.append(ir.UseSpec(span=name_span, name=name, name_span=name_span, path=text, path_span=path.span))
         return out
 
     def type_spec(self, node: DataNode, key: str) -> ir.TypeSpec | None:
@@ -311,7 +328,7 @@ class _Builder:
         if not parsed:
             return None
         tree, convert = parsed
-        transition = convert.transition(tree.children[0], None, entries["to"].span)
+        transition = convert.transition(tree.children[0], None, entries["to"].span, tree.children[1])
         if "label" in entries:
             transition = transition.model_copy(update={"label": self.text(entries["label"], "`label`")})
         return transition

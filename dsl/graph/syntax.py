@@ -234,6 +234,8 @@ class _ModuleBuilder:
                 fields["start_span"] = convert.token_span(decl.children[0])
             elif kind == "import_decl":
                 fields["imports"].append(self.import_spec(decl.children[0], span))
+            elif kind == "use_decl":
+                fields.setdefault("uses", []).append(self.use_spec(decl, span))
             elif kind in ("state_block", "deps_block", "state_ref", "deps_ref"):
                 fields[kind.split("_")[0]] = self.type_spec(decl, span)
             elif kind == "node_decl":
@@ -265,6 +267,22 @@ class _ModuleBuilder:
                     memo.clear()
                 memo[span.line] = node
         return node
+
+    def use_spec(self, decl: Tree, span: ir.Span) -> ir.UseSpec:
+        name_token, path = decl.children
+        path_value = self.convert.string(path.children[0])
+        if isinstance(path_value, ir.FString) or not isinstance(path_value.value, str):
+            self.sink.error("E015", path_value.span, "the path of a used spec must be a plain string")
+            text = ""
+        else:
+            text = path_value.value
+        return ir.UseSpec(
+            span=span,
+            name=self.convert.check_name(name_token, "graph name"),
+            name_span=self.convert.token_span(name_token),
+            path=text,
+            path_span=path_value.span,
+        )
 
     def comment(self, line: int, column: int, body: str) -> ir.Comment:
         own_line = self.source.line(line)[: column - 1].strip() == ""
@@ -429,8 +447,8 @@ class _ModuleBuilder:
         return ir.Branch(span=span, condition=condition, do=statements, next=branches)
 
     def arrow(self, arrow: Tree) -> ir.Transition:
-        target, label = arrow.children
-        return self.convert.transition(target, label, self.convert.tree_span(arrow))
+        target, fanout, label = arrow.children
+        return self.convert.transition(target, label, self.convert.tree_span(arrow), fanout)
 
 
 def import_from_tree(convert: TreeToIR, body: Tree, span: ir.Span) -> ir.ImportSpec:

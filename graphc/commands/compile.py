@@ -59,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
         print_diagnostics(checked.diagnostics, {})
         if args.output == "-":
             sys.stdout.write(module.source)
+            if module.uses:
+                print(f"{spec}: the modules of the specs it uses are written only with -o FILE or DIR", file=sys.stderr)
             continue
         from pathlib import Path  # imported only where a file is written: a tenth of `graphc check`'s start-up
 
@@ -69,9 +71,11 @@ def run(args: argparse.Namespace) -> int:
             out = Path(args.output) / default_name
         else:
             out = Path(args.output)
-        try:
-            out.write_text(module.source, encoding="utf-8")
-        except OSError as e:
-            raise UsageError(f"cannot write {out}: {e.strerror or e}") from None
+        # the modules of used specs go beside it: it loads them from there, by name and digest
+        for path, source_text in [*((out.with_name(u.file), u.module.source) for u in module.uses), (out, module.source)]:
+            try:
+                path.write_bytes(source_text.encode())
+            except OSError as e:
+                raise UsageError(f"cannot write {path}: {e.strerror or e}") from None
         print(f"{spec} -> {out}", file=sys.stderr)
     return status
