@@ -64,6 +64,8 @@ class UsedModule:
 
     file: str
     """Its file name, as `graphc compile` writes it beside the module that uses it (`fetch_graph.py`)."""
+    spec_path: str
+    """The used spec's file, as the user's `use` line leads to it."""
     module: GeneratedModule
     digest: str
     """The SHA-256 of its source (UTF-8): the module that uses it refuses any other."""
@@ -350,7 +352,7 @@ def generate(checked: CheckedGraph, *, target: Target = "runtime") -> GeneratedM
                 Diagnostic.error(
                     "E158",
                     use.span,
-                    f"`--target {target}` cannot run sub-graphs (`use {use.name}`): pydantic_graph has no fork and join",
+                    f"`--target {target}` cannot run sub-graphs (`use {use.name}`): this target has no fork and join",
                     "compile with `--target runtime` (the default)",
                 )
             ]
@@ -377,7 +379,7 @@ def _generate_used(checked: CheckedGraph, target: Target, files: dict[str, str],
         _generate_used(callee, target, files, used)
         module = _Generator(callee, target, files, used).module()
         digest = hashlib.sha256(module.source.encode()).hexdigest()
-        used[callee.source_name] = UsedModule(file=name, module=module, digest=digest)
+        used[callee.source_name] = UsedModule(file=name, spec_path=callee.source_name, module=module, digest=digest)
 
 
 class _Generator:
@@ -731,7 +733,9 @@ class _Generator:
             )
             lines.append(f"{_I * 2}except {exceptions_text(error.exceptions)}{name}:{self.line_comment(error.span)}")
             lines.append(f"{_I * 3}restore_state(ctx.state, _checkpoint)")
-            lines += fit(f"return {self.transition_code(error.to, error_writer)}", self.line_comment(error.to.span), _I * 3)
+            lines += fit(
+                f"return {self.transition_code(error.to, error_writer)}", self.line_comment(error.to.span), _I * 3
+            )
         return lines
 
     def _branches(

@@ -301,10 +301,10 @@ def _dot_body(graph: DiagramGraph, highlighted: list[str], prefix: str = "") -> 
             lines += [f"  {fork} [{bar}];", f"  {join} [{bar}];", f"  {_quote(prefix + node.id)} -> {fork}{suffix};"]
             for name in node.forks[target]:
                 used[name] = graph.subgraphs[name]
-                inner, cluster = f"{prefix}{name}__", _quote(f"cluster_{prefix}{name}")
+                ids_in, cluster = f"{prefix}{name}__", _quote(f"cluster_{prefix}{name}")
                 lines += [
-                    f"  {fork} -> {_quote(inner + '[start]')} [lhead={cluster}];",
-                    f"  {_quote(inner + '[end]')} -> {join} [ltail={cluster}];",
+                    f"  {fork} -> {_quote(ids_in + '[start]')} [lhead={cluster}];",
+                    f"  {_quote(ids_in + '[end]')} -> {join} [ltail={cluster}];",
                 ]
             lines.append(f"  {join} -> {to};")
     for name, sub_graph in used.items():

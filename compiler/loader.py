@@ -13,6 +13,7 @@ import hashlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import json
 import linecache
 import marshal
 import os
@@ -20,22 +21,24 @@ import sys
 import tempfile
 import threading
 import types
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from dsl.cachedir import cache_dir
 from dsl.limits import DEFAULT_LIMITS, Limits
+from dsl.record import Record, record
 from dsl.source import read_source
 from runtime import Graph
+from runtime.fanout import SubGraph, provide_subgraph
 
-from .codegen import Target
+from .codegen import Target, UsedModule
 from .pipeline import compile_source
 
 __all__ = ("SpecFinder", "cache_dir", "install_import_hook", "load", "load_module")
 
-CACHE_VERSION = "graphc-1"
+CACHE_VERSION = "graphc-2"
 MAX_CACHE_ENTRIES = 500
 """Compiled specs kept in the disk cache; the least recently used beyond this are deleted."""
 _modules: dict[str, types.ModuleType] = {}
@@ -49,6 +52,7 @@ def load(
     allowed_imports: Iterable[str] | None = None,
     limits: Limits = DEFAULT_LIMITS,
     use_disk_cache: bool = True,
+    sources: Mapping[str, str] | None = None,
 ) -> Graph[Any, Any, Any]:
     """Compile a spec in memory (or reuse a cached compilation) and return its graph.
 
@@ -60,12 +64,18 @@ def load(
         allowed_imports: If given, the spec may import only from these modules.
         limits: Size limits for the spec (file size, expression depth, node count).
         use_disk_cache: Whether to read and write the on-disk cache.
+        sources: The texts of the specs it uses, by path relative to its folder (default: read from disk).
 
     Raises:
         DiagnosticError: the spec has errors.
     """
     graph = load_module(
-        path, target=target, allowed_imports=allowed_imports, limits=limits, use_disk_cache=use_disk_cache
+        path,
+        target=target,
+        allowed_imports=allowed_imports,
+        limits=limits,
+        use_disk_cache=use_disk_cache,
+        sources=sources,
     ).graph
     assert isinstance(graph, Graph) or target != "runtime"
     return graph  # type: ignore[no-any-return]
@@ -78,38 +88,100 @@ def load_module(
     allowed_imports: Iterable[str] | None = None,
     limits: Limits = DEFAULT_LIMITS,
     use_disk_cache: bool = True,
+    sources: Mapping[str, str] | None = None,
 ) -> types.ModuleType:
-    """Like `load`, but return the whole generated module (node classes, state class, `start`)."""
+    """Like `load`, but return the whole generated module (node classes, state class, `start`).
+
+    `sources` (path relative to the spec's folder → text) are the specs it uses, for a spec that
+    did not come from this disk (a worker's): they are then never read from disk.
+    """
     source = read_source(path, max_bytes=limits.max_bytes)
     allowed = None if allowed_imports is None else sorted(allowed_imports)
+    given = json.dumps(sorted(sources.items())) if sources is not None else ""
     key = hashlib.sha256(
         "\0".join(
-            [_compiler_fingerprint(), source.syntax, target, repr(allowed), repr(limits), source.name, source.text]
+            [
+                _compiler_fingerprint(),
+                source.syntax,
+                target,
+                repr(allowed),
+                repr(limits),
+                source.name,
+                source.text,
+                given,
+            ]
         ).encode()
     ).hexdigest()
     with _lock:
         module = _modules.get(key)
-        if module is not None:
-            return module
+    if module is not None and _unchanged(module.__graphc_uses__, sources):
+        return module
     spec_dir = str(Path(path).resolve().parent)
     if spec_dir not in sys.path:
         sys.path.append(spec_dir)
     filename = f"<graphc {source.name} {key[:12]}>"
-    code = _read_cache(key) if use_disk_cache else None
-    bytecode = _read_bytecode(key, code) if code is not None else None
-    if code is None:
-        code = compile_source(source, target=target, allowed_imports=allowed, limits=limits)[0].source
+    entry = _read_cache(key) if use_disk_cache else None
+    if entry is not None and not _unchanged(entry.uses, sources):
+        entry = None  # a spec it uses changed since
+    bytecode = _read_bytecode(key, entry.code) if entry is not None else None
+    if entry is None:
+        generated = compile_source(source, target=target, allowed_imports=allowed, limits=limits, sources=sources)[0]
+        entry = _Entry(code=generated.source, uses=[_used_entry(used) for used in generated.uses])
         if use_disk_cache:
-            _write_cache(_cache_file(key), code.encode())
+            _write_cache(_cache_file(key), entry.dump())
             _prune_cache()
     if bytecode is None:
-        bytecode = compile(code, filename, "exec")
+        bytecode = compile(entry.code, filename, "exec")
         if use_disk_cache:
-            _write_cache(_bytecode_file(key), _source_digest(code) + marshal.dumps(bytecode))
-    module = _execute(code, bytecode, Path(source.name).stem, key, filename)
+            _write_cache(_bytecode_file(key), _source_digest(entry.code) + marshal.dumps(bytecode))
+    for used in entry.uses:  # the modules it runs as sub-graphs, before it: it finds them by digest
+        used_name = f"<graphc {used['file']} {used['digest'][:12]}>"
+        used_module = _execute(
+            used["code"], compile(used["code"], used_name, "exec"), used["file"], used["digest"], used_name
+        )
+        provide_subgraph(used["digest"], SubGraph(used["file"], used_module.graph, used_module.start))
+    module = _execute(entry.code, bytecode, Path(source.name).stem, key, filename)
     module.__graphc_spec__ = str(Path(path).resolve())  # type: ignore[attr-defined]  # for `workers.submit(graph)`
+    module.__graphc_uses__ = entry.uses  # type: ignore[attr-defined]
     with _lock:
         return _modules.setdefault(key, module)
+
+
+@record
+class _Entry(Record):
+    """A cached compilation: the module's source and the modules of the specs it uses."""
+
+    code: str
+    uses: list[dict[str, str]]
+    """Each used spec's `path` and `sha256` (of its text), and its module's `file`, `digest` and `code`."""
+
+    def dump(self) -> bytes:
+        return json.dumps({"code": self.code, "uses": self.uses}).encode()
+
+
+def _used_entry(used: UsedModule) -> dict[str, str]:
+    text = Path(used.spec_path).read_bytes() if os.path.exists(used.spec_path) else b""
+    return {
+        "path": used.spec_path,
+        "sha256": hashlib.sha256(text).hexdigest(),
+        "file": used.file,
+        "digest": used.digest,
+        "code": used.module.source,
+    }
+
+
+def _unchanged(uses: list[dict[str, str]], sources: Mapping[str, str] | None) -> bool:
+    """Whether the specs a compilation used are as they were (given `sources` are part of the key already)."""
+    if sources is not None:
+        return True
+    for used in uses:
+        try:
+            text = Path(used["path"]).read_bytes()
+        except OSError:
+            return False
+        if hashlib.sha256(text).hexdigest() != used["sha256"]:
+            return False
+    return True
 
 
 @lru_cache(maxsize=1)
@@ -170,15 +242,17 @@ def _checked_read(path: Path) -> bytes | None:
     return payload
 
 
-def _read_cache(key: str) -> str | None:
+def _read_cache(key: str) -> _Entry | None:
     path = _cache_file(key)
     payload = _checked_read(path)
-    if payload is not None:
-        with contextlib.suppress(OSError):
-            os.utime(path)  # recently used: pruned last
+    if payload is None:
+        return None
+    with contextlib.suppress(OSError):
+        os.utime(path)  # recently used: pruned last
     try:
-        return None if payload is None else payload.decode()
-    except UnicodeDecodeError:
+        data = json.loads(payload)
+        return _Entry(code=data["code"], uses=data["uses"])
+    except (ValueError, KeyError, TypeError):
         return None
 
 

@@ -16,6 +16,7 @@ tolerated failure stands in the results as a `Failure`.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import os
@@ -29,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal
 from typing_extensions import TypeVar
 
 from .exceptions import GraphRuntimeError
-from .nodes import BaseNode
+from .nodes import BaseNode, End
 
 if TYPE_CHECKING:
     from .graph import Graph
@@ -44,6 +45,7 @@ __all__ = (
     "Run",
     "Runs",
     "SubGraph",
+    "join_id",
     "provide_subgraph",
     "run_fork",
     "subgraph",
@@ -142,10 +144,16 @@ class Fork(Generic[JoinT]):
     tolerate_percent: float | None = None
     """Instead of `tolerate`: the share of the runs, in percent, that may fail."""
 
+    def named_arguments(self) -> dict[str, Any]:
+        """The join's arguments by field name (`data` for `End`): positional ones named by the fields' order."""
+        fields = [] if self.join is End else dataclasses.fields(self.join)  # type: ignore[arg-type]
+        names = ["data"] if self.join is End else [f.name for f in fields if f.init]
+        return {**dict(zip(names, self.args, strict=False)), **self.keywords}
+
     def branches(self) -> list[tuple[str, int | None, SubGraph, BaseNode[Any, Any, Any]]]:
-        """Every run, in order: (argument, item index, sub-graph, start node)."""
+        """Every run, in order: (the join's field it fills, item index, sub-graph, start node)."""
         out: list[tuple[str, int | None, SubGraph, BaseNode[Any, Any, Any]]] = []
-        for argument, value in [*((str(i), a) for i, a in enumerate(self.args)), *self.keywords.items()]:
+        for argument, value in self.named_arguments().items():
             if isinstance(value, Run):
                 out.append((argument, None, value.graph, value.start))
             elif isinstance(value, Map):
@@ -169,9 +177,7 @@ class Fork(Generic[JoinT]):
                 return [next(results) for _ in value.starts]
             return value
 
-        args = [filled(a) for a in self.args]
-        keywords = {k: filled(v) for k, v in self.keywords.items()}
-        return self.join(*args, **keywords)
+        return self.join(**{name: filled(value) for name, value in self.named_arguments().items()})
 
 
 class ForkFailed(Exception):
@@ -190,7 +196,7 @@ class BranchRecord:
 
     graph: str
     argument: str
-    """The join's argument it fills: a keyword's name, or a position (`"0"`)."""
+    """The join's field it fills (`data` for `End`)."""
     index: int | None = None
     steps: list[Any] = field(default_factory=list)
     output: Any = None
@@ -264,11 +270,12 @@ async def run_fork(fork: Fork[Any], caller_deps: Any) -> tuple[Any, ForkStep]:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    step = ForkStep(join=_join_id(fork.join), branches=records, start_ts=start_ts, duration=perf_counter() - started)
+    step = ForkStep(join=join_id(fork.join), branches=records, start_ts=start_ts, duration=perf_counter() - started)
     return fork.joined(outputs), step
 
 
-def _join_id(join: Callable[..., Any]) -> str:
+def join_id(join: Callable[..., Any]) -> str:
+    """The id of a fork's join: its node's, or `End`."""
     get_id = getattr(join, "get_id", None)
     return get_id() if get_id is not None else "End"
 

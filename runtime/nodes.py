@@ -154,9 +154,7 @@ class BaseNode(ABC, Generic[StateT, DepsT, NodeRunEndT]):
                 next_node_edges[origin.get_id()] = edge
             else:
                 raise GraphSetupError(f"Invalid return type: {return_type}")
-        return NodeDef(
-            cls, cls.get_id(), cls.get_note(), next_node_edges, end_edge, returns_base_node, forks
-        )
+        return NodeDef(cls, cls.get_id(), cls.get_note(), next_node_edges, end_edge, returns_base_node, forks)
 
 
 def _union_members(tp: Any) -> tuple[Any, ...]:

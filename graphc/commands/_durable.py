@@ -303,10 +303,28 @@ def _show(args: argparse.Namespace, runs: DurableRuns) -> int:
     if info.error:
         lines.append(f"error    {_shown(info.error)}")
     lines.append(f"history  {len(info.history)} steps:")
-    for number, step in enumerate(info.history, 1):
-        if step.get("kind") == "end":
-            lines.append(f"  {number:>4}. End({json.dumps(step['result']['data'])})")
-        else:
-            lines.append(f"  {number:>4}. {step['node']['node_id']} -> state {json.dumps(step['state'])}")
+    lines += _history_lines(info.history, "  ")
     print("\n".join(lines))
     return EXIT_OK
+
+
+def _history_lines(history: list[dict[str, Any]], indent: str) -> list[str]:
+    """A run's steps, one a line; a fork's runs below it, each with its own steps, indented."""
+    lines = []
+    for number, step in enumerate(history, 1):
+        kind = step.get("kind")
+        if kind == "end":
+            lines.append(f"{indent}{number:>4}. End({json.dumps(step['result']['data'])})")
+        elif kind == "fork":
+            runs = step["branches"]
+            lines.append(
+                f"{indent}{number:>4}. fork: {len(runs)} sub-graph run{'s' * (len(runs) != 1)}, joined at {step['join']}"
+            )
+            for run in runs:
+                where = f"[{run['index']}]" if run["index"] is not None else ""
+                outcome = f"error {_shown(run['error'])}" if run["error"] else f"-> {json.dumps(run['output'])}"
+                lines.append(f"{indent}        {run['graph']}{where} for `{run['argument']}` {outcome}")
+                lines += _history_lines(run["steps"], indent + "        ")
+        else:
+            lines.append(f"{indent}{number:>4}. {step['node']['node_id']} -> state {json.dumps(step['state'])}")
+    return lines

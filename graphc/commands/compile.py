@@ -72,7 +72,10 @@ def run(args: argparse.Namespace) -> int:
         else:
             out = Path(args.output)
         # the modules of used specs go beside it: it loads them from there, by name and digest
-        for path, source_text in [*((out.with_name(u.file), u.module.source) for u in module.uses), (out, module.source)]:
+        for path, source_text in [
+            *((out.with_name(u.file), u.module.source) for u in module.uses),
+            (out, module.source),
+        ]:
             try:
                 path.write_bytes(source_text.encode())
             except OSError as e:

@@ -35,6 +35,10 @@ WAITING_QUEUE = "graphc-waiting"
 """Where a run waiting for input is parked: nobody dequeues from it."""
 
 
+ITEMS_QUEUE = "graphc-items"
+"""Where a submitted run's sub-graph runs (a fork's items) go: any worker takes them, so they spread."""
+
+
 DEFAULT_MAX_STEPS = 10_000
 """A durable run fails after this many steps unless told otherwise (as `graphc run` stops a plain one)."""
 
@@ -55,6 +59,10 @@ _WORKFLOW = "graphc.run"
 
 
 _NODE_STEP = "graphc.node"
+
+
+_FORK_STEP = "graphc.fork"
+"""The step that records a fork's runs (their histories and outputs) and the node they join at."""
 
 
 _WAIT_EVENT = "graphc.waiting"

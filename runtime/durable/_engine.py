@@ -22,6 +22,7 @@ from dbos import (
 from ._common import (
     _LOG_LEVEL,
     _SERIALIZER,
+    ITEMS_QUEUE,
     RUNS_QUEUE,
     DurableError,
     SpecLoader,
@@ -140,7 +141,7 @@ def _launch(
             }
         )
         try:
-            DBOS.listen_queues([queue_name])
+            DBOS.listen_queues([queue_name, ITEMS_QUEUE] if worker else [queue_name])
             DBOS.launch()  # a worker's launch recovers its id's runs on DBOS's threads: they wait for `_engine`
             DBOS.register_queue(
                 queue_name,
@@ -148,6 +149,8 @@ def _launch(
                 worker_concurrency=worker_concurrency,
                 global_concurrency=global_concurrency,
             )
+            if worker:  # sub-graph runs: unbounded here, so a run waiting on its items never holds their slots
+                DBOS.register_queue(ITEMS_QUEUE, polling_interval_sec=0.05)
             client = DBOSClient(system_database_url=url, serializer=_SERIALIZER)
         except Exception as e:
             DBOS.destroy(destroy_registry=False)

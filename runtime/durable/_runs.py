@@ -27,12 +27,14 @@ from ..state import HistoryStep
 from ._common import (
     _DBOS_STATUS,
     _ENDED,
+    _FORK_STEP,
     _NODE_STEP,
     _SERIALIZER,
     _SPEC_KEY,
     _WAIT_EVENT,
     _WORKFLOW,
     DEFAULT_MAX_STEPS,
+    ITEMS_QUEUE,
     MAX_RUN_ID,
     OUTAGE_SECONDS,
     RUNS_QUEUE,
@@ -224,9 +226,20 @@ class DurableRuns:
         _loaded[info.version] = _Loaded(graph, deps)
         engine = _launch(self.url, info.version, user=id(self))
         signal = _signals[run_id] = queue.Queue()
+        for sub_run in self._unfinished_sub_runs(run_id):  # a crash left them on the queue of a process now gone
+            engine.client.resume_workflow(sub_run, queue_name=engine.queue_name)
         engine.client.resume_workflow(run_id, queue_name=engine.queue_name)
         self._not_cancelled_meanwhile(client, run_id)
         return self._outcome(run_id, signal, answered=answered)
+
+    def _unfinished_sub_runs(self, run_id: str) -> builtins.list[str]:
+        """The sub-graph runs of a run's forks (theirs too) that have not ended: their ids start `RUN:`."""
+        client = self._db()
+        assert client is not None
+        found = client.list_workflows(
+            workflow_id_prefix=f"{run_id}:", status=["PENDING", "ENQUEUED"], load_input=False, load_output=False
+        )
+        return [s.workflow_id for s in found]
 
     def _check_input(self, info: RunInfo, input: dict[str, Any] | None, graph: Graph[Any, Any, Any] | None) -> None:
         assert info.node is not None
@@ -453,8 +466,10 @@ class DurableRuns:
             engine = _stop_engine()
         if engine is None:
             return []
-        for run_id in handed:  # back on the queue; this worker's executions are fenced off by DBOS
-            engine.client.resume_workflow(run_id, queue_name=RUNS_QUEUE)
+        held = engine.client.list_workflows(workflow_ids=handed, load_input=False, load_output=False) if handed else []
+        for status in held:  # back on the queue; this worker's executions are fenced off by DBOS
+            queue_name = ITEMS_QUEUE if status.parent_workflow_id else RUNS_QUEUE
+            engine.client.resume_workflow(status.workflow_id, queue_name=queue_name)
         engine.client.destroy()
         if self._heartbeat is not None:
             self._heartbeat.stop()
@@ -468,7 +483,8 @@ class DurableRuns:
             return []
         held = client.list_workflows(status="PENDING", executor_id=executor_id, name=_WORKFLOW, load_input=False)
         for status in held:
-            client.resume_workflow(status.workflow_id, queue_name=RUNS_QUEUE)
+            queue_name = ITEMS_QUEUE if status.parent_workflow_id else RUNS_QUEUE
+            client.resume_workflow(status.workflow_id, queue_name=queue_name)
         return [s.workflow_id for s in held]
 
     # -- looking up
@@ -496,7 +512,7 @@ class DurableRuns:
         if client is None:
             return []
         with _reachable(self.url):
-            workflows = client.list_workflows(name=_WORKFLOW, load_input=True, load_output=True)
+            workflows = client.list_workflows(name=_WORKFLOW, has_parent=False, load_input=True, load_output=True)
             runs = [self._info(s, detail=False) for s in workflows]
         return [r for r in runs if status is None or r.status == status]
 
@@ -526,6 +542,8 @@ class DurableRuns:
         if info.status == "waiting":
             store.claim(run_id, info.wait_ordinal, "cancel")  # no answer can take this wait any more
         client.cancel_workflow(run_id)
+        for sub_run in self._unfinished_sub_runs(run_id):
+            client.cancel_workflow(sub_run)
         return self.get(run_id)
 
     def close(self) -> None:
@@ -571,7 +589,8 @@ class DurableRuns:
 
     def _known_ids_hint(self) -> str:
         client = self._db()
-        ids = [s.workflow_id for s in client.list_workflows(name=_WORKFLOW, load_input=False)] if client else []
+        listed = client.list_workflows(name=_WORKFLOW, has_parent=False, load_input=False) if client else []
+        ids = [s.workflow_id for s in listed]
         return f" (runs there: {', '.join(ids[:5])}{' ...' if len(ids) > 5 else ''})" if ids else " (it has no runs)"
 
     def _info(self, wf: WorkflowStatus, *, history: bool = False, detail: bool = True) -> RunInfo:
@@ -585,7 +604,9 @@ class DurableRuns:
         waiting = client.get_event(wf.workflow_id, _WAIT_EVENT, timeout_seconds=0) if status == "waiting" else None
         outputs: builtins.list[dict[str, Any]] = []
         if detail or history or status in ("running", "cancelled"):
-            steps = [s for s in client.list_workflow_steps(wf.workflow_id) if s["function_name"] == _NODE_STEP]
+            steps = [
+                s for s in client.list_workflow_steps(wf.workflow_id) if s["function_name"] in (_NODE_STEP, _FORK_STEP)
+            ]
             outputs = [s["output"] for s in steps if isinstance(s["output"], dict)]
         start = _inputs(wf)
         failed_at = getattr(wf.error, "data", None)
