@@ -317,9 +317,8 @@ def _history_lines(history: list[dict[str, Any]], indent: str) -> list[str]:
             lines.append(f"{indent}{number:>4}. End({json.dumps(step['result']['data'])})")
         elif kind == "fork":
             runs = step["branches"]
-            lines.append(
-                f"{indent}{number:>4}. fork: {len(runs)} sub-graph run{'s' * (len(runs) != 1)}, joined at {step['join']}"
-            )
+            plural = "s" if len(runs) != 1 else ""
+            lines.append(f"{indent}{number:>4}. fork: {len(runs)} sub-graph run{plural}, joined at {step['join']}")
             for run in runs:
                 where = f"[{run['index']}]" if run["index"] is not None else ""
                 outcome = f"error {_shown(run['error'])}" if run["error"] else f"-> {json.dumps(run['output'])}"
