@@ -1,10 +1,11 @@
 """`use NAME from "PATH"`: finding, parsing and checking the specs a spec runs as sub-graphs.
 
 A used spec is read from disk, relative to the spec that uses it, unless the caller hands the
-texts over (`sources`, keyed by path relative to the first spec's folder): a worker checks a
-submitted spec only against the texts submitted with it, and never reads its own disk for a
-spec it does not trust. Each used spec is checked under the same allow-list as its user; a
-spec using itself, directly or through others, is refused (E152).
+texts over (`sources`, keyed by path relative to the first spec's folder). A worker always
+hands them over — the texts submitted with the spec — so a spec it does not trust never
+makes it read a file of its own: a path is only a key into what was submitted. Each used
+spec is checked under the same allow-list as its user; a spec using itself, directly or
+through others, is refused (E152).
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def check_uses(
     found: dict[str, CheckedGraph] = {}
     problems: list[Diagnostic] = []
     for use in spec.uses:
-        file = _file_of(spec.span.file, use, used, problems, allowed_imports)
+        file = _file_of(spec.span.file, use, used, problems)
         if file is None:
             continue
         name, text = file
@@ -110,21 +111,15 @@ def check_uses(
     return found, problems
 
 
-def _file_of(
-    user_file: str,
-    use: ir.UseSpec,
-    used: UsedSpecs,
-    problems: list[Diagnostic],
-    allowed_imports: tuple[str, ...] | None,
-) -> tuple[str, str] | None:
-    """The used spec's file name and text, from `sources` or (for a trusted spec) from disk."""
+def _file_of(user_file: str, use: ir.UseSpec, used: UsedSpecs, problems: list[Diagnostic]) -> tuple[str, str] | None:
+    """The used spec's file name and text: from `sources` when given (never the disk then), else from disk."""
     if not use.path:
         problems.append(Diagnostic.error("E150", use.path_span, "a used spec needs a path"))
         return None
     key = used.key(user_file, use.path)
     if used.sources is not None:
         text = used.sources.get(key)
-        if text is None or posixpath.isabs(key) or key.startswith("../"):
+        if text is None:
             given = ", ".join(f"`{k}`" for k in sorted(used.sources)) or "none"
             problems.append(
                 Diagnostic.error(
@@ -133,16 +128,6 @@ def _file_of(
             )
             return None
         return os.path.join(used.root, key) if used.root else key, text
-    if allowed_imports is not None:
-        problems.append(
-            Diagnostic.error(
-                "E150",
-                use.path_span,
-                f"`{use.path}`: under an allow-list, used specs come only with the spec",
-                "`graphc submit` sends the specs a spec uses with it",
-            )
-        )
-        return None
     name = os.path.normpath(os.path.join(os.path.dirname(user_file), use.path))
     try:
         source = read_source(name, max_bytes=used.limits.max_bytes)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +21,9 @@ from dsl.source import read_source
 from runtime import Graph
 
 from .loader import load_module
+from .uses import source_key
 
-__all__ = ("Worker", "default_deps", "spec_loader", "submit")
+__all__ = ("Worker", "default_deps", "spec_loader", "submit", "used_sources")
 
 
 def default_deps(graph: Graph[Any, Any, Any]) -> Any:
@@ -35,10 +36,10 @@ def spec_loader(allowed_imports: Iterable[str] | None = None) -> Any:
     """How a worker compiles a stored spec: written once under the cache folder, loaded through the loader's cache."""
     allowed = None if allowed_imports is None else sorted(allowed_imports)
 
-    def load(name: str, source: str) -> tuple[Graph[Any, Any, Any], Any]:
+    def load(name: str, source: str, files: Mapping[str, str]) -> tuple[Graph[Any, Any, Any], Any]:
         from runtime.durable import spec_digest  # a worker has it loaded already
 
-        digest = spec_digest(name, source)
+        digest = spec_digest(name, source, files)
         path = cache_dir() / "specs" / digest[:32] / Path(name).name
         if not path.exists():  # written whole or not at all: other workers read it at the same time
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -46,7 +47,8 @@ def spec_loader(allowed_imports: Iterable[str] | None = None) -> Any:
             partial.write_text(source, encoding="utf-8")
             os.replace(partial, path)
         try:
-            graph = load_module(path, allowed_imports=allowed).graph
+            # the specs it uses come from the database only: never from this worker's disk
+            graph = load_module(path, allowed_imports=allowed, sources=files).graph
         except DiagnosticError as e:  # named as the user wrote it, not by the cache path
             errors = [d for d in e.diagnostics if d.severity == "error"]
             raise ValueError(
@@ -93,10 +95,30 @@ def submit(
     runs = DurableRuns(db)
     try:
         return runs.submit(
-            Path(source.name).name, source.text, graph, node, state=state, run_id=run_id, spec=str(Path(spec).resolve())
+            Path(source.name).name,
+            source.text,
+            graph,
+            node,
+            state=state,
+            run_id=run_id,
+            spec=str(Path(spec).resolve()),
+            spec_files=used_sources(graph, spec),
         )
     finally:
         runs.close()
+
+
+def used_sources(graph: Graph[Any, Any, Any], spec: str | Path) -> dict[str, str]:
+    """The texts of the specs a loaded spec uses, by path relative to its folder: what a worker compiles it with."""
+    import sys
+
+    folder = Path(spec).resolve().parent
+    module = next((sys.modules.get(cls.__module__) for cls in graph.node_types.values()), None)
+    files = {}
+    for used in getattr(module, "__graphc_uses__", []):
+        path = Path(used["path"]).resolve()
+        files[source_key(os.path.relpath(path, folder))] = read_source(path).text
+    return files
 
 
 def _spec_of(graph: Graph[Any, Any, Any]) -> str:

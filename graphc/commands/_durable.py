@@ -91,9 +91,9 @@ def _resume_queued(runs: DurableRuns, info: RunInfo, given: dict[str, Any] | Non
 
     graph = None
     if info.status == "waiting":
-        name, source = runs.stored_spec(info.id)
+        name, source, files = runs.stored_spec(info.id)
         try:
-            graph = spec_loader()(name, source)[0]
+            graph = spec_loader()(name, source, files)[0]
         except Exception:  # it compiles on the workers, not here: the recorded schema checks the input's shape
             graph = None
     resumed = runs.resume(info.id, graph, input=given, wait=wait)
@@ -123,6 +123,7 @@ def submit_command(args: argparse.Namespace, graph: Any, start: Any, state: Any,
     runs = _open(args.db)
     if runs is None:
         return EXIT_USAGE
+    from compiler.workers import used_sources
     from runtime.durable import DEFAULT_MAX_STEPS, DurableError
 
     try:
@@ -135,6 +136,7 @@ def submit_command(args: argparse.Namespace, graph: Any, start: Any, state: Any,
             run_id=args.run_id,
             spec=os.path.abspath(args.spec),
             max_steps=DEFAULT_MAX_STEPS if args.max_steps is None else args.max_steps,
+            spec_files=used_sources(graph, args.spec),
         )
     except DurableError as e:
         print(f"graphc submit: error: {e}", file=sys.stderr)

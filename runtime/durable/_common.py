@@ -8,7 +8,7 @@ import inspect
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +47,9 @@ MAX_RUN_ID = 200
 """A run id's length at most (ids are printable and have no spaces: they are typed and listed)."""
 
 
-SpecLoader = Callable[[str, str], tuple[Graph[Any, Any, Any], Any]]
-"""Compiles a stored spec (file name, source) into its graph and the deps its runs get; raises if it cannot."""
+SpecLoader = Callable[[str, str, Mapping[str, str]], tuple[Graph[Any, Any, Any], Any]]
+"""Compiles a stored spec (file name, source, the specs it uses by path) into its graph and its runs' deps;
+raises if it cannot."""
 
 
 _LOG_LEVEL = os.environ.get("GRAPHC_DBOS_LOG_LEVEL", "CRITICAL")
@@ -156,9 +157,10 @@ def _graphc_version() -> str:
         return "dev"
 
 
-def spec_digest(name: str, source: str) -> str:
-    """A submitted spec's key: the digest of its file name and source (the store's, and workers' on-disk copies')."""
-    return hashlib.sha256(f"{name}\0{source}".encode()).hexdigest()
+def spec_digest(name: str, source: str, files: Mapping[str, str] | None = None) -> str:
+    """A submitted spec's key: the digest of its file name, source and the specs it uses (path → text)."""
+    used = "".join(f"\0{path}\0{text}" for path, text in sorted((files or {}).items()))
+    return hashlib.sha256(f"{name}\0{source}{used}".encode()).hexdigest()
 
 
 def _sqlite_engine(url: str) -> Any:

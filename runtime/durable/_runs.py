@@ -7,7 +7,7 @@ import json
 import queue
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -364,6 +364,7 @@ class DurableRuns:
         run_id: str | None = None,
         spec: str | None = None,
         max_steps: int | None = DEFAULT_MAX_STEPS,
+        spec_files: Mapping[str, str] | None = None,
     ) -> str:
         """Queue a run of a spec for workers; returns the run id.
 
@@ -380,11 +381,13 @@ class DurableRuns:
             run_id: The run's id (default: a new UUID); an existing id is refused.
             spec: The spec file's path, shown by `runs list` / `show`.
             max_steps: As for `start`.
+            spec_files: The specs it runs as sub-graphs (`use`), by path relative to it → text: stored
+                with it, so a worker compiles it from the database alone.
         """
         node, state = self._start_of(graph, start_node, state)
         codec = _Loaded(graph, None)
         self._db(create=True)
-        digest = _Store(self.url).put(spec_name, spec_source)
+        digest = _Store(self.url).put(spec_name, spec_source, spec_files)
         run_id = self._new_id(run_id)
         client = self._db()
         assert client is not None
@@ -520,8 +523,8 @@ class DurableRuns:
         """The run's history, typed: the same `NodeStep`/`EndStep` list a plain run of the graph produces."""
         return graph.load_history(json.dumps(self.get(run_id, history=True).history))
 
-    def stored_spec(self, run_id: str) -> tuple[str, str]:
-        """The file name and source of the spec a submitted run runs."""
+    def stored_spec(self, run_id: str) -> tuple[str, str, dict[str, str]]:
+        """The file name, source and used specs (path → text) of the spec a submitted run runs."""
         status = self._status(run_id)
         start = _inputs(status) if status is not None else []
         key = start[0] if start else ""

@@ -8,7 +8,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from ._common import DurableError, _sqlite_engine, spec_digest
@@ -57,6 +57,8 @@ class _Store:
     _TABLES = (
         "CREATE TABLE IF NOT EXISTS graphc_specs "
         "(digest VARCHAR(64) PRIMARY KEY, name TEXT NOT NULL, source TEXT NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS graphc_spec_files (digest VARCHAR(64) NOT NULL, path VARCHAR(1024) NOT NULL, "
+        "source TEXT NOT NULL, PRIMARY KEY (digest, path))",
         "CREATE TABLE IF NOT EXISTS graphc_answers (run_id VARCHAR(255) NOT NULL, ordinal INTEGER NOT NULL, "
         "kind VARCHAR(16) NOT NULL, input TEXT, PRIMARY KEY (run_id, ordinal))",
         "CREATE TABLE IF NOT EXISTS graphc_workers (executor_id VARCHAR(255) PRIMARY KEY, host VARCHAR(255) NOT NULL, "
@@ -102,22 +104,37 @@ class _Store:
         with self.engine.begin() as connection:
             return connection.execute(sqlalchemy.text(statement), parameters)
 
-    def put(self, name: str, source: str) -> str:
-        digest = spec_digest(name, source)
-        statement = "INSERT INTO graphc_specs (digest, name, source) VALUES (:d, :n, :s) ON CONFLICT DO NOTHING"
-        self._execute(statement, {"d": digest, "n": name, "s": source})  # a spec stored before stays as it is
+    def put(self, name: str, source: str, files: Mapping[str, str] | None = None) -> str:
+        """Store a spec and the specs it uses (path relative to it → text), once: return its digest."""
+        import sqlalchemy
+
+        digest = spec_digest(name, source, files)
+        with self.engine.begin() as connection:  # a spec stored before stays as it is
+            for path, text in sorted((files or {}).items()):
+                statement = "INSERT INTO graphc_spec_files (digest, path, source) VALUES (:d, :p, :s)"
+                connection.execute(
+                    sqlalchemy.text(statement + " ON CONFLICT DO NOTHING"), {"d": digest, "p": path, "s": text}
+                )
+            connection.execute(
+                sqlalchemy.text(
+                    "INSERT INTO graphc_specs (digest, name, source) VALUES (:d, :n, :s) ON CONFLICT DO NOTHING"
+                ),
+                {"d": digest, "n": name, "s": source},
+            )
         return digest
 
-    def get(self, digest: str) -> tuple[str, str] | None:
-        """A stored spec's file name and source; DurableError if the row no longer matches its digest."""
+    def get(self, digest: str) -> tuple[str, str, dict[str, str]] | None:
+        """A stored spec's file name, source and used specs; DurableError if they no longer match the digest."""
         row = self._execute("SELECT name, source FROM graphc_specs WHERE digest = :d", {"d": digest}).fetchone()
         if row is None:
             return None
-        if spec_digest(row[0], row[1]) != digest:
+        rows = self._execute("SELECT path, source FROM graphc_spec_files WHERE digest = :d", {"d": digest})
+        files = {str(path): str(text) for path, text in rows}
+        if spec_digest(row[0], row[1], files) != digest:
             raise DurableError(
                 f"the stored spec {digest[:12]} was altered in the database: it no longer matches its digest"
             )
-        return row[0], row[1]
+        return row[0], row[1], files
 
     def claim(self, run_id: str, ordinal: int, kind: str, input: dict[str, Any] | None = None) -> bool:
         """Record `kind` (`answer` with its input, or `cancel`) for wait `ordinal`; False if it was taken already."""

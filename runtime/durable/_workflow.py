@@ -128,9 +128,9 @@ def _load_stored(key: str) -> _Loaded:
         raise PortableWorkflowError(str(e), "SpecAltered", data={"key": key}) from None
     if stored is None:
         raise PortableWorkflowError(f"the spec {digest} is not in the database", "SpecMissing", data={"key": key})
-    name, source = stored
+    name, source, files = stored
     try:
-        graph, deps = engine.load_spec(name, source)
+        graph, deps = engine.load_spec(name, source, files)
     except Exception as e:  # the stored spec does not compile here (an import outside --allow-import, say)
         message = f"the spec does not compile here: {e}"
         if engine.report is not None:
