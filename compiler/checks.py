@@ -181,6 +181,7 @@ def check_spec(
         checker.uses, problems = check_uses(spec, uses or UsedSpecs(spec.span.file), checker.allowed_imports)
         for problem in problems:
             checker.sink.add(problem)
+        checker.unusable = {use.name for use in spec.uses} - set(checker.uses)  # reported once, at the `use`
     checker.run()
     checker.sink.raise_if_errors()
     checked = CheckedGraph(
@@ -214,6 +215,7 @@ class _Checker:
         )
         self._known_types: set[str] | None = None
         self.uses: dict[str, CheckedGraph] = {}
+        self.unusable: set[str] = set()
         self.state_fields = self._field_names(spec.state)
         self.deps_fields = self._field_names(spec.deps)
 
@@ -910,7 +912,7 @@ class _Checker:
                     "defaults may use literals, builtins and imported names",
                 )
             return
-        if name in defined or name in scope.fields:
+        if name in defined or name in scope.fields or name in self.unusable:
             return
         if name in self.uses:
             self.sink.error(

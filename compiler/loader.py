@@ -143,8 +143,12 @@ def load_module(
     module = _execute(entry.code, bytecode, Path(source.name).stem, key, filename)
     module.__graphc_spec__ = str(Path(path).resolve())  # type: ignore[attr-defined]  # for `workers.submit(graph)`
     module.__graphc_uses__ = entry.uses  # type: ignore[attr-defined]
-    with _lock:
-        return _modules.setdefault(key, module)
+    with _lock:  # another thread may have loaded it meanwhile: one module per key, unless a used spec changed
+        existing = _modules.get(key)
+        if existing is not None and existing.__graphc_uses__ == entry.uses:
+            return existing
+        _modules[key] = module
+        return module
 
 
 @record

@@ -20,6 +20,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -143,6 +144,12 @@ class Fork(Generic[JoinT]):
     """How many runs may fail (their `Failure` given to the join) before the fork fails."""
     tolerate_percent: float | None = None
     """Instead of `tolerate`: the share of the runs, in percent, that may fail."""
+    origin: tuple[str, int] | None = field(default=None, init=False, repr=False, compare=False)
+    """The file and line that made it (a node's transition): where a failure of its runs is reported."""
+
+    def __post_init__(self) -> None:
+        frame = sys._getframe(2)  # past the dataclass's `__init__`: the node's `run`
+        self.origin = (frame.f_code.co_filename, frame.f_lineno)
 
     def named_arguments(self) -> dict[str, Any]:
         """The join's arguments by field name (`data` for `End`): positional ones named by the fields' order."""

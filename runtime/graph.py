@@ -21,7 +21,7 @@ import typing_extensions
 from . import mermaid
 from .exceptions import GraphRuntimeError, GraphSetupError
 from .fanout import Fork, run_fork
-from .locations import note_node_error
+from .locations import note_node_error, note_spec_line
 from .nodes import BaseNode, DepsT, End, GraphRunContext, NodeDef, RunEndT, unset_waits
 from .state import EndStep, HistoryStep, NodeStep, StateT, deep_copy_state, nodes_schema_var, state_copier
 
@@ -619,7 +619,8 @@ class GraphRun(Generic[StateT, DepsT, RunEndT]):
         try:
             joined, step = await run_fork(fork, self.deps)
         except Exception as error:
-            note_node_error(error, node)
+            if fork.origin is not None:
+                note_spec_line(error, node, *fork.origin)
             raise
         if recording:
             self.history.append(step)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-__all__ = ("add_spec_note", "locate_node_errors", "note_node_error")
+__all__ = ("add_spec_note", "locate_node_errors", "note_node_error", "note_spec_line")
 
 
 def add_spec_note(error: BaseException, module_file: str, spec_file: str) -> None:
@@ -60,6 +60,26 @@ def add_spec_note(error: BaseException, module_file: str, spec_file: str) -> Non
             error.add_note(note)
         else:  # Python 3.10
             error.__notes__ = [*getattr(error, "__notes__", []), note]
+
+
+def note_spec_line(error: BaseException, node: object, module_file: str, line: int) -> None:
+    """Note the spec line of `line` in the module of `node`'s class (a fork's transition, say) on `error`."""
+    import linecache
+
+    module = sys.modules.get(type(node).__module__)
+    spec_file = getattr(module, "SPEC_FILE", None)
+    if not isinstance(spec_file, str) or getattr(module, "__file__", None) != module_file:
+        return
+    while text := linecache.getline(module_file, line):
+        marker = text.rfind(f"# {spec_file}:")
+        if marker >= 0:
+            note = f"in {spec_file}, line {text[marker + len(spec_file) + 3 :].strip()}"
+            if hasattr(error, "add_note"):
+                error.add_note(note)
+            else:  # Python 3.10
+                error.__notes__ = [*getattr(error, "__notes__", []), note]
+            return
+        line += 1
 
 
 def note_node_error(error: BaseException, node: object) -> None:
