@@ -63,11 +63,12 @@ def test_the_disk_cache_keeps_bytecode_and_rebuilds_it_when_damaged(
         assert compiler.load(spec).run_sync().output == 2
     [key] = [p.stem for p in loader.cache_dir().glob("*.py") if "The Two graph." in p.read_text()]
     code_file = loader._bytecode_file(key)
-    for damage in (lambda data: data[:-10], lambda data: data.replace(b"graphc-1", b"graphc-0"), lambda _: b""):
+    for damage in (lambda data: data[:-10], lambda data: data.replace(b"graphc-2", b"graphc-0"), lambda _: b""):
         code_file.write_bytes(damage(code_file.read_bytes()))
         loader._modules.clear()
         assert compiler.load(spec).run_sync().output == 2
-        assert loader._read_bytecode(key, loader._read_cache(key) or "") is not None  # rewritten whole
+        entry = loader._read_cache(key)
+        assert entry is not None and loader._read_bytecode(key, entry.code) is not None  # rewritten whole
 
 
 def test_the_disk_cache_keeps_the_most_recently_used_entries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
