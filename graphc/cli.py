@@ -81,7 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     own_the_process()  # graphc's own process: parsing may pause the garbage collector (`dsl.parse.paused_gc`)
     try:
         code = command(args.command).run(args)
-        sys.stdout.flush()  # here, not at exit, where a closed pipe could only be reported as a traceback
+        if not sys.stdout.closed:  # the language server's client closes it as the session ends
+            sys.stdout.flush()  # here, not at exit, where a closed pipe could only be reported as a traceback
     except BrokenPipeError:  # the reader went away (`graphc runs list | head -1`): stop quietly, as git does
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_BROKEN_PIPE

@@ -131,3 +131,19 @@ def graphc(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
         timeout=120,
         env={**os.environ, "GRAPHC_DB": ""},
     )
+
+
+@pytest.fixture
+def workers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[str], Any]]:
+    """Start `graphc worker` processes on a database; all are killed when the test ends."""
+    from .worker_processes import Workers
+
+    made: list[Workers] = []
+
+    def make(db: str) -> Workers:
+        made.append(Workers(db, tmp_path))
+        return made[-1]
+
+    yield make
+    for w in made:
+        w.close()

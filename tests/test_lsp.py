@@ -425,3 +425,45 @@ async def test_rename_refuses_a_name_written_with_escapes(client: LanguageClient
     declared = next(i for i, line in enumerate(lines) if line.strip() == 'text: str = "first draft"')  # Draft's
     with pytest.raises(Exception, match="`text` is written differently at line"):
         await _rename(client, uri, declared, lines[declared].index("text") + 1, "body", text)
+
+
+@pytest.mark.asyncio
+async def test_sub_graphs_across_files(client: LanguageClient, tmp_path: Path) -> None:
+    """Definition, hover, completion and rename reach into the spec a `use` names; its checks are published."""
+    import shutil
+
+    for name in ("etl.graph", "fetch_page.graph", "etl_tools.py"):
+        shutil.copy(ROOT / "examples" / "etl" / name, tmp_path / name)
+    text = (tmp_path / "etl.graph").read_text()
+    uri = await _open(client, tmp_path / "etl.graph", text)
+    assert not client.diagnostics[uri]
+    lines = text.split("\n")
+    row = next(i for i, line in enumerate(lines) if "FetchPage(url=u)" in line)
+    call, keyword = lines[row].index("FetchPage(url"), lines[row].index("url=u")
+    document = types.TextDocumentIdentifier(uri=uri)
+    used_uri = (tmp_path / "fetch_page.graph").as_uri()
+    found = await client.text_document_definition_async(
+        types.DefinitionParams(text_document=document, position=types.Position(line=row, character=call + 2))
+    )
+    assert isinstance(found, types.Location) and found.uri == used_uri and found.range.start.line == 6  # `Download`
+    found = await client.text_document_definition_async(
+        types.DefinitionParams(text_document=document, position=types.Position(line=row, character=keyword + 1))
+    )
+    assert isinstance(found, types.Location) and found.uri == used_uri
+    assert (found.range.start.line, found.range.start.character) == (6, 14)  # `url` in `node Download(url: str)`
+    hover = await client.text_document_hover_async(
+        types.HoverParams(text_document=document, position=types.Position(line=row, character=call + 2))
+    )
+    assert hover is not None and "`Download(url: str) -> int`" in hover.contents.value  # type: ignore[union-attr]
+    assert await _complete(client, uri, row, call + len("FetchPage(")) == ["url="]
+    edit = await client.text_document_rename_async(
+        types.RenameParams(
+            text_document=document, position=types.Position(line=row, character=keyword), new_name="page"
+        )
+    )
+    assert edit is not None and edit.changes is not None
+    assert [e.range.start.line for e in edit.changes[uri]] == [row]
+    assert sorted(e.range.start.line for e in edit.changes[used_uri]) == [6, 7]  # the field, and `download(url)`
+    bad = text.replace("words: list[int]", "words: list[str]")
+    bad_uri = await _open(client, tmp_path / "bad.graph", bad)
+    assert [d.code for d in client.diagnostics[bad_uri]] == ["E155"]

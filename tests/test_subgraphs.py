@@ -86,7 +86,14 @@ node B(all: list[int | Failure], one: int):
 
 def test_use_and_limit_stay_names_elsewhere() -> None:
     """`use`, `limit` and `tolerate` are keywords only where they start a declaration or follow a target."""
-    text = 'graph G -> int\nstart A\n\nnode A(use: int = 1, limit: int = 2):\n    tolerate = use + limit\n    -> End(tolerate)\n'
+    text = (
+        "graph G -> int\n"
+        "start A\n"
+        "\n"
+        "node A(use: int = 1, limit: int = 2):\n"
+        "    tolerate = use + limit\n"
+        "    -> End(tolerate)\n"
+    )
     spec = parse_source(source_from_text("g.graph", text))
     assert [f.name for f in spec.nodes[0].fields] == ["use", "limit"]
 
@@ -120,7 +127,12 @@ def tools(monkeypatch: pytest.MonkeyPatch) -> object:
     return subgraph_tools
 
 
-def fan(tmp_path: Path, options: str = "", join_type: str = "list[int]", items: str = "[Item(n=n, delay=d) for n, d in pairs]") -> object:
+def fan(
+    tmp_path: Path,
+    options: str = "",
+    join_type: str = "list[int]",
+    items: str = "[Item(n=n, delay=d) for n, d in pairs]",
+) -> object:
     folder = write_specs(
         tmp_path,
         item=SLOW_ITEM,
@@ -261,8 +273,25 @@ def test_history_round_trips_and_keeps_each_runs_steps(tmp_path: Path, tools: ob
 def test_a_sub_graph_gets_the_callers_deps_when_it_declares_the_same_type(tmp_path: Path, tools: object) -> None:
     write_specs(
         tmp_path,
-        child="graph Child -> str\nstart C\nfrom subgraph_tools import Settings\ndeps = Settings\n\nnode C(x: int):\n    -> End(f\"{deps.prefix}{x}\")\n",
-        parent="graph Parent -> str\nstart P\nfrom subgraph_tools import Settings\ndeps = Settings\nuse Child from \"child.graph\"\n\nnode P(x: int = 1):\n    -> End(Child(x=x))\n",
+        child=(
+            "graph Child -> str\n"
+            "start C\n"
+            "from subgraph_tools import Settings\n"
+            "deps = Settings\n"
+            "\n"
+            "node C(x: int):\n"
+            '    -> End(f"{deps.prefix}{x}")\n'
+        ),
+        parent=(
+            "graph Parent -> str\n"
+            "start P\n"
+            "from subgraph_tools import Settings\n"
+            "deps = Settings\n"
+            'use Child from "child.graph"\n'
+            "\n"
+            "node P(x: int = 1):\n"
+            "    -> End(Child(x=x))\n"
+        ),
     )
     graph = load(tmp_path / "parent.graph", use_disk_cache=False)
     assert graph.run_sync(deps=tools.Settings(prefix="caller-")).output == "caller-1"  # type: ignore[attr-defined]
@@ -272,8 +301,28 @@ def test_sub_graphs_nest(tmp_path: Path, tools: object) -> None:
     write_specs(
         tmp_path,
         item=SLOW_ITEM,
-        middle='graph Middle -> int\nstart M\nuse Item from "item.graph"\n\nnode M(n: int):\n    -> Sum([Item(n=n + k) for k in range(3)])\n\nnode Sum(xs: list[int]):\n    -> End(sum(xs))\n',
-        top='graph Top -> int\nstart T\nuse Middle from "middle.graph"\n\nnode T(ns: list[int] = [1, 2]):\n    -> Total([Middle(n=n) for n in ns])\n\nnode Total(xs: list[int]):\n    -> End(sum(xs))\n',
+        middle=(
+            "graph Middle -> int\n"
+            "start M\n"
+            'use Item from "item.graph"\n'
+            "\n"
+            "node M(n: int):\n"
+            "    -> Sum([Item(n=n + k) for k in range(3)])\n"
+            "\n"
+            "node Sum(xs: list[int]):\n"
+            "    -> End(sum(xs))\n"
+        ),
+        top=(
+            "graph Top -> int\n"
+            "start T\n"
+            'use Middle from "middle.graph"\n'
+            "\n"
+            "node T(ns: list[int] = [1, 2]):\n"
+            "    -> Total([Middle(n=n) for n in ns])\n"
+            "\n"
+            "node Total(xs: list[int]):\n"
+            "    -> End(sum(xs))\n"
+        ),
     )
     graph = load(tmp_path / "top.graph", use_disk_cache=False)
     run = graph.run_sync()
@@ -323,14 +372,24 @@ def test_compile_writes_the_used_modules_beside_and_they_run_anywhere(tmp_path: 
         text=True,
         check=False,
     )
-    assert "fetch_page_graph.py is not the module this one was compiled with; compile the calling spec again" in stale.stderr
+    assert (
+        "fetch_page_graph.py is not the module this one was compiled with; compile the calling spec again"
+        in stale.stderr
+    )
 
 
 def test_the_loaders_cache_follows_the_used_specs(tmp_path: Path) -> None:
     write_specs(
         tmp_path,
         child="graph Child -> int\nstart C\n\nnode C(x: int):\n    -> End(x + 1)\n",
-        parent='graph Parent -> int\nstart P\nuse Child from "child.graph"\n\nnode P(x: int = 1):\n    -> End(Child(x=x))\n',
+        parent=(
+            "graph Parent -> int\n"
+            "start P\n"
+            'use Child from "child.graph"\n'
+            "\n"
+            "node P(x: int = 1):\n"
+            "    -> End(Child(x=x))\n"
+        ),
     )
     assert load(tmp_path / "parent.graph").run_sync().output == 2
     assert load(tmp_path / "parent.graph").run_sync().output == 2
@@ -339,14 +398,26 @@ def test_the_loaders_cache_follows_the_used_specs(tmp_path: Path) -> None:
 
 
 def test_under_an_allow_list_only_the_given_texts_are_used(tmp_path: Path) -> None:
-    write_specs(tmp_path, parent='graph Parent -> int\nstart P\nuse Child from "../secret.graph"\n\nnode P(x: int = 1):\n    -> End(Child(x=x))\n')
+    write_specs(
+        tmp_path,
+        parent=(
+            "graph Parent -> int\n"
+            "start P\n"
+            'use Child from "../secret.graph"\n'
+            "\n"
+            "node P(x: int = 1):\n"
+            "    -> End(Child(x=x))\n"
+        ),
+    )
     (tmp_path.parent / "secret.graph").write_text("graph Child -> int\nstart C\n\nnode C(x: int):\n    -> End(x)\n")
     with pytest.raises(DiagnosticError) as raised:
         load(tmp_path / "parent.graph", allowed_imports=[], sources={}, use_disk_cache=False)
     assert raised.value.diagnostics[0].code == "E150"
     assert "`../secret.graph` is not among the specs given with this one" in raised.value.diagnostics[0].message
     child = "graph Child -> int\nstart C\n\nnode C(x: int):\n    -> End(x * 7)\n"
-    graph = load(tmp_path / "parent.graph", allowed_imports=[], sources={"../secret.graph": child}, use_disk_cache=False)
+    graph = load(
+        tmp_path / "parent.graph", allowed_imports=[], sources={"../secret.graph": child}, use_disk_cache=False
+    )
     assert graph.run_sync().output == 7  # the given text, not the file
 
 
@@ -360,7 +431,7 @@ def test_the_pydantic_graph_targets_refuse_sub_graphs(target: str) -> None:
 
 
 def test_diagrams_draw_the_fork_the_join_and_the_sub_graph(tmp_path: Path) -> None:
-    module, checked = compile_source(read_source(ETL / "etl.graph"))
+    _, checked = compile_source(read_source(ETL / "etl.graph"))
     drawn = mermaid_text(diagram_of(checked))
     assert drawn == load(ETL / "etl.graph", use_disk_cache=False).mermaid_code(start_node="Plan")
     assert "  state Plan_fork_Index <<fork>>" in drawn and "  state Plan_join_Index <<join>>" in drawn

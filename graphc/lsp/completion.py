@@ -9,6 +9,7 @@ from lsprotocol import types
 from compiler.checks import BUILTINS
 
 from .server import GraphcServer, server
+from .symbols import callee_start
 
 _KEYWORDS = ("if", "else", "on", "await", "for", "in", "and", "or", "not", "is", "None", "True", "False")
 
@@ -39,7 +40,12 @@ def _completion(ls: GraphcServer, params: types.CompletionParams) -> list[types.
         return items([f.name for f in fields], types.CompletionItemKind.Field)
     call = re.search(r"\b(\w+)\([^()]*$", before)
     if call is not None and call.group(1) in nodes:
-        return items([f.name for f in nodes[call.group(1)].fields], types.CompletionItemKind.Field, "=")
+        found = items([f.name for f in nodes[call.group(1)].fields], types.CompletionItemKind.Field, "=")
+        return found + items([u.name for u in spec.uses], types.CompletionItemKind.Module)  # a sub-graph's output
+    used = analysis.checked.uses if analysis.checked is not None else {}
+    if call is not None and call.group(1) in used:
+        start = callee_start(used[call.group(1)].spec)
+        return items([f.name for f in start.fields] if start else [], types.CompletionItemKind.Field, "=")
     current = next((n for n in reversed(spec.nodes) if n.span.line <= params.position.line + 1), None)
     names = [f.name for f in current.all_fields()] if current is not None else []
     if analysis.checked is not None:

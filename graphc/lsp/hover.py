@@ -10,7 +10,7 @@ from compiler.diagram import DiagramGraph, diagram_of
 from dsl.diagnostics import CODE_MEANINGS
 
 from .server import GraphcServer, server
-from .symbols import node_at, symbol_at
+from .symbols import callee_start, node_at, symbol_at
 from .workspace import Analysis
 
 
@@ -44,6 +44,8 @@ def _other_hover(analysis: Analysis, lines: Sequence[str], position: types.Posit
     spec = analysis.spec
     assert spec is not None
     symbol = symbol_at(spec, position)
+    if symbol is not None and symbol[0] in ("use", "argument"):
+        return _used_hover(analysis, symbol)
     if symbol is not None:
         if symbol[0] == "field":
             fields = next(n for n in spec.nodes if n.name == symbol[1]).all_fields()
@@ -60,6 +62,32 @@ def _other_hover(analysis: Analysis, lines: Sequence[str], position: types.Posit
             text = f"**{match.group()}**: {CODE_MEANINGS[match.group()]}"
             return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text))
     return None
+
+
+def _used_hover(analysis: Analysis, symbol: tuple[str, ...]) -> types.Hover | None:
+    """A used graph: where it comes from, what a call passes and what it gives; or the field a keyword names."""
+    from dsl.unparse import ExprWriter
+
+    callee = analysis.checked.uses.get(symbol[1]) if analysis.checked is not None else None
+    start = callee_start(callee.spec) if callee is not None else None
+    if callee is None or start is None:
+        return None
+    spec, writer = callee.spec, ExprWriter()
+    if symbol[0] == "argument":
+        field = next((f for f in start.fields if f.name == symbol[2]), None)
+        if field is None:
+            return None
+        text = f"**sub-graph `{symbol[1]}`** field `{field.name}: {writer.field(field)}` (of `{start.name}`)"
+    else:
+        fields = ", ".join(f"{f.name}: {writer.field(f)}" for f in start.fields)
+        output = writer.type(spec.output) if spec.output is not None else "None"
+        use = next(u for u in analysis.spec.uses if u.name == symbol[1]) if analysis.spec is not None else None
+        origin = f" from `{use.path}`" if use is not None else ""
+        text = f"**sub-graph** `{symbol[1]}`{origin}: graph `{spec.name}`, `{start.name}({fields}) -> {output}`"
+        if spec.doc:
+            text += f"\n\n{spec.doc}"
+        text += "\n\nAs a transition's argument it runs once; as `[...for x in xs]`, once per item."
+    return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text))
 
 
 def _edges_text(graph: DiagramGraph, name: str) -> list[str]:

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
+from compiler.checks import CheckedGraph
 from dsl import ir
 
 from .server import REQUEST_FAILED, GraphcServer, lsp_range, server
-from .symbols import RenameRefused, node_at, node_expressions, occurrences, rename_spans, symbol_at, walk_all
+from .symbols import (
+    RenameRefused,
+    Symbol,
+    callee_start,
+    name_span,
+    node_at,
+    node_expressions,
+    occurrences,
+    rename_spans,
+    symbol_at,
+    walk_all,
+)
 
 
 @server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
@@ -100,9 +114,23 @@ def _definition(ls: GraphcServer, params: types.DefinitionParams) -> types.Locat
     if imported is not None:
         return _python_definition(spec, *imported)
     symbol = symbol_at(spec, params.position)
+    if symbol is not None and symbol[0] in ("use", "argument"):
+        return _in_used_spec(ls.documents.analyse(document.uri, document.source).checked, symbol)
     if symbol is not None:
         return types.Location(uri=document.uri, range=lsp_range(occurrences(spec, symbol)[0]))
     return None
+
+
+def _in_used_spec(checked: CheckedGraph | None, symbol: Symbol) -> types.Location | None:
+    """A used graph's start node, or the field of it that a call's keyword names, in the used spec's file."""
+    callee = checked.uses.get(symbol[1]) if checked is not None else None
+    start = callee_start(callee.spec) if callee is not None else None
+    if callee is None or start is None:
+        return None
+    span = start.name_span
+    if symbol[0] == "argument":
+        span = next((name_span(f.span, f.name) for f in start.fields if f.name == symbol[2]), span)
+    return types.Location(uri=Path(callee.source_name).resolve().as_uri(), range=lsp_range(span))
 
 
 def _imported_at(spec: ir.GraphSpec, position: types.Position) -> tuple[str, str] | None:
@@ -179,7 +207,24 @@ def _rename(ls: GraphcServer, params: types.RenameParams) -> types.WorkspaceEdit
         return None
     try:
         spans = rename_spans(spec, symbol, params.new_name, document.lines)
+        changes = {document.uri: [types.TextEdit(range=lsp_range(s), new_text=params.new_name) for s in spans]}
+        if symbol[0] == "argument":  # the field itself, in the used spec: its declaration and its node's uses
+            checked = ls.documents.analyse(document.uri, document.source).checked
+            changes.update(_rename_in_used_spec(ls, checked, symbol, params.new_name))
     except RenameRefused as refused:
         raise JsonRpcException(str(refused), REQUEST_FAILED) from None
-    edits = [types.TextEdit(range=lsp_range(s), new_text=params.new_name) for s in spans]
-    return types.WorkspaceEdit(changes={document.uri: edits})
+    return types.WorkspaceEdit(changes=changes)
+
+
+def _rename_in_used_spec(
+    ls: GraphcServer, checked: CheckedGraph | None, symbol: Symbol, new: str
+) -> dict[str, list[types.TextEdit]]:
+    """The edits in a used spec's file that rename a field of its start node (its own text, open or on disk)."""
+    callee = checked.uses.get(symbol[1]) if checked is not None else None
+    start = callee_start(callee.spec) if callee is not None else None
+    if callee is None or start is None:
+        raise RenameRefused(f"`{symbol[1]}` does not check: fix the used spec first")
+    uri = Path(callee.source_name).resolve().as_uri()
+    lines = ls.workspace.get_text_document(uri).lines
+    spans = rename_spans(callee.spec, ("field", start.name, symbol[2]), new, lines)
+    return {uri: [types.TextEdit(range=lsp_range(s), new_text=new) for s in spans]}

@@ -18,10 +18,12 @@ __all__ = (
     "RenameRefused",
     "Symbol",
     "all_symbols",
+    "callee_start",
     "node_at",
     "node_expressions",
     "occurrences",
     "rename_spans",
+    "subgraph_calls",
     "symbol_at",
     "walk_all",
 )
@@ -47,7 +49,8 @@ class Cursor(NamedTuple):
 
 
 Symbol = tuple[str, ...]
-"""("node", Name), ("field", Node, field), ("state", field) or ("deps", field)."""
+"""("node", Name), ("field", Node, field), ("state", field), ("deps", field), ("use", Name) — a used graph —
+or ("argument", Name, field): a field of a used graph's start node, where this spec's calls name it."""
 
 
 def node_at(spec: ir.GraphSpec, position: Place) -> str | None:
@@ -153,6 +156,19 @@ def occurrences(spec: ir.GraphSpec, symbol: Symbol) -> list[ir.Span]:
             for t in other.transitions():
                 if t.target == owner:
                     spans += [name_span(k.span, field) for k in t.keywords if k.name == field]
+    elif kind == "use":
+        name = symbol[1]
+        spans += [u.name_span for u in spec.uses if u.name == name]
+        for node in spec.nodes:
+            for expr in node_expressions(node):
+                spans += [n.span for n in names_in(expr, name)]
+    elif kind == "argument":
+        spans += [
+            name_span(k.span, symbol[2])
+            for call in subgraph_calls(spec, symbol[1])
+            for k in call.keywords
+            if k.name == symbol[2]
+        ]
     elif kind in ("state", "deps"):
         field = symbol[1]
         type_spec = spec.state if kind == "state" else spec.deps
@@ -172,6 +188,22 @@ def occurrences(spec: ir.GraphSpec, symbol: Symbol) -> list[ir.Span]:
         return []
     definition, *uses = spans
     return [definition, *sorted(set(uses) - {definition}, key=lambda s: (s.line, s.column))]
+
+
+def subgraph_calls(spec: ir.GraphSpec, name: str) -> list[ir.Call]:
+    """The calls that run the used graph `name` (arguments of transitions, or items of their lists)."""
+    return [
+        e
+        for node in spec.nodes
+        for expr in node_expressions(node)
+        for e in walk_all(expr)
+        if isinstance(e, ir.Call) and isinstance(e.func, ir.Name) and e.func.id == name
+    ]
+
+
+def callee_start(callee: ir.GraphSpec) -> ir.NodeSpec | None:
+    """A used graph's start node: its fields are what a call of the graph passes."""
+    return next((n for n in callee.nodes if n.name == callee.start), None)
 
 
 def walk_all(expr: ir.Expr) -> list[ir.Expr]:
@@ -194,6 +226,10 @@ def symbol_at(spec: ir.GraphSpec, position: Place) -> Symbol | None:
 def all_symbols(spec: ir.GraphSpec) -> list[Symbol]:
     """Every field a spec declares, as a symbol (nodes are found by `node_at`)."""
     symbols: list[Symbol] = [("field", n.name, f.name) for n in spec.nodes for f in n.all_fields()]
+    symbols += [("use", u.name) for u in spec.uses]
+    symbols += dict.fromkeys(
+        ("argument", u.name, k.name) for u in spec.uses for call in subgraph_calls(spec, u.name) for k in call.keywords
+    )
     for kind, type_spec in (("state", spec.state), ("deps", spec.deps)):
         if type_spec is not None:
             symbols += [(kind, f.name) for f in type_spec.fields or []]
@@ -212,10 +248,12 @@ def rename_spans(spec: ir.GraphSpec, symbol: Symbol, new: str, lines: Sequence[s
     """
     if not new.isidentifier() or keyword.iskeyword(new) or new.startswith("_") or new in RESERVED or new == "on":
         raise RenameRefused(f"`{new}` is not a name a spec may use")
-    if symbol[0] == "node":
-        taken = {n.name for n in spec.nodes} | set(BUILTINS)
+    if symbol[0] in ("node", "use"):
+        taken = {n.name for n in spec.nodes} | {u.name for u in spec.uses} | set(BUILTINS)
     elif symbol[0] == "field":
         taken = {f.name for n in spec.nodes if n.name == symbol[1] for f in n.all_fields()}
+    elif symbol[0] == "argument":  # the used graph's start node decides: see `graphc.lsp.navigation`
+        taken = set()
     else:
         type_spec = spec.state if symbol[0] == "state" else spec.deps
         taken = {f.name for f in (type_spec.fields or [])} if type_spec is not None else set()

@@ -221,7 +221,8 @@ def _node_step(
     except Exception as e:
         notes = "".join(f" ({n})" for n in getattr(e, "__notes__", []))
         message = f"{type(e).__name__}: {e}{notes}"
-        raise PortableWorkflowError(message, type(e).__name__, data={"node": node.get_id()}) from None
+        data: dict[str, Any] = {"node": node.get_id(), "error": type(e).__name__, "message": str(e)}  # a Failure's
+        raise PortableWorkflowError(message, type(e).__name__, data=data) from None
     out = {"steps": json.loads(loaded.graph.dump_history(history)), "state": loaded.dump_state(state)}
     if isinstance(next_node, Fork):
         return {**out, "next": None, "fork": _fork_record(next_node)}
@@ -288,12 +289,15 @@ def _run_fork(
 
     for _ in range(min(fork["limit"] or total, total)):
         launch()
-    results: list[tuple[Any, str | None]] = []  # (output, error) of each run, in order
+    results: list[tuple[Any, dict[str, str] | None]] = []  # (output, error) of each run, in order
     for position in range(total):
         try:
             results.append((handles[position].get_result(), None))
         except Exception as e:
-            results.append((None, f"{getattr(e, 'error_type', None) or type(e).__name__}: {e}"))
+            data = getattr(e, "data", None)  # DBOS keeps `data` of a child's error, not its `name`
+            data = data if isinstance(data, dict) else {}
+            error = {"error": str(data.get("error", type(e).__name__)), "message": str(data.get("message", e))}
+            results.append((None, error))
             if sum(error is not None for _, error in results) > allowed:
                 for handle in handles[position + 1 :]:
                     DBOS.cancel_workflow(handle.workflow_id)
@@ -312,7 +316,7 @@ def _join_step(
     loaded: _Loaded,
     out: dict[str, Any],
     branches: list[tuple[str, int | None, str, dict[str, Any]]],
-    results: list[tuple[Any, str | None]],
+    results: list[tuple[Any, dict[str, str] | None]],
     run_ids: list[str],
 ) -> dict[str, Any]:
     """Record the fork in the history (each run's steps, output or error) and the node it joins at."""
@@ -325,15 +329,19 @@ def _join_step(
             if recorded["function_name"] in (_NODE_STEP, _FORK_STEP) and isinstance(recorded["output"], dict)
             for step in recorded["output"]["steps"]
         ]
+        shown = f"{error['error']}: {error['message']}" if error is not None else None
         record = {"graph": name, "argument": argument, "index": index, "steps": steps, "output": output}
-        records.append({**record, "error": error})
-    filled = iter(records)
+        records.append({**record, "error": shown})
+    outcomes = iter(zip(records, results, strict=True))
 
     def value(field: dict[str, Any]) -> Any:
         if "value" in field:
             return field["value"]
-        taken = [next(filled) for _ in ([None] if "run" in field else field["starts"])]
-        outputs = [_failure(r) if r["error"] is not None else r["output"] for r in taken]
+        taken = [next(outcomes) for _ in ([None] if "run" in field else field["starts"])]
+        outputs = [
+            {"graph": r["graph"], "index": r["index"], **error} if error is not None else output
+            for r, (output, error) in taken
+        ]  # a tolerated failure as the join receives it: `runtime.fanout.Failure`, as JSON
         return outputs[0] if "run" in field else outputs
 
     fields = {name: value(field) for name, field in fork["fields"].items()}
@@ -347,12 +355,6 @@ def _join_step(
         "state": out["state"],
         "next": loaded.dump_node(loaded.node({"node": fork["join"], "data": fields})),
     }
-
-
-def _failure(record: dict[str, Any]) -> dict[str, Any]:
-    """A tolerated failure as the join receives it (`runtime.fanout.Failure`, as JSON)."""
-    error, _, message = str(record["error"]).partition(": ")
-    return {"graph": record["graph"], "index": record["index"], "error": error, "message": message}
 
 
 def waits_schema(cls: type[BaseNode[Any, Any, Any]]) -> dict[str, Any]:

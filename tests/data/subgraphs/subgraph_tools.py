@@ -40,3 +40,15 @@ class Settings:
     """Deps a parent and its sub-graph share."""
 
     prefix: str = "own-"
+
+
+async def note_item(n: int) -> int:
+    """Append `n` to the file `$SUBGRAPH_LOG` (one line per execution), wait `$SUBGRAPH_DELAY` s, give `n * n`."""
+    import os
+
+    with open(os.environ["SUBGRAPH_LOG"], "a") as log:
+        log.write(f"{n}\n")
+    await asyncio.sleep(float(os.environ.get("SUBGRAPH_DELAY", "0.05")))
+    if n < 0:
+        raise ValueError(f"item {n} is negative")
+    return n * n
