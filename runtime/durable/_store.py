@@ -59,6 +59,8 @@ class _Store:
         "(digest VARCHAR(64) PRIMARY KEY, name TEXT NOT NULL, source TEXT NOT NULL)",
         "CREATE TABLE IF NOT EXISTS graphc_spec_files (digest VARCHAR(64) NOT NULL, path VARCHAR(1024) NOT NULL, "
         "source TEXT NOT NULL, PRIMARY KEY (digest, path))",
+        "CREATE TABLE IF NOT EXISTS graphc_items (run_id VARCHAR(255) NOT NULL, step INTEGER NOT NULL, "
+        "position INTEGER NOT NULL, outcome TEXT NOT NULL, PRIMARY KEY (run_id, step, position))",
         "CREATE TABLE IF NOT EXISTS graphc_answers (run_id VARCHAR(255) NOT NULL, ordinal INTEGER NOT NULL, "
         "kind VARCHAR(16) NOT NULL, input TEXT, PRIMARY KEY (run_id, ordinal))",
         "CREATE TABLE IF NOT EXISTS graphc_workers (executor_id VARCHAR(255) PRIMARY KEY, host VARCHAR(255) NOT NULL, "
@@ -152,6 +154,26 @@ class _Store:
         if row is None:
             return None
         return row[0], None if row[1] is None else json.loads(row[1])
+
+    # -- sub-graph runs of a local run's fork, each recorded once as it ends
+
+    def put_items(self, run_id: str, step: int, outcomes: dict[int, dict[str, Any]]) -> None:
+        """Record how sub-graph runs of a fork ended (by position), in one transaction; a recorded one stays."""
+        import sqlalchemy
+
+        statement = sqlalchemy.text(
+            "INSERT INTO graphc_items (run_id, step, position, outcome) VALUES (:r, :s, :p, :o) ON CONFLICT DO NOTHING"
+        )
+        with self.engine.begin() as connection:
+            for position, outcome in outcomes.items():
+                connection.execute(statement, {"r": run_id, "s": step, "p": position, "o": json.dumps(outcome)})
+
+    def items(self, run_id: str, step: int) -> dict[int, dict[str, Any]]:
+        """The sub-graph runs of a fork recorded so far, by position."""
+        rows = self._execute(
+            "SELECT position, outcome FROM graphc_items WHERE run_id = :r AND step = :s", {"r": run_id, "s": step}
+        )
+        return {int(position): json.loads(outcome) for position, outcome in rows}
 
     def cancelled(self, run_id: str) -> bool:
         """Whether the run was cancelled (a `cancel` row for wait 0)."""

@@ -13,25 +13,23 @@ import pydantic_core
 from dbos import (
     DBOS,
     PortableWorkflowError,
-    SetWorkflowID,
 )
 
-from ..fanout import BranchRecord, Fork, ForkStep, Map, Run, SubGraph, join_id
+from ..fanout import Fork, Map, Run, SubGraph, join_id
 from ..graph import Graph, GraphRun
 from ..nodes import BaseNode, End, optional_waits, supply_waits, unset_waits, waited_types
-from ..state import EndStep, HistoryStep
+from ..state import HistoryStep
 from ._common import (
-    _FORK_STEP,
     _NODE_STEP,
     _SPEC_KEY,
     _WAIT_EVENT,
     _WORKFLOW,
     DEFAULT_MAX_STEPS,
-    ITEMS_QUEUE,
     WAITING_QUEUE,
     DurableError,
 )
 from ._engine import _current_engine, _signals
+from ._forks import SUBGRAPH, run_fork
 from ._store import _Store
 
 
@@ -96,8 +94,8 @@ def _graph_for(key: str) -> _Loaded:
     loaded = _loaded.get(key)
     if loaded is not None:
         return loaded
-    if _SUBGRAPH in key:  # `KEY#Name`: the graph `Name` that KEY's graph runs as a sub-graph
-        parent_key, _, name = key.rpartition(_SUBGRAPH)
+    if SUBGRAPH in key:  # `KEY#Name`: the graph `Name` that KEY's graph runs as a sub-graph
+        parent_key, _, name = key.rpartition(SUBGRAPH)
         parent = _graph_for(parent_key)
         sub = subgraphs_of(parent.graph).get(name)
         if sub is None:
@@ -107,9 +105,6 @@ def _graph_for(key: str) -> _Loaded:
     with _loading:  # the runs of one new spec arrive together: compile it once
         loaded = _loaded.get(key)
         return loaded if loaded is not None else _load_stored(key)
-
-
-_SUBGRAPH = "#"
 
 
 def subgraphs_of(graph: Graph[Any, Any, Any]) -> dict[str, SubGraph]:
@@ -168,7 +163,8 @@ def _run_workflow(key: str, start: dict[str, Any], state: Any, max_steps: int | 
                 out = _node_step(loaded, node, current, loop)
                 current = loaded.state(out["state"])
                 if "fork" in out:
-                    out = _run_fork(run_id, key, loaded, out, steps, max_steps, node.get_id())
+                    source = node.get_id()
+                    out = run_fork(run_id, key, loaded, out, steps, max_steps, source, loop, _graph_for, _run_workflow)
                 if out["next"] is None:
                     return out["steps"][-1]["result"]["data"]
                 node = loaded.node(out["next"])
@@ -251,110 +247,6 @@ def _fork_record(fork: Fork[Any]) -> dict[str, Any]:
 def _dump_start(node: BaseNode[Any, Any, Any]) -> dict[str, Any]:
     data = _adapter(type(node)).dump_python(node, mode="json")
     return {"node": node.get_id(), "data": data}
-
-
-def _run_fork(
-    run_id: str, key: str, loaded: _Loaded, out: dict[str, Any], step: int, max_steps: int | None, source: str
-) -> dict[str, Any]:
-    """Run a fork's sub-graphs as workflows of their own, at most `limit` at once, then record the join.
-
-    Each run's workflow id is fixed by its place (`RUN:STEP:INDEX`) and each is started and
-    awaited in index order, so a replay after a crash finds every one where it was: finished
-    ones are not run again. A submitted run's go on the queue all workers take; a local run's
-    on this process's own. Runs beyond the tolerated failures fail the fork; those not yet
-    finished are cancelled.
-    """
-    fork = out["fork"]
-    branches = [
-        (name, index, field.get("run") or field["map"], start)
-        for name, field in fork["fields"].items()
-        if "value" not in field
-        for index, start in ([(None, field["start"])] if "run" in field else enumerate(field["starts"]))
-    ]
-    engine = _current_engine()
-    items_queue = ITEMS_QUEUE if engine.load_spec is not None else engine.queue_name
-    total = len(branches)
-    allowed = int(total * fork["tolerate_percent"] / 100) if fork["tolerate_percent"] is not None else fork["tolerate"]
-    handles: list[Any] = []
-
-    def launch() -> None:
-        _, _, name, start = branches[len(handles)]
-        sub_key = key + _SUBGRAPH + name
-        sub = _graph_for(sub_key)
-        state = sub.graph.default_state() if sub.graph.default_state is not None else None
-        with SetWorkflowID(f"{run_id}:{step}:{len(handles)}"):
-            handles.append(
-                DBOS.enqueue_workflow(items_queue, _run_workflow, sub_key, start, sub.dump_state(state), max_steps)
-            )
-
-    for _ in range(min(fork["limit"] or total, total)):
-        launch()
-    results: list[tuple[Any, dict[str, str] | None]] = []  # (output, error) of each run, in order
-    for position in range(total):
-        try:
-            results.append((handles[position].get_result(), None))
-        except Exception as e:
-            data = getattr(e, "data", None)  # DBOS keeps `data` of a child's error, not its `name`
-            data = data if isinstance(data, dict) else {}
-            error = {"error": str(data.get("error", type(e).__name__)), "message": str(data.get("message", e))}
-            results.append((None, error))
-            if sum(error is not None for _, error in results) > allowed:
-                for handle in handles[position + 1 :]:
-                    DBOS.cancel_workflow(handle.workflow_id)
-                _, index, name, _ = branches[position]
-                item = f" (item {index})" if index is not None else ""
-                raise PortableWorkflowError(
-                    f"ForkFailed: sub-graph `{name}`{item} failed: {e}", "ForkFailed", data={"node": source}
-                ) from None
-        if len(handles) < total:
-            launch()
-    return _join_step(loaded, out, branches, results, [h.workflow_id for h in handles])
-
-
-@DBOS.step(name=_FORK_STEP)
-def _join_step(
-    loaded: _Loaded,
-    out: dict[str, Any],
-    branches: list[tuple[str, int | None, str, dict[str, Any]]],
-    results: list[tuple[Any, dict[str, str] | None]],
-    run_ids: list[str],
-) -> dict[str, Any]:
-    """Record the fork in the history (each run's steps, output or error) and the node it joins at."""
-    fork, client = out["fork"], _current_engine().client
-    records = []
-    for (argument, index, name, _), (output, error), sub_id in zip(branches, results, run_ids, strict=True):
-        steps = [
-            step
-            for recorded in client.list_workflow_steps(sub_id)
-            if recorded["function_name"] in (_NODE_STEP, _FORK_STEP) and isinstance(recorded["output"], dict)
-            for step in recorded["output"]["steps"]
-        ]
-        shown = f"{error['error']}: {error['message']}" if error is not None else None
-        record = {"graph": name, "argument": argument, "index": index, "steps": steps, "output": output}
-        records.append({**record, "error": shown})
-    outcomes = iter(zip(records, results, strict=True))
-
-    def value(field: dict[str, Any]) -> Any:
-        if "value" in field:
-            return field["value"]
-        taken = [next(outcomes) for _ in ([None] if "run" in field else field["starts"])]
-        outputs = [
-            {"graph": r["graph"], "index": r["index"], **error} if error is not None else output
-            for r, (output, error) in taken
-        ]  # a tolerated failure as the join receives it: `runtime.fanout.Failure`, as JSON
-        return outputs[0] if "run" in field else outputs
-
-    fields = {name: value(field) for name, field in fork["fields"].items()}
-    history: list[HistoryStep[Any, Any]] = [ForkStep(fork["join"], [BranchRecord(**r) for r in records])]
-    if fork["join"] == "End":
-        history.append(EndStep(result=End(fields["data"])))
-        return {"steps": json.loads(loaded.graph.dump_history(history)), "state": out["state"], "next": None}
-    step = json.loads(loaded.graph.dump_history(history))
-    return {
-        "steps": step,
-        "state": out["state"],
-        "next": loaded.dump_node(loaded.node({"node": fork["join"], "data": fields})),
-    }
 
 
 def waits_schema(cls: type[BaseNode[Any, Any, Any]]) -> dict[str, Any]:
