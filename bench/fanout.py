@@ -3,8 +3,9 @@
 - plain (in memory): a spec whose transition runs a one-node sub-graph per item, `limit 50`,
   beside `asyncio.gather` with a semaphore of 50 doing the same 1,000 awaits of 10 ms — the
   floor (target: within 1.3x of it);
-- durable on SQLite: the same spec as a durable run (`runtime.durable`, started here: the items
-  run on the run's own loop, each one's outcome written to `graphc_items` as it ends), beside LangGraph's `Send` fan-out (`max_concurrency=50`) with its SQLite checkpointer
+- durable on SQLite: the same spec as a durable run (`runtime.durable`, started here: the
+  items run on the run's own loop, each one's outcome written to `graphc_items` as it ends),
+  beside LangGraph's `Send` fan-out (`max_concurrency=50`) with its SQLite checkpointer
   (`AsyncSqliteSaver`), in a virtual environment of its own
   (`$GRAPHC_TEST_VENVS/langgraph`, made on first use; skipped if it cannot be made).
 
