@@ -20,12 +20,16 @@ Two ways to run:
 A node that waits for outside input (`waits (...)`) parks the run: its workflow records
 what it waits for, moves the run to the queue `graphc-waiting` that nobody dequeues from
 and returns its thread — nothing is held in memory, no worker slot is taken. `resume`
-with input validates it against the declared types, sends it to the run (DBOS messages),
-marks that wait answered and puts the run back on a queue, where the replay finds the
-message and goes on.
+with input validates it against the declared types,
+claims that wait (`graphc_answers`: one answer per wait) and puts the run back on a queue,
+where the replay reads the answer and goes on.
+
+A transition that runs sub-graphs forks: see `_forks` (each run recorded once as it ends,
+here or, for submitted runs, as workflows of their own that spread over the workers).
 
 The package: `_common` (names, settings, errors), `_store` (graphc's tables), `_engine`
-(DBOS in this process), `_workflow` (the run as a workflow), `_runs` (`DurableRuns`).
+(DBOS in this process), `_workflow` (the run as a workflow), `_forks` (its forks), `_runs`
+(`DurableRuns`).
 """
 
 from ._common import (
