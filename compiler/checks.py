@@ -102,6 +102,8 @@ RESERVED = frozenset(
         "Failure",
         "Runs",
         "subgraph",
+        "SUBGRAPH_STATE",
+        "SUBGRAPH_DEPS",
     ]
 )
 """Names generated code uses itself: no node, field, import or local may take them."""

@@ -20,7 +20,6 @@ from typing import Literal
 import jinja2
 
 from dsl import ir
-from dsl.diagnostics import Diagnostic, DiagnosticError
 from dsl.unparse import ExprWriter, docstring_literal, exceptions_text, quote_string, seconds_text
 
 from .checks import CheckedGraph, NodeScope
@@ -345,18 +344,6 @@ def generate(checked: CheckedGraph, *, target: Target = "runtime") -> GeneratedM
     """
     if target != "runtime" and checked.allowed_imports is not None:
         raise ValueError("an allow-list is enforced by graphc's runtime: compile with `--target runtime`")
-    if target != "runtime" and checked.uses:
-        use = checked.spec.uses[0]
-        raise DiagnosticError(
-            [
-                Diagnostic.error(
-                    "E158",
-                    use.span,
-                    f"`--target {target}` cannot run sub-graphs (`use {use.name}`): this target has no fork and join",
-                    "compile with `--target runtime` (the default)",
-                )
-            ]
-        )
     files: dict[str, str] = {}  # used spec -> the file its module is written to
     used: dict[str, UsedModule] = {}
     _generate_used(checked, target, files, used)
@@ -377,7 +364,7 @@ def _generate_used(checked: CheckedGraph, target: Target, files: dict[str, str],
             name = f"{stem}_graph_{count}.py"
         files[callee.source_name] = name
         _generate_used(callee, target, files, used)
-        module = _Generator(callee, target, files, used).module()
+        module = _Generator(callee, target, files, used, as_used=True).module()
         digest = hashlib.sha256(module.source.encode()).hexdigest()
         used[callee.source_name] = UsedModule(file=name, spec_path=callee.source_name, module=module, digest=digest)
 
@@ -389,8 +376,12 @@ class _Generator:
         target: Target,
         files: dict[str, str] | None = None,
         used: dict[str, UsedModule] | None = None,
+        *,
+        as_used: bool = False,
     ) -> None:
         self.checked = checked
+        self.as_used = as_used
+        """Whether another spec runs this one as a sub-graph (a pydantic_graph module then names its types)."""
         self.used = {name: (used or {})[callee.source_name] for name, callee in checked.uses.items()}
         self.spec = checked.spec
         self.target = target
@@ -443,7 +434,7 @@ class _Generator:
         library_names = library.library_names(labels=self.uses_labels, waits=waits)
         runtime_imports = library.library_imports(library_names, helpers, labels=self.uses_labels)
         fanout = self._fanout_names()
-        if fanout:
+        if fanout and not library.carries_helpers:  # pydantic_graph modules carry their own
             runtime_imports.append(f"from runtime.fanout import {', '.join(fanout)}")
         if self.trust:
             runtime_imports.append("from runtime.trust import Trust")
@@ -461,6 +452,9 @@ class _Generator:
         prelude = library.prelude(helpers, labels=self.uses_labels)
         if self.trust:
             prelude.insert(0, self._trust_block())
+        if self.library.carries_helpers and (self.used or "Failure" in self._fanout_names()):
+            carried = ("Failure", "ForkFailed", "gather_limited", "run_subgraphs", "load_subgraph_module")
+            prelude.append(_runtime_source("fanout", carried if self.used else carried[:1]))
         if self.used:
             prelude.append(self._subgraphs())
         snapshot = self._snapshot() if library.specialised_snapshot() else None
@@ -505,10 +499,11 @@ class _Generator:
     def _subgraphs(self) -> str:
         """`Name = subgraph(...)` for each used spec: its module, pinned by digest."""
         lines = []
+        loader = "load_subgraph_module" if self.library.carries_helpers else "subgraph"
         for use in self.spec.uses:
             module = self.used[use.name]
             call = (
-                f"{use.name} = subgraph({quote_string(use.name)}, __file__, {quote_string(module.file)}, "
+                f"{use.name} = {loader}({quote_string(use.name)}, __file__, {quote_string(module.file)}, "
                 f"{quote_string(module.digest)})"
             )
             lines += fit(call, "", "")
@@ -523,10 +518,16 @@ class _Generator:
         """Whether a transition runs sub-graphs before its target."""
         return bool(self.subgraphs_run(transition))
 
-    def transition_code(self, transition: ir.Transition, writer: _NodeWriter) -> str:
-        """`Target(args)`, or the `Fork(...)` that runs the sub-graphs in its arguments first."""
+    def transition_code(self, transition: ir.Transition, writer: _NodeWriter) -> list[str]:
+        """`return Target(args)`, or the `Fork(...)` that runs the sub-graphs in its arguments first.
+
+        A module for pydantic_graph, which has no fork, runs them itself (`run_subgraphs`, which it
+        carries) and returns the target: two statements.
+        """
         if not self.forks(transition):
-            return writer.target(transition)
+            return [f"return {writer.target(transition)}"]
+        if self.library.carries_helpers:
+            return self._run_here(transition, writer)
 
         def argument(value: ir.Expr) -> str:
             runs = subgraph_call(value, self.used)
@@ -544,12 +545,36 @@ class _Generator:
         if transition.keywords:
             items = ", ".join(f"{quote_string(k.name)}: {argument(k.value)}" for k in transition.keywords)
             parts.append(f"keywords={{{items}}}")
-        fanout = transition.fanout
-        if fanout is not None and fanout.limit is not None:
-            parts.append(f"limit={fanout.limit}")
-        if fanout is not None and fanout.tolerate:
-            parts.append(f"tolerate_percent={fanout.tolerate}" if fanout.percent else f"tolerate={fanout.tolerate}")
-        return f"Fork({', '.join(parts)})"
+        parts += _fanout_arguments(transition.fanout)
+        return [f"return Fork({', '.join(parts)})"]
+
+    def _run_here(self, transition: ir.Transition, writer: _NodeWriter) -> list[str]:
+        """`_outputs = await run_subgraphs([...])`, then `return Target(...)` taking each from `_outputs`."""
+        runs: list[str] = []
+
+        def argument(value: ir.Expr) -> ir.Expr:
+            found = subgraph_call(value, self.used)
+            if found is None:
+                return value
+            name, call, comprehension = found
+            start = call.model_copy(update={"func": ir.Name(span=call.func.span, id=f"{name}.start")})
+            starts = (
+                f"[{writer.expr(start)}]"
+                if comprehension is None
+                else writer.expr(comprehension.model_copy(update={"element": start}))
+            )
+            runs.append(f"({name}, {starts})")
+            taken = f"_outputs[{len(runs) - 1}]" + ("[0]" if comprehension is None else "")
+            return ir.Name(span=value.span, id=taken)
+
+        joined = transition.model_copy(
+            update={
+                "args": [argument(a) for a in transition.args],
+                "keywords": [k.model_copy(update={"value": argument(k.value)}) for k in transition.keywords],
+            }
+        )
+        call = ", ".join([f"[{', '.join(runs)}]", "ctx.deps", *_fanout_arguments(transition.fanout)])
+        return [f"_outputs = await run_subgraphs({call})", f"return {writer.target(joined)}"]
 
     def _trust_block(self) -> str:
         """The module's `Trust`, and the check that each imported name is its module's own (no re-export)."""
@@ -733,9 +758,8 @@ class _Generator:
             )
             lines.append(f"{_I * 2}except {exceptions_text(error.exceptions)}{name}:{self.line_comment(error.span)}")
             lines.append(f"{_I * 3}restore_state(ctx.state, _checkpoint)")
-            lines += fit(
-                f"return {self.transition_code(error.to, error_writer)}", self.line_comment(error.to.span), _I * 3
-            )
+            for statement in self.transition_code(error.to, error_writer):
+                lines += fit(statement, self.line_comment(error.to.span), _I * 3)
         return lines
 
     def _branches(
@@ -749,7 +773,7 @@ class _Generator:
                 inner = indent + _I
             body += [(inner, writer.statement(s), s.span) for s in branch.do]
             if branch.to is not None:
-                body.append((inner, f"return {self.transition_code(branch.to, writer)}", branch.to.span))
+                body += [(inner, code, branch.to.span) for code in self.transition_code(branch.to, writer)]
             else:
                 self._branches(branch.next, writer, inner, body)
             if branch.condition is None:
@@ -774,7 +798,8 @@ class _Generator:
                 known = runs.setdefault(f"Fork[{t.target}]", [])
                 if name not in known:
                     known.append(name)
-        edges = ((f"Fork[{t.target}]" if self.forks(t) else t.target, t.label) for t in transitions)
+        forking = not self.library.carries_helpers  # a pydantic_graph module's node returns the join itself
+        edges = ((f"Fork[{t.target}]" if forking and self.forks(t) else t.target, t.label) for t in transitions)
         for name, label in merged_edges(edges).items():
             text = name.replace("End", f"End[{self.output}]") if name in ("End", "Fork[End]") else name
             extras = [f"Edge(label={quote_string(label)})"] if label is not None else []
@@ -789,6 +814,10 @@ class _Generator:
         lines = self.library.graph(self, nodes, specialised_snapshot)
         if spec.start is not None:
             lines += ["", f"start = {spec.start}", '"""The node a run starts from by default."""']
+        if self.as_used and self.library.carries_helpers:  # what `run_subgraphs` makes for each run of it
+            lines += ["", f"SUBGRAPH_STATE = {self.checked.state_class or 'None'}"]
+            lines += [f"SUBGRAPH_DEPS = {self.checked.deps_class or 'None'}"]
+            lines.append('"""A run of this graph as a sub-graph: a fresh state, and deps of this type."""')
         return "\n".join(lines)
 
 
@@ -805,6 +834,16 @@ def subgraphs_run(transition: ir.Transition, uses: Container[str]) -> list[str]:
     """The used graphs (names in `uses`) a transition runs before its target, in order."""
     values = [*transition.args, *(k.value for k in transition.keywords)]
     return [runs[0] for runs in (subgraph_call(v, uses) for v in values) if runs is not None]
+
+
+def _fanout_arguments(fanout: ir.FanOut | None) -> list[str]:
+    """`limit=N`, `tolerate=N` or `tolerate_percent=N`, as `Fork` and `run_subgraphs` take them."""
+    if fanout is None:
+        return []
+    out = [f"limit={fanout.limit}"] if fanout.limit is not None else []
+    if fanout.tolerate:
+        out.append(f"tolerate_percent={fanout.tolerate}" if fanout.percent else f"tolerate={fanout.tolerate}")
+    return out
 
 
 def _tuple(names: list[str]) -> str:

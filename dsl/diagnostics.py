@@ -234,7 +234,6 @@ CODE_MEANINGS = {
     "E155": "a sub-graph's output that does not fit the join's field (or the graph's output)",
     "E156": "`limit`/`tolerate` without sub-graph runs, or with numbers that make no sense",
     "E157": "a used spec that cannot run as a sub-graph (no `start`, or a node that waits)",
-    "E158": "a construct the chosen target cannot express",
     "E201": "too many arguments to a node",
     "E202": "a node's required field left out",
     "E203": "no such field in a node",

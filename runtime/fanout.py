@@ -15,11 +15,9 @@ tolerated failure stands in the results as a `Failure`.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import hashlib
+import functools
 import json
-import os
 import sys
 import threading
 from collections.abc import Callable
@@ -46,9 +44,12 @@ __all__ = (
     "Run",
     "Runs",
     "SubGraph",
+    "gather_limited",
     "join_id",
+    "load_subgraph_module",
     "provide_subgraph",
     "run_fork",
+    "run_subgraphs",
     "subgraph",
 )
 
@@ -62,8 +63,8 @@ class SubGraph:
     name: str
     """The name the calling spec gives it."""
     graph: Graph[Any, Any, Any]
-    start: type[BaseNode[Any, Any, Any]]
-    """Its start node: the arguments of a call are this node's fields."""
+    start: Callable[..., BaseNode[Any, Any, Any]]
+    """Its start node's class: the arguments of a call are this node's fields."""
 
     def run(self, start: BaseNode[Any, Any, Any]) -> Run:
         """A fork's argument that runs this graph once from `start`."""
@@ -233,52 +234,152 @@ async def run_fork(fork: Fork[Any], caller_deps: Any) -> tuple[Any, ForkStep]:
         ForkFailed: a run failed beyond what the fork tolerates; the runs still going are cancelled.
     """
     branches = fork.branches()
-    allowed = fork.allowed_failures(len(branches))
-    gate = asyncio.Semaphore(fork.limit) if fork.limit else None
     records = [BranchRecord(graph=sub.name, argument=arg, index=index) for arg, index, sub, _ in branches]
-    outputs: list[Any] = [None] * len(branches)
     started, start_ts = perf_counter(), _now_utc()
 
-    async def one(position: int) -> None:
+    async def run_branch(position: int) -> Any:
         _, index, sub, start = branches[position]
-        if gate is not None:
-            async with gate:
-                await run_branch(position, index, sub, start)
-        else:
-            await run_branch(position, index, sub, start)
-
-    async def run_branch(position: int, index: int | None, sub: SubGraph, start: BaseNode[Any, Any, Any]) -> None:
         record, history = records[position], []  # type: ignore[var-annotated]
         try:
             async with sub.graph.iter(start, history=history, deps=sub.deps_for(caller_deps), infer_name=False) as run:
                 async for _ in run:
                     pass
-            result = run.result
-            assert result is not None
-            outputs[position] = record.output = result.output
+            assert run.result is not None
+            record.output = run.result.output
+            return record.output
         except Exception as error:
             record.error = f"{type(error).__name__}: {error}"
-            outputs[position] = Failure(sub.name, index, type(error).__name__, str(error))
             raise ForkFailed(sub.name, index, error) from error
         finally:
             record.steps = json.loads(sub.graph.dump_history(history))
 
+    calls = [functools.partial(run_branch, position) for position in range(len(branches))]
+    outcomes = await gather_limited(calls, fork.limit, fork.allowed_failures(len(branches)))
+    outputs = [
+        Failure(o.graph, o.index, type(o.error).__name__, str(o.error)) if isinstance(o, ForkFailed) else o
+        for o in outcomes
+    ]
+    step = ForkStep(join=join_id(fork.join), branches=records, start_ts=start_ts, duration=perf_counter() - started)
+    return fork.joined(outputs), step
+
+
+# --- copied into modules compiled for pydantic_graph, which run a fork inside the node that forks ---------
+
+
+async def gather_limited(calls: list[Any], limit: int | None, allowed: int) -> list[Any]:
+    """Await each of `calls` (coroutine functions), at most `limit` at once; their results, in order.
+
+    A call that raises stands as its exception, up to `allowed` of them; one more is raised at
+    once and the calls still going are cancelled.
+    """
+    import asyncio
+
+    gate = asyncio.Semaphore(limit) if limit else None
+
+    async def one(call: Any) -> Any:
+        if gate is None:
+            return await call()
+        async with gate:
+            return await call()
+
+    tasks = [asyncio.ensure_future(one(call)) for call in calls]
+    place = {task: position for position, task in enumerate(tasks)}
+    results: list[Any] = [None] * len(tasks)
     failures = 0
-    tasks = [asyncio.ensure_future(one(i)) for i in range(len(branches))]
     try:
-        for done in asyncio.as_completed(tasks):
-            try:
-                await done
-            except ForkFailed:
-                failures += 1
-                if failures > allowed:
-                    raise
+        going = set(tasks)
+        while going:
+            ended, going = await asyncio.wait(going, return_when=asyncio.FIRST_COMPLETED)
+            for task in sorted(ended, key=place.__getitem__):
+                error = task.exception()
+                results[place[task]] = error if error is not None else task.result()
+                failures += error is not None
+                if error is not None and failures > allowed:
+                    raise error
     finally:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    step = ForkStep(join=join_id(fork.join), branches=records, start_ts=start_ts, duration=perf_counter() - started)
-    return fork.joined(outputs), step
+    return results
+
+
+async def run_subgraphs(
+    runs: list[tuple[Any, list[Any]]],
+    deps: Any,
+    *,
+    limit: int | None = None,
+    tolerate: int = 0,
+    tolerate_percent: float | None = None,
+) -> list[list[Any]]:
+    """Run used graphs (each a compiled module and its start nodes) at once; their outputs, per argument.
+
+    What a node of a module compiled for pydantic_graph does where the runtime would return a
+    `Fork`: its runs go as in the runtime (`limit`, `tolerate`, cancellation), each with a fresh
+    state of its graph, and the caller's deps when they are of its graph's deps type.
+    """
+    import inspect
+
+    places = [(argument, index) for argument, (_, starts) in enumerate(runs) for index in range(len(starts))]
+
+    def call(module: Any, start: Any, index: int | None) -> Any:
+        async def run() -> Any:
+            state_type, deps_type = module.SUBGRAPH_STATE, module.SUBGRAPH_DEPS
+            state = state_type() if state_type is not None else None
+            own = deps if deps_type is not None and isinstance(deps, deps_type) else None
+            own = own if own is not None or deps_type is None else deps_type()
+            name = module.graph.name or module.__name__
+            try:
+                if "inputs" in inspect.signature(module.graph.run).parameters:  # pydantic-graph 2.x
+                    return await module.graph.run(inputs=start, state=state, deps=own)
+                return (await module.graph.run(start, state=state, deps=own)).output
+            except Exception as error:
+                raise ForkFailed(name, index, error) from error
+
+        return run
+
+    calls = [call(runs[a][0], runs[a][1][i], i if len(runs[a][1]) > 1 else None) for a, i in places]
+    allowed = int(len(calls) * tolerate_percent / 100) if tolerate_percent is not None else tolerate
+    outcomes = await gather_limited(calls, limit, allowed)
+    out: list[list[Any]] = [[] for _ in runs]
+    for (argument, _), outcome in zip(places, outcomes, strict=True):
+        if isinstance(outcome, ForkFailed):
+            outcome = Failure(outcome.graph, outcome.index, type(outcome.error).__name__, str(outcome.error))
+        out[argument].append(outcome)
+    return out
+
+
+def load_subgraph_module(name: str, caller_file: str, module_file: str, digest: str) -> Any:
+    """The module `graphc compile` wrote beside the caller for the graph it uses as `name`, checked by digest."""
+    import hashlib
+    import importlib.util
+    import os
+    import sys
+
+    path = os.path.join(os.path.dirname(os.path.abspath(caller_file)), module_file)
+    try:
+        with open(path, "rb") as f:
+            actual = hashlib.sha256(f.read()).hexdigest()
+    except OSError as e:
+        raise RuntimeError(
+            f"sub-graph `{name}`: cannot read {path} ({e.strerror}); compile the calling spec again"
+        ) from None
+    if actual != digest:
+        raise RuntimeError(
+            f"sub-graph `{name}`: {path} is not the module this one was compiled with; compile the calling spec again"
+        )
+    module_name = f"_graphc_used_{digest[:16]}"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # dataclasses look their module up while it runs
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
+    return module
 
 
 def join_id(join: Callable[..., Any]) -> str:
@@ -308,21 +409,10 @@ def subgraph(name: str, caller_file: str, module_file: str, digest: str) -> SubG
         found = _provided.get(digest)
     if found is not None:
         return SubGraph(name, found.graph, found.start)
-    from .loading import load_module  # only for modules written to disk
-
-    path = os.path.join(os.path.dirname(os.path.abspath(caller_file)), module_file)
     try:
-        with open(path, "rb") as f:
-            actual = hashlib.sha256(f.read()).hexdigest()
-    except OSError as e:
-        raise GraphRuntimeError(
-            f"sub-graph `{name}`: cannot read {path} ({e.strerror}); compile the calling spec again"
-        ) from None
-    if actual != digest:
-        raise GraphRuntimeError(
-            f"sub-graph `{name}`: {path} is not the module this one was compiled with; compile the calling spec again"
-        )
-    module = load_module(path)
+        module = load_subgraph_module(name, caller_file, module_file, digest)
+    except RuntimeError as e:
+        raise GraphRuntimeError(str(e)) from None
     sub = SubGraph(name, module.graph, module.start)
     provide_subgraph(digest, sub)
     return sub

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
 from time import perf_counter
-from typing import Annotated, Any, Generic, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar, cast
 
 import pydantic
 import typing_extensions
@@ -600,9 +600,11 @@ class GraphRun(Generic[StateT, DepsT, RunEndT]):
                     del history[: max(0, len(history) - limit)]  # in batches while running: amortised O(1) a step
             if not known and isinstance(next_node, Fork):
                 if defer_forks:
-                    return next_node  # the durable run's own business
+                    return next_node  # type: ignore[return-value]  # the durable run's own business
                 next_node = await self._join(node, next_node, recording)
                 known = type(next_node) in node_classes
+            if TYPE_CHECKING:  # what follows sees a node or `End`: the fork ran (no check at run time)
+                assert not isinstance(next_node, Fork)
             if not known and not isinstance(next_node, (End, BaseNode)):  # `known` first: no `isinstance` on an ABC
                 raise GraphRuntimeError(
                     f"Invalid node return type: `{type(next_node).__name__}`. Expected `BaseNode` or `End`."

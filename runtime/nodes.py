@@ -14,6 +14,7 @@ from typing_extensions import Never, TypeAliasType, TypeVar
 from .exceptions import GraphSetupError
 
 if TYPE_CHECKING:
+    from .fanout import Fork
     from .state import StateT
 else:
     StateT = TypeVar("StateT", default=None)
@@ -88,8 +89,10 @@ class BaseNode(ABC, Generic[StateT, DepsT, NodeRunEndT]):
     """Fields a value from outside the graph fills before the node runs (`WAITING` until then)."""
 
     @abstractmethod
-    async def run(self, ctx: GraphRunContext[StateT, DepsT]) -> BaseNode[StateT, DepsT, Any] | End[NodeRunEndT]:
-        """Run the node and return the next node, or `End` to finish the run.
+    async def run(
+        self, ctx: GraphRunContext[StateT, DepsT]
+    ) -> BaseNode[StateT, DepsT, Any] | End[NodeRunEndT] | Fork[Any]:
+        """Run the node and return the next node, or `End` to finish the run (or a `Fork`: sub-graphs, then its join).
 
         Args:
             ctx: The graph context.

@@ -148,3 +148,40 @@ def test_the_pydantic_graph2_modules_pass_mypy_strict_against_2x(tmp_path: Path)
         check=False,
     )
     assert done.returncode == 0 and len(files) >= 4, done.stdout + done.stderr
+
+
+SUBGRAPH_SCENARIOS = [
+    (EXAMPLES / "etl" / "etl.graph", "Plan", {}, {}),
+    (EXAMPLES / "agent" / "agent.graph", "Ask", {}, None),
+    (DATA / "subgraphs" / "failing.graph", "Spread", {"tolerant": True}, None),
+]
+
+
+@pytest.mark.parametrize(("version", "target"), RELEASES, ids=[v for v, _ in RELEASES])
+def test_sub_graphs_run_alike_on_each_release(version: str, target: str, tmp_path: Path) -> None:
+    """pydantic_graph has no fork: its modules run the sub-graphs inside the forking node, with the same outcome."""
+    python = _python_with(version)
+    for index, (spec, start, fields, state_fields) in enumerate(SUBGRAPH_SCENARIOS):
+        folder = tmp_path / str(index)
+        folder.mkdir()
+        module = compile_spec(spec, target=target)  # type: ignore[arg-type]
+        for used in module.uses:
+            (folder / used.file).write_bytes(used.module.source.encode())
+        (folder / "compiled.py").write_bytes(module.source.encode())
+        for helper in [*spec.parent.glob("*.py")]:
+            shutil.copy(helper, folder / helper.name)
+        arguments = ["compiled", start, fields, state_fields, None, target == "pydantic_graph2"]
+        theirs = subprocess.run(
+            [python, "-W", "ignore", "-c", DRIVER, json.dumps(arguments)],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(folder), "SUBGRAPH_LOG": str(folder / "items.log")},
+            check=False,
+        )
+        assert theirs.returncode == 0, f"{spec.name} on pydantic-graph {version}: {theirs.stderr}"
+        os.environ["SUBGRAPH_LOG"] = str(folder / "ours.log")
+        try:
+            assert json.loads(theirs.stdout) == _ours(spec, start, fields, state_fields, []), spec.name
+        finally:
+            del os.environ["SUBGRAPH_LOG"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from dsl.source import read_source, source_from_text
 from runtime import End
 from runtime.fanout import Failure, ForkFailed, ForkStep
 
-from .conftest import EXAMPLES, ROOT, check_golden, graphc
+from .conftest import EXAMPLES, ROOT, assert_mypy_strict, check_golden, graphc
 from .test_diagnostics_golden import diagnose
 
 GOLDEN = ROOT / "tests" / "golden" / "subgraphs"
@@ -421,13 +422,34 @@ def test_under_an_allow_list_only_the_given_texts_are_used(tmp_path: Path) -> No
     assert graph.run_sync().output == 7  # the given text, not the file
 
 
-@pytest.mark.parametrize("target", ["pydantic_graph", "pydantic_graph2"])
-def test_the_pydantic_graph_targets_refuse_sub_graphs(target: str) -> None:
-    with pytest.raises(DiagnosticError) as raised:
-        compile_spec(ETL / "etl.graph", target=target)  # type: ignore[arg-type]
-    (problem,) = raised.value.diagnostics
-    assert problem.code == "E158" and problem.span.line == 5
-    assert f"`--target {target}` cannot run sub-graphs (`use FetchPage`)" in problem.message
+@pytest.mark.parametrize("target", ["runtime", "pydantic_graph", "pydantic_graph2"])
+@pytest.mark.parametrize("spec", [ETL / "etl.graph", AGENT / "agent.graph"], ids=["etl", "agent"])
+def test_generated_code_matches_golden(spec: Path, target: str, update_golden: bool) -> None:
+    """The runtime's modules return a `Fork`; pydantic_graph's run the sub-graphs in the node (`run_subgraphs`)."""
+    module = compile_spec(spec, target=target)  # type: ignore[arg-type]
+    golden = ROOT / "tests" / "golden" / "compile" / "subgraphs"
+    check_golden(golden / f"{spec.stem}.{target}.expected.py", module.source, update_golden)
+    for used in module.uses:
+        check_golden(
+            golden / f"{spec.stem}.{target}.{used.file.removesuffix('.py')}.expected.py",
+            used.module.source,
+            update_golden,
+        )
+
+
+def test_generated_modules_pass_mypy_strict(tmp_path: Path) -> None:
+    files = []
+    for spec in (ETL / "etl.graph", AGENT / "agent.graph"):
+        for target in ("runtime", "pydantic_graph"):
+            folder = tmp_path / f"{spec.stem}_{target}"
+            folder.mkdir()
+            module = compile_spec(spec, target=target)  # type: ignore[arg-type]
+            for used in module.uses:
+                (folder / used.file).write_text(used.module.source)
+            (folder / f"{spec.stem}_{target}.py").write_text(module.source)
+            files.append(f"{folder.name}/{spec.stem}_{target}.py")
+    shutil.copy(ETL / "etl_tools.py", tmp_path / "etl_tools.py")
+    assert_mypy_strict(tmp_path, files)
 
 
 def test_diagrams_draw_the_fork_the_join_and_the_sub_graph(tmp_path: Path) -> None:
