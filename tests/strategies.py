@@ -198,19 +198,29 @@ statements = st.one_of(
     ),
     st.builds(lambda v, aw: ir.ExprStmt(span=SPAN, value=v, awaited=aw), expressions, st.booleans()),
 )
+fanouts = st.builds(
+    lambda limit, tolerate, percent: ir.FanOut(
+        span=SPAN, limit=limit, tolerate=tolerate, percent=percent and tolerate is not None
+    ),
+    st.none() | st.integers(0, 1000),
+    st.none() | st.integers(0, 1000),
+    st.booleans(),
+).filter(lambda f: f.limit is not None or f.tolerate is not None)
 transitions = st.builds(
-    lambda target, args, kws, label: ir.Transition(
+    lambda target, args, kws, label, fanout: ir.Transition(
         span=SPAN,
         target=target,
         target_span=SPAN,
         args=args,
         keywords=[ir.Keyword(span=SPAN, name=k, value=v) for k, v in kws.items()],
         label=label,
+        fanout=fanout,
     ),
     st.one_of(class_names, st.just("End")),
     st.lists(expressions, max_size=2),
     st.dictionaries(names, expressions, max_size=2),
     st.none() | texts,
+    st.none() | fanouts,
 )
 
 
@@ -263,8 +273,13 @@ type_specs = st.one_of(
     ),
     st.lists(class_names, min_size=1, max_size=3).map(lambda parts: ir.TypeSpec(span=SPAN, ref=".".join(parts))),
 )
+uses = st.builds(
+    lambda name, path: ir.UseSpec(span=SPAN, name=name, name_span=SPAN, path=path, path_span=SPAN),
+    class_names,
+    texts.filter(bool),
+)
 specs = st.builds(
-    lambda name, doc, output, start, imps, state, deps, ns: ir.GraphSpec(
+    lambda name, doc, output, start, imps, used, state, deps, ns: ir.GraphSpec(
         span=SPAN,
         name=name,
         name_span=SPAN,
@@ -273,6 +288,7 @@ specs = st.builds(
         start=start,
         start_span=SPAN if start else None,
         imports=imps,
+        uses=used,
         state=state,
         deps=deps,
         nodes=ns,
@@ -282,6 +298,7 @@ specs = st.builds(
     st.none() | types,
     st.none() | class_names,
     st.lists(imports, max_size=2),
+    st.lists(uses, max_size=2, unique_by=lambda u: u.name),
     st.none() | type_specs,
     st.none() | type_specs,
     st.lists(nodes, max_size=3, unique_by=lambda n: n.name),

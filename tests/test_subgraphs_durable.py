@@ -40,8 +40,11 @@ def recorded_items(db: str, run_id: str) -> list[tuple[int, int]]:
     """(step, position) of each sub-graph run of a local run recorded in `graphc_items`."""
     import sqlite3
 
-    with sqlite3.connect(db) as connection:
-        rows = connection.execute("SELECT step, position FROM graphc_items WHERE run_id = ?", (run_id,)).fetchall()
+    try:
+        with sqlite3.connect(db) as connection:
+            rows = connection.execute("SELECT step, position FROM graphc_items WHERE run_id = ?", (run_id,)).fetchall()
+    except sqlite3.OperationalError:  # the tables are not made yet
+        return []
     return sorted(rows)
 
 
@@ -203,3 +206,57 @@ def test_the_etl_example_on_two_workers(
     retried = [b for b in fork["branches"] if b["index"] % 3 == 0]
     assert all(b["output"] == b["index"] + 1 for b in fork["branches"])
     assert len(retried) == 7
+
+
+def test_the_etl_example_killed_mid_fork_resumes_to_the_same_output(tmp_path: Path) -> None:
+    db = str(tmp_path / "runs.sqlite")
+    spec = str(EXAMPLES / "etl" / "etl.graph")
+    slow = {**os.environ, "PYTHONPATH": str(ROOT), "ETL_DOWNLOAD_SECONDS": "0.3"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "graphc", "run", spec, "--durable", "--db", db, "--run-id", "etl"],
+        cwd=ROOT,
+        env=slow,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while not (Path(db).exists() and recorded_items(db, "etl")):  # some pages are in, the rest are not
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert 0 < len(recorded_items(db, "etl")) < 20
+    done = subprocess.run(
+        [sys.executable, "-m", "graphc", "runs", "resume", "etl", "--db", db],
+        cwd=ROOT,
+        env=slow,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[1]) == {
+        "output": "indexed 20 pages, 210 words",
+        "state": {"indexed": 20},
+    }
+
+
+def test_the_agent_example_durable_and_on_two_workers(
+    postgres_db: str, workers: Callable[[str], Workers], opened: Callable[[str], DurableRuns], tmp_path: Path
+) -> None:
+    spec = str(EXAMPLES / "agent" / "agent.graph")
+    plain = json.loads(graphc("run", spec).stdout)
+    durable = graphc("run", spec, "--durable", "--db", str(tmp_path / "runs.sqlite"))
+    assert durable.returncode == 0, durable.stderr
+    assert json.loads(durable.stdout.splitlines()[1]) == plain
+    pool = workers(postgres_db)
+    for name in ("w1", "w2"):
+        pool.start(name)
+    submitted = graphc("submit", spec, "--db", postgres_db)
+    assert submitted.returncode == 0, submitted.stderr
+    run_id = submitted.stdout.strip()
+    runs = opened(postgres_db)
+    wait_for(runs, lambda found: all(r.status in ("success", "error") for r in found if r.id == run_id))
+    info = runs.get(run_id, history=True)
+    assert (info.status, info.output) == ("success", plain["output"]), info.error
+    assert [b["argument"] for b in info.history[1]["branches"]] == ["brief", "full"]

@@ -83,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
             async for node in run:
                 step += 1
                 reached[0] = node
+                for fork in (s for s in history[-2:] if getattr(s, "kind", None) == "fork"):
+                    print(f"[{step}] {_fork_summary(fork)}", file=sys.stderr)
                 print(f"[{step}] -> {node!r}", file=sys.stderr)
                 if not isinstance(node, End) and node.waits_for:
                     _ask_waits(node)
@@ -109,6 +111,15 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     _print_outcome(args, graph, result, result.history, failed=False)
     return EXIT_OK
+
+
+def _fork_summary(fork: Any) -> str:
+    """`fork: 20 runs of FetchPage, 2 failed (tolerated)`: what a fork ran before its join."""
+    graphs = ", ".join(dict.fromkeys(b.graph for b in fork.branches))
+    failed = sum(b.error is not None for b in fork.branches)
+    runs = len(fork.branches)
+    tolerated = f", {failed} failed (tolerated)" if failed else ""
+    return f"fork: {runs} run{'s' if runs != 1 else ''} of {graphs}{tolerated}, in {fork.duration:.3f} s"
 
 
 def _ask_waits(node: Any) -> None:
