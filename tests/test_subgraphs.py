@@ -461,3 +461,10 @@ def test_diagrams_draw_the_fork_the_join_and_the_sub_graph(tmp_path: Path) -> No
     assert "  state FetchPage {" in drawn and '    state "Download" as FetchPage__Download' in drawn
     dot = graphc("diagram", str(ETL / "etl.graph"), "--format", "dot")
     assert 'subgraph "cluster_FetchPage"' in dot.stdout and '"Plan fork Index" -> "FetchPage__[start]"' in dot.stdout
+
+
+def test_check_types_sees_through_sub_graph_runs() -> None:
+    """`graphc check --types` type-checks a spec that runs sub-graphs (and the prover finds no guard in them)."""
+    done = graphc("check", "--types", str(ETL / "etl.graph"), str(AGENT / "agent.graph"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 specs checked: 0 errors, 0 warnings" in done.stderr
