@@ -23,7 +23,17 @@ if TYPE_CHECKING:
 
     from .uses import UsedSpecs
 
-__all__ = ("BUILTINS", "CheckedGraph", "NodeScope", "check_spec", "waits_text", "walk_branches", "walk_expression")
+__all__ = (
+    "BUILTINS",
+    "PURE_BUILTINS",
+    "CheckedGraph",
+    "NodeScope",
+    "check_spec",
+    "pure_node",
+    "waits_text",
+    "walk_branches",
+    "walk_expression",
+)
 
 BUILTINS = frozenset(
     [
@@ -107,7 +117,7 @@ RESERVED = frozenset(
     ]
 )
 """Names generated code uses itself: no node, field, import or local may take them."""
-NODE_ATTRIBUTES = frozenset(["run", "run_once", "docstring_notes", "waits_for"])
+NODE_ATTRIBUTES = frozenset(["run", "run_once", "docstring_notes", "waits_for", "pure"])
 """What a generated node class defines besides its fields: no field may take these names."""
 
 
@@ -135,6 +145,9 @@ class CheckedGraph(Record):
     """Warnings found while checking."""
     uses: dict[str, CheckedGraph] = field(default_factory=dict)
     """The specs this one runs as sub-graphs, checked, by the names it gives them."""
+    pure_nodes: frozenset[str] = frozenset()
+    """Nodes whose `run` computes only from their fields, state and deps (`pure_node`): a durable run
+    records them in the step of the node before them."""
 
     @property
     def state_class(self) -> str | None:
@@ -194,6 +207,11 @@ def check_spec(
         scopes=checker.scopes,
         allowed_imports=checker.allowed_imports,
         uses=checker.uses,
+        pure_nodes=frozenset(
+            n.name
+            for n in spec.nodes
+            if pure_node(n, checker.scopes.get(n.name), checker.uses, checker.state_fields or {})
+        ),
     )
     checked.diagnostics = list(checker.sink.sorted())
     return checked
@@ -1049,6 +1067,56 @@ class _Checker:
                     seen.add(target)
                     todo.append(target)
         return seen
+
+
+PURE_BUILTINS = BUILTINS - {"print"}
+"""The builtins a pure node may call: they compute, and touch nothing outside."""
+_PLAIN_METHODS = {
+    "list": frozenset(["append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse", "index", "count"]),
+    "dict": frozenset(["get", "keys", "values", "items", "pop", "setdefault", "update", "clear"]),
+    "set": frozenset(["add", "discard", "remove", "update", "clear", "union", "intersection", "difference"]),
+}
+"""Methods of plain data a pure node may call on a field declared with that type: they touch only the value."""
+
+
+def pure_node(
+    node: ir.NodeSpec, scope: NodeScope | None, uses: Iterable[str] = (), state: dict[str, ir.FieldSpec] | None = None
+) -> bool:
+    """Whether a node only computes from its fields, state and deps: run again, it does the same and nothing more.
+
+    It awaits nothing, waits for nothing, runs no sub-graph, has no retry, timeout or error
+    branch, is not marked `checkpoint`, and calls nothing but the builtins in `PURE_BUILTINS`
+    and methods of plain data on a state field or node field declared `list`, `dict` or `set`
+    (`state.log.append(x)`). Attribute reads and operators are taken to have no effect outside
+    (a property that writes a file would break that).
+    """
+    if node.waits or node.retry or node.timeout or node.errors or node.checkpoint or scope is None:
+        return False
+    shadowed = set(scope.fields) | set(scope.locals) | set(uses)
+    own = {f.name: f for f in node.fields}
+
+    def plain_method(func: ir.Attribute) -> bool:
+        value, declared = func.value, None
+        if isinstance(value, ir.Attribute) and isinstance(value.value, ir.Name) and value.value.id == "state":
+            declared = (state or {}).get(value.attr)
+        elif isinstance(value, ir.Name) and value.id not in scope.locals:
+            declared = own.get(value.id)
+        kind = declared.type.name if declared is not None and isinstance(declared.type, ir.NamedType) else ""
+        return func.attr in _PLAIN_METHODS.get(kind, frozenset())
+
+    def pure_call(call: ir.Call) -> bool:
+        if isinstance(call.func, ir.Name):
+            return call.func.id in PURE_BUILTINS and call.func.id not in shadowed
+        return isinstance(call.func, ir.Attribute) and plain_method(call.func)
+
+    statements = [*node.do, *(s for b in walk_branches(node.next) for s in b.do)]
+    if any(s.awaited for s in statements):
+        return False
+    expressions: list[ir.Expr] = [s.value for s in statements]
+    expressions += [s.target for s in statements if isinstance(s, ir.Assign)]
+    expressions += [b.condition for b in walk_branches(node.next) if b.condition is not None]
+    expressions += [a for t in node.transitions() for a in [*t.args, *(k.value for k in t.keywords)]]
+    return all(pure_call(e) for expr in expressions for e in walk_expression(expr) if isinstance(e, ir.Call))
 
 
 def walk_branches(branches: list[ir.Branch]) -> Iterator[ir.Branch]:

@@ -691,6 +691,11 @@ class _Generator:
             if node.doc is not None:
                 lines.append("")
             lines += [line for f in node.fields for line in fit(self._field(f), "", _I)]
+        pure = node.name in self.checked.pure_nodes and not self.library.carries_helpers
+        if pure:
+            if node.doc is not None and not node.fields:
+                lines.append("")
+            lines.append(f"{_I}pure = True  # its run only computes: a durable run records it with the node before it")
         if node.waits:
             if node.doc is not None and not node.fields:
                 lines.append("")
@@ -698,7 +703,7 @@ class _Generator:
             names = [quote_string(f.name) for f in node.waits]
             listed = f"{names[0]}," if len(names) == 1 else ", ".join(names)
             lines.append(f"{_I}waits_for = ({listed})")
-        if node.doc is not None or node.fields or node.waits:
+        if node.doc is not None or node.fields or node.waits or pure:
             lines.append("")
         body: list[tuple[str, str, ir.Span]] = []  # (indent, statement, where it comes from)
         for statement in node.do:

@@ -485,6 +485,8 @@ class NodeSpec(_Located):
     waits: list[FieldSpec] = field(default_factory=list)
     retry: RetryPolicy | None = None
     timeout: Timeout | None = None
+    checkpoint: bool = False
+    """`checkpoint`: a durable run records this node in a step of its own, even if it is pure."""
     errors: list[ErrorBranch] = field(default_factory=list)
     do: list[Statement] = field(default_factory=list)
     next: list[Branch] = field(default_factory=list)

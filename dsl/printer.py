@@ -96,7 +96,8 @@ def _print_node(out: _Lines, node: ir.NodeSpec) -> None:
     header = f"node {node.name}({params})" if node.fields else f"node {node.name}"
     if node.waits:
         header += " waits (" + ", ".join(f"{f.name}: {_WRITER.field(f)}" for f in node.waits) + ")"
-    policies = ", ".join(p for p in (_retry_text(node.retry), _timeout_text(node.timeout)) if p)
+    checkpoint = "checkpoint" if node.checkpoint else ""
+    policies = ", ".join(p for p in (_retry_text(node.retry), _timeout_text(node.timeout), checkpoint) if p)
     out.add(f"{header} {policies}:" if policies else f"{header}:", node.name_span.line)
     if node.doc is not None:
         out.add(docstring_literal(node.doc), node.name_span.line + 1, _INDENT)
@@ -216,6 +217,8 @@ def spec_to_data(spec: ir.GraphSpec) -> dict[str, Any]:
             entry["retry"] = _retry_data(node.retry)
         if node.timeout is not None:
             entry["timeout"] = _number(node.timeout.seconds)
+        if node.checkpoint:
+            entry["checkpoint"] = True
         if node.errors:
             entry["errors"] = [_error_data(e) for e in node.errors]
         if node.do:
@@ -389,7 +392,9 @@ def _toml_value(value: Any) -> str:
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, dict):
         return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
         return repr(value)
     raise AssertionError(f"unexpected TOML value {value!r}")
 

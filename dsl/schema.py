@@ -64,6 +64,9 @@ class NodeDocument(_Doc):
     )
     retry: int | RetryDocument | None = Field(None, description="Attempts in all, or the whole retry policy.")
     timeout: float | None = Field(None, gt=0, description="Seconds each attempt may take.")
+    checkpoint: bool = Field(
+        False, description="A durable run records this node in a step of its own, even when it is pure."
+    )
     errors: list[ErrorDocument] = Field(default_factory=list, description="Error branches, first match wins.")
     do: list[str] = Field(default_factory=list, description="Statements, in order.")
     next: list[BranchDocument] = Field(description="Branches, first match wins.")

@@ -87,6 +87,9 @@ class BaseNode(ABC, Generic[StateT, DepsT, NodeRunEndT]):
     """Set to `True` to render the class docstring as a note in mermaid diagrams."""
     waits_for: ClassVar[tuple[str, ...]] = ()
     """Fields a value from outside the graph fills before the node runs (`WAITING` until then)."""
+    pure: ClassVar[bool] = False
+    """Whether `run` only computes from the node's fields, state and deps (the compiler proves it): a
+    durable run records such a node in the step of the node before it, as replaying it gives the same."""
 
     @abstractmethod
     async def run(

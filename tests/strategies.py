@@ -249,14 +249,15 @@ branch_lists = st.recursive(
 
 
 nodes = st.builds(
-    lambda name, doc, fs, do, branches: ir.NodeSpec(
-        span=SPAN, name=name, name_span=SPAN, doc=doc, fields=fs, do=do, next=branches
+    lambda name, doc, fs, do, branches, checkpoint: ir.NodeSpec(
+        span=SPAN, name=name, name_span=SPAN, doc=doc, fields=fs, do=do, next=branches, checkpoint=checkpoint
     ).normalized(),
     class_names,
     st.none() | texts,
     st.lists(fields, max_size=3, unique_by=lambda f: f.name),
     st.lists(statements, max_size=3),
     branch_lists,
+    st.booleans(),
 )
 imports = st.builds(
     lambda module, ns: ir.ImportSpec(

@@ -23,7 +23,7 @@ from . import TYPE_CLASS_KEY
 __all__ = ("GRAPH_KEYS", "NODE_KEYS", "DataNode", "data_to_spec")
 
 GRAPH_KEYS = ("graph", "doc", "output", "start", "imports", "uses", "state", "deps", "nodes")
-NODE_KEYS = ("doc", "fields", "waits", "retry", "timeout", "errors", "do", "next")
+NODE_KEYS = ("doc", "fields", "waits", "retry", "timeout", "checkpoint", "errors", "do", "next")
 RETRY_KEYS = ("attempts", "backoff", "max", "catch")
 ERROR_KEYS = ("catch", "as", "to", "label")  # not `on`: YAML 1.1 reads a bare `on` as true
 BRANCH_KEYS = ("if", "do", "to", "label", "next")
@@ -250,12 +250,17 @@ class _Builder:
                     waits=self.fields(entries["waits"], "`waits`")[0] if "waits" in entries else [],
                     retry=self.retry(entries["retry"]) if "retry" in entries else None,
                     timeout=self.timeout(entries["timeout"]) if "timeout" in entries else None,
+                    checkpoint=self.flag(entries["checkpoint"], "`checkpoint`") if "checkpoint" in entries else False,
                     errors=self.errors(entries["errors"]) if "errors" in entries else [],
                     do=self.statements(entries.get("do")),
                     next=branches,
                 ).normalized()
             )
         return out
+
+    def flag(self, node: DataNode, what: str) -> bool:
+        """A true/false value."""
+        return bool(node.value) if self.expect(node, bool, what) else False
 
     def number(self, node: DataNode, what: str) -> float | None:
         if isinstance(node.value, (int, float)) and not isinstance(node.value, bool):

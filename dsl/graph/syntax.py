@@ -313,7 +313,7 @@ class _ModuleBuilder:
         name_token, params, waits, policies, body = decl.children
         fields = [self.param(p) for p in params.children if p is not None] if params is not None else []
         waited = [self.param(p) for p in waits.children[0].children] if waits is not None else []
-        retry, timeout = self.policies(policies)
+        retry, timeout, checkpoint = self.policies(policies)
         errors = [self.on_error(item) for item in body.children if item.data == "on_error"]
         items = [item for item in body.children if item.data != "on_error"]
         doc = None
@@ -342,17 +342,24 @@ class _ModuleBuilder:
             waits=waited,
             retry=retry,
             timeout=timeout,
+            checkpoint=checkpoint,
             errors=errors,
             do=statements,
             next=branches,
         ).normalized()
 
-    def policies(self, policies: Tree | None) -> tuple[ir.RetryPolicy | None, ir.Timeout | None]:
-        """`retry ...` and `timeout ...` after a node's fields, each at most once."""
+    def policies(self, policies: Tree | None) -> tuple[ir.RetryPolicy | None, ir.Timeout | None, bool]:
+        """`retry ...`, `timeout ...` and `checkpoint` after a node's fields, each at most once."""
         retry: ir.RetryPolicy | None = None
         timeout: ir.Timeout | None = None
+        checkpoint = False
         for policy in policies.children if policies is not None else []:
             span = self.convert.tree_span(policy)
+            if policy.data == "checkpoint_policy":
+                if checkpoint:
+                    self.sink.error("E011", span, "`checkpoint` is given twice for this node")
+                checkpoint = True
+                continue
             if (retry if policy.data == "retry_policy" else timeout) is not None:
                 self.sink.error("E011", span, f"`{str(policy.data).split('_')[0]}` is given twice for this node")
                 continue
@@ -367,7 +374,7 @@ class _ModuleBuilder:
                 max_backoff=float(self.convert.number(cap)) if cap is not None else None,
                 on=self.exception_names(exceptions) if exceptions is not None else [],
             )
-        return retry, timeout
+        return retry, timeout, checkpoint
 
     def exception_names(self, exceptions: Tree) -> list[str]:
         return [".".join(str(t) for t in dotted.children) for dotted in exceptions.children if dotted is not None]

@@ -33,6 +33,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="prove branch conditions with z3: shadowed, always true or false, repeated "
         "(default: when graphc[prove] is installed)",
     )
+    parser.add_argument(
+        "--show-pure",
+        action="store_true",
+        help="list the pure nodes: a durable run records each in the step of the node before it",
+    )
     limit_options(parser)
 
 
@@ -78,6 +83,13 @@ def run(args: argparse.Namespace) -> int:
             checked = check_spec(spec, allowed_imports=args.allow_import)
             found += checked.diagnostics
             waits += [f"{n.name_span.file}:{n.name_span.line}: {waits_text(n)}" for n in spec.nodes if n.waits]
+            if args.show_pure:
+                waits += [
+                    f"{n.name_span.file}:{n.name_span.line}: `{n.name}` is pure: a durable run records it "
+                    "with the node before it"
+                    for n in spec.nodes
+                    if n.name in checked.pure_nodes
+                ]
             if prove is not None:
                 found += prove(checked, source)
             if typecheck is not None and not any(d.severity == "error" for d in checked.diagnostics):

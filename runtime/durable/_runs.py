@@ -639,7 +639,7 @@ class DurableRuns:
             output=wf.output if status == "success" else None,
             state=outputs[-1]["state"] if outputs else (start[2] if len(start) > 2 else None),
             error=str(wf.error) if wf.error is not None else None,
-            steps=len(outputs),
+            steps=sum(step.get("kind") == "node" for out in outputs for step in out["steps"]),
             history=[step for out in outputs for step in out["steps"]] if history else [],
         )
 

@@ -6,6 +6,7 @@ import asyncio
 import json
 import threading
 from dataclasses import dataclass
+from time import perf_counter
 from typing import Any
 
 import pydantic
@@ -18,7 +19,7 @@ from dbos import (
 from ..fanout import Fork, Map, Run, SubGraph, join_id
 from ..graph import Graph, GraphRun
 from ..nodes import BaseNode, End, optional_waits, supply_waits, unset_waits, waited_types
-from ..state import HistoryStep
+from ..state import HistoryStep, NodeStep
 from ._common import (
     _NODE_STEP,
     _SPEC_KEY,
@@ -107,6 +108,12 @@ def _graph_for(key: str) -> _Loaded:
         return loaded if loaded is not None else _load_stored(key)
 
 
+_BATCH_NODES = 1000
+"""The most nodes one step records (a node, then the pure nodes after it)."""
+_BATCH_SECONDS = 0.5
+"""A step that has run this long records what it ran, even in the middle of pure nodes."""
+
+
 def subgraphs_of(graph: Graph[Any, Any, Any]) -> dict[str, SubGraph]:
     """The graphs a graph's forks run, by the names its spec gives them."""
     return {sub.name: sub for node_def in graph.node_defs.values() for subs in node_def.forks.values() for sub in subs}
@@ -156,11 +163,12 @@ def _run_workflow(key: str, start: dict[str, Any], state: Any, max_steps: int | 
                         "StepLimit",
                         data={"node": node.get_id()},
                     )
-                steps += 1
                 if node.waits_for and unset_waits(node):
                     waits += 1
                     supply_waits(node, _input_for(run_id, node, waits))
-                out = _node_step(loaded, node, current, loop)
+                room = max_steps - steps if max_steps else None
+                out = _node_step(loaded, node, current, loop, room)
+                steps += sum(step["kind"] == "node" for step in out["steps"])
                 current = loaded.state(out["state"])
                 if "fork" in out:
                     source = node.get_id()
@@ -203,17 +211,38 @@ def _input_for(run_id: str, node: BaseNode[Any, Any, Any], ordinal: int) -> dict
 
 @DBOS.step(name=_NODE_STEP)
 def _node_step(
-    loaded: _Loaded, node: BaseNode[Any, Any, Any], state: Any, loop: asyncio.AbstractEventLoop
+    loaded: _Loaded,
+    node: BaseNode[Any, Any, Any],
+    state: Any,
+    loop: asyncio.AbstractEventLoop,
+    room: int | None = None,
 ) -> dict[str, Any]:
-    """Run one node; what DBOS records is JSON: the history steps, the state after and the next node.
+    """Run a node, then the pure nodes after it; DBOS records JSON: their history, the state after, the next node.
 
-    A node that forks records the fork instead of a next node (`fork`): its sub-graph runs are
-    workflows of their own, started by the run's workflow after this step.
+    A pure node (`BaseNode.pure`, proved by the compiler) only computes from what the step
+    records, so it runs in the step of the node before it: run again after a crash, the step
+    does the same. At most `room` nodes (the run's step limit), `_BATCH_NODES` and
+    `_BATCH_SECONDS` a step, so a long pure loop is still recorded as it goes. A node that
+    forks records the fork instead of a next node (`fork`): its runs go after this step.
     """
     history: list[HistoryStep[Any, Any]] = []
     try:
         run = GraphRun(loaded.graph, node, history=history, state=state, deps=loaded.deps)
         next_node = loop.run_until_complete(run._advance(node, defer_forks=True))
+        ran, started = 1, perf_counter()
+        limit = min(_BATCH_NODES, room) if room is not None else _BATCH_NODES
+        while (
+            ran < limit
+            and isinstance(next_node, BaseNode)
+            and type(next_node).pure
+            and perf_counter() - started < _BATCH_SECONDS
+        ):
+            try:
+                after = loop.run_until_complete(run._advance(next_node, defer_forks=True))
+            except Exception:  # recorded up to the node before; the next step runs this one alone, and fails
+                state = history[-1].state if history and isinstance(history[-1], NodeStep) else state
+                break
+            node, next_node, ran = next_node, after, ran + 1
     except Exception as e:
         notes = "".join(f" ({n})" for n in getattr(e, "__notes__", []))
         message = f"{type(e).__name__}: {e}{notes}"

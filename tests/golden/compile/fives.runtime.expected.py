@@ -25,6 +25,7 @@ class DivisibleBy5(BaseNode[None, None, int]):
     docstring_notes = True
 
     foo: int
+    pure = True  # its run only computes: a durable run records it with the node before it
 
     async def run(self, ctx: GraphRunContext[None, None]) -> End[int] | Increment:
         if self.foo % 5 == 0:  # fives.graph:7
@@ -35,6 +36,7 @@ class DivisibleBy5(BaseNode[None, None, int]):
 @dataclass
 class Increment(BaseNode[None, None, int]):
     foo: int
+    pure = True  # its run only computes: a durable run records it with the node before it
 
     async def run(self, ctx: GraphRunContext[None, None]) -> Annotated[DivisibleBy5, Edge(label="count up")]:
         return DivisibleBy5(foo=self.foo + 1)  # fives.graph:11

@@ -49,6 +49,7 @@ class Tally(BaseNode[GapsState, None, str]):
 class Report(BaseNode[GapsState, None, str]):
     short: str
     hits: int
+    pure = True  # its run only computes: a durable run records it with the node before it
 
     async def run(self, ctx: GraphRunContext[GapsState, None]) -> End[str]:
         return End(f"{self.short} after {self.hits} hit(s), seen {sorted(ctx.state.seen)}")  # gaps.graph:21

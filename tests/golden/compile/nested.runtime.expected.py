@@ -35,6 +35,7 @@ def snapshot_state(state: NestedState) -> NestedState:
 class Route(BaseNode[NestedState, None, str]):
     n: int = 7
     urgent: bool = False
+    pure = True  # its run only computes: a durable run records it with the node before it
 
     async def run(
         self, ctx: GraphRunContext[NestedState, None]
@@ -59,6 +60,7 @@ class Route(BaseNode[NestedState, None, str]):
 @dataclass
 class Fix(BaseNode[NestedState, None, str]):
     n: int
+    pure = True  # its run only computes: a durable run records it with the node before it
 
     async def run(self, ctx: GraphRunContext[NestedState, None]) -> Route:
         return Route(self.n)  # nested.graph:22

@@ -32,6 +32,8 @@ def snapshot_state(state: MyState) -> MyState:
 
 @dataclass
 class Increment(BaseNode[MyState, None, int]):
+    pure = True  # its run only computes: a durable run records it with the node before it
+
     async def run(self, ctx: GraphRunContext[MyState, None]) -> Check42:
         ctx.state.number += 1  # never_42.graph:9
         return Check42()  # never_42.graph:10
@@ -39,6 +41,8 @@ class Increment(BaseNode[MyState, None, int]):
 
 @dataclass
 class Check42(BaseNode[MyState, None, int]):
+    pure = True  # its run only computes: a durable run records it with the node before it
+
     async def run(self, ctx: GraphRunContext[MyState, None]) -> Increment | End[int]:
         if ctx.state.number == 42:  # never_42.graph:13
             return Increment()  # never_42.graph:13

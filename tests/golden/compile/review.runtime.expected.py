@@ -38,6 +38,7 @@ class Draft(BaseNode[ReviewState, None, str]):
     docstring_notes = True
 
     text: str = "first draft"
+    pure = True  # its run only computes: a durable run records it with the node before it
 
     async def run(self, ctx: GraphRunContext[ReviewState, None]) -> Review:
         return Review(self.text)  # review.graph:10

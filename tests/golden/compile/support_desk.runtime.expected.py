@@ -154,6 +154,7 @@ class Resolve(BaseNode[DeskState, DeskDeps, str]):
 
     ticket: Ticket
     resolution: str
+    pure = True  # its run only computes: a durable run records it with the node before it
 
     async def run(self, ctx: GraphRunContext[DeskState, DeskDeps]) -> Survey:
         ctx.state.log.append(self.resolution)  # support_desk.graph:58
@@ -166,6 +167,7 @@ class Resolve(BaseNode[DeskState, DeskDeps, str]):
 @dataclass
 class Survey(BaseNode[DeskState, DeskDeps, str]):
     summary: str
+    pure = True  # its run only computes: a durable run records it with the node before it
 
     async def run(self, ctx: GraphRunContext[DeskState, DeskDeps]) -> Archive:
         if ctx.state.score >= 1.0:  # support_desk.graph:63
@@ -179,6 +181,7 @@ class Survey(BaseNode[DeskState, DeskDeps, str]):
 class Close(BaseNode[DeskState, DeskDeps, str]):
     ticket: Ticket
     why: str
+    pure = True  # its run only computes: a durable run records it with the node before it
 
     async def run(self, ctx: GraphRunContext[DeskState, DeskDeps]) -> Archive:
         ctx.state.log.append(f"closed as {self.why}")  # support_desk.graph:70
@@ -189,6 +192,7 @@ class Close(BaseNode[DeskState, DeskDeps, str]):
 class Archive(BaseNode[DeskState, DeskDeps, str]):
     summary: str
     rating: int | None = None
+    pure = True  # its run only computes: a durable run records it with the node before it
 
     async def run(self, ctx: GraphRunContext[DeskState, DeskDeps]) -> Report:
         ctx.state.log.append(
@@ -204,6 +208,7 @@ class Report(BaseNode[DeskState, DeskDeps, str]):
     docstring_notes = True
 
     summary: str
+    pure = True  # its run only computes: a durable run records it with the node before it
 
     async def run(self, ctx: GraphRunContext[DeskState, DeskDeps]) -> End[str]:
         total = len(ctx.state.log)  # support_desk.graph:79

@@ -99,6 +99,7 @@ class Refund(BaseNode[TriageState, None, str]):
 @dataclass
 class Escalate(BaseNode[TriageState, None, str]):
     why: str
+    pure = True  # its run only computes: a durable run records it with the node before it
 
     async def run(self, ctx: GraphRunContext[TriageState, None]) -> End[str]:
         return End(f"escalated: {self.why}")  # triage.graph:23

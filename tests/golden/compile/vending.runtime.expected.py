@@ -51,6 +51,7 @@ class InsertCoin(BaseNode[MachineState, None, None]):
 @dataclass
 class CoinsInserted(BaseNode[MachineState, None, None]):
     amount: float
+    pure = True  # its run only computes: a durable run records it with the node before it
 
     async def run(self, ctx: GraphRunContext[MachineState, None]) -> Purchase | SelectProduct:
         ctx.state.user_balance += self.amount  # vending.graph:18

@@ -50,6 +50,7 @@ class Answer(BaseNode[None, None, str]):
     question: str
     brief: str
     full: str
+    pure = True  # its run only computes: a durable run records it with the node before it
 
     async def run(self, ctx: GraphRunContext[None, None]) -> End[str]:
         return End(f"{self.question} In short: {self.brief}. In full: {self.full}.")  # agent.graph:12

@@ -61,6 +61,7 @@ class Index(BaseNode[EtlState, None, str]):
     docstring_notes = True
 
     words: list[int]
+    pure = True  # its run only computes: a durable run records it with the node before it
 
     async def run(self, ctx: GraphRunContext[EtlState, None]) -> End[str]:
         ctx.state.indexed = len(self.words)  # etl.graph:17
