@@ -1,11 +1,14 @@
-"""Steps per second of a durable run (DBOS on SQLite) beside pydantic-graph 1.107.10's persistence.
+"""Steps per second of a durable run (DBOS on SQLite) beside LangGraph's and pydantic-graph's persistence.
 
 One spec (a one-node loop, small state) runs for 1,000 and 10,000 steps as a durable run
-(`runtime.durable`, one SQLite file, warm process), and — compiled with `--target
-pydantic_graph` — on pydantic-graph 1.107.10 with its `FileStatePersistence` (which
-rewrites its whole JSON file on every snapshot: 1,000 steps only, it is quadratic:
-2,000 took 124 s) and its in-memory `FullStatePersistence`, in a virtual environment of its own
-(`$GRAPHC_TEST_VENVS/pydantic-graph-1.107.10`, made on first use as the test suite does).
+(`runtime.durable`, one SQLite file, warm process) twice: as it is — its node is pure, so a
+step records up to 1,000 nodes — and with the node marked `checkpoint`, a step a node. Beside
+it, in the same run: LangGraph's `SqliteSaver` (the same loop as a one-node `StateGraph`,
+`durability="sync"`: a checkpoint committed each step, as graphc commits each), in a virtual
+environment of its own; and — compiled with `--target pydantic_graph` — pydantic-graph
+1.107.10 with its `FileStatePersistence` (which rewrites its whole JSON file on every
+snapshot: 1,000 steps only, it is quadratic: 2,000 took 124 s) and its in-memory
+`FullStatePersistence` (environments under `$GRAPHC_TEST_VENVS`, made on first use).
 
     python bench/durable_steps.py
 """
@@ -13,7 +16,6 @@ rewrites its whole JSON file on every snapshot: 1,000 steps only, it is quadrati
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -22,6 +24,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from peers import venv_python  # noqa: E402
 
 SPEC = """graph Loop -> int
 start Tick
@@ -58,15 +63,37 @@ print(json.dumps(out))
 """
 
 
-def peer_python() -> Path | None:
-    venvs = Path(os.environ.get("GRAPHC_TEST_VENVS") or Path.home() / ".cache" / "graphc-test-venvs")
-    venv = venvs / "pydantic-graph-1.107.10"
-    python = venv / "bin" / "python"
-    if not (venv / "installed").exists():
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "pydantic-graph==1.107.10"], check=True)
-        (venv / "installed").write_text("pydantic-graph==1.107.10\n")
-    return python
+LANGGRAPH = """
+import json, sys, time
+from typing import TypedDict
+from langgraph.graph import StateGraph, START, END
+from langgraph.checkpoint.sqlite import SqliteSaver
+
+class State(TypedDict):
+    n: int
+    last: int
+    total: int
+
+def tick(state: State) -> dict:
+    return {"total": state["total"] + state["n"], "n": state["n"] + 1}
+
+builder = StateGraph(State)
+builder.add_node("tick", tick)
+builder.add_edge(START, "tick")
+builder.add_conditional_edges("tick", lambda s: END if s["n"] > s["last"] else "tick")
+
+out = {}
+with SqliteSaver.from_conn_string(sys.argv[1]) as saver:
+    graph = builder.compile(checkpointer=saver)
+    graph.invoke({"n": 0, "last": 9, "total": 0}, {"configurable": {"thread_id": "warm-up"}}, durability="sync")
+    for steps in (1000, 10000):
+        config = {"configurable": {"thread_id": f"loop-{steps}"}, "recursion_limit": steps + 10}
+        start = time.perf_counter()
+        result = graph.invoke({"n": 0, "last": steps - 1, "total": 0}, config, durability="sync")
+        out[steps] = time.perf_counter() - start
+        assert result["total"] == steps * (steps - 1) // 2, result
+print(json.dumps(out))
+"""
 
 
 def main() -> None:
@@ -74,37 +101,60 @@ def main() -> None:
     from runtime.durable import DurableRuns
 
     work = Path(tempfile.mkdtemp(prefix="graphc-bench-"))
-    spec = work / "loop.graph"
-    spec.write_text(SPEC)
-    graph = load(spec)
-    runs = DurableRuns(str(work / "runs.sqlite"))
-    tick = graph.node_types["Tick"]
-    runs.start(graph, tick(0, 9), run_id="warm-up")  # DBOS launched, tables made
     rows: list[tuple[str, int, float]] = []
-    for steps in (1000, 10000):
-        start = time.perf_counter()
-        info = runs.start(graph, tick(0, steps - 1), run_id=f"steps-{steps}")
-        elapsed = time.perf_counter() - start
-        assert info.status == "success" and info.output == steps * (steps - 1) // 2, info
-        rows.append(("graphc durable, SQLite (DBOS)", steps, elapsed))
-    (work / "loop_graph.py").write_text(compile_spec(spec, target="pydantic_graph").source)
-    python = peer_python()
+    for label, source in (
+        ("graphc durable, SQLite (DBOS): pure node, batched", SPEC),
+        (
+            "graphc durable, SQLite (DBOS): `checkpoint`, a step a node",
+            SPEC.replace("last: int = 1000):", "last: int = 1000) checkpoint:"),
+        ),
+    ):
+        spec = work / f"loop_{len(rows)}.graph"
+        spec.write_text(source)
+        graph = load(spec)
+        runs = DurableRuns(str(work / "runs.sqlite"))
+        tick = graph.node_types["Tick"]
+        runs.start(graph, tick(0, 9))  # DBOS launched, tables made
+        for steps in (1000, 10000):
+            start = time.perf_counter()
+            info = runs.start(graph, tick(0, steps - 1))
+            elapsed = time.perf_counter() - start
+            assert info.status == "success" and info.output == steps * (steps - 1) // 2, info
+            rows.append((label, steps, elapsed))
+        runs.close()
+    langgraph = venv_python("langgraph", ["langgraph", "langgraph-checkpoint-sqlite", "aiosqlite"])
+    if langgraph is not None:
+        done = subprocess.run(
+            [str(langgraph), "-c", LANGGRAPH, str(work / "langgraph.sqlite")],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        for steps, elapsed in json.loads(done.stdout).items():
+            rows.append(("LangGraph SqliteSaver, durability=sync", int(steps), elapsed))
+    (work / "loop_graph.py").write_text(compile_spec(work / "loop_0.graph", target="pydantic_graph").source)
+    python = venv_python("pydantic-graph-1.107.10", ["pydantic-graph==1.107.10"])
     if python is not None:
         done = subprocess.run([str(python), "-c", PEER, str(work)], capture_output=True, text=True, check=True)
         for key, (elapsed, _) in json.loads(done.stdout).items():
             kind, steps = key.split()
             name = "FileStatePersistence" if kind == "file" else "FullStatePersistence (memory)"
             rows.append((f"pydantic-graph 1.107.10 {name}", int(steps), elapsed))
-    print(f"{'run':<55} {'steps':>7} {'seconds':>9} {'steps/s':>9}")
+    print(f"{'run':<60} {'steps':>7} {'seconds':>9} {'steps/s':>9}")
     for name, steps, elapsed in rows:
-        print(f"{name:<55} {steps:>7,} {elapsed:>9.3f} {steps / elapsed:>9,.0f}")
-    durable = {steps: elapsed for name, steps, elapsed in rows if name.startswith("graphc")}
-    file_1000 = next((e for n, s, e in rows if "File" in n and s == 1000), None)
-    print(
-        f"\ndurable 10,000 / 1,000 steps: {durable[10000] / durable[1000]:.1f}x the time (linear: 10x; target <= 11x)"
-    )
-    if file_1000 is not None:
-        print(f"durable vs FileStatePersistence at 1,000 steps: {file_1000 / durable[1000]:.1f}x faster (target > 1x)")
+        print(f"{name:<60} {steps:>7,} {elapsed:>9.3f} {steps / elapsed:>9,.0f}")
+    times = {(name.split(":")[-1].strip() if name.startswith("graphc") else name, steps): e for name, steps, e in rows}
+    for steps in (1000, 10000):
+        peer = times.get(("LangGraph SqliteSaver, durability=sync", steps))
+        if peer is not None:
+            batched, each = times[("pure node, batched", steps)], times[("`checkpoint`, a step a node", steps)]
+            print(
+                f"\n{steps:,} steps: graphc {peer / batched:.1f}x LangGraph's steps/s batched, "
+                f"{peer / each:.2f}x a step a node (target >= 1x)",
+                end="",
+            )
+    each = {steps: times[("`checkpoint`, a step a node", steps)] for steps in (1000, 10000)}
+    print(f"\n\na step a node, 10,000 / 1,000 steps: {each[10000] / each[1000]:.1f}x the time (linear: 10x)")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from peers import venv_python  # noqa: E402
 
 ITEM = """graph Item -> int
 start Work
@@ -96,22 +98,6 @@ asyncio.run(main(sys.argv[1], int(sys.argv[2])))
 """
 
 
-def peer_python() -> Path | None:
-    """A virtual environment with LangGraph and its SQLite checkpointer (None if it cannot be made)."""
-    venvs = Path(os.environ.get("GRAPHC_TEST_VENVS") or Path.home() / ".cache" / "graphc-test-venvs")
-    venv = venvs / "langgraph"
-    python = venv / "bin" / "python"
-    if not (venv / "installed").exists():
-        try:
-            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-            packages = ["langgraph", "langgraph-checkpoint-sqlite", "aiosqlite"]
-            subprocess.run([str(python), "-m", "pip", "install", "-q", *packages], check=True)
-        except subprocess.CalledProcessError:
-            return None
-        (venv / "installed").write_text(" ".join(packages) + "\n")
-    return python
-
-
 async def floor(count: int) -> float:
     """`asyncio.gather` under a semaphore of 50: the same awaits, no graph."""
     gate = asyncio.Semaphore(50)
@@ -157,7 +143,7 @@ def main() -> None:
         assert info.status == "success" and info.output == expected, info
     finally:
         runs.close()
-    python = peer_python()
+    python = venv_python("langgraph", ["langgraph", "langgraph-checkpoint-sqlite", "aiosqlite"])
     if python is not None:
         done = subprocess.run(
             [str(python), "-c", PEER, str(work / "langgraph.sqlite"), str(count)],
