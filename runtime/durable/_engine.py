@@ -140,23 +140,41 @@ def _launch(
                 "notification_listener_polling_interval_sec": 0.05,
             }
         )
+        queues: dict[str, dict[str, Any]] = {
+            queue_name: {
+                "polling_interval_sec": 0.05 if not worker else 0.1,
+                "worker_concurrency": worker_concurrency,
+                "global_concurrency": global_concurrency,
+            }
+        }
+        if worker:  # sub-graph runs: unbounded here, so a run waiting on its items never holds their slots
+            queues[ITEMS_QUEUE] = {"polling_interval_sec": 0.05}
         try:
-            DBOS.listen_queues([queue_name, ITEMS_QUEUE] if worker else [queue_name])
+            DBOS.listen_queues(list(queues))
+            client = DBOSClient(system_database_url=url, serializer=_SERIALIZER, application_name="graphc")
+            _register_early(client, queues)
             DBOS.launch()  # a worker's launch recovers its id's runs on DBOS's threads: they wait for `_engine`
-            DBOS.register_queue(
-                queue_name,
-                polling_interval_sec=0.05 if not worker else 0.1,
-                worker_concurrency=worker_concurrency,
-                global_concurrency=global_concurrency,
-            )
-            if worker:  # sub-graph runs: unbounded here, so a run waiting on its items never holds their slots
-                DBOS.register_queue(ITEMS_QUEUE, polling_interval_sec=0.05)
-            client = DBOSClient(system_database_url=url, serializer=_SERIALIZER)
+            for name, settings in queues.items():
+                DBOS.register_queue(name, **settings)
         except Exception as e:
             DBOS.destroy(destroy_registry=False)
             raise DurableError(f"cannot open the run database {_shown(url)}: {_reason(e)}") from None
         _engine = _Engine(url, version, executor_id, queue_name, client, load_spec, report, sqlite, {user})
         return _engine
+
+
+def _register_early(client: DBOSClient, queues: dict[str, dict[str, Any]]) -> None:
+    """Register the queues before DBOS launches, where the database has DBOS's tables already.
+
+    DBOS's queue thread looks for queues registered in the database when it starts, then once
+    a second: registered only after the launch, a run resumed onto this process's queue waited
+    for that second (a third of `graphc runs resume`).
+    """
+    try:
+        for name, settings in queues.items():
+            client.register_queue(name, **settings)
+    except Exception:  # a new database: its tables are made by the launch, which registers them after
+        pass
 
 
 def active_engine() -> _Engine | None:
