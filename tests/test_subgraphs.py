@@ -351,28 +351,23 @@ def test_compile_writes_the_used_modules_beside_and_they_run_anywhere(tmp_path: 
         "from runtime import load_graph\n"
         "print(load_graph(sys.argv[3]).run_sync().output)\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     import subprocess
     import sys
 
-    ran = subprocess.run(
-        [sys.executable, "-c", script, str(ETL), str(ROOT), str(out / "etl.py")],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    def run_it() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", script, str(ETL), str(ROOT), str(out / "etl.py")],
+            cwd=tmp_path,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    ran = run_it()
     assert ran.stdout.strip() == "indexed 20 pages, 210 words", ran.stderr
     (out / "fetch_page_graph.py").write_text((out / "fetch_page_graph.py").read_text() + "\n# edited\n")
-    stale = subprocess.run(
-        [sys.executable, "-c", script, str(ETL), str(ROOT), str(out / "etl.py")],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    stale = run_it()
     assert (
         "fetch_page_graph.py is not the module this one was compiled with; compile the calling spec again"
         in stale.stderr
