@@ -24,8 +24,25 @@ from pygments.token import (
 
 __all__ = ("GraphLexer",)
 
-_DECLARATIONS = ("graph", "start", "state", "deps", "node")
-_KEYWORDS = ("from", "import", "as", "if", "else", "on", "retry", "backoff", "max", "timeout", "await", "for", "in")
+_DECLARATIONS = ("graph", "start", "state", "deps", "node", "use")
+_KEYWORDS = (
+    "from",
+    "import",
+    "as",
+    "if",
+    "else",
+    "on",
+    "retry",
+    "backoff",
+    "max",
+    "timeout",
+    "checkpoint",
+    "limit",
+    "tolerate",
+    "await",
+    "for",
+    "in",
+)
 _OPERATORS = ("and", "or", "not", "in", "is")
 _STRING_PREFIX = r"(?i:[rbfu]|rb|br|fr|rf)?"
 
