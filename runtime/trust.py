@@ -30,6 +30,8 @@ import operator
 import types
 from collections.abc import Callable, Iterable
 
+from .fanout import Failure
+
 TYPE_CHECKING = False  # not `typing`'s: `graphc check` imports this module and must not pay for `typing`
 if TYPE_CHECKING:
     from typing import Any
@@ -158,8 +160,13 @@ SAFE_METHODS: dict[type, frozenset[str]] = {
 }
 """Plain data, and the attributes of each that a spec may read (methods that only compute on the value)."""
 
-_INHERITED: dict[type, frozenset[str]] = {BaseException: frozenset(["args"]), enum.Enum: frozenset(["name", "value"])}
-"""Attributes a class of an allowed module may inherit from the standard library and still offer."""
+_INHERITED: dict[type, frozenset[str]] = {
+    BaseException: frozenset(["args"]),
+    enum.Enum: frozenset(["name", "value"]),
+    Failure: frozenset(["graph", "index", "error", "message"]),  # what a join receives for a tolerated failure
+}
+"""Attributes a class of an allowed module may inherit from the standard library and still offer, and the
+fields of the runtime's own plain data that reaches a spec."""
 
 _INTERPRETER = (
     types.FrameType,

@@ -463,3 +463,21 @@ def test_check_types_sees_through_sub_graph_runs() -> None:
     done = graphc("check", "--types", str(ETL / "etl.graph"), str(AGENT / "agent.graph"))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 specs checked: 0 errors, 0 warnings" in done.stderr
+
+
+def test_under_an_allow_list_a_join_reads_its_failures(tmp_path: Path) -> None:
+    """A tolerated failure is plain data the trust model names: its fields can be read under an allow-list."""
+    write_specs(
+        tmp_path,
+        child="graph Child -> int\nstart C\n\nnode C(x: int):\n    -> End(10 // x)\n",
+        parent=(
+            'graph Parent -> str\nstart P\nuse Child from "child.graph"\n\n'
+            "node P(xs: list[int] = [1, 0, 2]):\n"
+            "    -> J([Child(x=x) for x in xs]) tolerate 1\n\n"
+            "node J(values: list[int | Failure]):\n"
+            '    -> End(", ".join([v.error + ": " + v.message for v in values if not isinstance(v, int)]))\n'
+        ),
+    )
+    sources = {"child.graph": (tmp_path / "child.graph").read_text()}
+    graph = load(tmp_path / "parent.graph", allowed_imports=[], sources=sources, use_disk_cache=False)
+    assert graph.run_sync().output == "ZeroDivisionError: integer division or modulo by zero"
