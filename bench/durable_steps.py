@@ -10,7 +10,8 @@ environment of its own; and — compiled with `--target pydantic_graph` — pyda
 snapshot: 1,000 steps only, it is quadratic: 2,000 took 124 s) and its in-memory
 `FullStatePersistence` (environments under `$GRAPHC_TEST_VENVS`, made on first use).
 
-    python bench/durable_steps.py
+    python bench/durable_steps.py                       # SQLite
+    python bench/durable_steps.py --postgres postgresql://postgres@127.0.0.1:5432/postgres
 """
 
 from __future__ import annotations
@@ -67,7 +68,10 @@ LANGGRAPH = """
 import json, sys, time
 from typing import TypedDict
 from langgraph.graph import StateGraph, START, END
-from langgraph.checkpoint.sqlite import SqliteSaver
+if sys.argv[1].startswith("postgresql://"):
+    from langgraph.checkpoint.postgres import PostgresSaver as Saver
+else:
+    from langgraph.checkpoint.sqlite import SqliteSaver as Saver
 
 class State(TypedDict):
     n: int
@@ -83,7 +87,9 @@ builder.add_edge(START, "tick")
 builder.add_conditional_edges("tick", lambda s: END if s["n"] > s["last"] else "tick")
 
 out = {}
-with SqliteSaver.from_conn_string(sys.argv[1]) as saver:
+with Saver.from_conn_string(sys.argv[1]) as saver:
+    if hasattr(saver, "setup"):
+        saver.setup()
     graph = builder.compile(checkpointer=saver)
     graph.invoke({"n": 0, "last": 9, "total": 0}, {"configurable": {"thread_id": "warm-up"}}, durability="sync")
     for steps in (1000, 10000):
@@ -96,23 +102,69 @@ print(json.dumps(out))
 """
 
 
+_MADE: list[str] = []
+"""The PostgreSQL databases this run made, dropped at its end."""
+
+
+def database(work: Path, name: str, postgres: str | None) -> str:
+    """A new database: a SQLite file in `work`, or one on the PostgreSQL server `postgres`."""
+    if postgres is None:
+        return str(work / f"{name}.sqlite")
+    import psycopg
+
+    base = postgres.rsplit("/", 1)[0]
+    database_name = f"graphc_bench_{name}_{work.name[-8:]}".lower().replace("-", "_")
+    with psycopg.connect(postgres, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{database_name}"')
+        connection.execute(f'CREATE DATABASE "{database_name}"')
+    _MADE.append(database_name)
+    return f"{base}/{database_name}"
+
+
+def drop_made(postgres: str | None) -> None:
+    if postgres is None:
+        return
+    import psycopg
+
+    with psycopg.connect(postgres, autocommit=True) as connection:
+        for name in _MADE:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def size_of(db: str) -> int:
+    """Bytes the database takes: the SQLite file, or the PostgreSQL database."""
+    if not db.startswith("postgresql://"):
+        return Path(db).stat().st_size
+    import psycopg
+
+    with psycopg.connect(db) as connection:
+        row = connection.execute("SELECT pg_database_size(current_database())").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 def main() -> None:
     from compiler import compile_spec, load
     from runtime.durable import DurableRuns
 
+    postgres = sys.argv[sys.argv.index("--postgres") + 1] if "--postgres" in sys.argv else None
+    kind = "PostgreSQL" if postgres else "SQLite"
     work = Path(tempfile.mkdtemp(prefix="graphc-bench-"))
     rows: list[tuple[str, int, float]] = []
+    sizes: dict[str, int] = {}  # bytes a step, over the warm-up, 1,000 and 10,000-step runs
+    empty = size_of(database(work, "empty", postgres)) if postgres else 0
     for label, source in (
-        ("graphc durable, SQLite (DBOS): pure node, batched", SPEC),
+        (f"graphc durable, {kind} (DBOS): pure node, batched", SPEC),
         (
-            "graphc durable, SQLite (DBOS): `checkpoint`, a step a node",
+            f"graphc durable, {kind} (DBOS): `checkpoint`, a step a node",
             SPEC.replace("last: int = 1000):", "last: int = 1000) checkpoint:"),
         ),
     ):
         spec = work / f"loop_{len(rows)}.graph"
         spec.write_text(source)
         graph = load(spec)
-        runs = DurableRuns(str(work / "runs.sqlite"))
+        db = database(work, f"graphc{len(rows)}", postgres)
+        runs = DurableRuns(db)
         tick = graph.node_types["Tick"]
         runs.start(graph, tick(0, 9))  # DBOS launched, tables made
         for steps in (1000, 10000):
@@ -122,19 +174,19 @@ def main() -> None:
             assert info.status == "success" and info.output == steps * (steps - 1) // 2, info
             rows.append((label, steps, elapsed))
         runs.close()
-    langgraph = venv_python("langgraph", ["langgraph", "langgraph-checkpoint-sqlite", "aiosqlite"])
+        sizes[label] = size_of(db) - empty
+    packages = ["langgraph", "langgraph-checkpoint-sqlite", "langgraph-checkpoint-postgres", "psycopg[binary]"]
+    langgraph = venv_python("langgraph", packages)
+    peer_name = f"LangGraph {'PostgresSaver' if postgres else 'SqliteSaver'}, durability=sync"
     if langgraph is not None:
-        done = subprocess.run(
-            [str(langgraph), "-c", LANGGRAPH, str(work / "langgraph.sqlite")],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
+        db = database(work, "langgraph", postgres)
+        done = subprocess.run([str(langgraph), "-c", LANGGRAPH, db], capture_output=True, text=True, check=True)
         for steps, elapsed in json.loads(done.stdout).items():
-            rows.append(("LangGraph SqliteSaver, durability=sync", int(steps), elapsed))
+            rows.append((peer_name, int(steps), elapsed))
+        sizes[peer_name] = size_of(db) - empty
     (work / "loop_graph.py").write_text(compile_spec(work / "loop_0.graph", target="pydantic_graph").source)
     python = venv_python("pydantic-graph-1.107.10", ["pydantic-graph==1.107.10"])
-    if python is not None:
+    if python is not None and postgres is None:
         done = subprocess.run([str(python), "-c", PEER, str(work)], capture_output=True, text=True, check=True)
         for key, (elapsed, _) in json.loads(done.stdout).items():
             kind, steps = key.split()
@@ -145,7 +197,7 @@ def main() -> None:
         print(f"{name:<60} {steps:>7,} {elapsed:>9.3f} {steps / elapsed:>9,.0f}")
     times = {(name.split(":")[-1].strip() if name.startswith("graphc") else name, steps): e for name, steps, e in rows}
     for steps in (1000, 10000):
-        peer = times.get(("LangGraph SqliteSaver, durability=sync", steps))
+        peer = times.get((peer_name, steps))
         if peer is not None:
             batched, each = times[("pure node, batched", steps)], times[("`checkpoint`, a step a node", steps)]
             print(
@@ -155,7 +207,14 @@ def main() -> None:
             )
     each = {steps: times[("`checkpoint`, a step a node", steps)] for steps in (1000, 10000)}
     print(f"\n\na step a node, 10,000 / 1,000 steps: {each[10000] / each[1000]:.1f}x the time (linear: 10x)")
+    total = 10 + 1000 + 10000
+    print("\nstorage per step (the three runs' database, over their 11,010 steps):")
+    for name, size in sizes.items():
+        print(f"  {name:<66} {size / total:>8,.0f} bytes")
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        drop_made(sys.argv[sys.argv.index("--postgres") + 1] if "--postgres" in sys.argv else None)
