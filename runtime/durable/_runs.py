@@ -338,7 +338,22 @@ class DurableRuns:
                     break
         finally:
             _signals.pop(run_id, None)
-        return self.get(run_id)
+        return self._get_when_back(run_id)
+
+    def _get_when_back(self, run_id: str) -> RunInfo:
+        """`get`, once more on a connection of its own if the first met one the database dropped in an outage.
+
+        A pooled connection opened before an outage fails the first time it is used after it
+        (SQLAlchemy then drops it); the database itself is back, as the status just read shows.
+        """
+        deadline = time.monotonic() + OUTAGE_SECONDS
+        while True:
+            try:
+                return self.get(run_id)
+            except DatabaseUnavailable:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
 
     def _say(self, line: str) -> None:
         if self.report is not None:
