@@ -42,11 +42,14 @@ class UsedSpecs:
         self.sources = sources
         self.limits = limits
         self.chain = chain or (root,)
+        self.checked: dict[str, tuple[CheckedGraph | None, list[Diagnostic]]] = {}
+        """Each used spec checked so far, by file (shared down the chain): a spec used along many paths
+        (`A` uses `B` and `C`, each uses `D`...) is checked once, not once a path — exponentially often."""
 
     def inside(self, file: str) -> UsedSpecs:
         """The same, for checking the used spec `file`."""
         inner = UsedSpecs("", sources=self.sources, limits=self.limits, chain=(*self.chain, file))
-        inner.root = self.root
+        inner.root, inner.checked = self.root, self.checked
         return inner
 
     def key(self, user_file: str, path: str) -> str:
@@ -69,8 +72,6 @@ def check_uses(
     spec: ir.GraphSpec, used: UsedSpecs, allowed_imports: tuple[str, ...] | None
 ) -> tuple[dict[str, CheckedGraph], list[Diagnostic]]:
     """Check each spec `spec` uses; the checked graphs by their local names, and the problems found."""
-    from .checks import check_spec  # checks calls this module: imported when a spec uses another
-
     found: dict[str, CheckedGraph] = {}
     problems: list[Diagnostic] = []
     for use in spec.uses:
@@ -86,16 +87,12 @@ def check_uses(
                 )
             )
             continue
-        from dsl.parse import parse_source
-
-        try:
-            source = source_from_text(name, text, max_bytes=used.limits.max_bytes)
-            callee = check_spec(
-                parse_source(source, limits=used.limits), allowed_imports=allowed_imports, uses=used.inside(name)
-            )
-        except DiagnosticError as e:
-            errors = [d for d in e.diagnostics if d.severity == "error"]
-            problems += e.diagnostics
+        if name not in used.checked:
+            used.checked[name] = _check(name, text, used, allowed_imports)
+        callee, found_there = used.checked[name]
+        if callee is None:
+            errors = [d for d in found_there if d.severity == "error"]
+            problems += [d for d in found_there if d not in problems]
             first = f"{errors[0].span}: {errors[0].message}" if errors else "see its diagnostics"
             problems.append(
                 Diagnostic.error("E151", use.path_span, f"`{use.path}` has errors", f"the first is {first}")
@@ -109,6 +106,22 @@ def check_uses(
             continue
         found[use.name] = callee
     return found, problems
+
+
+def _check(
+    name: str, text: str, used: UsedSpecs, allowed_imports: tuple[str, ...] | None
+) -> tuple[CheckedGraph | None, list[Diagnostic]]:
+    """A used spec checked (None and its problems if it has errors)."""
+    from dsl.parse import parse_source
+
+    from .checks import check_spec
+
+    try:
+        source = source_from_text(name, text, max_bytes=used.limits.max_bytes)
+        spec = parse_source(source, limits=used.limits)
+        return check_spec(spec, allowed_imports=allowed_imports, uses=used.inside(name)), []
+    except DiagnosticError as e:
+        return None, list(e.diagnostics)
 
 
 def _file_of(user_file: str, use: ir.UseSpec, used: UsedSpecs, problems: list[Diagnostic]) -> tuple[str, str] | None:

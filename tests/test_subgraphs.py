@@ -481,3 +481,20 @@ def test_under_an_allow_list_a_join_reads_its_failures(tmp_path: Path) -> None:
     sources = {"child.graph": (tmp_path / "child.graph").read_text()}
     graph = load(tmp_path / "parent.graph", allowed_imports=[], sources=sources, use_disk_cache=False)
     assert graph.run_sync().output == "ZeroDivisionError: integer division or modulo by zero"
+
+
+def test_a_spec_used_along_many_paths_is_checked_once(tmp_path: Path) -> None:
+    """25 levels, each using the next twice: 2**25 paths, 26 checks (a submitted spec cannot stall a worker so)."""
+    sources = {}
+    for level in range(25):
+        sources[f"l{level}.graph"] = (
+            f'graph L{level} -> int\nstart N\nuse A from "l{level + 1}.graph"\nuse B from "l{level + 1}.graph"\n\n'
+            "node N(x: int = 1):\n    -> End(A(x=x), B(x=x))\n".replace("End(A(x=x), B(x=x))", "S(A(x=x), B(x=x))")
+            + "\nnode S(a: int, b: int):\n    -> End(a + b)\n"
+        )
+    sources["l25.graph"] = "graph L25 -> int\nstart N\n\nnode N(x: int = 1):\n    -> End(x)\n"
+    (tmp_path / "l0.graph").write_text(sources.pop("l0.graph"))
+    started = time.monotonic()
+    module, _ = compile_source(read_source(tmp_path / "l0.graph"), allowed_imports=[], sources=sources)
+    assert time.monotonic() - started < 30
+    assert len(module.uses) == 25
