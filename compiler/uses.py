@@ -23,7 +23,10 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .checks import CheckedGraph
 
-__all__ = ("UsedSpecs", "check_uses", "source_key")
+__all__ = ("MAX_DEPTH", "UsedSpecs", "check_uses", "source_key")
+
+MAX_DEPTH = 32
+"""How deep specs may use specs that use specs: deeper is refused (E152), not a stack overflow."""
 
 
 class UsedSpecs:
@@ -79,6 +82,13 @@ def check_uses(
         if file is None:
             continue
         name, text = file
+        if len(used.chain) > MAX_DEPTH:
+            problems.append(
+                Diagnostic.error(
+                    "E152", use.path_span, f"specs use specs more than {MAX_DEPTH} deep here", "flatten the nesting"
+                )
+            )
+            continue
         if name in used.chain or os.path.abspath(name) in map(os.path.abspath, used.chain):
             loop = " → ".join(os.path.basename(f) for f in (*used.chain, name))
             problems.append(

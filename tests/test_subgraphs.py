@@ -498,3 +498,18 @@ def test_a_spec_used_along_many_paths_is_checked_once(tmp_path: Path) -> None:
     module, _ = compile_source(read_source(tmp_path / "l0.graph"), allowed_imports=[], sources=sources)
     assert time.monotonic() - started < 30
     assert len(module.uses) == 25
+
+
+def test_specs_nested_too_deep_are_refused_with_a_diagnostic(tmp_path: Path) -> None:
+    sources = {
+        f"l{level}.graph": f'graph L{level} -> int\nstart N\nuse A from "l{level + 1}.graph"\n\n'
+        "node N(x: int = 1):\n    -> End(A(x=x))\n"
+        for level in range(1, 2000)
+    }
+    sources["l2000.graph"] = "graph L2000 -> int\nstart N\n\nnode N(x: int = 1):\n    -> End(x)\n"
+    (tmp_path / "l0.graph").write_text(
+        'graph L0 -> int\nstart N\nuse A from "l1.graph"\n\nnode N(x: int = 1):\n    -> End(A(x=x))\n'
+    )
+    with pytest.raises(DiagnosticError) as raised:
+        compile_source(read_source(tmp_path / "l0.graph"), sources=sources)
+    assert any("specs use specs more than 32 deep here" in d.message for d in raised.value.diagnostics)
