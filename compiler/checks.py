@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dsl import ir
 from dsl.diagnostics import Diagnostic, Diagnostics, closest, did_you_mean
 from dsl.record import Record, field, record
+from dsl.timing import cron_problem
 from dsl.unparse import ExprWriter, seconds_text
 
 from .imports import ModuleInfo, find_module, import_origin, is_exception_class, module_candidates, search_path_for
@@ -114,10 +115,15 @@ RESERVED = frozenset(
         "subgraph",
         "SUBGRAPH_STATE",
         "SUBGRAPH_DEPS",
+        "Deadline",
+        "Sleep",
+        "datetime",
     ]
 )
 """Names generated code uses itself: no node, field, import or local may take them."""
-NODE_ATTRIBUTES = frozenset(["run", "run_once", "docstring_notes", "waits_for", "pure"])
+NODE_ATTRIBUTES = frozenset(
+    ["run", "run_once", "docstring_notes", "waits_for", "pure", "answer_deadline", "sleep_policy", "sleep_until"]
+)
 """What a generated node class defines besides its fields: no field may take these names."""
 
 
@@ -251,6 +257,7 @@ class _Checker:
         self.declarations()
         for node in self.spec.nodes:
             self.node(node)
+        self.schedules()
         if not self.sink.has_errors:  # reachability is noise while names are still wrong
             self.flow_warnings()
         for name, imported in self.imports.items():
@@ -511,6 +518,75 @@ class _Checker:
             return
         self.branches(node.next, scope, defined, all_locals, f"node `{node.name}`")
         self.policies(node, scope)
+        self.timers(node)
+
+    def timers(self, node: ir.NodeSpec) -> None:
+        """E160/E161: a deadline and a sleep, whose expressions see the node's fields, not what it waits for."""
+        before = NodeScope(fields={f.name for f in node.fields})  # they are evaluated before the answer comes
+        if node.sleep is not None:
+            if node.sleep.until is not None:
+                self.expr(node.sleep.until, before, set(), set())
+            elif not node.sleep.seconds or node.sleep.seconds <= 0:
+                self.sink.error("E160", node.sleep.span, "`sleep` needs a positive duration", "like 30s, 15m, 48h")
+        deadline = node.deadline
+        if deadline is None:
+            return
+        if not node.waits:
+            self.sink.error(
+                "E161", deadline.span, f"node `{node.name}` has a deadline but waits for nothing", "add `waits:`"
+            )
+        if deadline.seconds <= 0:
+            self.sink.error("E160", deadline.span, "a wait's deadline needs a positive duration", "like 30s, 15m, 48h")
+        calls = [a for a in [*deadline.to.args, *(k.value for k in deadline.to.keywords)] if self._runs_subgraph(a)]
+        if calls or deadline.to.fanout is not None:
+            self.sink.error(
+                "E161",
+                deadline.to.span,
+                "a deadline's edge cannot run sub-graphs",
+                "go to a node that runs them: the deadline only moves the run on",
+            )
+            return
+        self.transition(deadline.to, before, set(), set())
+
+    def _runs_subgraph(self, expr: ir.Expr) -> bool:
+        if isinstance(expr, ir.Comprehension):
+            expr = expr.element
+        return isinstance(expr, ir.Call) and isinstance(expr.func, ir.Name) and expr.func.id in self.uses
+
+    def schedules(self) -> None:
+        """E162: each schedule's timing, and its start node with constant arguments (nothing else exists then)."""
+        seen: dict[str, ir.ScheduleSpec] = {}
+        for schedule in self.spec.schedules:
+            if schedule.name in seen:
+                self.sink.error(
+                    "E162",
+                    schedule.name_span,
+                    f"schedule `{schedule.name}` is declared twice",
+                    f"the first is at line {seen[schedule.name].span.line}",
+                )
+            seen.setdefault(schedule.name, schedule)
+            if schedule.cron is not None:
+                problem = cron_problem(schedule.cron)
+                if problem is not None:
+                    self.sink.error("E162", schedule.cron_span or schedule.span, f"bad cron expression: {problem}")
+            elif not schedule.every or schedule.every <= 0:
+                self.sink.error("E162", schedule.span, "`every` needs a positive duration", "like 15m, 1h, 1d")
+            to = schedule.to
+            if to.is_end or to.target not in self.nodes:
+                hint, fixes = closest(to.target, list(self.nodes), to.target_span)
+                self.sink.error("E162", to.target_span, f"a schedule starts a run at a node, not `{to.target}`", hint)
+                continue
+            for arg in [*to.args, *(k.value for k in to.keywords)]:
+                names = [e for e in walk_expression(arg) if isinstance(e, ir.Name)]
+                if names:
+                    self.sink.error(
+                        "E162",
+                        names[0].span,
+                        "a schedule's arguments are constants",
+                        "no run exists yet when a tick starts one: write the value itself",
+                    )
+            node = self.nodes[to.target]
+            self.arguments(node, f"`{to.target}`", to, waited=[f.name for f in node.waits])
 
     def policies(self, node: ir.NodeSpec, scope: NodeScope) -> None:
         """`retry` and `timeout` values, the exception classes they and the error branches name, and those branches."""
@@ -1090,7 +1166,7 @@ def pure_node(
     (`state.log.append(x)`). Attribute reads and operators are taken to have no effect outside
     (a property that writes a file would break that).
     """
-    if node.waits or node.retry or node.timeout or node.errors or node.checkpoint or scope is None:
+    if node.waits or node.sleep or node.retry or node.timeout or node.errors or node.checkpoint or scope is None:
         return False
     shadowed = set(scope.fields) | set(scope.locals) | set(uses)
     own = {f.name: f for f in node.fields}

@@ -344,10 +344,31 @@ def generate(checked: CheckedGraph, *, target: Target = "runtime") -> GeneratedM
     """
     if target != "runtime" and checked.allowed_imports is not None:
         raise ValueError("an allow-list is enforced by graphc's runtime: compile with `--target runtime`")
+    if target != "runtime":
+        _refuse_timers(checked.spec, target)
     files: dict[str, str] = {}  # used spec -> the file its module is written to
     used: dict[str, UsedModule] = {}
     _generate_used(checked, target, files, used)
     return replace(_Generator(checked, target, files, used).module(), uses=tuple(used.values()))
+
+
+def _refuse_timers(spec: ir.GraphSpec, target: Target) -> None:
+    """E163: pydantic_graph has no timers: a deadline or a sleep there would silently mean nothing."""
+    from dsl.diagnostics import Diagnostic, DiagnosticError
+
+    found = [
+        Diagnostic.error(
+            "E163",
+            timer.span,
+            f"`{what}` cannot be compiled for --target {target}: pydantic_graph has no timers",
+            "compile with `--target runtime` (the default), whose durable runs keep time across restarts",
+        )
+        for node in spec.nodes
+        for what, timer in (("within", node.deadline), ("sleep", node.sleep))
+        if timer is not None
+    ]
+    if found:
+        raise DiagnosticError(found)
 
 
 def _generate_used(checked: CheckedGraph, target: Target, files: dict[str, str], used: dict[str, UsedModule]) -> None:
@@ -432,6 +453,14 @@ class _Generator:
             std.append(f"from typing import {', '.join(sorted(typing_names))}")
         waits = any(n.waits for n in spec.nodes)
         library_names = library.library_names(labels=self.uses_labels, waits=waits)
+        timers = [name for name, used in (("Deadline", self._any("deadline")), ("Sleep", self._any("sleep"))) if used]
+        if timers:
+            constants = [n for n in library_names if n.isupper()]
+            library_names = constants + sorted([n for n in library_names if not n.isupper()] + timers)
+        if any(n.sleep is not None and n.sleep.until is not None for n in spec.nodes) and not any(
+            name.local_name == "datetime" for imp in spec.imports for name in imp.names
+        ):
+            std.insert(len(std) - (1 if typing_names else 0), "from datetime import datetime")
         runtime_imports = library.library_imports(library_names, helpers, labels=self.uses_labels)
         fanout = self._fanout_names()
         if fanout and not library.carries_helpers:  # pydantic_graph modules carry their own
@@ -482,6 +511,9 @@ class _Generator:
             graph=self._graph(snapshot is not None),
         )
         return GeneratedModule(source=source, spec_file=self.file, graph_name=spec.name, target=self.target)
+
+    def _any(self, timer: str) -> bool:
+        return any(getattr(node, timer) is not None for node in self.spec.nodes)
 
     def _fanout_names(self) -> list[str]:
         """What the module imports from `runtime.fanout`: `Failure` for its types, `Fork` and `subgraph` to run them."""
@@ -703,7 +735,12 @@ class _Generator:
             names = [quote_string(f.name) for f in node.waits]
             listed = f"{names[0]}," if len(names) == 1 else ", ".join(names)
             lines.append(f"{_I}waits_for = ({listed})")
-        if node.doc is not None or node.fields or node.waits or pure:
+        timers = self._timer_attributes(node, writer)
+        if timers:
+            if not (node.fields or node.waits or pure):
+                lines.append("")
+            lines += timers
+        if node.doc is not None or node.fields or node.waits or pure or timers:
             lines.append("")
         body: list[tuple[str, str, ir.Span]] = []  # (indent, statement, where it comes from)
         for statement in node.do:
@@ -713,14 +750,45 @@ class _Generator:
         if _has_policy(node):
             # `run` applies the policies around `run_once`, which holds the spec's own body
             lines.append(self._signature("run", run_transitions(node)))
+            lines += self._deadline_check(node, writer)
             lines += self._policy_body(node, writer)
             lines += ["", self._signature("run_once", transitions)]
             lines.append(f'{_I * 2}"""One attempt: the body of the node as the spec writes it."""')
         else:
-            lines.append(self._signature("run", transitions))
+            lines.append(self._signature("run", run_transitions(node)))
+            lines += self._deadline_check(node, writer)
         for indent, code, span in body:
             lines += fit(code, self.line_comment(span), _I * 2 + indent)
         return "\n".join(lines)
+
+    def _timer_attributes(self, node: ir.NodeSpec, writer: _NodeWriter) -> list[str]:
+        """`answer_deadline` and `sleep_policy` (with `sleep_until` when the spec computes the time)."""
+        lines = []
+        if node.deadline is not None:
+            deadline = node.deadline
+            code = f"answer_deadline = Deadline({seconds_text(deadline.seconds)}, {quote_string(deadline.text)})"
+            lines += fit(code, self.line_comment(deadline.span), _I)
+        sleep = node.sleep
+        if sleep is None:
+            return lines
+        if sleep.until is None:
+            code = f"sleep_policy = Sleep({seconds_text(sleep.seconds or 0)}, {quote_string(sleep.text or '')})"
+            return lines + fit(code, self.line_comment(sleep.span), _I)
+        text = f"until {self.types.expr(sleep.until)}"
+        lines += fit(f"sleep_policy = Sleep(None, {quote_string(text)})", self.line_comment(sleep.span), _I)
+        context = f"ctx: GraphRunContext[{self.state}, {self.deps}]"
+        lines += ["", f"{_I}def sleep_until(self, {context}) -> datetime:"]
+        return lines + fit(f"return {writer.expr(sleep.until)}", self.line_comment(sleep.until.span), _I * 2)
+
+    def _deadline_check(self, node: ir.NodeSpec, writer: _NodeWriter) -> list[str]:
+        """First in `run`: the answer never came (the run reached the deadline), so the node takes the deadline's edge."""
+        if node.deadline is None:
+            return []
+        where = self.line_comment(node.deadline.span)
+        lines = [f"{_I * 2}if self.{node.waits[0].name} is WAITING:  # no answer within {node.deadline.text}"]
+        for code in self.transition_code(node.deadline.to, writer):
+            lines += fit(code, where, _I * 3)
+        return lines
 
     def _policy_body(self, node: ir.NodeSpec, writer: _NodeWriter) -> list[str]:
         """A retry loop and `try`/`except` for the error branches, as a careful person would write them."""
@@ -922,8 +990,14 @@ def merged_edges(edges: Iterable[tuple[str, str | None]]) -> dict[str, str | Non
 
 
 def run_transitions(node: ir.NodeSpec) -> list[ir.Transition]:
-    """What a node's `run` can return: its reachable transitions, then its (labelled) error branches'."""
-    return [*reachable_transitions(node.next), *(error_edge(e) for e in node.errors)]
+    """What a node's `run` can return: its reachable transitions, its (labelled) error branches', its deadline's."""
+    deadline = [deadline_edge(node.deadline)] if node.deadline is not None else []
+    return [*reachable_transitions(node.next), *(error_edge(e) for e in node.errors), *deadline]
+
+
+def deadline_edge(deadline: ir.Deadline) -> ir.Transition:
+    """A wait's deadline as an edge, labelled `no answer in 48h`."""
+    return deadline.to.model_copy(update={"label": f"no answer in {deadline.text}"})
 
 
 def error_edge(error: ir.ErrorBranch) -> ir.Transition:

@@ -161,13 +161,16 @@ def _file_of(user_file: str, use: ir.UseSpec, used: UsedSpecs, problems: list[Di
 
 
 def _runnable(callee: CheckedGraph) -> str | None:
-    """Why a checked spec cannot run as a sub-graph (None when it can): it needs a start and no waits."""
+    """Why a checked spec cannot run as a sub-graph (None when it can): it needs a start, no waits, no sleeps."""
     spec = callee.spec
     if spec.start is None:
         return "it declares no `start` node"
     waiting = [n.name for n in spec.nodes if n.waits]
     if waiting:
         return f"node `{waiting[0]}` waits for input from outside the graph"
+    sleeping = [n.name for n in spec.nodes if n.sleep]
+    if sleeping:
+        return f"node `{sleeping[0]}` sleeps (a sub-graph's run cannot park; sleep in the graph that runs it)"
     if spec.start in callee.imports:
         return f"its start `{spec.start}` is an imported node"
     return None

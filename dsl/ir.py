@@ -35,6 +35,7 @@ __all__ = (
     "Comprehension",
     "ComprehensionFor",
     "Constant",
+    "Deadline",
     "DictExpr",
     "ErrorBranch",
     "Expr",
@@ -54,8 +55,10 @@ __all__ = (
     "NamedType",
     "NodeSpec",
     "RetryPolicy",
+    "ScheduleSpec",
     "SetExpr",
     "Slice",
+    "Sleep",
     "Span",
     "Statement",
     "Subscript",
@@ -465,6 +468,27 @@ class Timeout(_Located):
 
 
 @record
+class Deadline(_Located):
+    """`waits (...) within DURATION -> Target(...)`: where the run goes when nobody answers in time."""
+
+    seconds: float
+    text: str
+    """The duration as written (`48h`)."""
+    to: Transition
+
+
+@record
+class Sleep(_Located):
+    """`sleep DURATION` or `sleep until EXPR`: the node runs once the time has passed."""
+
+    seconds: float | None = None
+    text: str | None = None
+    """The duration as written (`30m`), when it is one."""
+    until: Expr | None = None
+    """When the node may run (a `datetime`), computed from its fields, the state and deps."""
+
+
+@record
 class ErrorBranch(_Located):
     """`on ERRORS [as NAME] -> Target(...)`: where the node goes when its body raises one of `exceptions`."""
 
@@ -485,6 +509,9 @@ class NodeSpec(_Located):
     waits: list[FieldSpec] = field(default_factory=list)
     retry: RetryPolicy | None = None
     timeout: Timeout | None = None
+    deadline: Deadline | None = None
+    """Of the wait: where the run goes when nobody answers it in time."""
+    sleep: Sleep | None = None
     checkpoint: bool = False
     """`checkpoint`: a durable run records this node in a step of its own, even if it is pure."""
     errors: list[ErrorBranch] = field(default_factory=list)
@@ -496,8 +523,9 @@ class NodeSpec(_Located):
         return [*self.fields, *self.waits]
 
     def transitions(self) -> list[Transition]:
-        """Every transition the node writes: its branches' (nested ones too), then its error branches'."""
-        return [*(t for b in self.next for t in b.transitions()), *(e.to for e in self.errors)]
+        """Every transition the node writes: its branches' (nested ones too), its error branches', its deadline's."""
+        deadline = [self.deadline.to] if self.deadline is not None else []
+        return [*(t for b in self.next for t in b.transitions()), *(e.to for e in self.errors), *deadline]
 
     def normalized(self) -> NodeSpec:
         """The canonical form, so every syntax gives one IR for one meaning.
@@ -577,6 +605,21 @@ class UseSpec(_Located):
 
 
 @record
+class ScheduleSpec(_Located):
+    """`schedule NAME every DURATION | cron "EXPR" [missed skip|once|all] -> Start(args)`: runs started on time."""
+
+    name: str
+    name_span: Span
+    every: float | None = None
+    every_text: str | None = None
+    cron: str | None = None
+    cron_span: Span | None = None
+    missed: Literal["skip", "once", "all"] = "skip"
+    """What a tick missed while no worker was up becomes: nothing, one run for them all, a run each."""
+    to: Transition
+
+
+@record
 class Comment(_Located):
     """A `#` comment of a `.graph` file, kept so `fmt` can put it back."""
 
@@ -596,6 +639,7 @@ class GraphSpec(_Located):
     start_span: Span | None = None
     imports: list[ImportSpec] = field(default_factory=list)
     uses: list[UseSpec] = field(default_factory=list)
+    schedules: list[ScheduleSpec] = field(default_factory=list)
     state: TypeSpec | None = None
     deps: TypeSpec | None = None
     nodes: list[NodeSpec] = field(default_factory=list)

@@ -74,6 +74,11 @@ def print_graph(spec: ir.GraphSpec) -> str:
         out.blank()
         for use in spec.uses:
             out.add(f"use {use.name} from {quote_string(use.path)}", use.span.line)
+    if spec.schedules:
+        out.blank()
+        for schedule in spec.schedules:
+            missed = f" missed {schedule.missed}" if schedule.missed != "skip" else ""
+            out.add(f"schedule {schedule.name} {_when_text(schedule)}{missed} {_arrow(schedule.to)}", schedule.span.line)
     for keyword, type_spec in (("state", spec.state), ("deps", spec.deps)):
         if type_spec is None:
             continue
@@ -96,8 +101,12 @@ def _print_node(out: _Lines, node: ir.NodeSpec) -> None:
     header = f"node {node.name}({params})" if node.fields else f"node {node.name}"
     if node.waits:
         header += " waits (" + ", ".join(f"{f.name}: {_WRITER.field(f)}" for f in node.waits) + ")"
+        if node.deadline is not None:
+            header += f" within {node.deadline.text} {_arrow(node.deadline.to)}"
     checkpoint = "checkpoint" if node.checkpoint else ""
-    policies = ", ".join(p for p in (_retry_text(node.retry), _timeout_text(node.timeout), checkpoint) if p)
+    sleep = f"sleep {_sleep_text(node.sleep)}" if node.sleep is not None else ""
+    texts = (_retry_text(node.retry), _timeout_text(node.timeout), checkpoint, sleep)
+    policies = ", ".join(p for p in texts if p)
     out.add(f"{header} {policies}:" if policies else f"{header}:", node.name_span.line)
     if node.doc is not None:
         out.add(docstring_literal(node.doc), node.name_span.line + 1, _INDENT)
@@ -134,6 +143,23 @@ def _retry_text(retry: ir.RetryPolicy | None) -> str:
 
 def _timeout_text(timeout: ir.Timeout | None) -> str:
     return f"timeout {seconds_text(timeout.seconds)}" if timeout is not None else ""
+
+
+def _sleep_text(sleep: ir.Sleep) -> str:
+    """`48h` or `until EXPR`, as `sleep` takes it (in every syntax)."""
+    return f"until {_WRITER.expr(sleep.until)}" if sleep.until is not None else sleep.text or ""
+
+
+def _when_text(schedule: ir.ScheduleSpec) -> str:
+    return f"every {schedule.every_text}" if schedule.cron is None else f"cron {quote_string(schedule.cron)}"
+
+
+def _schedule_data(schedule: ir.ScheduleSpec) -> dict[str, Any]:
+    entry: dict[str, Any] = {"every": schedule.every_text} if schedule.cron is None else {"cron": schedule.cron}
+    if schedule.missed != "skip":
+        entry["missed"] = schedule.missed
+    entry["to"] = _target(schedule.to)
+    return entry
 
 
 def _print_branches(out: _Lines, branches: list[ir.Branch], indent: str) -> None:
@@ -194,6 +220,8 @@ def spec_to_data(spec: ir.GraphSpec) -> dict[str, Any]:
         ]
     if spec.uses:
         data["uses"] = {use.name: use.path for use in spec.uses}
+    if spec.schedules:
+        data["schedules"] = {schedule.name: _schedule_data(schedule) for schedule in spec.schedules}
     for key, type_spec in (("state", spec.state), ("deps", spec.deps)):
         if type_spec is None:
             continue
@@ -213,12 +241,16 @@ def spec_to_data(spec: ir.GraphSpec) -> dict[str, Any]:
             entry["fields"] = {f.name: _WRITER.field(f) for f in node.fields}
         if node.waits:
             entry["waits"] = {f.name: _WRITER.field(f) for f in node.waits}
+        if node.deadline is not None:
+            entry["deadline"] = {"within": node.deadline.text, "to": _target(node.deadline.to)}
         if node.retry is not None:
             entry["retry"] = _retry_data(node.retry)
         if node.timeout is not None:
             entry["timeout"] = _number(node.timeout.seconds)
         if node.checkpoint:
             entry["checkpoint"] = True
+        if node.sleep is not None:
+            entry["sleep"] = _sleep_text(node.sleep)
         if node.errors:
             entry["errors"] = [_error_data(e) for e in node.errors]
         if node.do:
@@ -322,6 +354,9 @@ def _yaml_anchors(spec: ir.GraphSpec) -> list[tuple[str, int | None]]:
     if spec.uses:
         anchors.append(("uses:", None))
         anchors += [(f"  {use.name}:", use.span.line) for use in spec.uses]
+    if spec.schedules:
+        anchors.append(("schedules:", None))
+        anchors += [(f"  {schedule.name}:", schedule.span.line) for schedule in spec.schedules]
     for key, type_spec in (("state", spec.state), ("deps", spec.deps)):
         if type_spec is not None:
             anchors.append((f"{key}:", type_spec.span.line))
@@ -403,7 +438,7 @@ def print_toml(spec: ir.GraphSpec) -> str:
     """The canonical TOML text of a spec, with its comments."""
     data = spec_to_data(spec)
     nodes = data.pop("nodes")
-    tables = {k: data.pop(k) for k in ("uses", "state", "deps") if isinstance(data.get(k), dict)}
+    tables = {k: data.pop(k) for k in ("uses", "schedules", "state", "deps") if isinstance(data.get(k), dict)}
     top_lines = {
         "graph": spec.name_span.line,
         "output": spec.output.span.line if spec.output else None,
@@ -418,6 +453,11 @@ def print_toml(spec: ir.GraphSpec) -> str:
             field_lines = {use.name: use.span.line for use in spec.uses}
             lines += [("", None), ("[uses]", None)]
             lines += [(f"{_toml_key(k)} = {_toml_value(v)}", field_lines.get(k)) for k, v in entries.items()]
+            continue
+        if key == "schedules":
+            for schedule, (name, entry) in zip(spec.schedules, entries.items(), strict=True):
+                lines += [("", None), (f"[schedules.{_toml_key(name)}]", schedule.span.line)]
+                lines += [(f"{_toml_key(k)} = {_toml_value(v)}", None) for k, v in entry.items()]
             continue
         type_spec = spec.state if key == "state" else spec.deps
         assert type_spec is not None

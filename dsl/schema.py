@@ -53,6 +53,35 @@ class ErrorDocument(_Doc):
     label: str | None = Field(None, description="Edge label in mermaid diagrams.")
 
 
+_DURATION = r"^(\d+(\.\d+)?(ms|s|m|h|d|w))+$"
+
+
+class DeadlineDocument(_Doc):
+    """`deadline`: where the run goes when nobody answers the wait in time."""
+
+    within: str = Field(pattern=_DURATION, description="How long the wait lasts: `30s`, `15m`, `48h`, `7d`.")
+    to: str = Field(description="Target: `Node(args)` or `End(value)`, from the node's fields, state and deps.")
+
+
+class ScheduleDocument(_Doc):
+    """A schedule: workers start a run of this graph on every tick."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        json_schema_extra={"oneOf": [{"required": ["every"]}, {"required": ["cron"]}]},
+    )
+
+    every: str | None = Field(None, pattern=_DURATION, description="An interval: `15m`, `1h`, `1d`.")
+    cron: str | None = Field(None, description='A cron expression, in UTC: "0 9 * * 1-5".')
+    missed: str = Field(
+        "skip",
+        pattern="^(skip|once|all)$",
+        description="Ticks missed while no worker was up: skip them, run once for them all, or run each.",
+    )
+    to: str = Field(description="The start node with its arguments: `Node(args)`, from constants.")
+
+
 class NodeDocument(_Doc):
     """A node: fields, policies, error branches, statements, then branches."""
 
@@ -62,10 +91,16 @@ class NodeDocument(_Doc):
         default_factory=dict,
         description='Fields a value from outside the graph fills before the node runs: field name -> "TYPE".',
     )
+    deadline: DeadlineDocument | None = Field(None, description="Of the wait: how long, and where the run goes then.")
     retry: int | RetryDocument | None = Field(None, description="Attempts in all, or the whole retry policy.")
     timeout: float | None = Field(None, gt=0, description="Seconds each attempt may take.")
     checkpoint: bool = Field(
         False, description="A durable run records this node in a step of its own, even when it is pure."
+    )
+    sleep: str | None = Field(
+        None,
+        pattern=r"^((\d+(\.\d+)?(ms|s|m|h|d|w))+|until .+)$",
+        description="Before the node runs: a duration (`48h`), or `until EXPR` (a datetime from fields, state, deps).",
     )
     errors: list[ErrorDocument] = Field(default_factory=list, description="Error branches, first match wins.")
     do: list[str] = Field(default_factory=list, description="Statements, in order.")
@@ -83,6 +118,9 @@ class GraphDocument(_Doc):
     uses: dict[str, str] = Field(
         default_factory=dict,
         description="Other specs whose graphs transitions run as sub-graphs: name -> path relative to this file.",
+    )
+    schedules: dict[str, ScheduleDocument] = Field(
+        default_factory=dict, description="Runs workers start on time, by schedule name."
     )
     state: dict[str, str] | str | None = Field(
         None, description='Field name -> "TYPE [= DEFAULT]" (key `class` names the class), or a dotted type.'

@@ -9,10 +9,12 @@ from .graph import Graph, GraphRun, GraphRunResult
 from .loading import load_graph
 from .nodes import WAITING, BaseNode, Edge, End, GraphRunContext
 from .state import EndStep, HistoryStep, NodeStep, deep_copy_state
+from .timers import Deadline, Sleep, answer_within
 
 __all__ = (
     "WAITING",
     "BaseNode",
+    "Deadline",
     "Edge",
     "End",
     "EndStep",
@@ -24,6 +26,8 @@ __all__ = (
     "GraphSetupError",
     "HistoryStep",
     "NodeStep",
+    "Sleep",
+    "answer_within",
     "deep_copy_state",
     "load_graph",
 )

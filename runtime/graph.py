@@ -9,7 +9,7 @@ import types
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager, ExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from pathlib import Path
 from time import perf_counter
@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar, cas
 import pydantic
 import typing_extensions
 
-from . import mermaid
+from . import clock, mermaid
 from .exceptions import GraphRuntimeError, GraphSetupError
 from .fanout import Fork, run_fork
 from .locations import note_node_error, note_spec_line
 from .nodes import BaseNode, DepsT, End, GraphRunContext, NodeDef, RunEndT, unset_waits
 from .state import EndStep, HistoryStep, NodeStep, StateT, deep_copy_state, nodes_schema_var, state_copier
+from .timers import due_time
 
 __all__ = ("Graph", "GraphRun", "GraphRunResult")
 
@@ -541,7 +542,12 @@ class GraphRun(Generic[StateT, DepsT, RunEndT]):
         return await self._advance(node)
 
     async def _advance(
-        self, node: BaseNode[StateT, DepsT, RunEndT], *, to_end: bool = False, defer_forks: bool = False
+        self,
+        node: BaseNode[StateT, DepsT, RunEndT],
+        *,
+        to_end: bool = False,
+        defer_forks: bool = False,
+        timers: bool = True,
     ) -> BaseNode[StateT, DepsT, Any] | End[RunEndT]:
         """Run one node and record it, or (`to_end`) every node until `End`.
 
@@ -549,7 +555,8 @@ class GraphRun(Generic[StateT, DepsT, RunEndT]):
         is one call (a coroutine per step cost a tenth of a step). A node that forks runs its
         sub-graphs in the same step, so one `next` goes from the node to its join (returned);
         `defer_forks` returns the `Fork` itself instead, for a durable run to run each branch
-        as a workflow of its own.
+        as a workflow of its own. Without `timers`, the caller has seen to a node's sleep and
+        its wait's deadline (a durable run parks for them; `answer_within` times the wait).
         """
         graph = self.graph
         node_classes = graph._node_classes
@@ -566,12 +573,17 @@ class GraphRun(Generic[StateT, DepsT, RunEndT]):
                     raise GraphRuntimeError(f"Cannot call `next` with an `End` node: {node!r}.")
                 if node.get_id() not in graph.node_defs:
                     raise GraphRuntimeError(f"Node `{node}` is not in the graph.")
-            if node.waits_for and (unset := unset_waits(node)):
-                raise GraphRuntimeError(waiting_message(node, unset))
             ctx = self._ctx
             if ctx.state is not self.state or ctx.deps is not self.deps:  # reassigned between steps
                 ctx = self._ctx = GraphRunContext(self.state, self.deps)
                 copy_state = self._copy_state = self._state_copier()
+            if timers and node.sleep_policy is not None:
+                await _sleep_before(node, ctx)
+            if node.waits_for and (unset := unset_waits(node)):
+                if node.answer_deadline is None:
+                    raise GraphRuntimeError(waiting_message(node, unset))
+                if timers:  # nobody answers a plain run: the wait lasts until its deadline, then takes its edge
+                    await _wait_out(node.answer_deadline.seconds)
             self.steps += 1
             if recording:
                 start_ts = _now(_UTC)
@@ -687,6 +699,15 @@ def _parent_namespace(frame: types.FrameType | None) -> dict[str, Any] | None:
     if back.f_globals.get("__name__") == "typing":
         return _parent_namespace(back)
     return back.f_locals
+
+
+async def _sleep_before(node: BaseNode[Any, Any, Any], ctx: GraphRunContext[Any, Any]) -> None:
+    """A node's `sleep`, on the clock in use (`runtime.clock`)."""
+    await clock.current().sleep_until(due_time(node, ctx, clock.current().now()))
+
+
+async def _wait_out(seconds: float) -> None:
+    await clock.current().sleep_until(clock.current().now() + timedelta(seconds=seconds))
 
 
 def waiting_message(node: BaseNode[Any, Any, Any], unset: list[str]) -> str:

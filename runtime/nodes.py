@@ -13,7 +13,11 @@ from typing_extensions import Never, TypeAliasType, TypeVar
 
 from .exceptions import GraphSetupError
 
+from .timers import Deadline, Sleep  # noqa: TC001  # read by `typing.get_type_hints` at run time
+
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from .fanout import Fork
     from .state import StateT
 else:
@@ -87,6 +91,10 @@ class BaseNode(ABC, Generic[StateT, DepsT, NodeRunEndT]):
     """Set to `True` to render the class docstring as a note in mermaid diagrams."""
     waits_for: ClassVar[tuple[str, ...]] = ()
     """Fields a value from outside the graph fills before the node runs (`WAITING` until then)."""
+    answer_deadline: ClassVar[Deadline | None] = None
+    """How long the node waits for what it `waits_for`; then its `run` takes the deadline's edge (fields unset)."""
+    sleep_policy: ClassVar[Sleep | None] = None
+    """A sleep before the node runs: for `sleep_policy.seconds`, or until `sleep_until(ctx)`."""
     pure: ClassVar[bool] = False
     """Whether `run` only computes from the node's fields, state and deps (the compiler proves it): a
     durable run records such a node in the step of the node before it, as replaying it gives the same."""
@@ -100,6 +108,10 @@ class BaseNode(ABC, Generic[StateT, DepsT, NodeRunEndT]):
         Args:
             ctx: The graph context.
         """
+
+    def sleep_until(self, ctx: GraphRunContext[StateT, DepsT]) -> datetime:
+        """When a node whose sleep is `until EXPR` may run (compiled nodes compute it from the spec)."""
+        raise NotImplementedError(f"`{self.get_id()}` sleeps until a time it does not define")
 
     @classmethod
     def get_id(cls) -> str:

@@ -15,7 +15,7 @@ from pydantic_core import core_schema
 from typing_extensions import TypeVar
 
 from .fanout import ForkStep
-from .nodes import BaseNode, End, RunEndT
+from .nodes import BaseNode, End, RunEndT, unset_waits
 
 __all__ = ("EndStep", "ForkStep", "HistoryStep", "NodeStep", "StateT", "deep_copy_state", "nodes_schema_var")
 
@@ -212,6 +212,7 @@ class _NodeSchema:
         schema: core_schema.CoreSchema = handler(nodes_type)
         schema["serialization"] = core_schema.wrap_serializer_function_ser_schema(  # type: ignore[index,typeddict-unknown-key,unused-ignore]
             function=_serialize_node,
+            info_arg=True,
             return_schema=core_schema.dict_schema(core_schema.str_schema(), core_schema.any_schema()),
         )
         return schema
@@ -226,8 +227,17 @@ def _node_discriminator(node_data: Any) -> str | None:
     return None
 
 
-def _serialize_node(node: Any, handler: pydantic.SerializerFunctionWrapHandler) -> dict[str, Any]:
-    node_dict: dict[str, Any] = handler(node)
+def _serialize_node(
+    node: Any, handler: pydantic.SerializerFunctionWrapHandler, info: core_schema.SerializationInfo
+) -> dict[str, Any]:
+    unset = unset_waits(node) if isinstance(node, BaseNode) and node.waits_for else None
+    if unset:  # a wait that ran out (its deadline passed): the fields nobody answered are left out, as unset
+        adapter = pydantic.TypeAdapter(type(node))
+        node_dict: dict[str, Any] = adapter.dump_python(
+            node, mode=info.mode_is_json() and "json" or "python", exclude=set(unset)
+        )
+    else:
+        node_dict = handler(node)
     node_dict["node_id"] = node.get_id()
     return node_dict
 

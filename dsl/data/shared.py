@@ -15,15 +15,20 @@ from typing import Any
 from .. import ir
 from ..diagnostics import Diagnostics, did_you_mean
 from ..expressions import PositionMap, TreeToIR
-from ..graph.syntax import import_from_tree, parse_expression, parse_fragment
+from ..timing import duration_seconds
+from ..graph.syntax import MISSED, import_from_tree, parse_expression, parse_fragment, sleep_from_tree
 from ..source import SourceFile
 from ..syntax_tree import Token, Tree
 from . import TYPE_CLASS_KEY
 
 __all__ = ("GRAPH_KEYS", "NODE_KEYS", "DataNode", "data_to_spec")
 
-GRAPH_KEYS = ("graph", "doc", "output", "start", "imports", "uses", "state", "deps", "nodes")
-NODE_KEYS = ("doc", "fields", "waits", "retry", "timeout", "checkpoint", "errors", "do", "next")
+GRAPH_KEYS = ("graph", "doc", "output", "start", "imports", "uses", "schedules", "state", "deps", "nodes")
+NODE_KEYS = (
+    "doc", "fields", "waits", "deadline", "retry", "timeout", "checkpoint", "sleep", "errors", "do", "next"
+)  # fmt: skip
+DEADLINE_KEYS = ("within", "to")
+SCHEDULE_KEYS = ("every", "cron", "missed", "to")
 RETRY_KEYS = ("attempts", "backoff", "max", "catch")
 ERROR_KEYS = ("catch", "as", "to", "label")  # not `on`: YAML 1.1 reads a bare `on` as true
 BRANCH_KEYS = ("if", "do", "to", "label", "next")
@@ -179,6 +184,8 @@ class _Builder:
         fields["imports"] = self.imports(top.get("imports"))
         if "uses" in top:
             fields["uses"] = self.uses(top["uses"])
+        if "schedules" in top:
+            fields["schedules"] = self.schedules(top["schedules"])
         for key in ("state", "deps"):
             if key in top:
                 fields[key] = self.type_spec(top[key], key)
@@ -210,6 +217,69 @@ class _Builder:
             if text is not None:
                 out.append(ir.UseSpec(span=name_span, name=name, name_span=name_span, path=text, path_span=path.span))
         return out
+
+    def duration(self, node: DataNode, what: str) -> tuple[float, str] | None:
+        """`48h`: its seconds and its text; a number alone is refused (its unit would be a guess)."""
+        text = str(node.value) if isinstance(node.value, (int, float)) and not isinstance(node.value, bool) else None
+        text = text or self.text(node, what)
+        seconds = duration_seconds(text.strip()) if text is not None else None
+        if text is not None and seconds is None:
+            self.sink.error("E022", node.span, f"{what} `{text}` is not a duration", "write it like 30s, 15m, 48h or 7d")
+        return (seconds, text.strip()) if seconds is not None and text is not None else None
+
+    def schedules(self, node: DataNode) -> list[ir.ScheduleSpec]:
+        """`schedules: {nightly: {cron: "0 3 * * *", missed: once, to: "Report()"}}`."""
+        if not self.expect(node, dict, "`schedules`"):
+            return []
+        out = []
+        for name, body in node.value.items():
+            name_span = node.key_spans.get(name, node.span)
+            if not self.expect(body, dict, f"schedule `{name}`"):
+                continue
+            entries = self.keys(body, SCHEDULE_KEYS, f"schedule `{name}`")
+            if "to" not in entries or ("every" in entries) == ("cron" in entries):
+                self.sink.error("E023", body.span, "a schedule needs `to:` and one of `every:` or `cron:`")
+                continue
+            fields: dict[str, Any] = {}
+            if "every" in entries:
+                duration = self.duration(entries["every"], "`every`")
+                if duration is None:
+                    continue
+                fields["every"], fields["every_text"] = duration
+            elif (cron := self.text(entries["cron"], "`cron`")) is not None:
+                fields["cron"], fields["cron_span"] = cron, entries["cron"].span
+            if "missed" in entries and (missed := self.text(entries["missed"], "`missed`")) is not None:
+                if missed not in MISSED:
+                    self.sink.error("E022", entries["missed"].span, f"`missed: {missed}`: say skip, once or all")
+                else:
+                    fields["missed"] = missed
+            to = self.target(entries)
+            if to is None:
+                continue
+            TreeToIR(self.file, self.sink).check_name(_name_token(name, name_span), "schedule name")
+            out.append(ir.ScheduleSpec(span=name_span, name=name, name_span=name_span, to=to, **fields))
+        return out
+
+    def deadline(self, node: DataNode) -> ir.Deadline | None:
+        """`deadline: {within: 48h, to: "Remind(invoice)"}`."""
+        if not self.expect(node, dict, "`deadline`"):
+            return None
+        entries = self.keys(node, DEADLINE_KEYS, "`deadline`")
+        if "within" not in entries or "to" not in entries:
+            self.sink.error("E023", node.span, "a deadline needs `within:` (a duration) and `to:` (where the run goes)")
+            return None
+        duration, to = self.duration(entries["within"], "`within`"), self.target(entries)
+        if duration is None or to is None:
+            return None
+        return ir.Deadline(span=node.span, seconds=duration[0], text=duration[1], to=to)
+
+    def sleep(self, node: DataNode) -> ir.Sleep | None:
+        """`sleep: 48h` or `sleep: until state.due_date`."""
+        if isinstance(node.value, str) and node.value.strip().startswith("until"):
+            parsed = self.fragment(node, "sleep_input", "`sleep`")
+            return sleep_from_tree(parsed[1], parsed[0].children[0], node.span) if parsed else None
+        duration = self.duration(node, "`sleep`")
+        return ir.Sleep(span=node.span, seconds=duration[0], text=duration[1]) if duration else None
 
     def type_spec(self, node: DataNode, key: str) -> ir.TypeSpec | None:
         if isinstance(node.value, str):
@@ -250,6 +320,8 @@ class _Builder:
                     waits=self.fields(entries["waits"], "`waits`")[0] if "waits" in entries else [],
                     retry=self.retry(entries["retry"]) if "retry" in entries else None,
                     timeout=self.timeout(entries["timeout"]) if "timeout" in entries else None,
+                    deadline=self.deadline(entries["deadline"]) if "deadline" in entries else None,
+                    sleep=self.sleep(entries["sleep"]) if "sleep" in entries else None,
                     checkpoint=self.flag(entries["checkpoint"], "`checkpoint`") if "checkpoint" in entries else False,
                     errors=self.errors(entries["errors"]) if "errors" in entries else [],
                     do=self.statements(entries.get("do")),

@@ -36,7 +36,7 @@ GRAMMAR_FILE = os.path.join(
 )
 TABLES_FILE = os.path.join(os.path.dirname(GRAMMAR_FILE), "graph.tables.json")
 _FORMAT = 1
-DECL_START = re.compile(r"^(graph|start|from|use|state|deps|node)\b", re.MULTILINE)
+DECL_START = re.compile(r"^(graph|start|from|use|schedule|state|deps|node)\b", re.MULTILINE)
 """Where a top-level declaration starts: the editor's parse and lark's error recovery cut a file there."""
 _COMMENT = re.compile(r"#[^\n]*")
 _TAB_WIDTH = 8

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .. import ir
 from ..diagnostics import DiagnosticError, Diagnostics
+from ..timing import duration_seconds
 from ..expressions import STRING_TOKENS, PositionMap, TreeToIR
 from ..source import SourceFile
 from ..syntax_tree import Tree
@@ -236,6 +237,8 @@ class _ModuleBuilder:
                 fields["imports"].append(self.import_spec(decl.children[0], span))
             elif kind == "use_decl":
                 fields.setdefault("uses", []).append(self.use_spec(decl, span))
+            elif kind == "schedule_decl":
+                fields.setdefault("schedules", []).append(self.schedule(decl, span))
             elif kind in ("state_block", "deps_block", "state_ref", "deps_ref"):
                 fields[kind.split("_")[0]] = self.type_spec(decl, span)
             elif kind == "node_decl":
@@ -284,6 +287,34 @@ class _ModuleBuilder:
             path_span=path_value.span,
         )
 
+    def schedule(self, decl: Tree, span: ir.Span) -> ir.ScheduleSpec:
+        convert = self.convert
+        name_token, when, missed, target = decl.children
+        fields: dict[str, Any] = {}
+        if when.data == "every":
+            fields["every_text"] = text = str(when.children[0])
+            fields["every"] = duration_seconds(text)
+        else:
+            cron = convert.string(when.children[0].children[0])
+            if isinstance(cron, ir.FString) or not isinstance(cron.value, str):
+                self.sink.error("E015", cron.span, "a cron expression must be a plain string")
+            else:
+                fields["cron"], fields["cron_span"] = cron.value, cron.span
+        if missed is not None:
+            if str(missed) not in MISSED:
+                self.sink.error(
+                    "E022", convert.token_span(missed), f"`missed {missed}`: say `skip`, `once` or `all`", None
+                )
+            else:
+                fields["missed"] = str(missed)
+        return ir.ScheduleSpec(
+            span=span,
+            name=convert.check_name(name_token, "schedule name"),
+            name_span=convert.token_span(name_token),
+            to=convert.transition(target, None, convert.tree_span(target)),
+            **fields,
+        )
+
     def comment(self, line: int, column: int, body: str) -> ir.Comment:
         own_line = self.source.line(line)[: column - 1].strip() == ""
         span = ir.Span(file=self.source.name, line=line, column=column, end_line=line, end_column=column + len(body))
@@ -313,7 +344,8 @@ class _ModuleBuilder:
         name_token, params, waits, policies, body = decl.children
         fields = [self.param(p) for p in params.children if p is not None] if params is not None else []
         waited = [self.param(p) for p in waits.children[0].children] if waits is not None else []
-        retry, timeout, checkpoint = self.policies(policies)
+        deadline = self.deadline(waits.children[1]) if waits is not None and waits.children[1] is not None else None
+        retry, timeout, checkpoint, sleep = self.policies(policies)
         errors = [self.on_error(item) for item in body.children if item.data == "on_error"]
         items = [item for item in body.children if item.data != "on_error"]
         doc = None
@@ -342,16 +374,27 @@ class _ModuleBuilder:
             waits=waited,
             retry=retry,
             timeout=timeout,
+            deadline=deadline,
+            sleep=sleep,
             checkpoint=checkpoint,
             errors=errors,
             do=statements,
             next=branches,
         ).normalized()
 
-    def policies(self, policies: Tree | None) -> tuple[ir.RetryPolicy | None, ir.Timeout | None, bool]:
-        """`retry ...`, `timeout ...` and `checkpoint` after a node's fields, each at most once."""
+    def deadline(self, tree: Tree) -> ir.Deadline:
+        duration, target = tree.children
+        span = self.convert.tree_span(tree)
+        to = self.convert.transition(target, None, self.convert.merge(self.convert.token_span(duration), span))
+        return ir.Deadline(span=span, seconds=duration_seconds(str(duration)) or 0.0, text=str(duration), to=to)
+
+    def policies(
+        self, policies: Tree | None
+    ) -> tuple[ir.RetryPolicy | None, ir.Timeout | None, bool, ir.Sleep | None]:
+        """`retry ...`, `timeout ...`, `checkpoint` and `sleep ...` after a node's fields, each at most once."""
         retry: ir.RetryPolicy | None = None
         timeout: ir.Timeout | None = None
+        sleep: ir.Sleep | None = None
         checkpoint = False
         for policy in policies.children if policies is not None else []:
             span = self.convert.tree_span(policy)
@@ -359,6 +402,11 @@ class _ModuleBuilder:
                 if checkpoint:
                     self.sink.error("E011", span, "`checkpoint` is given twice for this node")
                 checkpoint = True
+                continue
+            if policy.data == "sleep_policy":
+                if sleep is not None:
+                    self.sink.error("E011", span, "`sleep` is given twice for this node")
+                sleep = sleep_from_tree(self.convert, policy.children[0], span)
                 continue
             if (retry if policy.data == "retry_policy" else timeout) is not None:
                 self.sink.error("E011", span, f"`{str(policy.data).split('_')[0]}` is given twice for this node")
@@ -374,7 +422,7 @@ class _ModuleBuilder:
                 max_backoff=float(self.convert.number(cap)) if cap is not None else None,
                 on=self.exception_names(exceptions) if exceptions is not None else [],
             )
-        return retry, timeout, checkpoint
+        return retry, timeout, checkpoint, sleep
 
     def exception_names(self, exceptions: Tree) -> list[str]:
         return [".".join(str(t) for t in dotted.children) for dotted in exceptions.children if dotted is not None]
@@ -456,6 +504,20 @@ class _ModuleBuilder:
     def arrow(self, arrow: Tree) -> ir.Transition:
         target, fanout, label = arrow.children
         return self.convert.transition(target, label, self.convert.tree_span(arrow), fanout)
+
+
+MISSED = ("skip", "once", "all")
+"""What a schedule does with the ticks it missed while no worker was up."""
+
+
+def sleep_from_tree(convert: TreeToIR, tree: Tree, span: ir.Span) -> ir.Sleep:
+    """A `sleep_time` subtree: a duration, or `until EXPR` (shared with the YAML/TOML front-ends)."""
+    child = tree.children[0]
+    if isinstance(child, Tree):
+        return ir.Sleep(span=span, until=convert.expr(child))
+    if getattr(child, "type", None) == "DURATION":
+        return ir.Sleep(span=span, seconds=duration_seconds(str(child)), text=str(child))
+    return ir.Sleep(span=span, until=convert.expr(child))
 
 
 def import_from_tree(convert: TreeToIR, body: Tree, span: ir.Span) -> ir.ImportSpec:
