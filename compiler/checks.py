@@ -573,7 +573,7 @@ class _Checker:
                 self.sink.error("E162", schedule.span, "`every` needs a positive duration", "like 15m, 1h, 1d")
             to = schedule.to
             if to.is_end or to.target not in self.nodes:
-                hint, fixes = closest(to.target, list(self.nodes), to.target_span)
+                hint, _ = closest(to.target, list(self.nodes), to.target_span)
                 self.sink.error("E162", to.target_span, f"a schedule starts a run at a node, not `{to.target}`", hint)
                 continue
             for arg in [*to.args, *(k.value for k in to.keywords)]:

@@ -781,7 +781,7 @@ class _Generator:
         return lines + fit(f"return {writer.expr(sleep.until)}", self.line_comment(sleep.until.span), _I * 2)
 
     def _deadline_check(self, node: ir.NodeSpec, writer: _NodeWriter) -> list[str]:
-        """First in `run`: the answer never came (the run reached the deadline), so the node takes the deadline's edge."""
+        """First in `run`: no answer came before the deadline, so the node takes the deadline's edge."""
         if node.deadline is None:
             return []
         where = self.line_comment(node.deadline.span)

@@ -78,7 +78,8 @@ def print_graph(spec: ir.GraphSpec) -> str:
         out.blank()
         for schedule in spec.schedules:
             missed = f" missed {schedule.missed}" if schedule.missed != "skip" else ""
-            out.add(f"schedule {schedule.name} {_when_text(schedule)}{missed} {_arrow(schedule.to)}", schedule.span.line)
+            text = f"schedule {schedule.name} {_when_text(schedule)}{missed} {_arrow(schedule.to)}"
+            out.add(text, schedule.span.line)
     for keyword, type_spec in (("state", spec.state), ("deps", spec.deps)):
         if type_spec is None:
             continue

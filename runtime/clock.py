@@ -37,9 +37,11 @@ class SystemClock:
     """The computer's clock."""
 
     def now(self) -> datetime:
+        """The system's time, in UTC."""
         return datetime.now(timezone.utc)
 
     async def sleep_until(self, when: datetime) -> None:
+        """Sleep until the system's time reaches `when`."""
         while (left := (when - self.now()).total_seconds()) > 0:  # in steps: the wall clock may jump
             await asyncio.sleep(min(left, 60.0))
 
@@ -50,9 +52,11 @@ class _PollingClock:
     poll_seconds = 0.01
 
     def now(self) -> datetime:
+        """The current time of this clock."""
         raise NotImplementedError
 
     async def sleep_until(self, when: datetime) -> None:
+        """Return once the clock reads `when` or later, looking every `poll_seconds` of real time."""
         while self.now() < when:
             await asyncio.sleep(self.poll_seconds)
 
@@ -65,6 +69,7 @@ class ManualClock(_PollingClock):
         self._lock = threading.Lock()
 
     def now(self) -> datetime:
+        """The time it was last moved to."""
         with self._lock:
             return self._now
 
@@ -89,6 +94,7 @@ class FileClock(_PollingClock):
         self.path = Path(path)
 
     def now(self) -> datetime:
+        """The time the file holds now."""
         for _ in range(50):  # a writer replacing the file may leave it empty for a moment
             text = self.path.read_text().strip() if self.path.exists() else ""
             if text:

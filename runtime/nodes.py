@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic
 from typing_extensions import Never, TypeAliasType, TypeVar
 
 from .exceptions import GraphSetupError
-
-from .timers import Deadline, Sleep  # noqa: TC001  # read by `typing.get_type_hints` at run time
+from .timers import Deadline, Sleep  # read by `typing.get_type_hints` at run time
 
 if TYPE_CHECKING:
     from datetime import datetime

@@ -234,7 +234,7 @@ def _serialize_node(
     if unset:  # a wait that ran out (its deadline passed): the fields nobody answered are left out, as unset
         adapter = pydantic.TypeAdapter(type(node))
         node_dict: dict[str, Any] = adapter.dump_python(
-            node, mode=info.mode_is_json() and "json" or "python", exclude=set(unset)
+            node, mode="json" if info.mode_is_json() else "python", exclude=set(unset)
         )
     else:
         node_dict = handler(node)

@@ -15,10 +15,10 @@ from typing import Any
 from .. import ir
 from ..diagnostics import Diagnostics, did_you_mean
 from ..expressions import PositionMap, TreeToIR
-from ..timing import duration_seconds
 from ..graph.syntax import MISSED, import_from_tree, parse_expression, parse_fragment, sleep_from_tree
 from ..source import SourceFile
 from ..syntax_tree import Token, Tree
+from ..timing import duration_seconds
 from . import TYPE_CLASS_KEY
 
 __all__ = ("GRAPH_KEYS", "NODE_KEYS", "DataNode", "data_to_spec")
@@ -224,7 +224,7 @@ class _Builder:
         text = text or self.text(node, what)
         seconds = duration_seconds(text.strip()) if text is not None else None
         if text is not None and seconds is None:
-            self.sink.error("E022", node.span, f"{what} `{text}` is not a duration", "write it like 30s, 15m, 48h or 7d")
+            self.sink.error("E022", node.span, f"{what} `{text}` is not a duration", "like 30s, 15m, 48h or 7d")
         return (seconds, text.strip()) if seconds is not None and text is not None else None
 
     def schedules(self, node: DataNode) -> list[ir.ScheduleSpec]:

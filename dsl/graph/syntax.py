@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from .. import ir
 from ..diagnostics import DiagnosticError, Diagnostics
-from ..timing import duration_seconds
 from ..expressions import STRING_TOKENS, PositionMap, TreeToIR
 from ..source import SourceFile
 from ..syntax_tree import Tree
+from ..timing import duration_seconds
 from . import lalr
 from .lalr import DECL_START
 
@@ -388,9 +388,7 @@ class _ModuleBuilder:
         to = self.convert.transition(target, None, self.convert.merge(self.convert.token_span(duration), span))
         return ir.Deadline(span=span, seconds=duration_seconds(str(duration)) or 0.0, text=str(duration), to=to)
 
-    def policies(
-        self, policies: Tree | None
-    ) -> tuple[ir.RetryPolicy | None, ir.Timeout | None, bool, ir.Sleep | None]:
+    def policies(self, policies: Tree | None) -> tuple[ir.RetryPolicy | None, ir.Timeout | None, bool, ir.Sleep | None]:
         """`retry ...`, `timeout ...`, `checkpoint` and `sleep ...` after a node's fields, each at most once."""
         retry: ir.RetryPolicy | None = None
         timeout: ir.Timeout | None = None
