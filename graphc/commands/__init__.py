@@ -30,6 +30,7 @@ COMMANDS = {
     "submit": "queue a durable run of a spec for workers; prints its id",
     "worker": "run submitted runs until stopped (SIGTERM/SIGINT)",
     "runs": "list, show, resume, cancel and recover durable runs",
+    "schedules": "add, list, pause, resume and delete schedules: runs workers start on time",
     "mermaid": "print the graph as a mermaid state diagram (as `diagram`)",
     "diagram": "draw the graph from the spec alone, without importing its modules",
     "fmt": "print a spec in canonical form, or convert it",

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 from graphc.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE, EXIT_WAITING
 
-__all__ = ("run_durably", "runs_command", "submit_command", "worker_command")
+__all__ = ("open_runs", "run_durably", "runs_command", "submit_command", "worker_command")
 
 
 SpecGraph = Callable[[str, "str | None"], tuple[Any, Any]]
@@ -28,7 +28,7 @@ SpecGraph = Callable[[str, "str | None"], tuple[Any, Any]]
 
 def run_durably(args: argparse.Namespace, graph: Any, start: Any, state: Any, deps: Any) -> int:
     """Start a durable run of a loaded spec and drive it until it ends, fails or waits."""
-    runs = _open(args.db)
+    runs = open_runs(args.db)
     if runs is None:
         return EXIT_USAGE
     from runtime.durable import DEFAULT_MAX_STEPS
@@ -44,7 +44,7 @@ def run_durably(args: argparse.Namespace, graph: Any, start: Any, state: Any, de
 
 def runs_command(args: argparse.Namespace, spec_graph: SpecGraph) -> int:
     """`graphc runs list|show|resume|cancel|recover`."""
-    runs = _open(args.db)
+    runs = open_runs(args.db)
     if runs is None:
         return EXIT_USAGE
     try:
@@ -120,7 +120,7 @@ def _json_object(text: str | None) -> dict[str, Any] | None:
 
 def submit_command(args: argparse.Namespace, graph: Any, start: Any, state: Any, source: Any) -> int:
     """`graphc submit`: store the spec, queue the run, print its id."""
-    runs = _open(args.db)
+    runs = open_runs(args.db)
     if runs is None:
         return EXIT_USAGE
     from compiler.workers import used_sources
@@ -152,7 +152,7 @@ def worker_command(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    if _open(args.db) is None:
+    if open_runs(args.db) is None:
         return EXIT_USAGE
     from compiler.workers import Worker
     from runtime.durable import DurableError
@@ -205,7 +205,8 @@ def worker_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _open(db: str | None) -> DurableRuns | None:
+def open_runs(db: str | None) -> DurableRuns | None:
+    """The runs of `--db`; None after saying why they cannot be opened (DBOS missing, a bad path)."""
     try:
         from runtime.durable import DurableError, DurableRuns
     except ImportError as e:
@@ -251,8 +252,9 @@ def _finish(args: argparse.Namespace, runs: DurableRuns, drive: Callable[[], Run
     elif info.status == "waiting":
         fields = ", ".join(info.waits_for["properties"]) if info.waits_for else ""
         example = json.dumps(dict.fromkeys((info.waits_for or {}).get("properties", {}), "..."))
+        deadline = f" until {_moment(info.wakes)}, when its deadline takes it on" if info.wakes else ""
         print(
-            f"graphc: run {info.id} waits at `{info.node}` for {fields}; continue it with\n"
+            f"graphc: run {info.id} waits at `{info.node}` for {fields}{deadline}; continue it with\n"
             f"  graphc runs resume {info.id} --input '{example}'",
             file=sys.stderr,
         )
@@ -268,14 +270,18 @@ def _list(args: argparse.Namespace, runs: DurableRuns) -> int:
     if args.format == "json":
         print(json.dumps([r.as_json() for r in found], indent=2))
         return EXIT_OK
-    rows = [["ID", "GRAPH", "STATUS", "NODE", "STARTED", "UPDATED", "VERSION"]]
+    rows = [["ID", "GRAPH", "STATUS", "NODE", "STARTED", "UPDATED", "WAKES", "VERSION"]]
     for r in found:
-        times = [t.strftime("%Y-%m-%d %H:%M:%S") if t else "-" for t in (r.started, r.updated)]
+        times = [t.strftime("%Y-%m-%d %H:%M:%S") if t else "-" for t in (r.started, r.updated, r.wakes)]
         rows.append([_shown(r.id), _shown(r.graph), r.status, _shown(r.node or "-"), *times, _shown(r.version)])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
     return EXIT_OK
+
+
+def _moment(moment: Any) -> str:
+    return str(moment.strftime("%Y-%m-%d %H:%M:%S UTC"))
 
 
 def _shown(text: str) -> str:
@@ -297,6 +303,9 @@ def _show(args: argparse.Namespace, runs: DurableRuns) -> int:
         f"started  {info.started.isoformat() if info.started else '-'}",
         f"updated  {info.updated.isoformat() if info.updated else '-'}",
     ]
+    if info.wakes is not None:
+        why = "sleeps until" if info.status == "sleeping" else "deadline"
+        lines.append(f"{why:<8} {_moment(info.wakes)}")
     if info.waits_for is not None:
         lines.append("waits for (JSON Schema of --input):")
         lines += ["  " + line for line in json.dumps(info.waits_for, indent=2).splitlines()]

@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     runs_commands = parser.add_subparsers(dest="runs_command", required=True, metavar="COMMAND")
     list_ = runs_commands.add_parser("list", help="the runs: id, graph, status, node, times, version")
     db_option(list_)
-    list_.add_argument("--status", choices=("running", "waiting", "success", "error", "cancelled"))
+    list_.add_argument("--status", choices=("running", "waiting", "sleeping", "success", "error", "cancelled"))
     list_.add_argument("--format", choices=("text", "json"), default="text")
     show = runs_commands.add_parser("show", help="a run's status, what it waits for, and its history")
     show.add_argument("run_id", metavar="RUN")

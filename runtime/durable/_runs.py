@@ -21,6 +21,7 @@ from dbos import (
     WorkflowStatus,
 )
 
+from .. import clock
 from ..graph import Graph
 from ..nodes import BaseNode, validate_waits
 from ..state import HistoryStep
@@ -53,7 +54,9 @@ from ._common import (
     worker_version,
 )
 from ._engine import _engine_lock, _launch, _release_engine, _signals, _stop_engine, active_engine
+from ._schedules import Schedule, Schedules
 from ._store import _Heartbeat, _Store
+from ._timers import Timekeeper, fire
 from ._workflow import _Loaded, _loaded, _run_workflow
 
 
@@ -79,7 +82,9 @@ class RunInfo:
     waits_for: dict[str, Any] | None = None
     """When waiting: the JSON Schema of the input it waits for (an object with one property per field)."""
     wait_ordinal: int = 0
-    """When waiting: which of the run's waits this is (1 for the first)."""
+    """When waiting or sleeping: which of the run's parks (waits and sleeps) this is (1 for the first)."""
+    wakes: datetime | None = None
+    """When sleeping: when it wakes; when waiting with a deadline: when the deadline takes the wait."""
     output: Any = None
     """The `End` value (as JSON) once the run succeeded."""
     state: Any = None
@@ -96,6 +101,7 @@ class RunInfo:
         data = {k: v for k, v in self.__dict__.items() if k != "history"}
         data["started"] = self.started.isoformat() if self.started else None
         data["updated"] = self.updated.isoformat() if self.updated else None
+        data["wakes"] = self.wakes.isoformat() if self.wakes else None
         return data
 
 
@@ -122,6 +128,7 @@ class DurableRuns:
         self.report = report
         self._client: DBOSClient | None = None
         self._heartbeat: _Heartbeat | None = None
+        self._timekeeper: Timekeeper | None = None
 
     # -- running here
 
@@ -208,8 +215,28 @@ class DurableRuns:
                     f"it was started with to resume it, or cancel it (`graphc runs cancel {run_id}`) "
                     "and start a new run"
                 )
-        answered = 0  # a replay passes the waits up to this one again: those do not stop it
-        if info.status == "waiting":
+        answered = 0  # a replay passes the parks up to this one again: those do not stop it
+        deadline_passed = info.status == "waiting" and info.wakes is not None and info.wakes <= clock.current().now()
+        if info.status == "sleeping":
+            if info.queued:
+                raise DurableError(
+                    f"run `{run_id}` sleeps until {_when(info.wakes)}; a worker wakes it then (nothing to resume)"
+                )
+            if input is not None:
+                raise DurableError(f"run `{run_id}` sleeps (until {_when(info.wakes)}): it waits for no input")
+            answered = info.wait_ordinal
+        elif deadline_passed:
+            answered = info.wait_ordinal
+            self._take_deadline(info)
+            if input is not None:
+                raise DurableError(
+                    f"the wait at `{info.node}` (wait {info.wait_ordinal} of run `{run_id}`) ran out at "
+                    f"{_when(info.wakes)}: your input was not taken, and the run goes on along its deadline's edge"
+                    + (f" (`graphc runs resume {run_id}` continues it)" if not info.queued else "")
+                )
+            if info.queued:
+                return self.get(run_id)
+        elif info.status == "waiting":
             answered = info.wait_ordinal
             self._check_input(info, input, graph)
         elif input is not None:
@@ -257,6 +284,18 @@ class DurableRuns:
                 problems = [str(e)]
         if problems:
             raise DurableError(f"{'; '.join(problems)}; the run is unchanged")
+
+    def _take_deadline(self, info: RunInfo) -> None:
+        """The wait ran out: the deadline takes it (unless an answer or cancel came first); a worker's run goes on."""
+        client, store = self._db(), _Store(self.url)
+        if info.queued:
+            fire(store, client, info.id, info.wait_ordinal, "deadline", RUNS_QUEUE)
+        else:  # the resume that follows runs it here
+            store.claim(info.id, info.wait_ordinal, "deadline")
+            store.timer_done(info.id, info.wait_ordinal)
+        taken = store.answer(info.id, info.wait_ordinal)
+        if taken is not None and taken[0] == "cancel":
+            raise DurableError(f"run `{info.id}` was cancelled; there is nothing to resume")
 
     def _answer(self, info: RunInfo, input: dict[str, Any]) -> None:
         """Take the run's current wait with `input`, or raise if another answer or a cancel took it first."""
@@ -334,11 +373,35 @@ class DurableRuns:
                 if kind == "finished":  # its outcome is being recorded: wait for that
                     self._settled(run_id)
                     break
+                if kind == "sleeping":  # this process is the run's: it wakes it when the sleep ends
+                    self._wake_when_due(run_id, ordinal)
+                    continue
                 if ordinal > answered:
                     break
         finally:
             _signals.pop(run_id, None)
         return self._get_when_back(run_id)
+
+    def _wake_when_due(self, run_id: str, ordinal: int) -> None:
+        """Sleep (on the clock in use) until the run's sleep `ordinal` ends, then wake the run on this process's queue.
+
+        Returns early if the run was cancelled meanwhile. Killed here, the run stays parked:
+        `resume` continues it, sleeping what is left.
+        """
+        store, engine = _Store(self.url), active_engine()
+        assert engine is not None
+        while True:
+            row = store._execute(
+                "SELECT due FROM graphc_timers WHERE run_id = :r AND ordinal = :o", {"r": run_id, "o": ordinal}
+            ).fetchone()
+            left = float(row[0]) - clock.current().now().timestamp() if row is not None else 0.0
+            taken = store.answer(run_id, ordinal)
+            if taken is not None and taken[0] == "cancel":
+                return
+            if left <= 0:
+                fire(store, engine.client, run_id, ordinal, "sleep", engine.queue_name)
+                return
+            time.sleep(min(left, 0.5) if isinstance(clock.current(), clock.SystemClock) else 0.01)
 
     def _get_when_back(self, run_id: str) -> RunInfo:
         """`get`, once more on a connection of its own if the first met one the database dropped in an outage.
@@ -451,7 +514,7 @@ class DurableRuns:
         store, token = _Store(self.url), uuid.uuid4().hex
         store.lease(executor_id, token)
         self._heartbeat = _Heartbeat(store, executor_id, token, on_lost)
-        _launch(
+        engine = _launch(
             self.url,
             worker_version(),
             executor_id=executor_id,
@@ -460,6 +523,10 @@ class DurableRuns:
             load_spec=load_spec,
             report=self.report,
             user=id(self),
+        )
+        schedules = Schedules(self.url)
+        self._timekeeper = Timekeeper(
+            self.url, engine.client, RUNS_QUEUE, lambda now: schedules.tick(engine.client, now)
         )
 
     def in_flight(self) -> builtins.list[str]:
@@ -480,6 +547,9 @@ class DurableRuns:
         while self.in_flight() and time.monotonic() < deadline:
             time.sleep(0.1)
         handed = self.in_flight()
+        if self._timekeeper is not None:
+            self._timekeeper.stop()
+            self._timekeeper = None
         with _engine_lock:
             engine = _stop_engine()
         if engine is None:
@@ -504,6 +574,83 @@ class DurableRuns:
             queue_name = ITEMS_QUEUE if status.parent_workflow_id else RUNS_QUEUE
             client.resume_workflow(status.workflow_id, queue_name=queue_name)
         return [s.workflow_id for s in held]
+
+    # -- schedules: runs workers start on time
+
+    def schedule(
+        self,
+        name: str,
+        spec_name: str,
+        spec_source: str,
+        graph: Graph[Any, Any, Any],
+        start_node: BaseNode[Any, Any, Any] | None = None,
+        *,
+        every: float | None = None,
+        cron: str | None = None,
+        missed: str = "skip",
+        state: Any = None,
+        spec: str | None = None,
+        spec_files: Mapping[str, str] | None = None,
+        replace: bool = False,
+    ) -> Schedule:
+        """Have workers start a run of a spec on every tick: `every` seconds, or on a `cron` expression (UTC).
+
+        The spec is stored as `submit` stores it; each tick's run starts at `start_node` with
+        `state` (default: the graph's start and a fresh state), as it is now.
+
+        Args:
+            name: The schedule's name; its runs are named `NAME@TIME`.
+            spec_name: The spec's file name (its line notes name it).
+            spec_source: The spec's text.
+            graph: The spec compiled (`compiler.load`), to build and check the start node and state.
+            start_node: The node each run starts at; default: the graph's start node.
+            every: Seconds between ticks (at least 1), the first one interval from now.
+            cron: A cron expression (5 fields, or 6 with seconds first), in UTC.
+            state: The state each run starts with; default: a fresh one.
+            spec: The spec file's path, shown by `runs list` / `show`.
+            spec_files: The specs it runs as sub-graphs, as for `submit`.
+            missed: Ticks missed while no worker was up (or the schedule was paused): `skip`, `once`, `all`.
+            replace: Replace a schedule of that name rather than refuse.
+        """
+        from dsl.timing import cron_problem
+
+        if (every is None) == (cron is None):
+            raise DurableError("a schedule needs one of an interval (`every`) or a cron expression")
+        if cron is not None and (problem := cron_problem(cron)) is not None:
+            raise DurableError(f"bad cron expression: {problem}")
+        if every is not None and every < 1:
+            raise DurableError("a schedule's interval is at least 1 s")
+        if missed not in ("skip", "once", "all"):
+            raise DurableError(f"`missed` is skip, once or all, not {missed!r}")
+        node, state = self._start_of(graph, start_node, state)
+        codec = _Loaded(graph, None)
+        self._db(create=True)
+        digest = _Store(self.url).put(spec_name, spec_source, spec_files)
+        return Schedules(self.url).add(
+            name,
+            digest=digest,
+            graph=graph.name or "graph",
+            spec=spec or spec_name,
+            start=codec.dump_node(node),
+            state=codec.dump_state(state),
+            every=every,
+            cron=cron,
+            missed=missed,
+            now=float(int(clock.current().now().timestamp())),  # ticks on whole seconds: run ids read better
+            replace=replace,
+        )
+
+    def schedules(self) -> builtins.list[Schedule]:
+        """Every schedule in the database, by name."""
+        return Schedules(self.url).list() if self._db() is not None else []
+
+    def pause_schedule(self, name: str, paused: bool = True) -> Schedule:
+        """Stop a schedule starting runs (`paused=False`: start again; missed ticks go as it says)."""
+        return Schedules(self.url).set_paused(name, paused)
+
+    def delete_schedule(self, name: str) -> None:
+        """Remove a schedule; the runs it started stay."""
+        Schedules(self.url).delete(name)
 
     # -- looking up
 
@@ -557,8 +704,8 @@ class DurableRuns:
         assert client is not None
         store = _Store(self.url)
         store.claim(run_id, 0, "cancel")  # seen by a resume racing this one: it cancels again after reviving
-        if info.status == "waiting":
-            store.claim(run_id, info.wait_ordinal, "cancel")  # no answer can take this wait any more
+        if info.status in ("waiting", "sleeping"):
+            store.claim(run_id, info.wait_ordinal, "cancel")  # no answer nor timer can take this park any more
         client.cancel_workflow(run_id)
         for sub_run in self._unfinished_sub_runs(run_id):
             client.cancel_workflow(sub_run)
@@ -620,6 +767,9 @@ class DurableRuns:
         if wf.status == "ENQUEUED" and wf.queue_name == WAITING_QUEUE:
             status = "waiting"
         waiting = client.get_event(wf.workflow_id, _WAIT_EVENT, timeout_seconds=0) if status == "waiting" else None
+        wakes = waiting.get("sleeps_until", waiting.get("deadline")) if waiting else None
+        if waiting and "sleeps_until" in waiting:
+            status = "sleeping"
         outputs: builtins.list[dict[str, Any]] = []
         if detail or history or status in ("running", "cancelled"):
             steps = [
@@ -649,8 +799,9 @@ class DurableRuns:
             executor=wf.executor_id,
             spec=attributes.get("graphc_spec") or None,
             queued=bool(attributes.get("graphc_queued")),
-            waits_for=waiting["schema"] if waiting else None,
+            waits_for=waiting.get("schema") if waiting else None,
             wait_ordinal=waiting["ordinal"] if waiting else 0,
+            wakes=datetime.fromtimestamp(wakes, tz=timezone.utc) if wakes is not None else None,
             output=wf.output if status == "success" else None,
             state=outputs[-1]["state"] if outputs else (start[2] if len(start) > 2 else None),
             error=str(wf.error) if wf.error is not None else None,
@@ -672,6 +823,10 @@ def _inputs(wf: WorkflowStatus) -> builtins.list[Any]:
     """The run workflow's arguments: graph key, start node, state."""
     inputs: dict[str, Any] = dict(wf.input or {})
     return builtins.list(inputs.get("args") or [])
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment is not None else "?"
 
 
 def _time(epoch_ms: int | None) -> datetime | None:

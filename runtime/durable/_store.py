@@ -65,6 +65,14 @@ class _Store:
         "kind VARCHAR(16) NOT NULL, input TEXT, PRIMARY KEY (run_id, ordinal))",
         "CREATE TABLE IF NOT EXISTS graphc_workers (executor_id VARCHAR(255) PRIMARY KEY, host VARCHAR(255) NOT NULL, "
         "pid INTEGER NOT NULL, token VARCHAR(64) NOT NULL, heartbeat DOUBLE PRECISION NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS graphc_timers (run_id VARCHAR(255) NOT NULL, ordinal INTEGER NOT NULL, "
+        "kind VARCHAR(16) NOT NULL, due DOUBLE PRECISION NOT NULL, queued INTEGER NOT NULL, "
+        "done INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (run_id, ordinal))",
+        "CREATE INDEX IF NOT EXISTS graphc_timers_due ON graphc_timers (done, due)",
+        "CREATE TABLE IF NOT EXISTS graphc_schedules (name VARCHAR(255) PRIMARY KEY, digest VARCHAR(64) NOT NULL, "
+        "graph VARCHAR(255) NOT NULL, spec TEXT NOT NULL, start TEXT NOT NULL, state TEXT NOT NULL, "
+        "every DOUBLE PRECISION, cron VARCHAR(255), missed VARCHAR(8) NOT NULL, paused INTEGER NOT NULL DEFAULT 0, "
+        "next_tick DOUBLE PRECISION NOT NULL, started INTEGER NOT NULL DEFAULT 0, last_run VARCHAR(255))",
     )
 
     def __init__(self, url: str) -> None:
@@ -139,7 +147,10 @@ class _Store:
         return row[0], row[1], files
 
     def claim(self, run_id: str, ordinal: int, kind: str, input: dict[str, Any] | None = None) -> bool:
-        """Record `kind` (`answer` with its input, or `cancel`) for wait `ordinal`; False if it was taken already."""
+        """Record what took park `ordinal`; False if something took it already.
+
+        `answer` (with its input), `cancel`, `deadline` (nobody answered in time) or `wake` (a sleep ended).
+        """
         statement = (
             "INSERT INTO graphc_answers (run_id, ordinal, kind, input) VALUES (:r, :o, :k, :i) ON CONFLICT DO NOTHING"
         )
@@ -154,6 +165,35 @@ class _Store:
         if row is None:
             return None
         return row[0], None if row[1] is None else json.loads(row[1])
+
+    # -- timers: a sleep's end or a wait's deadline, each written once when the run first reaches it
+
+    def timer(self, run_id: str, ordinal: int, kind: str, due: float, *, queued: bool) -> float:
+        """The due time (epoch seconds) of the run's park `ordinal`: `due` if this is the first time it is reached."""
+        self._execute(
+            "INSERT INTO graphc_timers (run_id, ordinal, kind, due, queued) VALUES (:r, :o, :k, :d, :q) "
+            "ON CONFLICT DO NOTHING",
+            {"r": run_id, "o": ordinal, "k": kind, "d": due, "q": int(queued)},
+        )
+        row = self._execute(
+            "SELECT due FROM graphc_timers WHERE run_id = :r AND ordinal = :o", {"r": run_id, "o": ordinal}
+        ).fetchone()
+        return float(row[0])
+
+    def due_timers(self, now: float, limit: int = 100) -> list[tuple[str, int, str]]:
+        """Timers of submitted runs that are due and not yet fired: (run, ordinal, kind), earliest first."""
+        rows = self._execute(
+            "SELECT run_id, ordinal, kind FROM graphc_timers WHERE done = 0 AND queued = 1 AND due <= :n "
+            "ORDER BY due LIMIT :l",
+            {"n": now, "l": limit},
+        )
+        return [(str(r), int(o), str(k)) for r, o, k in rows]
+
+    def timer_done(self, run_id: str, ordinal: int) -> None:
+        """The timer fired (or no longer matters): workers stop looking at it."""
+        self._execute(
+            "UPDATE graphc_timers SET done = 1 WHERE run_id = :r AND ordinal = :o", {"r": run_id, "o": ordinal}
+        )
 
     # -- sub-graph runs of a local run's fork, each recorded once as it ends
 

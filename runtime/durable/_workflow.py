@@ -7,7 +7,7 @@ import json
 import threading
 from dataclasses import dataclass
 from time import perf_counter
-from typing import Any
+from typing import Any, NoReturn
 
 import pydantic
 import pydantic_core
@@ -16,10 +16,13 @@ from dbos import (
     PortableWorkflowError,
 )
 
+from .. import clock
 from ..fanout import Fork, Map, Run, SubGraph, join_id
 from ..graph import Graph, GraphRun
-from ..nodes import BaseNode, End, optional_waits, supply_waits, unset_waits, waited_types
+from ..locations import note_node_error
+from ..nodes import BaseNode, End, GraphRunContext, optional_waits, supply_waits, unset_waits, waited_types
 from ..state import HistoryStep, NodeStep
+from ..timers import due_time
 from ._common import (
     _NODE_STEP,
     _SPEC_KEY,
@@ -32,6 +35,7 @@ from ._common import (
 from ._engine import _current_engine, _signals
 from ._forks import SUBGRAPH, run_fork
 from ._store import _Store
+from ._timers import fire
 
 
 @dataclass
@@ -86,6 +90,11 @@ _loaded: dict[str, _Loaded] = {}
 
 class _Parked(BaseException):
     """Leaves a run's workflow without an outcome (DBOS records none): the run waits on `WAITING_QUEUE`."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+        """`waiting` (for an answer), `sleeping`, or `cancelled` (at a park a cancel took)."""
 
 
 _loading = threading.Lock()
@@ -151,7 +160,7 @@ def _run_workflow(key: str, start: dict[str, Any], state: Any, max_steps: int | 
     try:
         loaded = _graph_for(key)
         node, current = loaded.node(start), loaded.state(state)
-        waits = 0  # the waits passed so far: a replay passes the same ones again
+        waits = 0  # the parks (waits and sleeps) passed so far: a replay passes the same ones again
         steps = 0
         loop = asyncio.new_event_loop()  # one loop for the run's nodes, so deps bound to a loop keep working
         try:
@@ -163,9 +172,14 @@ def _run_workflow(key: str, start: dict[str, Any], state: Any, max_steps: int | 
                         "StepLimit",
                         data={"node": node.get_id()},
                     )
+                if node.sleep_policy is not None:
+                    waits += 1
+                    _sleep(run_id, loaded, node, current, waits)
                 if node.waits_for and unset_waits(node):
                     waits += 1
-                    supply_waits(node, _input_for(run_id, node, waits))
+                    answer = _input_for(run_id, node, waits)
+                    if answer is not None:  # None: the deadline came first, and the node takes its edge
+                        supply_waits(node, answer)
                 room = max_steps - steps if max_steps else None
                 out = _node_step(loaded, node, current, loop, room)
                 steps += sum(step["kind"] == "node" for step in out["steps"])
@@ -178,35 +192,78 @@ def _run_workflow(key: str, start: dict[str, Any], state: Any, max_steps: int | 
                 node = loaded.node(out["next"])
         finally:
             loop.close()
-    except _Parked:
-        outcome = ("waiting", waits)
+    except _Parked as parked:
+        outcome = (parked.kind, waits)
         raise
     finally:
         if (signal := _signals.get(run_id)) is not None:
             signal.put(outcome)
 
 
-def _input_for(run_id: str, node: BaseNode[Any, Any, Any], ordinal: int) -> dict[str, Any]:
-    """The answer to wait number `ordinal`: read from `graphc_answers` if it was given, else the run is parked.
+def _input_for(run_id: str, node: BaseNode[Any, Any, Any], ordinal: int) -> dict[str, Any] | None:
+    """The answer to park number `ordinal`, a wait: read from `graphc_answers` if given, else the run parks.
 
-    The answer row never changes once written, so a replay reads the same answer; it is read
-    outside the workflow's record (no step is recorded).
+    None when the wait's deadline took it (nobody answered in time). The answer row never
+    changes once written, so a replay reads the same answer; it is read outside the
+    workflow's record (no step is recorded).
     """
-    DBOS.set_event(_WAIT_EVENT, {"node": node.get_id(), "schema": waits_schema(type(node)), "ordinal": ordinal})
     engine = _current_engine()
     store = _Store(engine.url)
+    event: dict[str, Any] = {"node": node.get_id(), "schema": waits_schema(type(node)), "ordinal": ordinal}
+    deadline = node.answer_deadline
+    if deadline is not None:  # written the first time the run gets here: a replay finds the same time
+        now = clock.current().now().timestamp()
+        queued = bool(engine.attributes(run_id).get("graphc_queued"))
+        event["deadline"] = due = store.timer(run_id, ordinal, "deadline", now + deadline.seconds, queued=queued)
+        if due <= now and store.answer(run_id, ordinal) is None:
+            fire(store, engine.client, run_id, ordinal, "deadline", engine.home_queue(run_id))
+    DBOS.set_event(_WAIT_EVENT, event)
     answer = store.answer(run_id, ordinal)
     if answer is None:
-        engine.client.resume_workflow(run_id, queue_name=WAITING_QUEUE)
-        answer = store.answer(run_id, ordinal)
-        if answer is not None and answer[0] == "answer":  # answered while parking: back to work
-            engine.client.resume_workflow(run_id, queue_name=engine.home_queue(run_id))
-        raise _Parked
+        _park(run_id, ordinal, "waiting")
     kind, value = answer
-    if kind == "cancel" or value is None:  # cancelled at this wait: the canceller ends the workflow
-        raise _Parked
+    if kind == "cancel" or (kind == "answer" and value is None):  # the canceller ends the workflow
+        raise _Parked("cancelled")
     DBOS.set_event(_WAIT_EVENT, None)
-    return value
+    if deadline is not None:
+        store.timer_done(run_id, ordinal)
+    return value if kind == "answer" else None
+
+
+def _sleep(run_id: str, loaded: _Loaded, node: BaseNode[Any, Any, Any], state: Any, ordinal: int) -> None:
+    """Park number `ordinal`, a sleep: return once it has ended, else park until a timer wakes the run."""
+    engine = _current_engine()
+    store = _Store(engine.url)
+    now = clock.current().now()
+    try:
+        wakes = due_time(node, GraphRunContext(state, loaded.deps), now).timestamp()
+    except Exception as e:  # `sleep until EXPR` went wrong: the run fails with where
+        note_node_error(e, node)
+        notes = "".join(f" ({n})" for n in getattr(e, "__notes__", []))
+        message = f"{type(e).__name__}: {e}{notes}"
+        raise PortableWorkflowError(message, type(e).__name__, data={"node": node.get_id()}) from None
+    queued = bool(engine.attributes(run_id).get("graphc_queued"))
+    due = store.timer(run_id, ordinal, "sleep", wakes, queued=queued)
+    DBOS.set_event(_WAIT_EVENT, {"node": node.get_id(), "ordinal": ordinal, "sleeps_until": due})
+    if due <= now.timestamp() and store.answer(run_id, ordinal) is None:
+        store.claim(run_id, ordinal, "wake")
+        store.timer_done(run_id, ordinal)
+    answer = store.answer(run_id, ordinal)
+    if answer is None:
+        _park(run_id, ordinal, "sleeping")
+    if answer[0] != "wake":
+        raise _Parked("cancelled")
+    DBOS.set_event(_WAIT_EVENT, None)
+
+
+def _park(run_id: str, ordinal: int, kind: str) -> NoReturn:
+    """Leave the workflow parked on `WAITING_QUEUE`; back on its own queue if the park was taken meanwhile."""
+    engine = _current_engine()
+    engine.client.resume_workflow(run_id, queue_name=WAITING_QUEUE)
+    answer = _Store(engine.url).answer(run_id, ordinal)
+    if answer is not None and answer[0] != "cancel":  # answered (or woken) while parking: back to work
+        engine.client.resume_workflow(run_id, queue_name=engine.home_queue(run_id))
+    raise _Parked(kind)
 
 
 @DBOS.step(name=_NODE_STEP)
@@ -228,7 +285,7 @@ def _node_step(
     history: list[HistoryStep[Any, Any]] = []
     try:
         run = GraphRun(loaded.graph, node, history=history, state=state, deps=loaded.deps)
-        next_node = loop.run_until_complete(run._advance(node, defer_forks=True))
+        next_node = loop.run_until_complete(run._advance(node, defer_forks=True, timers=False))
         ran, started = 1, perf_counter()
         limit = min(_BATCH_NODES, room) if room is not None else _BATCH_NODES
         while (
@@ -238,7 +295,7 @@ def _node_step(
             and perf_counter() - started < _BATCH_SECONDS
         ):
             try:
-                after = loop.run_until_complete(run._advance(next_node, defer_forks=True))
+                after = loop.run_until_complete(run._advance(next_node, defer_forks=True, timers=False))
             except Exception:  # recorded up to the node before; the next step runs this one alone, and fails
                 state = history[-1].state if history and isinstance(history[-1], NodeStep) else state
                 break
