@@ -117,7 +117,6 @@ RESERVED = frozenset(
         "SUBGRAPH_DEPS",
         "Deadline",
         "Sleep",
-        "datetime",
     ]
 )
 """Names generated code uses itself: no node, field, import or local may take them."""

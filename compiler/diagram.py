@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from textwrap import indent
 
 from runtime.mermaid import composite_lines, fork_lines
+from dsl.unparse import ExprWriter
 from runtime.nodes import waits_note
 
 from .checks import CheckedGraph
@@ -84,7 +85,10 @@ def diagram_of(checked: CheckedGraph) -> DiagramGraph:
     nodes = []
     for node in spec.nodes:
         waits = [f.name for f in node.waits]
-        notes = [inspect.cleandoc(node.doc) if node.doc is not None else None, waits_note(waits)]
+        sleep = None
+        if node.sleep is not None:
+            sleep = node.sleep.text if node.sleep.until is None else f"until {ExprWriter().expr(node.sleep.until)}"
+        notes = [inspect.cleandoc(node.doc) if node.doc is not None else None, waits_note(waits, sleep)]
         drawn = DiagramNode(node.name, note="\n".join(n for n in notes if n) or None, waits=waits)
         _set_edges(drawn, [(t.target, t.label) for t in run_transitions(node)])
         drawn.error_targets = {e.to.target for e in node.errors}

@@ -125,7 +125,7 @@ class BaseNode(ABC, Generic[StateT, DepsT, NodeRunEndT]):
         ignoring the docstring `dataclass` generates from the signature; then
         what the node waits for, if anything (`waits_for`).
         """
-        waits = waits_note(cls.waits_for)
+        waits = waits_note(cls.waits_for, cls.sleep_policy.text if cls.sleep_policy is not None else None)
         if not cls.docstring_notes:
             return waits
         docstring = cls.__doc__
@@ -229,9 +229,11 @@ class NodeDef(Generic[StateT, DepsT, NodeRunEndT]):
     """Edges that fork, by the node id (or `End`) they join at: the sub-graphs (`SubGraph`) run first."""
 
 
-def waits_note(fields: tuple[str, ...] | list[str]) -> str | None:
-    """The line a diagram adds to the note of a node that waits for outside input."""
-    return f"waits for: {', '.join(fields)}" if fields else None
+def waits_note(fields: tuple[str, ...] | list[str], sleep: str | None = None) -> str | None:
+    """The lines a diagram adds to the note of a node that sleeps (`sleep`: `1d`, `until ...`) or waits."""
+    lines = [f"sleeps {sleep}"] if sleep else []
+    lines += [f"waits for: {', '.join(fields)}"] if fields else []
+    return "\n".join(lines) or None
 
 
 def waited_types(cls: type[BaseNode[Any, Any, Any]]) -> dict[str, Any]:

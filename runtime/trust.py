@@ -39,6 +39,10 @@ if TYPE_CHECKING:
 __all__ = ("INTROSPECTION_ATTRIBUTES", "SAFE_BUILTINS", "SAFE_METHODS", "Trust", "TrustError", "in_allow_list")
 
 
+_HEAP_TYPE = 1 << 9
+"""`Py_TPFLAGS_HEAPTYPE`: a class made at run time, whose `__module__` anyone could have set."""
+
+
 class TrustError(PermissionError):
     """A spec under an allow-list reached for something the trust model does not name."""
 
@@ -247,7 +251,10 @@ class Trust:
         return name == self._own or in_allow_list(self._allowed, name)
 
     def _own_or_allowed_class(self, cls: type) -> bool:
-        return self.allows_module(cls.__dict__.get("__module__"))
+        module = cls.__dict__.get("__module__")
+        if module is None and not cls.__flags__ & _HEAP_TYPE:  # a C type (`datetime`): its module is in its fixed name
+            module = cls.__module__
+        return self.allows_module(module)
 
     def _vet(self, value: Any, what: str, *, public_name: bool = False) -> Any:
         """`value` if a spec may hold it; else TrustError naming `what` reached it.

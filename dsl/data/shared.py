@@ -224,7 +224,7 @@ class _Builder:
         text = text or self.text(node, what)
         seconds = duration_seconds(text.strip()) if text is not None else None
         if text is not None and seconds is None:
-            self.sink.error("E022", node.span, f"{what} `{text}` is not a duration", "like 30s, 15m, 48h or 7d")
+            self.sink.error("E022", node.span, f"{what}: `{text}` is not a duration", "like 30s, 15m, 48h or 7d")
         return (seconds, text.strip()) if seconds is not None and text is not None else None
 
     def schedules(self, node: DataNode) -> list[ir.ScheduleSpec]:
