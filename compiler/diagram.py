@@ -16,8 +16,8 @@ import subprocess
 from dataclasses import dataclass, field
 from textwrap import indent
 
-from runtime.mermaid import composite_lines, fork_lines
 from dsl.unparse import ExprWriter
+from runtime.mermaid import composite_lines, fork_lines
 from runtime.nodes import waits_note
 
 from .checks import CheckedGraph

@@ -24,7 +24,7 @@ from dsl.parse import parse_source
 from dsl.printer import print_spec
 from dsl.source import read_source, source_from_text
 from dsl.timing import duration_seconds, duration_text
-from runtime import End, answer_within
+from runtime import answer_within
 from runtime.clock import FileClock, ManualClock, use_clock
 
 from .conftest import EXAMPLES, ROOT, assert_mypy_strict, check_golden, graphc
