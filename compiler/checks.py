@@ -1294,9 +1294,21 @@ def _type_text(node: ir.TypeExpr) -> str:
 
 
 def waits_text(node: ir.NodeSpec) -> str:
-    """`node `Review` waits for approved: bool, comment: str` — what `graphc check` lists."""
+    """What `graphc check` lists of a node that waits or sleeps.
+
+    `node `Review` waits for approved: bool, comment: str`, then `; 48h at most, then Remind`
+    for a deadline, `; sleeps 1d first` for a sleep.
+    """
     writer = ExprWriter()
-    return f"node `{node.name}` waits for " + ", ".join(f"{f.name}: {writer.field(f)}" for f in node.waits)
+    parts = []
+    if node.waits:
+        parts.append("waits for " + ", ".join(f"{f.name}: {writer.field(f)}" for f in node.waits))
+    if node.deadline is not None:
+        parts.append(f"{node.deadline.text} at most, then {node.deadline.to.target}")
+    if node.sleep is not None:
+        until = f"until {writer.expr(node.sleep.until)}" if node.sleep.until is not None else node.sleep.text
+        parts.append(f"sleeps {until}" + (" first" if node.waits else ""))
+    return f"node `{node.name}` " + "; ".join(parts)
 
 
 def _signature(node: ir.NodeSpec, caller_file: str | None = None) -> str:

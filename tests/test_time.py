@@ -225,9 +225,20 @@ def test_a_file_clock_is_shared_by_whoever_reads_the_file(tmp_path: Path) -> Non
     assert FileClock(tmp_path / "clock").now() == datetime(2031, 5, 6, 7, 8, 9, tzinfo=timezone.utc)
 
 
-def test_a_plain_run_from_the_command_line_sleeps_on_the_file_clock(tmp_path: Path) -> None:
+def test_a_plain_run_from_the_command_line_sleeps(tmp_path: Path) -> None:
     spec = tmp_path / "nap.graph"
     spec.write_text("graph Nap -> int\nstart A\n\nnode A(n: int = 2) sleep 1s:\n    -> End(n)\n")
     result = graphc("run", str(spec), "--output", "text")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "2"
+    assert result.stdout.strip() == "2" and "`A` sleeps 1s" in result.stderr
+
+
+def test_a_plain_run_from_the_command_line_asks_until_the_deadline() -> None:
+    spec = str(ROOT / "tests" / "data" / "time" / "deadline.graph")
+    answered = graphc("run", spec, "--output", "text", stdin="yes\n")
+    assert answered.returncode == 0 and answered.stdout.strip() == "yes", answered.stderr
+    assert "`Ask` waits 2s at most for its answer" in answered.stderr
+    unanswered = graphc("run", spec, "--output", "text")  # the input ends at once: the deadline takes the wait
+    assert unanswered.returncode == 0, unanswered.stderr
+    assert unanswered.stdout.strip() == "nudged 1 time(s) about ready?"
+    assert "the input ended; the wait lasts until its deadline" in unanswered.stderr

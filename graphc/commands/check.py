@@ -82,7 +82,9 @@ def run(args: argparse.Namespace) -> int:
             spec = parse_source(source, limits=limits_of(args))
             checked = check_spec(spec, allowed_imports=args.allow_import)
             found += checked.diagnostics
-            waits += [f"{n.name_span.file}:{n.name_span.line}: {waits_text(n)}" for n in spec.nodes if n.waits]
+            waits += [
+                f"{n.name_span.file}:{n.name_span.line}: {waits_text(n)}" for n in spec.nodes if n.waits or n.sleep
+            ]
             if args.show_pure:
                 waits += [
                     f"{n.name_span.file}:{n.name_span.line}: `{n.name}` is pure: a durable run records it "

@@ -62,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
     import asyncio
     import contextlib
 
-    from runtime import End, GraphRuntimeError
+    from runtime import End, GraphRuntimeError, answer_within
+    from runtime.nodes import unset_waits
 
     if args.max_steps is not None and args.max_steps < 0:
         raise UsageError("--max-steps must be 0 (no limit) or more")
@@ -80,14 +81,21 @@ def run(args: argparse.Namespace) -> int:
         async with graph.iter(start, state=state, deps=deps, history=history, max_steps=max_steps) as run:
             print(f"[start] {run.next_node!r}", file=sys.stderr)
             step = 0
-            async for node in run:
+            node = run.next_node
+            while not isinstance(node, End):
+                if node.sleep_policy is not None:
+                    print(f"[{step}] `{node.get_id()}` sleeps {node.sleep_policy.text}", file=sys.stderr)
+                if node.waits_for and unset_waits(node) and node.answer_deadline is not None:
+                    node = await answer_within(run, _asked_in_time(node))  # the deadline's edge if no answer
+                else:
+                    if node.waits_for and unset_waits(node):
+                        _ask_waits(node)
+                    node = await run.next(node)
                 step += 1
                 reached[0] = node
                 for fork in (s for s in history[-2:] if getattr(s, "kind", None) == "fork"):
                     print(f"[{step}] {_fork_summary(fork)}", file=sys.stderr)
                 print(f"[{step}] -> {node!r}", file=sys.stderr)
-                if not isinstance(node, End) and node.waits_for:
-                    _ask_waits(node)
             return run.result
 
     try:
@@ -120,6 +128,36 @@ def _fork_summary(fork: Any) -> str:
     runs = len(fork.branches)
     tolerated = f", {failed} failed (tolerated)" if failed else ""
     return f"fork: {runs} run{'s' if runs != 1 else ''} of {graphs}{tolerated}, in {fork.duration:.3f} s"
+
+
+def _asked_in_time(node: Any) -> Any:
+    """The answers typed for a node whose wait has a deadline: a future the terminal fills, if it does in time.
+
+    The terminal is read on a thread of its own that the run does not wait for: when the
+    deadline comes first, the run goes on and the thread is left reading until the process ends.
+    """
+    import asyncio
+    import copy
+    import threading
+
+    from runtime import GraphRuntimeError
+
+    loop = asyncio.get_running_loop()
+    answered: asyncio.Future[dict[str, Any]] = loop.create_future()
+    print(f"`{node.get_id()}` waits {node.answer_deadline.text} at most for its answer", file=sys.stderr)
+
+    def ask() -> None:
+        shadow = copy.copy(node)  # the node itself is the run's: a late answer must not change it
+        try:
+            _ask_waits(shadow)
+        except GraphRuntimeError:  # the input ended: nobody can answer now, so the deadline will
+            print(f"\n`{node.get_id()}`: the input ended; the wait lasts until its deadline", file=sys.stderr)
+            return
+        values = {name: getattr(shadow, name) for name in node.waits_for}
+        loop.call_soon_threadsafe(lambda: answered.done() or answered.set_result(values))
+
+    threading.Thread(target=ask, name="graphc-ask", daemon=True).start()
+    return answered
 
 
 def _ask_waits(node: Any) -> None:

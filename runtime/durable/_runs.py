@@ -390,6 +390,7 @@ class DurableRuns:
         """
         store, engine = _Store(self.url), active_engine()
         assert engine is not None
+        said = False
         while True:
             row = store._execute(
                 "SELECT due FROM graphc_timers WHERE run_id = :r AND ordinal = :o", {"r": run_id, "o": ordinal}
@@ -401,6 +402,9 @@ class DurableRuns:
             if left <= 0:
                 fire(store, engine.client, run_id, ordinal, "sleep", engine.queue_name)
                 return
+            if not said and row is not None:
+                said = True
+                self._say(f"run `{run_id}` sleeps until {_when(datetime.fromtimestamp(float(row[0]), timezone.utc))}")
             time.sleep(min(left, 0.5) if isinstance(clock.current(), clock.SystemClock) else 0.01)
 
     def _get_when_back(self, run_id: str) -> RunInfo:
