@@ -154,7 +154,12 @@ def _asked_in_time(node: Any) -> Any:
             print(f"\n`{node.get_id()}`: the input ended; the wait lasts until its deadline", file=sys.stderr)
             return
         values = {name: getattr(shadow, name) for name in node.waits_for}
-        loop.call_soon_threadsafe(lambda: answered.done() or answered.set_result(values))
+
+        def give() -> None:
+            if not answered.done():
+                answered.set_result(values)
+
+        loop.call_soon_threadsafe(give)
 
     threading.Thread(target=ask, name="graphc-ask", daemon=True).start()
     return answered
