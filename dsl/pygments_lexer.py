@@ -24,7 +24,7 @@ from pygments.token import (
 
 __all__ = ("GraphLexer",)
 
-_DECLARATIONS = ("graph", "start", "state", "deps", "node", "use")
+_DECLARATIONS = ("graph", "start", "state", "deps", "node", "use", "schedule")
 _KEYWORDS = (
     "from",
     "import",
@@ -39,6 +39,12 @@ _KEYWORDS = (
     "checkpoint",
     "limit",
     "tolerate",
+    "within",
+    "sleep",
+    "until",
+    "every",
+    "cron",
+    "missed",
     "await",
     "for",
     "in",
@@ -72,6 +78,7 @@ class GraphLexer(RegexLexer):  # type: ignore[misc]  # Pygments ships no type in
             (words(_OPERATORS, suffix=r"\b"), Operator.Word),
             (words(_KEYWORDS, suffix=r"\b"), Keyword),
             (r"\b(state|deps)(?=\.)", Name.Builtin.Pseudo),
+            (r"(\d+(\.\d+)?(ms|s|m|h|d|w))+\b", Number),  # a duration: `48h`, `1h30m`
             (r"0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+", Number),
             (r"((\d[\d_]*)?\.\d[\d_]*|\d[\d_]*\.?)([eE][+-]?\d[\d_]*)?", Number),
             (r"[^\W\d]\w*", Name),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ("DURATION", "UNITS", "cron_problem", "duration_seconds", "duration_text")
+__all__ = ("DURATION", "UNITS", "cron_after", "cron_problem", "duration_seconds", "duration_text")
 
 UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 """Each unit a duration may use, in seconds."""
@@ -55,3 +55,15 @@ def cron_problem(expression: str) -> str | None:
     except (ValueError, KeyError) as e:
         return str(e) or type(e).__name__
     return None
+
+
+def cron_after(expression: str, after: float) -> float:
+    """The first time (epoch seconds, UTC) strictly after `after` that a cron expression names (needs croniter)."""
+    from datetime import datetime, timezone
+
+    from croniter import croniter
+
+    following: float = croniter(
+        expression, datetime.fromtimestamp(after, timezone.utc), second_at_beginning=True
+    ).get_next(float)
+    return following

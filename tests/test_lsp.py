@@ -467,3 +467,38 @@ async def test_sub_graphs_across_files(client: LanguageClient, tmp_path: Path) -
     bad = text.replace("words: list[int]", "words: list[str]")
     bad_uri = await _open(client, tmp_path / "bad.graph", bad)
     assert [d.code for d in client.diagnostics[bad_uri]] == ["E155"]
+
+
+@pytest.mark.asyncio
+async def test_time_is_completed_and_hovered(client: LanguageClient, tmp_path: Path) -> None:
+    text = (ROOT / "examples" / "invoice" / "invoice.graph").read_text()
+    uri = await _open(client, tmp_path / "invoice.graph", text)
+    lines = text.splitlines()
+    approve = next(i for i, line in enumerate(lines) if line.startswith("node Approve"))
+    within = lines[approve].index("within ") + len("within ")
+    assert {"48h", "1d", "7d"} <= set(await _complete(client, uri, approve, within))
+    pay = next(i for i, line in enumerate(lines) if line.startswith("node Pay"))
+    after_sleep = lines[pay].index("sleep ") + len("sleep ")
+    assert {"1d", "until"} <= set(await _complete(client, uri, pay, after_sleep))
+    schedule = next(i for i, line in enumerate(lines) if line.startswith("schedule"))
+    missed = lines[schedule].index("missed ") + len("missed ")
+    assert await _complete(client, uri, schedule, missed) == ["skip", "once", "all"]
+    remind = next(i for i, line in enumerate(lines) if line.startswith("node Remind"))
+    header = await _complete(client, uri, remind, len(lines[remind]) - 1)  # after the fields, before `:`
+    assert {"waits", "retry", "timeout", "checkpoint", "sleep"} <= set(header)
+
+    async def hover(line: int, character: int) -> str:
+        position = types.Position(line=line, character=character)
+        document = types.TextDocumentIdentifier(uri=uri)
+        answer = await client.text_document_hover_async(types.HoverParams(text_document=document, position=position))
+        assert answer is not None and isinstance(answer.contents, types.MarkupContent)
+        return answer.contents.value
+
+    assert await hover(approve, within + 1) == "**duration** `48h`: 172,800 s (2d)"
+    node = await hover(approve, len("node A"))
+    assert "Waits 48h at most for its answer; then the run goes to `Remind`." in node
+    assert "→ `Remind` (no answer in 48h)" in node
+    assert "Sleeps 1d before it runs" in await hover(pay, len("node P"))
+    described = await hover(schedule, 3)
+    assert described.startswith('**schedule** `retainer`: cron `0 9 1 * *` (UTC), starting `Submit(invoice="monthly')
+    assert "Next ticks: " in described and "run once for all" in described

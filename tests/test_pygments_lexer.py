@@ -15,7 +15,7 @@ from pygments.token import Error, Keyword, Name  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = [
-    *sorted((ROOT / "examples").glob("*.graph")),
+    *sorted((ROOT / "examples").rglob("*.graph")),
     *sorted((ROOT / "tests" / "golden" / "diagnostics").glob("check_*.graph")),
     *sorted((ROOT / "tests" / "data").rglob("*.graph")),
 ]
@@ -37,6 +37,8 @@ def test_what_it_marks() -> None:
     assert (Keyword.Declaration, "node") in tokens and (Name.Class, "A") in tokens and (Name.Class, "B") in tokens
     assert (Keyword, "retry") in tokens
     assert (Error, "$") in tokens  # a character the language has no use for
+    timed = list(get_lexer_by_name("graph").get_tokens("node A waits (x: int) within 1h30m -> B():\n"))
+    assert (Keyword, "within") in timed and (pygments.token.Number, "1h30m") in timed
 
 
 def test_pygmentize_on_the_command_line() -> None:

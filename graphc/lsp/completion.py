@@ -1,4 +1,4 @@
-"""Completion: nodes after `->`, a node's fields in its call, `state.`/`deps.` fields, names, keywords."""
+"""Completion: nodes after `->`, a node's fields in its call, `state.`/`deps.` fields, durations, names, keywords."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from .server import GraphcServer, server
 from .symbols import callee_start
 
 _KEYWORDS = ("if", "else", "on", "await", "for", "in", "and", "or", "not", "is", "None", "True", "False")
+_DURATIONS = ("30s", "15m", "1h", "48h", "1d", "7d")
+"""Durations offered after `within`, `sleep` and `every`: any number with s, m, h, d or w is one."""
 
 
 @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[".", "(", ">", " "]))
@@ -33,6 +35,12 @@ def _completion(ls: GraphcServer, params: types.CompletionParams) -> list[types.
 
     if re.search(r"->\s*\w*$", before):
         return items([*nodes, "End"], types.CompletionItemKind.Class)
+    timed = re.search(r"\b(within|sleep|every)\s+\w*$", before)
+    if timed is not None:  # a duration; a sleep may also last until a time
+        until = ["until"] if timed.group(1) == "sleep" else []
+        return items([*_DURATIONS, *until], types.CompletionItemKind.Constant)
+    if re.search(r"\bmissed\s+\w*$", before):
+        return items(["skip", "once", "all"], types.CompletionItemKind.EnumMember)
     owner = re.search(r"\b(state|deps)\.\w*$", before)
     if owner is not None:
         type_spec = spec.state if owner.group(1) == "state" else spec.deps

@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from lsprotocol import types
 
 from compiler.diagram import DiagramGraph, diagram_of
+from dsl import ir
 from dsl.diagnostics import CODE_MEANINGS
+from dsl.timing import DURATION, cron_after, cron_problem, duration_seconds, duration_text
 
 from .server import GraphcServer, server
 from .symbols import callee_start, node_at, symbol_at
@@ -30,6 +32,7 @@ def _hover(ls: GraphcServer, params: types.HoverParams) -> types.Hover | None:
     lines = [f"**node** `{node.name}({fields}){waits}`"]
     if node.doc:
         lines += ["", node.doc]
+    lines += _timers_text(node)
     if analysis.checked is not None:
         lines += ["", *_edges_text(diagram_of(analysis.checked), node.name)]
     return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value="\n".join(lines)))
@@ -57,6 +60,13 @@ def _other_hover(analysis: Analysis, lines: Sequence[str], position: types.Posit
         text = f"**{owner}** field `{field.name}: {ExprWriter().field(field)}`"
         return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text))
     line = lines[position.line] if position.line < len(lines) else ""
+    schedule = next((s for s in spec.schedules if s.span.line == position.line + 1), None)
+    if schedule is not None:
+        return _markdown(_schedule_text(schedule))
+    for match in re.finditer(rf"\b{DURATION.pattern}\b", line):
+        if match.start() <= position.character <= match.end():
+            seconds = duration_seconds(match.group()) or 0.0
+            return _markdown(f"**duration** `{match.group()}`: {seconds:,g} s ({duration_text(seconds)})")
     for match in re.finditer(r"\b[EW]\d{3}\b", line):
         if match.start() <= position.character <= match.end() and match.group() in CODE_MEANINGS:
             text = f"**{match.group()}**: {CODE_MEANINGS[match.group()]}"
@@ -88,6 +98,48 @@ def _used_hover(analysis: Analysis, symbol: tuple[str, ...]) -> types.Hover | No
             text += f"\n\n{spec.doc}"
         text += "\n\nAs a transition's argument it runs once; as `[...for x in xs]`, once per item."
     return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text))
+
+
+def _markdown(text: str) -> types.Hover:
+    return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text))
+
+
+def _timers_text(node: ir.NodeSpec) -> list[str]:
+    """What a node's sleep and deadline do, for its hover."""
+    from dsl.unparse import ExprWriter
+
+    out = []
+    if node.sleep is not None:
+        until = f"until `{ExprWriter().expr(node.sleep.until)}`" if node.sleep.until is not None else node.sleep.text
+        out.append(f"Sleeps {until} before it runs (a durable run parks meanwhile, holding nothing).")
+    if node.deadline is not None:
+        out.append(
+            f"Waits {node.deadline.text} at most for its answer; then the run goes to `{node.deadline.to.target}`."
+        )
+    return ["", *out] if out else []
+
+
+def _schedule_text(schedule: ir.ScheduleSpec) -> str:
+    """A schedule: when it ticks (the next few ticks, for a cron expression), what it starts, missed ticks."""
+    from datetime import datetime, timezone
+
+    from dsl.unparse import ExprWriter
+
+    when = f"every {schedule.every_text}" if schedule.cron is None else f"cron `{schedule.cron}` (UTC)"
+    text = f"**schedule** `{schedule.name}`: {when}, starting `{ExprWriter().target(schedule.to)}`"
+    missed = {"skip": "skipped", "once": "run once for all", "all": "each run, oldest first"}[schedule.missed]
+    text += f"\n\nTicks missed while no worker was up: {missed}. Add it with `graphc schedules add`."
+    if schedule.cron is not None and cron_problem(schedule.cron) is None:
+        try:
+            tick = datetime.now(timezone.utc).timestamp()
+            ticks = []
+            for _ in range(3):
+                tick = cron_after(schedule.cron, tick)
+                ticks.append(datetime.fromtimestamp(tick, timezone.utc).strftime("%Y-%m-%d %H:%M"))
+            text += "\n\nNext ticks: " + ", ".join(ticks)
+        except ImportError:  # croniter is the durable extra's
+            pass
+    return text
 
 
 def _edges_text(graph: DiagramGraph, name: str) -> list[str]:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from dsl.timing import cron_after
+
 from ._common import _SPEC_KEY, _WORKFLOW, DEFAULT_MAX_STEPS, RUNS_QUEUE, DurableError, worker_version
 from ._store import _Store
 
@@ -66,12 +68,7 @@ def next_tick(every: float | None, cron: str | None, after: float) -> float:
     if cron is None:
         assert every
         return after + every
-    from croniter import croniter
-
-    following: float = croniter(cron, datetime.fromtimestamp(after, timezone.utc), second_at_beginning=True).get_next(
-        float
-    )
-    return following
+    return cron_after(cron, after)
 
 
 def due_ticks(
