@@ -9,6 +9,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from dsl import ir
+from dsl.timing import duration_seconds
 
 SPAN = ir.Span(file="<generated>", line=1, column=1, end_line=1, end_column=1)
 _RESERVED = {
@@ -248,13 +249,37 @@ branch_lists = st.recursive(
 )
 
 
+durations = st.sampled_from(["30s", "15m", "48h", "1d", "1h30m", "250ms", "2w"])
+plain_transitions = transitions.map(lambda t: t.model_copy(update={"label": None, "fanout": None}))
+deadlines = st.builds(
+    lambda text, to: ir.Deadline(span=SPAN, seconds=duration_seconds(text) or 0.0, text=text, to=to),
+    durations,
+    plain_transitions,
+)
+sleeps = st.one_of(
+    durations.map(lambda text: ir.Sleep(span=SPAN, seconds=duration_seconds(text), text=text)),
+    expressions.map(lambda until: ir.Sleep(span=SPAN, until=until)),
+)
 nodes = st.builds(
-    lambda name, doc, fs, do, branches, checkpoint: ir.NodeSpec(
-        span=SPAN, name=name, name_span=SPAN, doc=doc, fields=fs, do=do, next=branches, checkpoint=checkpoint
+    lambda name, doc, fs, waits, deadline, sleep, do, branches, checkpoint: ir.NodeSpec(
+        span=SPAN,
+        name=name,
+        name_span=SPAN,
+        doc=doc,
+        fields=fs,
+        waits=waits,
+        deadline=deadline if waits else None,  # a deadline is the wait's
+        sleep=sleep,
+        do=do,
+        next=branches,
+        checkpoint=checkpoint,
     ).normalized(),
     class_names,
     st.none() | texts,
     st.lists(fields, max_size=3, unique_by=lambda f: f.name),
+    st.lists(fields.map(lambda f: f.model_copy(update={"default": None})), max_size=2, unique_by=lambda f: f.name),
+    st.none() | deadlines,
+    st.none() | sleeps,
     st.lists(statements, max_size=3),
     branch_lists,
     st.booleans(),
@@ -279,8 +304,26 @@ uses = st.builds(
     class_names,
     texts.filter(bool),
 )
+schedules = st.builds(
+    lambda name, every, cron, missed, to: ir.ScheduleSpec(
+        span=SPAN,
+        name=name,
+        name_span=SPAN,
+        every=None if cron else duration_seconds(every),
+        every_text=None if cron else every,
+        cron=cron,
+        cron_span=SPAN if cron else None,
+        missed=missed,
+        to=to,
+    ),
+    names,
+    durations,
+    st.none() | st.sampled_from(["0 3 * * *", "*/5 * * * *", "0 9 1 * *"]),
+    st.sampled_from(["skip", "once", "all"]),
+    plain_transitions,
+)
 specs = st.builds(
-    lambda name, doc, output, start, imps, used, state, deps, ns: ir.GraphSpec(
+    lambda name, doc, output, start, imps, used, timed, state, deps, ns: ir.GraphSpec(
         span=SPAN,
         name=name,
         name_span=SPAN,
@@ -290,6 +333,7 @@ specs = st.builds(
         start_span=SPAN if start else None,
         imports=imps,
         uses=used,
+        schedules=timed,
         state=state,
         deps=deps,
         nodes=ns,
@@ -300,6 +344,7 @@ specs = st.builds(
     st.none() | class_names,
     st.lists(imports, max_size=2),
     st.lists(uses, max_size=2, unique_by=lambda u: u.name),
+    st.lists(schedules, max_size=2, unique_by=lambda s: s.name),
     st.none() | type_specs,
     st.none() | type_specs,
     st.lists(nodes, max_size=3, unique_by=lambda n: n.name),
