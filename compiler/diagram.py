@@ -51,6 +51,10 @@ class DiagramNode:
     """The fields it waits for from outside the graph (`waits (...)`)."""
     forks: dict[str, list[str]] = field(default_factory=dict)
     """Edges that run sub-graphs first: target (or `End`) → the used graphs' names."""
+    deadline: tuple[str, str] | None = None
+    """The wait's deadline edge: (target or `End`, its label)."""
+    sleep: str | None = None
+    """How the node sleeps before it runs: `1d`, `until state.due`."""
 
 
 @dataclass
@@ -89,7 +93,9 @@ def diagram_of(checked: CheckedGraph) -> DiagramGraph:
         if node.sleep is not None:
             sleep = node.sleep.text if node.sleep.until is None else f"until {ExprWriter().expr(node.sleep.until)}"
         notes = [inspect.cleandoc(node.doc) if node.doc is not None else None, waits_note(waits, sleep)]
-        drawn = DiagramNode(node.name, note="\n".join(n for n in notes if n) or None, waits=waits)
+        drawn = DiagramNode(node.name, note="\n".join(n for n in notes if n) or None, waits=waits, sleep=sleep)
+        if node.deadline is not None:
+            drawn.deadline = (node.deadline.to.target, f"no answer in {node.deadline.text}")
         _set_edges(drawn, [(t.target, t.label) for t in run_transitions(node)])
         drawn.error_targets = {e.to.target for e in node.errors}
         for transition in run_transitions(node):
@@ -235,7 +241,8 @@ def _mermaid_states(graph: DiagramGraph, start: str | None, prefix: str = "") ->
 def dot_text(graph: DiagramGraph, *, highlighted: list[str] | None = None, direction: str | None = None) -> str:
     """Graphviz DOT: the start node bold, error edges dashed red, unreachable nodes grey, notes as tooltips.
 
-    Nodes that wait for outside input are octagons that name what they wait for.
+    Nodes that wait for outside input are octagons that name what they wait for; a wait's
+    deadline edge is dotted orange; a node that sleeps says for how long.
     """
     lines = [
         f"digraph {_quote(graph.name)} {{",
@@ -275,10 +282,12 @@ def _dot_body(graph: DiagramGraph, highlighted: list[str], prefix: str = "") -> 
             attributes.append('fillcolor="#fdff32"')
         if node.hand_written:
             attributes.append("shape=box3d")
+        label = [node.id, *([f"sleeps {node.sleep}"] if node.sleep else [])]
         if node.waits:  # a run stops here until someone answers: drawn as a stop sign, with what it needs
-            attributes += ["shape=octagon", f"label={_quote(node.id + chr(10) + 'waits for ' + ', '.join(node.waits))}"]
-        elif prefix:
-            attributes.append(f"label={_quote(node.id)}")
+            label.append("waits for " + ", ".join(node.waits))
+            attributes.append("shape=octagon")
+        if len(label) > 1 or prefix:
+            attributes.append(f"label={_quote(chr(10).join(label))}")
         if node.note:
             attributes.append(f"tooltip={_quote(node.note)}")
         attributes.insert(0, f'style="{",".join(styles)}"')
@@ -294,6 +303,8 @@ def _dot_body(graph: DiagramGraph, highlighted: list[str], prefix: str = "") -> 
             attributes = [f"label={_quote(label)}"] if label else []
             if target in node.error_targets:
                 attributes += ["style=dashed", "color=firebrick", "fontcolor=firebrick"]
+            elif node.deadline == (target, label):  # time running out, not a decision: dotted
+                attributes += ["style=dotted", "color=darkorange3", "fontcolor=darkorange3"]
             suffix = f" [{', '.join(attributes)}]" if attributes else ""
             to = end if target == "End" else _quote(prefix + target)
             if target not in node.forks:

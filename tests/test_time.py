@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from compiler import load
-from compiler.diagram import diagram_of, mermaid_text
+from compiler.diagram import diagram_of, dot_text, mermaid_text
 from compiler.pipeline import compile_source, compile_spec
 from dsl.ir import strip_spans
 from dsl.parse import parse_source
@@ -138,7 +138,11 @@ def test_the_pydantic_graph_targets_refuse_timers(target: str, tmp_path: Path) -
 
 
 def test_diagrams_draw_deadlines_and_sleeps() -> None:
-    text = mermaid_text(diagram_of(compile_source(read_source(f"{INVOICE}.graph"))[1]))
+    drawn = diagram_of(compile_source(read_source(f"{INVOICE}.graph"))[1])
+    dot = dot_text(drawn)
+    assert '"Approve" -> "Remind" [label="no answer in 48h", style=dotted, color=darkorange3' in dot
+    assert r'"Pay" [style="rounded", label="Pay\nsleeps 1d"' in dot
+    text = mermaid_text(drawn)
     assert "Approve --> Remind: no answer in 48h" in text
     assert "Escalate --> [*]: rejected by the director / no answer in 7d" in text
     assert "sleeps 1d" in text
