@@ -282,12 +282,12 @@ def _dot_body(graph: DiagramGraph, highlighted: list[str], prefix: str = "") -> 
             attributes.append('fillcolor="#fdff32"')
         if node.hand_written:
             attributes.append("shape=box3d")
-        label = [node.id, *([f"sleeps {node.sleep}"] if node.sleep else [])]
+        caption = [node.id, *([f"sleeps {node.sleep}"] if node.sleep else [])]
         if node.waits:  # a run stops here until someone answers: drawn as a stop sign, with what it needs
-            label.append("waits for " + ", ".join(node.waits))
+            caption.append("waits for " + ", ".join(node.waits))
             attributes.append("shape=octagon")
-        if len(label) > 1 or prefix:
-            attributes.append(f"label={_quote(chr(10).join(label))}")
+        if len(caption) > 1 or prefix:
+            attributes.append(f"label={_quote(chr(10).join(caption))}")
         if node.note:
             attributes.append(f"tooltip={_quote(node.note)}")
         attributes.insert(0, f'style="{",".join(styles)}"')
