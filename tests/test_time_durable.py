@@ -73,11 +73,12 @@ def nodes_of(history: list[dict[str, Any]]) -> list[str]:
 # ---- a run driven from this process, on a clock the test moves --------------------------------------
 
 
+@pytest.mark.parametrize("syntax", ["graph", "yaml", "toml"])
 def test_an_invoice_nobody_answers_is_reminded_escalated_and_expires(
-    tmp_path: Path, opened: Callable[[str], DurableRuns]
+    syntax: str, tmp_path: Path, opened: Callable[[str], DurableRuns]
 ) -> None:
     db = str(tmp_path / "runs.sqlite")
-    graph = load(INVOICE)
+    graph = load(INVOICE.with_suffix(f".{syntax}"))
     clock = ManualClock(START)
     with use_clock(clock):
         runs = opened(db)
@@ -131,6 +132,24 @@ def test_an_approved_invoice_sleeps_a_day_then_is_paid(tmp_path: Path, opened: C
         assert clock.now() >= START + timedelta(hours=5 + 24)
     assert nodes_of(runs.get("paid", history=True).history) == ["Submit", "Approve", "Pay"]
     assert claims(str(tmp_path / "runs.sqlite"), "paid") == ["answer", "wake"]
+
+
+def test_a_durable_sleep_until_a_time_the_state_holds(tmp_path: Path, opened: Callable[[str], DurableRuns]) -> None:
+    spec = tmp_path / "due.graph"
+    spec.write_text(
+        "graph Due -> str\nstart Book\n\nfrom datetime import datetime\n\nstate:\n    due: datetime | None = None\n\n"
+        "node Book(at: datetime):\n    state.due = at\n    -> Remind()\n\n"
+        'node Remind() sleep until state.due:\n    -> End("reminded")\n'
+    )
+    graph = load(spec)
+    clock = ManualClock(START)
+    with use_clock(clock), moving(clock, 600):
+        runs = opened(str(tmp_path / "runs.sqlite"))
+        info = runs.start(graph, graph.node_types["Book"](at=START + timedelta(days=3)), run_id="due")
+        assert info.status == "success" and info.output == "reminded"
+        assert clock.now() >= START + timedelta(days=3)
+    timers = _Store(database_url(str(tmp_path / "runs.sqlite")))._execute("SELECT due FROM graphc_timers", {})
+    assert [due for (due,) in timers] == [(START + timedelta(days=3)).timestamp()]
 
 
 # ---- workers, on a clock in a file ----------------------------------------------------------------
