@@ -211,14 +211,15 @@ def _input_for(run_id: str, node: BaseNode[Any, Any, Any], ordinal: int) -> dict
     store = _Store(engine.url)
     event: dict[str, Any] = {"node": node.get_id(), "schema": waits_schema(type(node)), "ordinal": ordinal}
     deadline = node.answer_deadline
-    if deadline is not None:  # written the first time the run gets here: a replay finds the same time
+    answer = store.answer(run_id, ordinal)  # a replay finds it taken: no timer to look at
+    if deadline is not None and answer is None:  # written the first time the run gets here, then read back
         now = clock.current().now().timestamp()
         queued = bool(engine.attributes(run_id).get("graphc_queued"))
         event["deadline"] = due = store.timer(run_id, ordinal, "deadline", now + deadline.seconds, queued=queued)
-        if due <= now and store.answer(run_id, ordinal) is None:
+        if due <= now:
             fire(store, engine.client, run_id, ordinal, "deadline", engine.home_queue(run_id))
-    DBOS.set_event(_WAIT_EVENT, event)
-    answer = store.answer(run_id, ordinal)
+    DBOS.set_event(_WAIT_EVENT, event)  # every time, replays too: DBOS checks the same calls come in order
+    answer = answer or store.answer(run_id, ordinal)
     if answer is None:
         _park(run_id, ordinal, "waiting")
     kind, value = answer
@@ -234,21 +235,24 @@ def _sleep(run_id: str, loaded: _Loaded, node: BaseNode[Any, Any, Any], state: A
     """Park number `ordinal`, a sleep: return once it has ended, else park until a timer wakes the run."""
     engine = _current_engine()
     store = _Store(engine.url)
-    now = clock.current().now()
-    try:
-        wakes = due_time(node, GraphRunContext(state, loaded.deps), now).timestamp()
-    except Exception as e:  # `sleep until EXPR` went wrong: the run fails with where
-        note_node_error(e, node)
-        notes = "".join(f" ({n})" for n in getattr(e, "__notes__", []))
-        message = f"{type(e).__name__}: {e}{notes}"
-        raise PortableWorkflowError(message, type(e).__name__, data={"node": node.get_id()}) from None
-    queued = bool(engine.attributes(run_id).get("graphc_queued"))
-    due = store.timer(run_id, ordinal, "sleep", wakes, queued=queued)
-    DBOS.set_event(_WAIT_EVENT, {"node": node.get_id(), "ordinal": ordinal, "sleeps_until": due})
-    if due <= now.timestamp() and store.answer(run_id, ordinal) is None:
-        store.claim(run_id, ordinal, "wake")
-        store.timer_done(run_id, ordinal)
-    answer = store.answer(run_id, ordinal)
+    event: dict[str, Any] = {"node": node.get_id(), "ordinal": ordinal, "sleeps_until": None}
+    answer = store.answer(run_id, ordinal)  # a replay finds it woken: the time is not computed again
+    if answer is None:
+        now = clock.current().now()
+        try:
+            wakes = due_time(node, GraphRunContext(state, loaded.deps), now).timestamp()
+        except Exception as e:  # `sleep until EXPR` went wrong: the run fails, saying where
+            note_node_error(e, node)
+            notes = "".join(f" ({n})" for n in getattr(e, "__notes__", []))
+            message = f"{type(e).__name__}: {e}{notes}"
+            raise PortableWorkflowError(message, type(e).__name__, data={"node": node.get_id()}) from None
+        queued = bool(engine.attributes(run_id).get("graphc_queued"))
+        event["sleeps_until"] = due = store.timer(run_id, ordinal, "sleep", wakes, queued=queued)
+        if due <= now.timestamp():
+            store.claim(run_id, ordinal, "wake")
+            store.timer_done(run_id, ordinal)
+    DBOS.set_event(_WAIT_EVENT, event)  # every time, replays too: DBOS checks the same calls come in order
+    answer = answer or store.answer(run_id, ordinal)
     if answer is None:
         _park(run_id, ordinal, "sleeping")
     if answer[0] != "wake":
