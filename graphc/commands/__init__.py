@@ -31,6 +31,8 @@ COMMANDS = {
     "worker": "run submitted runs until stopped (SIGTERM/SIGINT)",
     "runs": "list, show, resume, cancel and recover durable runs",
     "schedules": "add, list, pause, resume and delete schedules: runs workers start on time",
+    "serve": "the HTTP API and web console over a run database (needs graphc[serve])",
+    "tokens": "add, list and revoke the access tokens of graphc serve",
     "mermaid": "print the graph as a mermaid state diagram (as `diagram`)",
     "diagram": "draw the graph from the spec alone, without importing its modules",
     "fmt": "print a spec in canonical form, or convert it",

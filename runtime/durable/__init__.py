@@ -24,12 +24,17 @@ with input validates it against the declared types,
 claims that wait (`graphc_answers`: one answer per wait) and puts the run back on a queue,
 where the replay reads the answer and goes on.
 
+A node that sleeps, or a wait with a deadline, parks the same way and writes a timer
+(`graphc_timers`); whoever fires it claims the park as an answer would (`_timers`): the
+process that drives the run, or for submitted runs the workers, which also start the runs
+of schedules (`_schedules`).
+
 A transition that runs sub-graphs forks: see `_forks` (each run recorded once as it ends,
 here or, for submitted runs, as workflows of their own that spread over the workers).
 
 The package: `_common` (names, settings, errors), `_store` (graphc's tables), `_engine`
-(DBOS in this process), `_workflow` (the run as a workflow), `_forks` (its forks), `_runs`
-(`DurableRuns`).
+(DBOS in this process), `_workflow` (the run as a workflow), `_forks` (its forks),
+`_timers` and `_schedules` (time), `_runs` (`DurableRuns`).
 """
 
 from ._common import (
@@ -46,6 +51,8 @@ from ._common import (
     spec_digest,
 )
 from ._runs import DurableRuns, RunInfo
+from ._schedules import Schedule
+from ._store import database_engine
 from ._workflow import waits_schema
 
 __all__ = (
@@ -58,7 +65,9 @@ __all__ = (
     "DurableError",
     "DurableRuns",
     "RunInfo",
+    "Schedule",
     "SpecLoader",
+    "database_engine",
     "database_url",
     "graph_version",
     "spec_digest",

@@ -270,6 +270,11 @@ class _Store:
         )
 
 
+def database_engine(url: str) -> Any:
+    """The SQLAlchemy engine of graphc's own tables in the run database `url`, for an application's tables."""
+    return _Store(url).engine
+
+
 LEASE_SECONDS = 15.0
 """A worker's heartbeat older than this means it is gone (it renews every `LEASE_SECONDS / 5`)."""
 

@@ -1,0 +1,389 @@
+"""The ASGI application of `graphc serve`: a JSON API under `/api` and the console's pages, on Starlette.
+
+Nobody gets in without a token: the API takes `Authorization: Bearer TOKEN`, the console a
+login that keeps the token's id in a signed session cookie. Every form carries a CSRF token
+of the session's. Mutating API calls honour `Idempotency-Key`: a retried request gets the
+first one's answer, so a webhook retried by its sender never answers a wait twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from . import operations
+from .operations import Refused
+from .store import Caller, ConsoleStore
+
+HERE = Path(__file__).parent
+_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "schema": {"type": "string"},
+    "description": "a retry gets the first answer",
+}
+_RUN = {"name": "run_id", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _query(name: str, kind: str, about: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "schema": {"type": kind}, "description": about}
+
+
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.0.3",
+    "info": {"title": "graphc serve", "version": "1", "description": "Durable runs: read them, answer their waits."},
+    "components": {"securitySchemes": {"token": {"type": "http", "scheme": "bearer"}}},
+    "security": [{"token": []}],
+    "paths": {
+        "/api/runs": {
+            "get": {
+                "summary": "The runs, newest first (viewer)",
+                "parameters": [
+                    _query("status", "string", "running, waiting, sleeping, success, error or cancelled"),
+                    _query("graph", "string", "the graph's name"),
+                    _query("q", "string", "text in the id, graph or node"),
+                    _query("limit", "integer", "at most this many (default 50)"),
+                    _query("offset", "integer", "skip this many"),
+                ],
+                "responses": {"200": {"description": "`{total, runs}`"}, "401": {"description": "no live token"}},
+            }
+        },
+        "/api/runs/{run_id}": {
+            "get": {
+                "summary": "One run: status, node, history with the state after each step, the schema of its wait",
+                "parameters": [_RUN],
+                "responses": {"200": {"description": "the run"}, "404": {"description": "no such run"}},
+            }
+        },
+        "/api/runs/{run_id}/answer": {
+            "post": {
+                "summary": "Answer the wait a run is at: validated by its schema, one answer per wait (operator)",
+                "parameters": [_RUN, _KEY],
+                "requestBody": {
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["input"],
+                                "properties": {
+                                    "input": {"type": "object", "description": "a value per waited-for field"},
+                                    "wait": {"type": "integer", "description": "the wait it answers"},
+                                },
+                            }
+                        }
+                    }
+                },
+                "responses": {
+                    "200": {"description": "the run after"},
+                    "403": {"description": "not an operator"},
+                    "409": {"description": "answered already, moved on, or not waiting"},
+                    "422": {"description": "the answer does not fit the wait's schema; the run is unchanged"},
+                },
+            }
+        },
+        "/api/runs/{run_id}/cancel": {
+            "post": {
+                "summary": "Cancel a run that has not ended (operator)",
+                "parameters": [_RUN, _KEY],
+                "responses": {"200": {"description": "the run after"}, "409": {"description": "it has ended"}},
+            }
+        },
+    },
+}
+"""The API's OpenAPI document, served at `/api/openapi.json`."""
+
+
+def create_app(db: str | None = None, *, secret: str | None = None) -> Starlette:
+    """The application over the runs of `db` (a URL or SQLite path; default `$GRAPHC_DB`).
+
+    Args:
+        db: The run database.
+        secret: Signs session cookies; default a random one (sessions then end when the server does).
+    """
+    from runtime.durable import DurableRuns
+
+    runs = DurableRuns(db)
+    runs._db(create=True)
+    store = ConsoleStore(runs.url)
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    api = _Api(runs, store)
+    console = _Console(runs, store, templates)
+    routes = [
+        Route("/api/runs", api.list_runs, methods=["GET"]),
+        Route("/api/runs/{run_id:str}", api.show, methods=["GET"]),
+        Route("/api/runs/{run_id:str}/answer", api.answer, methods=["POST"]),
+        Route("/api/runs/{run_id:str}/cancel", api.cancel, methods=["POST"]),
+        Route("/api/openapi.json", lambda request: JSONResponse(OPENAPI)),
+        Route("/login", console.login, methods=["GET", "POST"]),
+        Route("/logout", console.logout, methods=["POST"]),
+        Route("/", console.list_runs, methods=["GET"]),
+        Route("/runs/{run_id:str}", console.show, methods=["GET"]),
+        Route("/runs/{run_id:str}/answer", console.answer, methods=["POST"]),
+        Route("/runs/{run_id:str}/cancel", console.cancel, methods=["POST"]),
+        Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
+    ]
+    middleware = [Middleware(SessionMiddleware, secret_key=secret or secrets.token_urlsafe(32), same_site="strict")]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        runs.close()  # cleanly: a SQLite database is one file again
+
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app.state.runs, app.state.store = runs, store
+    return app
+
+
+def _caller(store: ConsoleStore, request: Request, *, cookie: bool) -> Caller | None:
+    """Who is asking: a bearer token's holder, else (if `cookie`: reading only) the console session's.
+
+    A change through the API needs the bearer token: a cookie rides along with any page's
+    request, so a forged one from another site could otherwise act as the logged-in person.
+    """
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return store.caller(header[7:].strip())
+    token_id = request.session.get("token_id") if cookie else None
+    return store.live(token_id) if isinstance(token_id, str) else None
+
+
+async def _blocking(work: Callable[[], Any]) -> Any:
+    """Run a database call off the event loop."""
+    return await asyncio.to_thread(work)
+
+
+class _Api:
+    def __init__(self, runs: Any, store: ConsoleStore) -> None:
+        self.runs, self.store = runs, store
+
+    async def _as(
+        self, request: Request, role: str, work: Callable[[Caller], Awaitable[Response]], *, mutating: bool = False
+    ) -> Response:
+        caller = await _blocking(lambda: _caller(self.store, request, cookie=not mutating))
+        if caller is None:
+            return JSONResponse({"error": "a bearer token is needed (graphc tokens add)"}, status_code=401)
+        if not caller.may(role):
+            return JSONResponse({"error": f"this needs the {role} role; yours is {caller.role}"}, status_code=403)
+        key = request.headers.get("idempotency-key") if mutating else None
+        if key:
+            before = await _blocking(lambda: self.store.begin_request(caller.token_id, key))
+            if before is not None:
+                status, body = before
+                if status == 0:
+                    return JSONResponse({"error": "a request with this Idempotency-Key is in progress"}, 409)
+                return JSONResponse(body, status_code=status, headers={"Idempotent-Replayed": "true"})
+        try:
+            response = await work(caller)
+        except Refused as e:
+            response = JSONResponse({"error": str(e)}, status_code=e.status)
+        if key:
+            body = response.body
+            await _blocking(lambda: self.store.end_request(caller.token_id, key, response.status_code, _json(body)))
+        return response
+
+    async def list_runs(self, request: Request) -> Response:
+        """The runs, filtered and paged (see `OPENAPI`)."""
+
+        async def work(caller: Caller) -> Response:
+            found = await _blocking(lambda: listed(self.runs, dict(request.query_params)))
+            return JSONResponse(found)
+
+        return await self._as(request, "viewer", work)
+
+    async def show(self, request: Request) -> Response:
+        """One run with its history."""
+        run_id = request.path_params["run_id"]
+
+        async def work(caller: Caller) -> Response:
+            return JSONResponse(await _blocking(lambda: operations.run_json(self.runs, self.store, run_id)))
+
+        return await self._as(request, "viewer", work)
+
+    async def answer(self, request: Request) -> Response:
+        """Answer the wait a run is at."""
+        run_id = request.path_params["run_id"]
+
+        async def work(caller: Caller) -> Response:
+            body = await _body(request)
+            values, wait = body.get("input"), body.get("wait")
+            info = await _blocking(lambda: operations.answer(self.runs, self.store, caller, run_id, values, wait))
+            return JSONResponse(info.as_json())
+
+        return await self._as(request, "operator", work, mutating=True)
+
+    async def cancel(self, request: Request) -> Response:
+        """Cancel a run."""
+        run_id = request.path_params["run_id"]
+
+        async def work(caller: Caller) -> Response:
+            info = await _blocking(lambda: operations.cancel(self.runs, run_id))
+            return JSONResponse(info.as_json())
+
+        return await self._as(request, "operator", work, mutating=True)
+
+
+def listed(runs: Any, query: dict[str, str]) -> dict[str, Any]:
+    """Runs filtered by status, graph and text, newest first, a page of them."""
+    status = query.get("status") or None
+    found = runs.list(status) if status in (None, *_STATUSES) else []
+    if graph := query.get("graph"):
+        found = [r for r in found if r.graph == graph]
+    if text := query.get("q", "").lower():
+        found = [r for r in found if text in f"{r.id} {r.graph} {r.node or ''}".lower()]
+    found.sort(key=lambda r: r.started.timestamp() if r.started else 0, reverse=True)
+    limit, offset = _number(query.get("limit"), 50, 500), _number(query.get("offset"), 0, 10**9)
+    return {"total": len(found), "runs": [r.as_json() for r in found[offset : offset + limit]]}
+
+
+_STATUSES = ("running", "waiting", "sleeping", "success", "error", "cancelled")
+
+
+def _number(text: str | None, default: int, most: int) -> int:
+    try:
+        return max(0, min(int(text), most)) if text else default
+    except ValueError:
+        return default
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    import json
+
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except ValueError:
+        raise Refused(400, "the body is not JSON") from None
+    if not isinstance(body, dict):
+        raise Refused(400, "the body is a JSON object")
+    return body
+
+
+def _json(body: bytes | memoryview) -> Any:
+    import json
+
+    return json.loads(bytes(body))
+
+
+class _Console:
+    """The pages: the runs, one run (diagram, steps, the wait's form), login."""
+
+    def __init__(self, runs: Any, store: ConsoleStore, templates: Jinja2Templates) -> None:
+        self.runs, self.store, self.templates = runs, store, templates
+
+    def _page(self, request: Request, name: str, caller: Caller | None, **context: Any) -> HTMLResponse:
+        csrf = request.session.setdefault("csrf", secrets.token_urlsafe(16))
+        status = context.pop("status", 200)
+        return self.templates.TemplateResponse(
+            request, name, {"caller": caller, "csrf": csrf, **context}, status_code=status
+        )
+
+    async def _session(self, request: Request) -> Caller | None:
+        token_id = request.session.get("token_id")
+        return await _blocking(lambda: self.store.live(token_id)) if isinstance(token_id, str) else None
+
+    async def _form(self, request: Request) -> dict[str, str] | None:
+        """The submitted form, if its CSRF token is the session's."""
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        expected = request.session.get("csrf")
+        if not expected or not secrets.compare_digest(form.get("csrf", ""), expected):
+            return None
+        return form
+
+    async def login(self, request: Request) -> Response:
+        if request.method == "GET":
+            return self._page(request, "login.html", None)
+        form = await self._form(request)
+        if form is None:
+            return self._page(request, "login.html", None, error="the form expired: try again", status=400)
+        caller = await _blocking(lambda: self.store.caller(form.get("token", "").strip()))
+        if caller is None:
+            return self._page(request, "login.html", None, error="that token is not a live one", status=401)
+        request.session.clear()
+        request.session.update({"token_id": caller.token_id, "csrf": secrets.token_urlsafe(16)})
+        return RedirectResponse("/", status_code=303)
+
+    async def logout(self, request: Request) -> Response:
+        if await self._form(request) is not None:
+            request.session.clear()
+        return RedirectResponse("/login", status_code=303)
+
+    async def list_runs(self, request: Request) -> Response:
+        caller = await self._session(request)
+        if caller is None:
+            return RedirectResponse("/login", status_code=303)
+        query = dict(request.query_params)
+        found = await _blocking(lambda: listed(self.runs, query))
+        return self._page(request, "runs.html", caller, found=found, query=query, statuses=_STATUSES)
+
+    async def show(self, request: Request, *, error: str | None = None, values: Any = None) -> Response:
+        caller = await self._session(request)
+        if caller is None:
+            return RedirectResponse("/login", status_code=303)
+        run_id = request.path_params["run_id"]
+        try:
+            data = await _blocking(lambda: operations.run_json(self.runs, self.store, run_id))
+        except Refused as e:
+            return self._page(request, "error.html", caller, error=str(e), status=e.status)
+        info = await _blocking(lambda: self.runs.get(run_id))
+        svg = await _blocking(lambda: operations.diagram_svg(self.runs, info, data["path"]))
+        fields = operations.form_fields(data["waits_for"])
+        return self._page(
+            request,
+            "run.html",
+            caller,
+            run=data,
+            svg=svg,
+            fields=fields,
+            error=error,
+            values=values or {},
+            status=422 if error else 200,
+        )
+
+    async def answer(self, request: Request) -> Response:
+        caller = await self._session(request)
+        if caller is None:
+            return RedirectResponse("/login", status_code=303)
+        form = await self._form(request)
+        run_id = request.path_params["run_id"]
+        if form is None:
+            return await self.show(request, error="the form expired: reload the page and answer again")
+        if not caller.may("operator"):
+            return await self.show(request, error=f"answering needs the operator role; yours is {caller.role}")
+        info = await _blocking(lambda: self.runs.get(run_id))
+        fields = operations.form_fields(info.waits_for)
+        values, problems = operations.form_values(fields, form)
+        wait = int(form["wait"]) if form.get("wait", "").isdigit() else None
+        if problems:
+            return await self.show(request, error="; ".join(problems), values=form)
+        try:
+            await _blocking(lambda: operations.answer(self.runs, self.store, caller, run_id, values, wait))
+        except Refused as e:
+            return await self.show(request, error=str(e), values=form)
+        return RedirectResponse(f"/runs/{run_id}", status_code=303)
+
+    async def cancel(self, request: Request) -> Response:
+        caller = await self._session(request)
+        if caller is None:
+            return RedirectResponse("/login", status_code=303)
+        form = await self._form(request)
+        run_id = request.path_params["run_id"]
+        if form is None or not caller.may("operator"):
+            why = "the form expired" if form is None else f"cancelling needs the operator role; yours is {caller.role}"
+            return await self.show(request, error=why)
+        try:
+            await _blocking(lambda: operations.cancel(self.runs, run_id))
+        except Refused as e:
+            return await self.show(request, error=str(e))
+        return RedirectResponse(f"/runs/{run_id}", status_code=303)

@@ -1,0 +1,223 @@
+"""What the API and the console do with runs: read one for showing, answer its wait, cancel it, draw it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from .store import Caller, ConsoleStore
+
+
+class Refused(Exception):
+    """A request the run cannot take: `status` is the HTTP status (404 no run, 409 conflict, 422 bad input)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class Step:
+    """One step of a run's history as the console shows it."""
+
+    number: int
+    kind: str
+    node: str
+    data: dict[str, Any]
+    state: Any
+    changes: list[tuple[str, Any, Any]] = field(default_factory=list)
+    """(field, before, after) for each state field the step changed."""
+    started: str | None = None
+
+
+def run_json(runs: Any, store: ConsoleStore, run_id: str) -> dict[str, Any]:
+    """A run with its history: each step's node, the state after it and what changed; who answered its waits."""
+    info = _get(runs, run_id, history=True)
+    data: dict[str, Any] = info.as_json()
+    data["history"] = [step.__dict__ for step in steps_of(info.history)]
+    data["path"] = path_of(info)
+    data["answered_by"] = store.authors(run_id)
+    return data
+
+
+def steps_of(history: list[dict[str, Any]]) -> list[Step]:
+    """The history's steps, each with the state after it and the state fields it changed."""
+    steps: list[Step] = []
+    before = None
+    for number, step in enumerate(history, 1):
+        kind = step.get("kind", "node")
+        if kind == "end":
+            steps.append(Step(number, "end", "End", {"output": step["result"]["data"]}, before))
+        elif kind == "fork":
+            steps.append(Step(number, "fork", f"fork → {step['join']}", {"runs": len(step["branches"])}, before))
+        else:
+            node = dict(step["node"])
+            name = node.pop("node_id")
+            state = step.get("state")
+            steps.append(Step(number, "node", name, node, state, _changes(before, state), step.get("start_ts")))
+            before = state
+    return steps
+
+
+def _changes(before: Any, after: Any) -> list[tuple[str, Any, Any]]:
+    if not isinstance(after, dict):
+        return [] if before == after else [("state", before, after)]
+    before = before if isinstance(before, dict) else {}
+    return [(k, before.get(k), v) for k, v in after.items() if before.get(k) != v]
+
+
+def path_of(info: Any) -> list[str]:
+    """The nodes the run has been through, in order, then the one it is at."""
+    path = [s["node"]["node_id"] for s in info.history if s.get("kind") == "node"]
+    if info.node and info.node != "End" and (not path or info.status in ("waiting", "sleeping")):
+        path.append(info.node)
+    return path
+
+
+def _get(runs: Any, run_id: str, *, history: bool = False) -> Any:
+    from runtime.durable import DurableError
+
+    try:
+        return runs.get(run_id, history=history)
+    except DurableError as e:
+        raise Refused(404, str(e)) from None
+
+
+def answer(runs: Any, store: ConsoleStore, caller: Caller, run_id: str, values: Any, wait: int | None) -> Any:
+    """Give the wait of a run `values` (a JSON object), as `caller`; the run is unchanged on a bad answer."""
+    from runtime.durable import DurableError
+
+    info = _get(runs, run_id)
+    if info.status != "waiting":
+        raise Refused(409, f"run `{run_id}` is not waiting for an answer ({info.status})")
+    if not info.queued:
+        raise Refused(409, f"run `{run_id}` runs in the process that started it: `graphc runs resume {run_id}` there")
+    if not isinstance(values, dict):
+        raise Refused(422, "the answer is a JSON object of the waited-for fields")
+    problems = input_problems(runs, info, values)
+    if problems:
+        raise Refused(422, "; ".join(problems))
+    try:
+        runs.resume(run_id, None, input=values, wait=wait if wait is not None else info.wait_ordinal)
+    except DurableError as e:
+        raise Refused(409, str(e)) from None
+    store.answered_by(run_id, info.wait_ordinal, caller.name)
+    return runs.get(run_id)
+
+
+def input_problems(runs: Any, info: Any, values: dict[str, Any]) -> list[str]:
+    """What is wrong with an answer: by the stored spec's types where it compiles here, else by the schema."""
+    from runtime.nodes import validate_waits
+
+    schema = info.waits_for or {}
+    properties = schema.get("properties", {})
+    problems = [f"`{name}` is missing" for name in schema.get("required", []) if name not in values]
+    problems += [f"`{name}` is not a field the run waits for" for name in values if name not in properties]
+    if problems:
+        return problems
+    graph = stored_graph(runs, info.id)
+    if graph is not None and info.node in graph.node_types:
+        try:
+            validate_waits(graph.node_types[info.node], values)
+        except ValueError as e:
+            return [str(e)]
+    return []
+
+
+def stored_graph(runs: Any, run_id: str) -> Any:
+    """The graph of a submitted run's stored spec, compiled here under an empty allow-list; None if it cannot be."""
+    from compiler.workers import spec_loader
+
+    try:
+        name, source, files = runs.stored_spec(run_id)
+        return spec_loader(allowed_imports=[])(name, source, files)[0]
+    except Exception:  # it imports modules: only workers may run those; the schema checks the shape
+        return None
+
+
+def cancel(runs: Any, run_id: str) -> Any:
+    """Cancel a run that has not ended."""
+    from runtime.durable import DurableError
+
+    _get(runs, run_id)
+    try:
+        return runs.cancel(run_id)
+    except DurableError as e:
+        raise Refused(409, str(e)) from None
+
+
+def diagram_svg(runs: Any, info: Any, path: list[str]) -> str | None:
+    """The run's graph as SVG, drawn from its spec (no module imported), `path` highlighted; None if it cannot be."""
+    from compiler.diagram import GraphvizMissing, diagram_of, dot_text, render
+    from compiler.pipeline import compile_source
+    from dsl.diagnostics import DiagnosticError
+    from dsl.source import source_from_text
+
+    try:
+        name, source, files = runs.stored_spec(info.id)
+    except Exception:
+        if not info.spec:
+            return None
+        try:
+            with open(info.spec, encoding="utf-8") as handle:
+                name, source, files = info.spec, handle.read(), None
+        except OSError:
+            return None
+    try:
+        _, checked = compile_source(source_from_text(name, source), sources=files)
+        dot = dot_text(diagram_of(checked), highlighted=path)
+        return render(dot, "svg").decode()
+    except (DiagnosticError, GraphvizMissing, ValueError):
+        return None
+
+
+def form_fields(schema: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The inputs of a wait's form, from its JSON Schema: name, input kind, required, choices."""
+    out = []
+    for name, prop in (schema or {}).get("properties", {}).items():
+        kinds = {p.get("type") for p in prop.get("anyOf", [prop])}
+        nullable = "null" in kinds
+        kinds.discard("null")
+        kind = kinds.pop() if len(kinds) == 1 else "json"
+        choices = prop.get("enum")
+        out.append(
+            {
+                "name": name,
+                "kind": "choice" if choices else kind,
+                "choices": choices or [],
+                "required": name in (schema or {}).get("required", []),
+                "nullable": nullable,
+                "schema": json.dumps(prop),
+            }
+        )
+    return out
+
+
+def form_values(fields: list[dict[str, Any]], form: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
+    """An answer from a submitted form, typed by the schema; what could not be read."""
+    values: dict[str, Any] = {}
+    problems = []
+    for spec in fields:
+        name, kind = spec["name"], spec["kind"]
+        text = form.get(name, "")
+        if kind == "boolean":
+            values[name] = text == "true"
+            continue
+        if text == "" and (spec["nullable"] or not spec["required"]):
+            values[name] = None if spec["nullable"] else ""
+            if not spec["nullable"]:
+                values.pop(name)
+            continue
+        try:
+            if kind == "integer":
+                values[name] = int(text)
+            elif kind == "number":
+                values[name] = float(text)
+            elif kind in ("string", "choice"):
+                values[name] = text
+            else:
+                values[name] = json.loads(text)
+        except ValueError:
+            problems.append(f"`{name}`: `{text}` is not {'a whole number' if kind == 'integer' else 'a ' + kind}")
+    return values, problems

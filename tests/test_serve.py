@@ -1,0 +1,218 @@
+"""`graphc serve`: the JSON API over real HTTP, and the console in a real browser (headless Chromium).
+
+A worker runs the submitted runs; the server answers their waits as people and webhooks
+would: tokens and roles, validation against the wait's schema, idempotency keys, one answer
+per wait. Screenshots of the browser test are kept in `test-artefacts/`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("starlette", reason="graphc serve needs its extra: pip install 'graphc[serve]'")
+pytest.importorskip("dbos", reason="durable runs need DBOS: pip install 'graphc[durable]'")
+
+from .conftest import EXAMPLES, ROOT
+from .serving import Server, graphc_out
+from .worker_processes import Workers
+
+pytestmark = pytest.mark.slow  # real processes
+
+INVOICE = EXAMPLES / "invoice" / "invoice.graph"
+ORDER = ROOT / "tests" / "data" / "serve" / "order.graph"
+ARTEFACTS = ROOT / "test-artefacts"
+
+
+@pytest.fixture
+def served(tmp_path: Path, workers: Callable[[str], Workers]) -> Iterator[dict[str, Any]]:
+    """A database with two submitted runs waiting, a worker, tokens of each role, and the server."""
+    db = str(tmp_path / "runs.sqlite")
+    tokens = {role: graphc_out("tokens", "add", f"{role}-person", "--role", role, "--db", db) for role in
+              ("viewer", "operator", "admin")}  # fmt: skip
+    graphc_out("submit", str(INVOICE), "--db", db, "--run-id", "inv", "--arg", "invoice=INV-1", "--arg", "amount=5")
+    graphc_out("submit", str(ORDER), "--db", db, "--run-id", "order")
+    workers(db).start("w1")
+    server = Server(db, tmp_path)
+    try:
+        until(lambda: all(run(server, tokens["viewer"], r)["status"] == "waiting" for r in ("inv", "order")))
+        yield {"server": server, "tokens": tokens, "db": db}
+    finally:
+        server.close()
+
+
+def run(server: Server, token: str, run_id: str) -> dict[str, Any]:
+    response = server.api(token, "GET", f"/api/runs/{run_id}")
+    assert response.status_code == 200, response.text
+    data: dict[str, Any] = response.json()
+    return data
+
+
+def until(check: Callable[[], Any], timeout: float = 60) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (found := check()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+    return found
+
+
+# ---- the API ---------------------------------------------------------------------------------------
+
+
+def test_nobody_gets_in_without_a_live_token_and_a_viewer_changes_nothing(served: dict[str, Any]) -> None:
+    server, tokens = served["server"], served["tokens"]
+    assert server.api(None, "GET", "/api/runs").status_code == 401
+    assert server.api("gct_not-a-token", "GET", "/api/runs").status_code == 401
+    answer = {"input": {"approved": True, "note": None}}
+    refused = server.api(tokens["viewer"], "POST", "/api/runs/inv/answer", json=answer)
+    assert refused.status_code == 403 and "needs the operator role" in refused.json()["error"]
+    assert server.api(tokens["viewer"], "POST", "/api/runs/inv/cancel").status_code == 403
+    assert run(server, tokens["viewer"], "inv")["status"] == "waiting"
+    stored = Path(served["db"]).read_bytes()
+    assert not any(token.encode() in stored for token in tokens.values())  # kept as hashes only
+
+
+def test_an_answer_is_checked_taken_once_and_recorded_with_who_gave_it(served: dict[str, Any]) -> None:
+    server, operator = served["server"], served["tokens"]["operator"]
+    bad = server.api(operator, "POST", "/api/runs/order/answer", json={"input": {"quantity": "many", "rush": False}})
+    assert bad.status_code == 422 and "quantity" in bad.json()["error"]
+    missing = server.api(operator, "POST", "/api/runs/order/answer", json={"input": {"rush": False}})
+    assert missing.status_code == 422 and "`quantity` is missing" in missing.json()["error"]
+    assert run(server, operator, "order")["status"] == "waiting"  # unchanged
+    key = {"Idempotency-Key": "webhook-delivery-17"}
+    good = {"input": {"quantity": 3, "rush": True}, "wait": 1}
+    first = server.api(operator, "POST", "/api/runs/order/answer", json=good, headers=key)
+    assert first.status_code == 200, first.text
+    again = server.api(operator, "POST", "/api/runs/order/answer", json=good, headers=key)  # the webhook retried
+    assert again.status_code == 200 and again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    late = server.api(operator, "POST", "/api/runs/order/answer", json=good)  # no key: a second answer
+    assert late.status_code == 409
+    done = until(lambda: (r := run(server, operator, "order"))["status"] == "success" and r)
+    assert done["output"] == "3 paper, rushed"
+    assert done["answered_by"] == {"1": "operator-person"}
+    assert [s["node"] for s in done["history"]] == ["Ask", "End"]
+
+
+def test_runs_are_listed_filtered_and_paged_and_the_openapi_document_is_served(served: dict[str, Any]) -> None:
+    server, viewer = served["server"], served["tokens"]["viewer"]
+    listed = server.api(viewer, "GET", "/api/runs", params={"status": "waiting", "limit": 1}).json()
+    assert listed["total"] == 2 and len(listed["runs"]) == 1
+    found = server.api(viewer, "GET", "/api/runs", params={"q": "invoiceapp"}).json()
+    assert [r["id"] for r in found["runs"]] == ["inv"]
+    assert server.api(viewer, "GET", "/api/runs", params={"graph": "Order"}).json()["total"] == 1
+    shown = run(server, viewer, "inv")
+    assert shown["waits_for"]["required"] == ["approved"] and shown["path"] == ["Submit", "Approve"]
+    assert shown["history"][0]["changes"] == [["reminders", None, 0], ["trail", None, ["submitted INV-1 for 5.00"]]]
+    document = server.api(None, "GET", "/api/openapi.json").json()
+    assert {"/api/runs", "/api/runs/{run_id}/answer", "/api/runs/{run_id}/cancel"} <= set(document["paths"])
+
+
+def test_an_operator_cancels_a_run(served: dict[str, Any]) -> None:
+    server, operator = served["server"], served["tokens"]["operator"]
+    assert server.api(operator, "POST", "/api/runs/order/cancel").json()["status"] == "cancelled"
+    assert server.api(operator, "POST", "/api/runs/order/cancel").status_code == 409  # it has ended
+    refused = server.api(operator, "POST", "/api/runs/order/answer", json={"input": {"quantity": 1, "rush": False}})
+    assert refused.status_code == 409
+
+
+# ---- the console, in a real browser -----------------------------------------------------------------
+
+
+def _browser() -> Any:
+    """Headless Chromium from Debian's packages, driven by Selenium through Debian's chromedriver."""
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if chromium is None or driver is None:
+        why = "the browser tests need Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)"
+        if os.environ.get("GRAPHC_REQUIRE_BROWSER"):
+            pytest.fail(f"a browser is required here (GRAPHC_REQUIRE_BROWSER is set): {why}")
+        pytest.skip(why)
+    webdriver = pytest.importorskip("selenium.webdriver", reason="the browser tests need selenium")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000"):
+        options.add_argument(flag)
+    return webdriver.Chrome(service=webdriver.ChromeService(executable_path=driver), options=options)
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    driver = _browser()
+    ARTEFACTS.mkdir(exist_ok=True)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def element(browser: Any, by: str, value: str) -> Any:
+    """The element, once the page shows it (a click's page may still be loading)."""
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(browser, 20).until(expected_conditions.presence_of_element_located((by, value)))
+
+
+def _log_in(browser: Any, server: Server, token: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.get(server.url + "/")
+    assert browser.current_url.endswith("/login")
+    browser.find_element(By.ID, "token").send_keys(token)
+    browser.find_element(By.ID, "login").click()
+    until(lambda: browser.current_url.rstrip("/") == server.url)
+
+
+def test_an_operator_drives_the_invoice_from_the_browser(served: dict[str, Any], browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    server = served["server"]
+    _log_in(browser, server, served["tokens"]["operator"])
+    rows = browser.find_elements(By.CSS_SELECTOR, "#runs tbody tr")
+    assert {row.text.split()[0] for row in rows} == {"inv", "order"}
+    browser.save_screenshot(str(ARTEFACTS / "runs.png"))
+    browser.get(server.url + "/runs/order")
+    element(browser, By.ID, "field-quantity").send_keys("a dozen")  # not a whole number
+    browser.find_element(By.ID, "send").click()
+    assert "is not a whole number" in element(browser, By.ID, "error").text
+    assert browser.find_element(By.ID, "status").text == "waiting"  # the run unchanged
+    browser.get(server.url + "/runs/inv")
+    element(browser, By.CSS_SELECTOR, ".diagram svg")  # the run's diagram
+    browser.save_screenshot(str(ARTEFACTS / "run-waiting.png"))
+    Select(element(browser, By.ID, "field-approved")).select_by_visible_text("yes")
+    browser.find_element(By.ID, "field-note").send_keys("checked against the order")
+    browser.find_element(By.ID, "send").click()
+    until(lambda: element(browser, By.ID, "status").text == "sleeping" or browser.refresh())  # Pay sleeps a day
+    page = browser.find_element(By.TAG_NAME, "main").text
+    assert "wait 1 by operator-person" in page and "Pay" in page
+    browser.save_screenshot(str(ARTEFACTS / "run-page.png"))
+    browser.find_element(By.ID, "cancel").click()
+    browser.switch_to.alert.accept()  # the confirmation
+    until(lambda: element(browser, By.ID, "status").text == "cancelled")
+    assert run(server, served["tokens"]["viewer"], "inv")["status"] == "cancelled"
+
+
+def test_a_viewer_sees_runs_but_cannot_change_them(served: dict[str, Any], browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    server = served["server"]
+    _log_in(browser, server, served["tokens"]["viewer"])
+    browser.get(server.url + "/runs/order")
+    element(browser, By.ID, "status")
+    assert browser.find_elements(By.ID, "send") == [] and browser.find_elements(By.ID, "cancel") == []
+    assert "viewer" in browser.find_element(By.TAG_NAME, "header").text
+    response = browser.execute_script(  # a forged post from the page itself is refused by the server too
+        "return fetch('/api/runs/order/cancel', {method: 'POST'}).then(r => r.status)"
+    )
+    assert response == 401  # the API takes bearer tokens only for changes: a cookie cannot cancel
+    assert (
+        json.loads(browser.execute_script("return fetch('/api/runs/order').then(r => r.text())"))["status"] == "waiting"
+    )
