@@ -123,6 +123,28 @@ def test_an_operator_cancels_a_run(served: dict[str, Any]) -> None:
     assert refused.status_code == 409
 
 
+def test_a_failed_run_is_retried_and_a_run_forked_with_an_edited_state(served: dict[str, Any]) -> None:
+    server, operator, db = served["server"], served["tokens"]["operator"], served["db"]
+    graphc_out("submit", str(ROOT / "tests" / "data" / "durable" / "failing.graph"), "--db", db, "--run-id", "bad")
+    until(lambda: run(server, operator, "bad")["status"] == "error")
+    assert server.api(served["tokens"]["viewer"], "POST", "/api/runs/bad/retry").status_code == 403
+    assert server.api(operator, "POST", "/api/runs/inv/retry").status_code == 409  # it has not failed
+    retried = server.api(operator, "POST", "/api/runs/bad/retry")
+    assert retried.status_code == 200 and retried.json()["id"] == "bad.retry-1"
+    again = until(lambda: (r := run(server, operator, "bad.retry-1"))["status"] == "error" and r)
+    assert [s["node"] for s in again["history"]] == ["First"]  # kept, not run again; `Divide` failed again
+    edited = {"reminders": 2, "trail": ["submitted INV-1 for 5.00", "edited by hand"]}
+    forked = server.api(operator, "POST", "/api/runs/inv/fork", json={"step": 1, "state": edited})
+    assert forked.status_code == 200 and forked.json()["id"] == "inv.fork-1"
+    waiting = until(lambda: (r := run(server, operator, "inv.fork-1"))["status"] == "waiting" and r)
+    assert waiting["state"] == edited and [s["node"] for s in waiting["history"]] == ["Submit"]
+    assert server.api(operator, "POST", "/api/runs/inv/fork", json={"step": 5}).status_code == 409
+    made = graphc_out("runs", "fork", "inv", "--step", "0", "--db", db)
+    assert made == "inv.fork-2"
+    listed = graphc_out("runs", "list", "--db", db, "--graph", "InvoiceApproval", "--limit", "2")
+    assert [line.split()[0] for line in listed.splitlines()[1:]] == ["inv.fork-1", "inv.fork-2"]
+
+
 # ---- the console, in a real browser -----------------------------------------------------------------
 
 

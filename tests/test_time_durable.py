@@ -359,4 +359,4 @@ def test_a_schedule_that_catches_up_starts_each_missed_tick(
     started = Schedules(runs.url).tick(client, START.timestamp() + 4 * HOUR + 10 * GRACE_SECONDS)
     assert started == [f"catch@2030-01-01T{h:02d}:00:00Z" for h in range(1, 5)]
     assert Schedules(runs.url).tick(client, START.timestamp() + 4 * HOUR + 20 * GRACE_SECONDS) == []  # once each
-    assert {r.status for r in runs.list()} == {"running"}  # queued for workers
+    assert {r.status for r in runs.list()} == {"queued"}  # for workers

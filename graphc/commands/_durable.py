@@ -65,6 +65,15 @@ def _runs_command(args: argparse.Namespace, spec_graph: SpecGraph, runs: Durable
             info = runs.cancel(args.run_id)
             print(f"run {info.id}: {info.status}", file=sys.stderr)
             return EXIT_OK
+        if args.runs_command in ("retry", "fork"):
+            if args.runs_command == "retry":
+                made = runs.retry(args.run_id)
+            else:
+                state = _json_value(args.state, "--state") if args.state is not None else None
+                made = runs.fork(args.run_id, args.step, state)
+            print(made.id)
+            print(f"graphc runs {args.runs_command}: run {made.id} is on the workers' queue", file=sys.stderr)
+            return EXIT_OK
         if args.runs_command == "recover":
             handed = runs.recover(args.executor)
             print(f"{len(handed)} run(s) of {args.executor} back on the queue: {' '.join(handed)}", file=sys.stderr)
@@ -102,17 +111,24 @@ def _resume_queued(runs: DurableRuns, info: RunInfo, given: dict[str, Any] | Non
     return EXIT_OK
 
 
+def _json_value(text: str, option: str) -> Any:
+    """The JSON value an option holds; DurableError (a bad request) if it is not JSON."""
+    from graphc.arguments import ArgumentValueError, json_value
+    from runtime.durable import DurableError
+
+    try:
+        return json_value(text, option)
+    except ArgumentValueError as e:
+        raise DurableError(str(e)) from None
+
+
 def _json_object(text: str | None) -> dict[str, Any] | None:
     """The JSON object `--input` holds, None when it is absent."""
-    from graphc.arguments import ArgumentValueError, json_value
     from runtime.durable import DurableError
 
     if text is None:
         return None
-    try:
-        value = json_value(text, "--input")
-    except ArgumentValueError as e:
-        raise DurableError(str(e)) from None
+    value = _json_value(text, "--input")
     if not isinstance(value, dict):
         raise DurableError("--input must be a JSON object of field values")
     return value
@@ -266,7 +282,11 @@ def _finish(args: argparse.Namespace, runs: DurableRuns, drive: Callable[[], Run
 
 
 def _list(args: argparse.Namespace, runs: DurableRuns) -> int:
-    found = runs.list(args.status)
+    found = [r for r in runs.list(args.status) if args.graph is None or r.graph == args.graph]
+    if args.limit is not None:  # the newest, still listed oldest first
+        found = (
+            sorted(found, key=lambda r: r.started.timestamp() if r.started else 0)[-args.limit :] if args.limit else []
+        )
     if args.format == "json":
         print(json.dumps([r.as_json() for r in found], indent=2))
         return EXIT_OK

@@ -17,7 +17,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     runs_commands = parser.add_subparsers(dest="runs_command", required=True, metavar="COMMAND")
     list_ = runs_commands.add_parser("list", help="the runs: id, graph, status, node, times, version")
     db_option(list_)
-    list_.add_argument("--status", choices=("running", "waiting", "sleeping", "success", "error", "cancelled"))
+    list_.add_argument(
+        "--status", choices=("queued", "running", "waiting", "sleeping", "success", "error", "cancelled")
+    )
+    list_.add_argument("--graph", metavar="NAME", help="only runs of this graph")
+    list_.add_argument("--limit", type=int, metavar="N", help="only the N newest runs")
     list_.add_argument("--format", choices=("text", "json"), default="text")
     show = runs_commands.add_parser("show", help="a run's status, what it waits for, and its history")
     show.add_argument("run_id", metavar="RUN")
@@ -37,6 +41,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     resume.add_argument("--deps", metavar="JSON", help="deps fields as a JSON object (deps are never stored)")
     resume.add_argument("--history", action="store_true", help="add the run's history to the JSON result")
     resume.add_argument("--output", choices=("json", "text"), default="json", help="as for `graphc run`")
+    retry = runs_commands.add_parser(
+        "retry", help="a new run of a failed submitted run, from the step that failed (prints its id)"
+    )
+    retry.add_argument("run_id", metavar="RUN")
+    db_option(retry)
+    fork = runs_commands.add_parser(
+        "fork", help="a new run that keeps a submitted run's first N nodes and goes on (prints its id)"
+    )
+    fork.add_argument("run_id", metavar="RUN")
+    fork.add_argument("--step", type=int, required=True, metavar="N", help="how many of its nodes the new run keeps")
+    fork.add_argument("--state", metavar="JSON", help="the state to go on with (default: the state after node N)")
+    db_option(fork)
     cancel = runs_commands.add_parser("cancel", help="cancel a run that has not ended")
     cancel.add_argument("run_id", metavar="RUN")
     db_option(cancel)

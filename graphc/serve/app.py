@@ -14,6 +14,7 @@ import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -94,6 +95,31 @@ OPENAPI: dict[str, Any] = {
                 },
             }
         },
+        "/api/runs/{run_id}/retry": {
+            "post": {
+                "summary": "A new run of a failed submitted run, from the step that failed: `RUN.retry-N` (operator)",
+                "parameters": [_RUN, _KEY],
+                "responses": {"200": {"description": "the new run"}, "409": {"description": "it has not failed"}},
+            }
+        },
+        "/api/runs/{run_id}/fork": {
+            "post": {
+                "summary": "A new run that keeps the first `step` nodes and goes on, with `state` if given (operator)",
+                "parameters": [_RUN, _KEY],
+                "requestBody": {
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["step"],
+                                "properties": {"step": {"type": "integer"}, "state": {"description": "the state"}},
+                            }
+                        }
+                    }
+                },
+                "responses": {"200": {"description": "the new run"}, "409": {"description": "it cannot be forked"}},
+            }
+        },
         "/api/runs/{run_id}/cancel": {
             "post": {
                 "summary": "Cancel a run that has not ended (operator)",
@@ -126,6 +152,8 @@ def create_app(db: str | None = None, *, secret: str | None = None) -> Starlette
         Route("/api/runs/{run_id:str}", api.show, methods=["GET"]),
         Route("/api/runs/{run_id:str}/answer", api.answer, methods=["POST"]),
         Route("/api/runs/{run_id:str}/cancel", api.cancel, methods=["POST"]),
+        Route("/api/runs/{run_id:str}/retry", api.retry, methods=["POST"]),
+        Route("/api/runs/{run_id:str}/fork", api.fork, methods=["POST"]),
         Route("/api/openapi.json", lambda request: JSONResponse(OPENAPI)),
         Route("/login", console.login, methods=["GET", "POST"]),
         Route("/logout", console.logout, methods=["POST"]),
@@ -133,6 +161,8 @@ def create_app(db: str | None = None, *, secret: str | None = None) -> Starlette
         Route("/runs/{run_id:str}", console.show, methods=["GET"]),
         Route("/runs/{run_id:str}/answer", console.answer, methods=["POST"]),
         Route("/runs/{run_id:str}/cancel", console.cancel, methods=["POST"]),
+        Route("/runs/{run_id:str}/retry", console.retry, methods=["POST"]),
+        Route("/runs/{run_id:str}/fork", console.fork, methods=["POST"]),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     middleware = [Middleware(SessionMiddleware, secret_key=secret or secrets.token_urlsafe(32), same_site="strict")]
@@ -234,6 +264,26 @@ class _Api:
 
         return await self._as(request, "operator", work, mutating=True)
 
+    async def retry(self, request: Request) -> Response:
+        """Retry a failed run."""
+        run_id = request.path_params["run_id"]
+
+        async def work(caller: Caller) -> Response:
+            return JSONResponse((await _blocking(lambda: operations.retry(self.runs, run_id))).as_json())
+
+        return await self._as(request, "operator", work, mutating=True)
+
+    async def fork(self, request: Request) -> Response:
+        """Fork a run from a step."""
+        run_id = request.path_params["run_id"]
+
+        async def work(caller: Caller) -> Response:
+            body = await _body(request)
+            forked = await _blocking(lambda: operations.fork(self.runs, run_id, body.get("step"), body.get("state")))
+            return JSONResponse(forked.as_json())
+
+        return await self._as(request, "operator", work, mutating=True)
+
 
 def listed(runs: Any, query: dict[str, str]) -> dict[str, Any]:
     """Runs filtered by status, graph and text, newest first, a page of them."""
@@ -248,7 +298,7 @@ def listed(runs: Any, query: dict[str, str]) -> dict[str, Any]:
     return {"total": len(found), "runs": [r.as_json() for r in found[offset : offset + limit]]}
 
 
-_STATUSES = ("running", "waiting", "sleeping", "success", "error", "cancelled")
+_STATUSES = ("queued", "running", "waiting", "sleeping", "success", "error", "cancelled")
 
 
 def _number(text: str | None, default: int, most: int) -> int:
@@ -374,16 +424,36 @@ class _Console:
         return RedirectResponse(f"/runs/{run_id}", status_code=303)
 
     async def cancel(self, request: Request) -> Response:
+        return await self._operate(request, "cancelling", lambda run_id, form: operations.cancel(self.runs, run_id))
+
+    async def retry(self, request: Request) -> Response:
+        return await self._operate(request, "retrying", lambda run_id, form: operations.retry(self.runs, run_id))
+
+    async def fork(self, request: Request) -> Response:
+        def work(run_id: str, form: dict[str, str]) -> Any:
+            import json
+
+            step = int(form["step"]) if form.get("step", "").isdigit() else None
+            try:
+                state = json.loads(form["state"]) if form.get("state", "").strip() else None
+            except ValueError:
+                raise Refused(422, "the state is not JSON") from None
+            return operations.fork(self.runs, run_id, step, state)
+
+        return await self._operate(request, "forking", work)
+
+    async def _operate(self, request: Request, doing: str, work: Callable[[str, dict[str, str]], Any]) -> Response:
+        """A button's form: checked (session, CSRF, role), done, then the run it made or changed."""
         caller = await self._session(request)
         if caller is None:
             return RedirectResponse("/login", status_code=303)
         form = await self._form(request)
         run_id = request.path_params["run_id"]
         if form is None or not caller.may("operator"):
-            why = "the form expired" if form is None else f"cancelling needs the operator role; yours is {caller.role}"
+            why = "the form expired" if form is None else f"{doing} needs the operator role; yours is {caller.role}"
             return await self.show(request, error=why)
         try:
-            await _blocking(lambda: operations.cancel(self.runs, run_id))
+            info = await _blocking(lambda: work(run_id, form))
         except Refused as e:
             return await self.show(request, error=str(e))
-        return RedirectResponse(f"/runs/{run_id}", status_code=303)
+        return RedirectResponse(f"/runs/{quote(info.id, safe='')}", status_code=303)

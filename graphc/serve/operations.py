@@ -147,6 +147,30 @@ def cancel(runs: Any, run_id: str) -> Any:
         raise Refused(409, str(e)) from None
 
 
+def retry(runs: Any, run_id: str) -> Any:
+    """A new run of a failed submitted run, from the step that failed."""
+    from runtime.durable import DurableError
+
+    _get(runs, run_id)
+    try:
+        return runs.retry(run_id)
+    except DurableError as e:
+        raise Refused(409, str(e)) from None
+
+
+def fork(runs: Any, run_id: str, step: Any, state: Any) -> Any:
+    """A new run that keeps a submitted run's first `step` nodes and goes on from there (with `state`, if given)."""
+    from runtime.durable import DurableError
+
+    _get(runs, run_id)
+    if not isinstance(step, int) or isinstance(step, bool):
+        raise Refused(422, "`step` is the number of nodes the new run keeps: a whole number")
+    try:
+        return runs.fork(run_id, step, state)
+    except DurableError as e:
+        raise Refused(409, str(e)) from None
+
+
 def diagram_svg(runs: Any, info: Any, path: list[str]) -> str | None:
     """The run's graph as SVG, drawn from its spec (no module imported), `path` highlighted; None if it cannot be."""
     from compiler.diagram import GraphvizMissing, diagram_of, dot_text, render

@@ -23,7 +23,7 @@ DEFAULT_DB_FILE = "graphc-runs.sqlite"
 """The SQLite file (in the current directory) that holds runs when neither `--db` nor `$GRAPHC_DB` says."""
 
 
-STATUSES = ("running", "waiting", "sleeping", "success", "error", "cancelled")
+STATUSES = ("queued", "running", "waiting", "sleeping", "success", "error", "cancelled")
 """A run's status as `graphc runs list` shows it."""
 
 

@@ -579,6 +579,54 @@ class DurableRuns:
             client.resume_workflow(status.workflow_id, queue_name=queue_name)
         return [s.workflow_id for s in held]
 
+    # -- retrying and forking submitted runs: a new run that keeps the first steps and goes on from there
+
+    def retry(self, run_id: str) -> RunInfo:
+        """A new run of a failed submitted run that keeps its recorded steps and runs again from the one that failed.
+
+        The new run is `RUN.retry-N`, on the workers' queue; the failed run stays as it was.
+        """
+        info = self.get(run_id)
+        if info.status != "error":
+            raise DurableError(f"run `{run_id}` has not failed ({info.status}): fork it from a step instead")
+        return self._fork(info, None, None, "retry")
+
+    def fork(self, run_id: str, step: int, state: Any = None) -> RunInfo:
+        """A new run of a submitted run that keeps its first `step` nodes and goes on from there, on the workers.
+
+        Args:
+            run_id: The run to fork (it stays as it is).
+            step: How many of its nodes the new run keeps (0: none; it starts where the run started).
+            state: The state (JSON) the new run goes on with, instead of the state after node `step`.
+        """
+        if step < 0 or (state is not None and step == 0):
+            raise DurableError("--step is 1 or more to go on with an edited state (0: start again as it started)")
+        return self._fork(self.get(run_id), step, state, "fork")
+
+    def _fork(self, info: RunInfo, step: int | None, state: Any, kind: str) -> RunInfo:
+        if not info.queued:
+            raise DurableError(
+                f"run `{info.id}` ran in the process that started it: only submitted runs (on workers) are forked"
+            )
+        client = self._db()
+        assert client is not None
+        operations = client.list_workflow_steps(info.id)
+        start, kept = _fork_point(operations, step, info.id)
+        parks = (
+            sum(1 for s in operations if s["function_name"] == "DBOS.setEvent" and s["function_id"] < start) + 1
+        ) // 2
+        taken = {
+            s.workflow_id for s in client.list_workflows(workflow_id_prefix=f"{info.id}.{kind}-", load_input=False)
+        }
+        new_id = next(f"{info.id}.{kind}-{n}" for n in range(1, len(taken) + 2) if f"{info.id}.{kind}-{n}" not in taken)
+        with SetWorkflowID(new_id):  # parked until it is ready: no worker takes it half made
+            client.fork_workflow(info.id, start, application_version=info.version, queue_name=WAITING_QUEUE)
+        _Store(self.url).copy_answers(info.id, new_id, parks)
+        if state is not None:
+            _replace_state(client, new_id, kept, state)
+        client.resume_workflow(new_id, queue_name=RUNS_QUEUE)
+        return self.get(new_id)
+
     # -- schedules: runs workers start on time
 
     def schedule(
@@ -768,8 +816,8 @@ class DurableRuns:
         assert client is not None
         attributes = wf.attributes or {}
         status = _DBOS_STATUS.get(wf.status, "running")
-        if wf.status == "ENQUEUED" and wf.queue_name == WAITING_QUEUE:
-            status = "waiting"
+        if wf.status == "ENQUEUED":  # parked at a wait or a sleep, or on a queue that no process has taken it from
+            status = "waiting" if wf.queue_name == WAITING_QUEUE else "queued"
         waiting = client.get_event(wf.workflow_id, _WAIT_EVENT, timeout_seconds=0) if status == "waiting" else None
         wakes = waiting.get("sleeps_until", waiting.get("deadline")) if waiting else None
         if waiting and "sleeps_until" in waiting:
@@ -827,6 +875,59 @@ def _inputs(wf: WorkflowStatus) -> builtins.list[Any]:
     """The run workflow's arguments: graph key, start node, state."""
     inputs: dict[str, Any] = dict(wf.input or {})
     return builtins.list(inputs.get("args") or [])
+
+
+def _fork_point(operations: builtins.list[Any], step: int | None, run_id: str) -> tuple[int, int | None]:
+    """Where a fork starts (the DBOS step it runs first) and the recorded step whose state it goes on from.
+
+    `step` None: from the node step that failed (else after the last one recorded). A step
+    records a node and the pure nodes after it: a fork starts at a step's beginning only.
+    """
+    records = [s for s in operations if s["function_name"] in (_NODE_STEP, _FORK_STEP)]
+    done = [s for s in records if s["error"] is None]
+    if step is None:
+        failed = next((s for s in records if s["error"] is not None), None)
+        start = (
+            failed["function_id"] if failed is not None else max((s["function_id"] for s in operations), default=0) + 1
+        )
+        return start, done[-1]["function_id"] if done else None
+    count = 0
+    for record in done:
+        if count == step:
+            return record["function_id"], _last(done, record)
+        count += sum(h.get("kind") == "node" for h in record["output"]["steps"])
+        if count > step:
+            raise DurableError(
+                f"node {step} of run `{run_id}` was recorded with the pure nodes after it, in one step "
+                f"(nodes {count - sum(h.get('kind') == 'node' for h in record['output']['steps']) + 1}-{count}): "
+                "fork at the start of a step"
+            )
+    if count == step:
+        return max((s["function_id"] for s in operations), default=0) + 1, done[-1]["function_id"] if done else None
+    raise DurableError(f"run `{run_id}` recorded {count} node(s): there is no node {step} to fork after")
+
+
+def _last(done: builtins.list[Any], record: Any) -> int | None:
+    before = [s["function_id"] for s in done if s["function_id"] < record["function_id"]]
+    return before[-1] if before else None
+
+
+def _replace_state(client: DBOSClient, run_id: str, step: int | None, state: Any) -> None:
+    """The state a forked run goes on with: written into the copy of the step it goes on from (its record alone)."""
+    import sqlalchemy as sa
+
+    if step is None:
+        raise DurableError("the fork keeps no step whose state could be replaced")
+    database = client._sys_db  # DBOS keeps no API to edit a copied step: its table, as DBOS wrote it
+    table = database.tables.operation_outputs
+    where = (table.c.workflow_uuid == run_id) & (table.c.function_id == step)
+    with database.engine.begin() as connection:
+        output = connection.execute(sa.select(table.c.output).where(where)).scalar_one()
+        record = _SERIALIZER.deserialize(output)
+        record["state"] = state
+        if record["steps"] and record["steps"][-1].get("kind") == "node":
+            record["steps"][-1]["state"] = state
+        connection.execute(sa.update(table).where(where).values(output=_SERIALIZER.serialize(record)))
 
 
 def _when(moment: datetime | None) -> str:

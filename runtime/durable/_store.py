@@ -166,6 +166,14 @@ class _Store:
             return None
         return row[0], None if row[1] is None else json.loads(row[1])
 
+    def copy_answers(self, from_run: str, to_run: str, parks: int) -> None:
+        """Give a forked run the claims of the first `parks` parks of the run it was forked from (it replays them)."""
+        self._execute(
+            "INSERT INTO graphc_answers (run_id, ordinal, kind, input) SELECT :t, ordinal, kind, input "
+            "FROM graphc_answers WHERE run_id = :f AND ordinal BETWEEN 1 AND :p",
+            {"t": to_run, "f": from_run, "p": parks},
+        )
+
     # -- timers: a sleep's end or a wait's deadline, each written once when the run first reaches it
 
     def timer(self, run_id: str, ordinal: int, kind: str, due: float, *, queued: bool) -> float:
