@@ -145,6 +145,46 @@ def test_a_failed_run_is_retried_and_a_run_forked_with_an_edited_state(served: d
     assert [line.split()[0] for line in listed.splitlines()[1:]] == ["inv.fork-1", "inv.fork-2"]
 
 
+def test_a_runs_events_stream_as_it_moves(served: dict[str, Any]) -> None:
+    import subprocess
+    import sys
+    import threading
+
+    import httpx
+
+    server, operator, db = served["server"], served["tokens"]["operator"], served["db"]
+    watcher = subprocess.Popen(  # `graphc runs watch`: JSON lines until the run ends
+        [sys.executable, "-m", "graphc", "runs", "watch", "order", "--db", db],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    streamed: list[dict[str, Any]] = []
+
+    def listen() -> None:  # the API's server-sent events, until the run ends
+        headers = {"Authorization": f"Bearer {operator}"}
+        with httpx.stream("GET", server.url + "/api/runs/order/events", headers=headers, timeout=60) as stream:
+            for line in stream.iter_lines():
+                if line.startswith("data: "):
+                    streamed.append(json.loads(line[6:]))
+
+    listener = threading.Thread(target=listen)
+    listener.start()
+    assert watcher.stdout is not None
+    first = json.loads(watcher.stdout.readline())
+    assert first == {"event": "status", "run": "order", "status": "waiting", "node": "Ask", "wakes": None, "wait": 1}
+    until(lambda: streamed)  # the stream has begun: the answer comes after both have seen the wait
+    answered = server.api(operator, "POST", "/api/runs/order/answer", json={"input": {"quantity": 2, "rush": False}})
+    assert answered.status_code == 200
+    rest, _ = watcher.communicate(timeout=60)
+    listener.join(timeout=60)
+    for events in ([first, *map(json.loads, rest.splitlines())], streamed):
+        assert events[0]["status"] == "waiting" and events[-1]["status"] == "success"
+        assert events[-1]["output"] == "2 paper"
+        assert [e["step"]["kind"] for e in events if e["event"] == "step"] == ["node", "end"]
+    assert watcher.returncode == 0
+
+
 # ---- the console, in a real browser -----------------------------------------------------------------
 
 

@@ -65,6 +65,10 @@ def _runs_command(args: argparse.Namespace, spec_graph: SpecGraph, runs: Durable
             info = runs.cancel(args.run_id)
             print(f"run {info.id}: {info.status}", file=sys.stderr)
             return EXIT_OK
+        if args.runs_command == "watch":
+            for event in runs.watch(args.run_id):
+                print(json.dumps(event), flush=True)
+            return EXIT_OK if event.get("status") == "success" else EXIT_FAILED
         if args.runs_command in ("retry", "fork"):
             if args.runs_command == "retry":
                 made = runs.retry(args.run_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -20,7 +21,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -67,6 +68,13 @@ OPENAPI: dict[str, Any] = {
                 "summary": "One run: status, node, history with the state after each step, the schema of its wait",
                 "parameters": [_RUN],
                 "responses": {"200": {"description": "the run"}, "404": {"description": "no such run"}},
+            }
+        },
+        "/api/runs/{run_id}/events": {
+            "get": {
+                "summary": "The run's steps and changes as server-sent events (`step`, `status`), until it ends",
+                "parameters": [_RUN],
+                "responses": {"200": {"description": "text/event-stream"}},
             }
         },
         "/api/runs/{run_id}/answer": {
@@ -150,6 +158,7 @@ def create_app(db: str | None = None, *, secret: str | None = None) -> Starlette
     routes = [
         Route("/api/runs", api.list_runs, methods=["GET"]),
         Route("/api/runs/{run_id:str}", api.show, methods=["GET"]),
+        Route("/api/runs/{run_id:str}/events", api.events, methods=["GET"]),
         Route("/api/runs/{run_id:str}/answer", api.answer, methods=["POST"]),
         Route("/api/runs/{run_id:str}/cancel", api.cancel, methods=["POST"]),
         Route("/api/runs/{run_id:str}/retry", api.retry, methods=["POST"]),
@@ -242,6 +251,22 @@ class _Api:
 
         return await self._as(request, "viewer", work)
 
+    async def events(self, request: Request) -> Response:
+        """A run's events as server-sent events, until it ends."""
+        run_id = request.path_params["run_id"]
+
+        async def work(caller: Caller) -> Response:
+            await _blocking(lambda: operations.run_json(self.runs, self.store, run_id))  # 404 before streaming
+
+            async def stream() -> AsyncIterator[str]:
+                events = iter(self.runs.watch(run_id))
+                while (event := await _blocking(lambda: next(events, None))) is not None:
+                    yield f"event: {event['event']}\ndata: {json.dumps(event)}\n\n"
+
+            return StreamingResponse(stream(), media_type="text/event-stream")
+
+        return await self._as(request, "viewer", work)
+
     async def answer(self, request: Request) -> Response:
         """Answer the wait a run is at."""
         run_id = request.path_params["run_id"]
@@ -309,8 +334,6 @@ def _number(text: str | None, default: int, most: int) -> int:
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    import json
-
     try:
         body = json.loads(await request.body() or b"{}")
     except ValueError:
@@ -321,8 +344,6 @@ async def _body(request: Request) -> dict[str, Any]:
 
 
 def _json(body: bytes | memoryview) -> Any:
-    import json
-
     return json.loads(bytes(body))
 
 
@@ -431,8 +452,6 @@ class _Console:
 
     async def fork(self, request: Request) -> Response:
         def work(run_id: str, form: dict[str, str]) -> Any:
-            import json
-
             step = int(form["step"]) if form.get("step", "").isdigit() else None
             try:
                 state = json.loads(form["state"]) if form.get("state", "").strip() else None

@@ -7,7 +7,7 @@ import json
 import queue
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -732,6 +732,34 @@ class DurableRuns:
             workflows = client.list_workflows(name=_WORKFLOW, has_parent=False, load_input=True, load_output=True)
             runs = [self._info(s, detail=False) for s in workflows]
         return [r for r in runs if status is None or r.status == status]
+
+    def watch(self, run_id: str, *, poll_seconds: float = 0.5) -> Iterator[dict[str, Any]]:
+        """A run's events as they happen, until it ends: its steps, then each change of status, node or wake time.
+
+        `{"event": "step", "number": N, "step": {...}}` for each step of its history (those
+        recorded before too), `{"event": "status", "status", "node", "wakes", "wait"}` when
+        they change; the last event is the status it ended with.
+        """
+        seen, last = 0, None
+        while True:
+            info = self.get(run_id, history=True)
+            for number, step in enumerate(info.history[seen:], seen + 1):
+                yield {"event": "step", "run": run_id, "number": number, "step": step}
+            seen = len(info.history)
+            status = {
+                "event": "status",
+                "run": run_id,
+                "status": info.status,
+                "node": info.node,
+                "wakes": info.wakes.isoformat() if info.wakes else None,
+                "wait": info.wait_ordinal or None,
+            }
+            if status != last:
+                yield {**status, **({"output": info.output} if info.status == "success" else {})}
+                last = status
+            if info.status in _ENDED:
+                return
+            time.sleep(poll_seconds)
 
     def history(self, run_id: str, graph: Graph[Any, Any, Any]) -> builtins.list[HistoryStep[Any, Any]]:
         """The run's history, typed: the same `NodeStep`/`EndStep` list a plain run of the graph produces."""
