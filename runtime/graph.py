@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar, cas
 import pydantic
 import typing_extensions
 
-from . import clock, mermaid
+from . import clock, mermaid, observe
 from .exceptions import GraphRuntimeError, GraphSetupError
 from .fanout import Fork, run_fork
 from .locations import note_node_error, note_spec_line
@@ -221,6 +221,8 @@ class Graph(Generic[StateT, DepsT, RunEndT]):
         with ExitStack() as stack:
             if span is not None:
                 stack.enter_context(span)
+            for observer in observe.observers:
+                stack.enter_context(observer.run(self))
             yield GraphRun(
                 self,
                 start_node if start_node is not None else self._default_start_node(),
@@ -563,6 +565,7 @@ class GraphRun(Generic[StateT, DepsT, RunEndT]):
         history, limit, max_steps = self.history, self.history_limit, self.max_steps
         recording = limit != 0  # history_limit=0: no history, so no timestamps and no snapshots
         snapshot, copy_state = graph.snapshot_state, self._copy_state
+        watched = observe.observers
         while True:
             if max_steps is not None and self.steps >= max_steps:
                 raise GraphRuntimeError(
@@ -589,7 +592,13 @@ class GraphRun(Generic[StateT, DepsT, RunEndT]):
                 start_ts = _now(_UTC)
                 start = perf_counter()
             try:
-                next_node = await node.run(ctx)
+                if watched:
+                    with ExitStack() as spans:
+                        for observer in watched:
+                            spans.enter_context(observer.node(graph, node))
+                        next_node = await node.run(ctx)
+                else:
+                    next_node = await node.run(ctx)
             except Exception as error:
                 note_node_error(error, node)  # the spec line, when the node was compiled from a spec
                 raise

@@ -21,7 +21,7 @@ from dbos import (
     WorkflowStatus,
 )
 
-from .. import clock
+from .. import clock, observe
 from ..graph import Graph
 from ..nodes import BaseNode, validate_waits
 from ..state import HistoryStep
@@ -160,7 +160,7 @@ class DurableRuns:
         engine = _launch(self.url, version, user=id(self))
         run_id = self._new_id(run_id)
         signal = _signals[run_id] = queue.Queue()
-        attributes = {"graphc_graph": graph.name or "graph", "graphc_spec": spec or ""}
+        attributes = {"graphc_graph": graph.name or "graph", "graphc_spec": spec or "", **_trace_of(graph)}
         with SetWorkflowID(run_id), SetWorkflowAttributes(attributes):
             DBOS.start_workflow(
                 _run_workflow, engine.version, loaded.dump_node(node), loaded.dump_state(state), max_steps or None
@@ -477,6 +477,7 @@ class DurableRuns:
             "graphc_graph": graph.name or "graph",
             "graphc_spec": spec or spec_name,
             "graphc_queued": True,
+            **_trace_of(graph),
         }
         options: EnqueueOptions = {
             "queue_name": RUNS_QUEUE,
@@ -903,6 +904,13 @@ def _inputs(wf: WorkflowStatus) -> builtins.list[Any]:
     """The run workflow's arguments: graph key, start node, state."""
     inputs: dict[str, Any] = dict(wf.input or {})
     return builtins.list(inputs.get("args") or [])
+
+
+def _trace_of(graph: Graph[Any, Any, Any]) -> dict[str, Any]:
+    """The trace a run joins, stored with it so every process that takes it up continues it (when traced)."""
+    for observer in observe.observers:
+        return {"graphc_trace": observer.carrier(graph)}
+    return {}
 
 
 def _fork_point(operations: builtins.list[Any], step: int | None, run_id: str) -> tuple[int, int | None]:

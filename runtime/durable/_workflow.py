@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from dbos import (
     PortableWorkflowError,
 )
 
-from .. import clock
+from .. import clock, observe
 from ..fanout import Fork, Map, Run, SubGraph, join_id
 from ..graph import Graph, GraphRun
 from ..locations import note_node_error
@@ -159,6 +160,7 @@ def _run_workflow(key: str, start: dict[str, Any], state: Any, max_steps: int | 
     outcome: tuple[str, int] = ("finished", 0)
     try:
         loaded = _graph_for(key)
+        spans = _traced(run_id, loaded)
         node, current = loaded.node(start), loaded.state(state)
         waits = 0  # the parks (waits and sleeps) passed so far: a replay passes the same ones again
         steps = 0
@@ -192,12 +194,23 @@ def _run_workflow(key: str, start: dict[str, Any], state: Any, max_steps: int | 
                 node = loaded.node(out["next"])
         finally:
             loop.close()
+            spans.close()
     except _Parked as parked:
         outcome = (parked.kind, waits)
         raise
     finally:
         if (signal := _signals.get(run_id)) is not None:
             signal.put(outcome)
+
+
+def _traced(run_id: str, loaded: _Loaded) -> contextlib.ExitStack:
+    """The observers' span around this process's part of a run, in the trace stored with the run when it started."""
+    spans = contextlib.ExitStack()
+    if observe.observers:
+        carrier = _current_engine().attributes(run_id).get("graphc_trace")
+        for observer in observe.observers:
+            spans.enter_context(observer.run(loaded.graph, carrier if isinstance(carrier, dict) else None))
+    return spans
 
 
 def _input_for(run_id: str, node: BaseNode[Any, Any, Any], ordinal: int) -> dict[str, Any] | None:

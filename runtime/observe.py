@@ -1,0 +1,36 @@
+"""Hooks around runs and nodes, for tracing: none by default (nothing to pay), `graphc.otel` adds spans.
+
+An observer gives a context manager around each run (`run`), each node's `run` (`node`), and
+a carrier that lets a durable run continue one trace in the processes that take it up later.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from .graph import Graph
+    from .nodes import BaseNode
+
+__all__ = ("Observer", "observers")
+
+
+class Observer(Protocol):
+    """What a tracer gives the runtime."""
+
+    def run(self, graph: Graph[Any, Any, Any], carrier: dict[str, str] | None = None) -> AbstractContextManager[Any]:
+        """Around a run (or, for a durable run, its part in one process: `carrier` links it to the rest)."""
+        ...
+
+    def node(self, graph: Graph[Any, Any, Any], node: BaseNode[Any, Any, Any]) -> AbstractContextManager[Any]:
+        """Around one node's `run`."""
+        ...
+
+    def carrier(self, graph: Graph[Any, Any, Any]) -> dict[str, str]:
+        """The trace a durable run about to start belongs to, to store with it (W3C `traceparent`)."""
+        ...
+
+
+observers: list[Observer] = []
+"""The observers in this process (`graphc.otel.instrument` adds one); empty, runs pay one check a step."""

@@ -1,0 +1,109 @@
+"""OpenTelemetry spans (`graphc.otel`): named as pydantic_graph names them; a durable run in one trace."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("opentelemetry.sdk", reason="the tracing tests need the OpenTelemetry SDK")
+
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
+
+import graphc.otel
+from compiler import load
+
+from .conftest import EXAMPLES, ROOT
+
+REVIEW = EXAMPLES / "review.graph"
+FAILING = ROOT / "tests" / "data" / "durable" / "failing.graph"
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    graphc.otel.instrument(provider)
+    try:
+        yield exporter
+    finally:
+        graphc.otel.uninstrument()
+
+
+def test_a_run_is_a_span_and_each_node_one_inside_it(spans: InMemorySpanExporter) -> None:
+    graph = load(EXAMPLES / "fives.graph")
+    graph.run_sync(graph.node_types["DivisibleBy5"](foo=4))
+    finished = spans.get_finished_spans()
+    run = next(s for s in finished if s.name.startswith("run graph "))
+    nodes = [s for s in finished if s.name.startswith("run node ")]
+    assert run.name == f"run graph {graph.name}" and nodes
+    assert all(s.parent is not None and s.parent.span_id == run.context.span_id for s in nodes)
+    assert all(s.context.trace_id == run.context.trace_id for s in nodes)
+    first = nodes[0].attributes or {}
+    assert first["graphc.spec.file"] == "fives.graph" and isinstance(first["graphc.spec.line"], int)
+
+
+def test_a_failing_node_s_span_records_the_error(spans: InMemorySpanExporter) -> None:
+    graph = load(FAILING)
+    with pytest.raises(ZeroDivisionError):
+        graph.run_sync()
+    failed = next(s for s in spans.get_finished_spans() if s.name == "run node Divide")
+    assert failed.status.status_code == StatusCode.ERROR
+    assert any(event.name == "exception" for event in failed.events)
+
+
+def test_nothing_is_traced_once_uninstrumented() -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    graphc.otel.instrument(provider)
+    graphc.otel.uninstrument()
+    graph = load(EXAMPLES / "fives.graph")
+    graph.run_sync(graph.node_types["DivisibleBy5"](foo=4))
+    assert exporter.get_finished_spans() == ()
+
+
+@pytest.mark.slow
+def test_a_durable_run_continues_one_trace_in_the_process_that_resumes_it(
+    tmp_path: Path, spans: InMemorySpanExporter
+) -> None:
+    pytest.importorskip("dbos", reason="durable runs need DBOS")
+    from runtime.durable import DurableRuns
+
+    db = str(tmp_path / "runs.sqlite")
+    graph = load(REVIEW)
+    runs = DurableRuns(db)
+    try:
+        info = runs.start(graph, graph.node_types["Draft"](), run_id="traced", spec=str(REVIEW))
+    finally:
+        runs.close()
+    assert info.status == "waiting"
+    here = spans.get_finished_spans()
+    started = next(s for s in here if s.name == "start graph Review")
+    part_one = [s for s in here if s.name == "run graph Review"]
+    assert part_one and part_one[0].parent is not None and part_one[0].parent.span_id == started.context.span_id
+    out = tmp_path / "spans.jsonl"
+    script = ROOT / "tests" / "data" / "durable" / "traced_resume.py"
+    done = subprocess.run(
+        [sys.executable, str(script), db, "traced", str(REVIEW), str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "success", done.stderr
+    there: list[dict[str, Any]] = [json.loads(line) for line in out.read_text().splitlines()]
+    assert {s["trace"] for s in there} == {started.context.trace_id}  # one trace, two processes
+    part_two = next(s for s in there if s["name"] == "run graph Review")
+    assert part_two["parent"] == started.context.span_id
+    assert {s["name"] for s in there} >= {"run node Review", "run graph Review"}
