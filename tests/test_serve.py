@@ -32,8 +32,18 @@ ARTEFACTS = ROOT / "test-artefacts"
 
 
 @pytest.fixture
-def served(tmp_path: Path, workers: Callable[[str], Workers]) -> Iterator[dict[str, Any]]:
-    """A database with two submitted runs waiting, a worker, tokens of each role, and the server."""
+def served(
+    tmp_path: Path, workers: Callable[[str], Workers], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict[str, Any]]:
+    """A database with two submitted runs waiting, a worker, tokens of each role, and the server.
+
+    The worker reads a clock in a file (`clock`), so a test can let a day pass.
+    """
+    from runtime.clock import FileClock
+
+    clock = FileClock(tmp_path / "clock")
+    clock.set(time.time())
+    monkeypatch.setenv("GRAPHC_CLOCK_FILE", str(clock.path))
     db = str(tmp_path / "runs.sqlite")
     tokens = {role: graphc_out("tokens", "add", f"{role}-person", "--role", role, "--db", db) for role in
               ("viewer", "operator", "admin")}  # fmt: skip
@@ -43,7 +53,7 @@ def served(tmp_path: Path, workers: Callable[[str], Workers]) -> Iterator[dict[s
     server = Server(db, tmp_path)
     try:
         until(lambda: all(run(server, tokens["viewer"], r)["status"] == "waiting" for r in ("inv", "order")))
-        yield {"server": server, "tokens": tokens, "db": db}
+        yield {"server": server, "tokens": tokens, "db": db, "clock": clock}
     finally:
         server.close()
 
@@ -222,6 +232,17 @@ def element(browser: Any, by: str, value: str) -> Any:
     return WebDriverWait(browser, 20).until(expected_conditions.presence_of_element_located((by, value)))
 
 
+def shown_status(browser: Any) -> str:
+    """The status the run page shows now ("" while it reloads)."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+
+    try:
+        return str(element(browser, By.ID, "status").text)
+    except StaleElementReferenceException:
+        return ""
+
+
 def _log_in(browser: Any, server: Server, token: str) -> None:
     from selenium.webdriver.common.by import By
 
@@ -252,14 +273,19 @@ def test_an_operator_drives_the_invoice_from_the_browser(served: dict[str, Any],
     Select(element(browser, By.ID, "field-approved")).select_by_visible_text("yes")
     browser.find_element(By.ID, "field-note").send_keys("checked against the order")
     browser.find_element(By.ID, "send").click()
-    until(lambda: element(browser, By.ID, "status").text == "sleeping" or browser.refresh())  # Pay sleeps a day
+    until(lambda: shown_status(browser) == "sleeping")  # Pay sleeps a day
     page = browser.find_element(By.TAG_NAME, "main").text
     assert "wait 1 by operator-person" in page and "Pay" in page
-    browser.save_screenshot(str(ARTEFACTS / "run-page.png"))
-    browser.find_element(By.ID, "cancel").click()
+    browser.save_screenshot(str(ARTEFACTS / "run-sleeping.png"))
+    served["clock"].set(time.time() + 86400 + 5)  # a day later, the worker wakes it: it is paid
+    until(lambda: shown_status(browser) == "success")  # the page follows the run by itself
+    assert element(browser, By.ID, "output").text == '"paid INV-1"'
+    browser.save_screenshot(str(ARTEFACTS / "run-done.png"))
+    browser.get(server.url + "/runs/order")
+    element(browser, By.ID, "cancel").click()
     browser.switch_to.alert.accept()  # the confirmation
-    until(lambda: element(browser, By.ID, "status").text == "cancelled")
-    assert run(server, served["tokens"]["viewer"], "inv")["status"] == "cancelled"
+    until(lambda: shown_status(browser) == "cancelled")
+    assert run(server, served["tokens"]["viewer"], "order")["status"] == "cancelled"
 
 
 def test_a_viewer_sees_runs_but_cannot_change_them(served: dict[str, Any], browser: Any) -> None:
