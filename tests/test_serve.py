@@ -155,6 +155,32 @@ def test_a_failed_run_is_retried_and_a_run_forked_with_an_edited_state(served: d
     assert [line.split()[0] for line in listed.splitlines()[1:]] == ["inv.fork-1", "inv.fork-2"]
 
 
+def test_a_one_off_link_answers_one_wait_without_a_login(served: dict[str, Any]) -> None:
+    import re
+
+    import httpx
+
+    server, operator = served["server"], served["tokens"]["operator"]
+    assert server.api(served["tokens"]["viewer"], "POST", "/api/runs/order/link").status_code == 403
+    made = server.api(operator, "POST", "/api/runs/order/link").json()
+    assert made["wait"] == 1 and made["url"].startswith("/answer/")
+    with httpx.Client(base_url=server.url, timeout=30) as browser:  # someone who clicks the link in an e-mail
+        page = browser.get(made["url"])
+        assert page.status_code == 200 and "Ask" in page.text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert csrf is not None
+        form = {"csrf": csrf.group(1), "quantity": "lots", "rush": "false"}
+        assert browser.post(made["url"], data=form).status_code == 422  # not a whole number: nothing changes
+        assert run(server, operator, "order")["status"] == "waiting"
+        done = browser.post(made["url"], data={**form, "quantity": "12"})
+        assert done.status_code == 200 and "was taken" in done.text
+        assert browser.get(made["url"]).status_code == 410  # one-off: the wait is answered
+        altered = made["url"][:-3] + ("AAA" if not made["url"].endswith("AAA") else "BBB")
+        assert browser.get(altered).status_code == 403
+    finished = until(lambda: (r := run(server, operator, "order"))["status"] == "success" and r)
+    assert finished["output"] == "12 paper" and finished["answered_by"] == {"1": "operator-person's link"}
+
+
 def test_a_runs_events_stream_as_it_moves(served: dict[str, Any]) -> None:
     import subprocess
     import sys

@@ -128,6 +128,14 @@ OPENAPI: dict[str, Any] = {
                 "responses": {"200": {"description": "the new run"}, "409": {"description": "it cannot be forked"}},
             }
         },
+        "/api/runs/{run_id}/link": {
+            "post": {
+                "summary": "A signed one-off link to the wait's form, for an e-mail: no login, this wait only, "
+                "until its deadline (or 7 days) or until an answer takes it (operator)",
+                "parameters": [_RUN, _KEY],
+                "responses": {"200": {"description": "`{url, run, wait, expires}`"}, "409": {"description": "no wait"}},
+            }
+        },
         "/api/runs/{run_id}/cancel": {
             "post": {
                 "summary": "Cancel a run that has not ended (operator)",
@@ -153,8 +161,10 @@ def create_app(db: str | None = None, *, secret: str | None = None) -> Starlette
     runs._db(create=True)
     store = ConsoleStore(runs.url)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
-    api = _Api(runs, store)
-    console = _Console(runs, store, templates)
+    secret = secret or secrets.token_urlsafe(32)
+    links = _Links(secret)
+    api = _Api(runs, store, links)
+    console = _Console(runs, store, templates, links)
     routes = [
         Route("/api/runs", api.list_runs, methods=["GET"]),
         Route("/api/runs/{run_id:str}", api.show, methods=["GET"]),
@@ -163,6 +173,7 @@ def create_app(db: str | None = None, *, secret: str | None = None) -> Starlette
         Route("/api/runs/{run_id:str}/cancel", api.cancel, methods=["POST"]),
         Route("/api/runs/{run_id:str}/retry", api.retry, methods=["POST"]),
         Route("/api/runs/{run_id:str}/fork", api.fork, methods=["POST"]),
+        Route("/api/runs/{run_id:str}/link", api.link, methods=["POST"]),
         Route("/api/openapi.json", lambda request: JSONResponse(OPENAPI)),
         Route("/login", console.login, methods=["GET", "POST"]),
         Route("/logout", console.logout, methods=["POST"]),
@@ -172,9 +183,10 @@ def create_app(db: str | None = None, *, secret: str | None = None) -> Starlette
         Route("/runs/{run_id:str}/cancel", console.cancel, methods=["POST"]),
         Route("/runs/{run_id:str}/retry", console.retry, methods=["POST"]),
         Route("/runs/{run_id:str}/fork", console.fork, methods=["POST"]),
+        Route("/answer/{token:str}", console.answer_by_link, methods=["GET", "POST"]),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
-    middleware = [Middleware(SessionMiddleware, secret_key=secret or secrets.token_urlsafe(32), same_site="strict")]
+    middleware = [Middleware(SessionMiddleware, secret_key=secret, same_site="strict")]
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -204,9 +216,44 @@ async def _blocking(work: Callable[[], Any]) -> Any:
     return await asyncio.to_thread(work)
 
 
+class _Links:
+    """Signed one-off links to one wait's form, for an approval e-mail: valid until the wait is taken or expires.
+
+    The link holds the run, the wait's number and who made it, signed with the server's
+    secret (itsdangerous); it works without a login, for that wait only, until its deadline
+    (or `LINK_DAYS` without one) — or until an answer takes the wait, whoever gave it.
+    """
+
+    LINK_DAYS = 7
+
+    def __init__(self, secret: str) -> None:
+        from itsdangerous import URLSafeTimedSerializer
+
+        self.signer = URLSafeTimedSerializer(secret, salt="graphc-answer-link")
+
+    def make(self, info: Any, who: str) -> dict[str, Any]:
+        from datetime import datetime, timedelta, timezone
+
+        expires = info.wakes or datetime.now(timezone.utc) + timedelta(days=self.LINK_DAYS)
+        token = self.signer.dumps({"run": info.id, "wait": info.wait_ordinal, "by": who, "until": expires.timestamp()})
+        return {"url": f"/answer/{token}", "run": info.id, "wait": info.wait_ordinal, "expires": expires.isoformat()}
+
+    def read(self, token: str) -> dict[str, Any] | None:
+        """The link's run, wait and maker; None if it was not made here, was altered or has expired."""
+        import time
+
+        from itsdangerous import BadSignature
+
+        try:
+            data = self.signer.loads(token, max_age=self.LINK_DAYS * 86400)
+        except BadSignature:
+            return None
+        return data if isinstance(data, dict) and data.get("until", 0) > time.time() else None
+
+
 class _Api:
-    def __init__(self, runs: Any, store: ConsoleStore) -> None:
-        self.runs, self.store = runs, store
+    def __init__(self, runs: Any, store: ConsoleStore, links: _Links) -> None:
+        self.runs, self.store, self.links = runs, store, links
 
     async def _as(
         self, request: Request, role: str, work: Callable[[Caller], Awaitable[Response]], *, mutating: bool = False
@@ -289,6 +336,18 @@ class _Api:
 
         return await self._as(request, "operator", work, mutating=True)
 
+    async def link(self, request: Request) -> Response:
+        """A signed one-off link to the form of the wait a run is at."""
+        run_id = request.path_params["run_id"]
+
+        async def work(caller: Caller) -> Response:
+            info = await _blocking(lambda: self.runs.get(run_id))
+            if info.status != "waiting" or not info.queued:
+                raise Refused(409, f"run `{run_id}` is not a submitted run waiting for an answer ({info.status})")
+            return JSONResponse(self.links.make(info, caller.name))
+
+        return await self._as(request, "operator", work, mutating=True)
+
     async def retry(self, request: Request) -> Response:
         """Retry a failed run."""
         run_id = request.path_params["run_id"]
@@ -350,8 +409,8 @@ def _json(body: bytes | memoryview) -> Any:
 class _Console:
     """The pages: the runs, one run (diagram, steps, the wait's form), login."""
 
-    def __init__(self, runs: Any, store: ConsoleStore, templates: Jinja2Templates) -> None:
-        self.runs, self.store, self.templates = runs, store, templates
+    def __init__(self, runs: Any, store: ConsoleStore, templates: Jinja2Templates, links: _Links) -> None:
+        self.runs, self.store, self.templates, self.links = runs, store, templates, links
 
     def _page(self, request: Request, name: str, caller: Caller | None, **context: Any) -> HTMLResponse:
         csrf = request.session.setdefault("csrf", secrets.token_urlsafe(16))
@@ -443,6 +502,49 @@ class _Console:
         except Refused as e:
             return await self.show(request, error=str(e), values=form)
         return RedirectResponse(f"/runs/{run_id}", status_code=303)
+
+    async def answer_by_link(self, request: Request) -> Response:
+        """A one-off link's page: the form of one wait, answered without a login."""
+        link = self.links.read(request.path_params["token"])
+        if link is None:
+            return self._page(
+                request, "error.html", None, error="this link is not valid, or it has expired", status=403
+            )
+        run_id, wait = str(link["run"]), int(link["wait"])
+        try:
+            info = await _blocking(lambda: operations._get(self.runs, run_id))
+        except Refused as e:
+            return self._page(request, "error.html", None, error=str(e), status=e.status)
+        if info.status != "waiting" or info.wait_ordinal != wait:
+            taken = f"this wait was answered already (the run is {info.status})"
+            return self._page(request, "error.html", None, error=taken, status=410)
+        fields = operations.form_fields(info.waits_for)
+        error, values = None, {}
+        if request.method == "POST":
+            form = await self._form(request)
+            if form is None:
+                error = "the form expired: reload the page and answer again"
+            else:
+                answer, problems = operations.form_values(fields, form)
+                caller = Caller(token_id="", name=f"{link['by']}'s link", role="operator")
+                try:
+                    if problems:
+                        raise Refused(422, "; ".join(problems))
+                    await _blocking(lambda: operations.answer(self.runs, self.store, caller, run_id, answer, wait))
+                except Refused as e:
+                    error, values = str(e), form
+                else:
+                    return self._page(request, "answered.html", None, run=info)
+        return self._page(
+            request,
+            "answer.html",
+            None,
+            run=info,
+            fields=fields,
+            error=error,
+            values=values,
+            status=422 if error else 200,
+        )
 
     async def cancel(self, request: Request) -> Response:
         return await self._operate(request, "cancelling", lambda run_id, form: operations.cancel(self.runs, run_id))
