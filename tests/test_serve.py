@@ -295,6 +295,7 @@ def test_an_operator_drives_the_invoice_from_the_browser(served: dict[str, Any],
     assert browser.find_element(By.ID, "status").text == "waiting"  # the run unchanged
     browser.get(server.url + "/runs/inv")
     element(browser, By.CSS_SELECTOR, ".diagram svg")  # the run's diagram
+    assert "waits (approved: bool, note: str | None) within 48h" in element(browser, By.ID, "spec-lines").text
     browser.save_screenshot(str(ARTEFACTS / "run-waiting.png"))
     Select(element(browser, By.ID, "field-approved")).select_by_visible_text("yes")
     browser.find_element(By.ID, "field-note").send_keys("checked against the order")

@@ -467,14 +467,14 @@ class _Console:
         except Refused as e:
             return self._page(request, "error.html", caller, error=str(e), status=e.status)
         info = await _blocking(lambda: self.runs.get(run_id))
-        svg = await _blocking(lambda: operations.diagram_svg(self.runs, info, data["path"]))
+        spec = await _blocking(lambda: operations.spec_view(self.runs, info, data["path"]))
         fields = operations.form_fields(data["waits_for"])
         return self._page(
             request,
             "run.html",
             caller,
             run=data,
-            svg=svg,
+            spec=spec,
             fields=fields,
             error=error,
             values=values or {},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -171,8 +172,18 @@ def fork(runs: Any, run_id: str, step: Any, state: Any) -> Any:
         raise Refused(409, str(e)) from None
 
 
-def diagram_svg(runs: Any, info: Any, path: list[str]) -> str | None:
-    """The run's graph as SVG, drawn from its spec (no module imported), `path` highlighted; None if it cannot be."""
+@dataclass
+class SpecView:
+    """What the run page shows of the run's spec: the diagram (SVG) and the lines of the node it is at."""
+
+    svg: str | None = None
+    file: str | None = None
+    first_line: int = 0
+    lines: list[str] = field(default_factory=list)
+
+
+def spec_view(runs: Any, info: Any, path: list[str]) -> SpecView:
+    """The run's diagram, drawn from its spec (no module imported) with `path` highlighted, and its node's lines."""
     from compiler.diagram import GraphvizMissing, diagram_of, dot_text, render
     from compiler.pipeline import compile_source
     from dsl.diagnostics import DiagnosticError
@@ -182,18 +193,28 @@ def diagram_svg(runs: Any, info: Any, path: list[str]) -> str | None:
         name, source, files = runs.stored_spec(info.id)
     except Exception:
         if not info.spec:
-            return None
+            return SpecView()
         try:
             with open(info.spec, encoding="utf-8") as handle:
                 name, source, files = info.spec, handle.read(), None
         except OSError:
-            return None
+            return SpecView()
     try:
         _, checked = compile_source(source_from_text(name, source), sources=files)
-        dot = dot_text(diagram_of(checked), highlighted=path)
-        return render(dot, "svg").decode()
-    except (DiagnosticError, GraphvizMissing, ValueError):
-        return None
+    except (DiagnosticError, ValueError):
+        return SpecView()
+    view = SpecView(file=name.rsplit("/", 1)[-1])
+    node = next((n for n in checked.spec.nodes if n.name == info.node), None)
+    if node is not None:
+        text = source.splitlines()
+        first, last = node.span.line, max(node.span.end_line - 1, node.span.line)
+        lines = text[first - 1 : last]
+        while len(lines) > 1 and not lines[-1].strip():  # the blank lines before the next declaration
+            lines.pop()
+        view.first_line, view.lines = first, lines
+    with contextlib.suppress(GraphvizMissing):  # the page says there is no diagram
+        view.svg = render(dot_text(diagram_of(checked), highlighted=path), "svg").decode()
+    return view
 
 
 def form_fields(schema: dict[str, Any] | None) -> list[dict[str, Any]]:
