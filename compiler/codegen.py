@@ -657,7 +657,10 @@ class _Generator:
                 used.add("backoff_delay")
             if node.timeout is not None:
                 used.add("with_timeout")
-        return [name for name in ("backoff_delay", "keep_state", "restore_state", "with_timeout") if name in used]
+            if node.retry is not None and not self.library.carries_helpers:  # graphc's runtime tells its observers
+                used.add("retrying")
+        names = ("backoff_delay", "keep_state", "restore_state", "retrying", "with_timeout")
+        return [name for name in names if name in used]
 
     def _dotted_modules(self) -> set[str]:
         refs = [t.ref for t in (self.spec.state, self.spec.deps) if t is not None and t.ref]
@@ -804,15 +807,17 @@ class _Generator:
             attempt = [f"return await {call}{where}"]
         else:
             caught = exceptions_text(retry.on) if retry.on else "Exception"
+            told = not self.library.carries_helpers  # traces and `graphc run` show each retry
             attempt = [
                 "_attempt = 1",
                 "while True:",
                 f"{_I}try:",
                 f"{_I * 2}return await {call}{where}",
-                f"{_I}except {caught}:",
+                f"{_I}except {caught}{' as _error' if told else ''}:",
                 f"{_I * 2}restore_state(ctx.state, _checkpoint)",
                 f"{_I * 2}if _attempt == {retry.attempts}:",
                 f"{_I * 3}raise",
+                *([f"{_I * 2}retrying(self, _attempt, _error)"] if told else []),
             ]
             if retry.backoff:
                 cap = seconds_text(retry.max_backoff) if retry.max_backoff is not None else "None"

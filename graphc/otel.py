@@ -1,11 +1,12 @@
 """OpenTelemetry spans for graph runs (`pip install 'graphc[otel]'`): `instrument()` once, then every run is traced.
 
 Spans are named as pydantic_graph names them — `run graph {name}` around a run, `run node
-{node}` around each node — with the spec file and line of the node, what it waits for, and
-errors recorded. A durable run continues one trace across every process that takes it up:
-the trace is stored with the run when it starts, and each process's part of the run is a
-`run graph` span in it. Spans go to the global tracer provider, so whatever configured that
-(the OpenTelemetry SDK with an exporter, or `logfire.configure()`) receives them.
+{node}` around each node — with the spec file and line of the node, what it waits for,
+each failed attempt a `retry` event (its number and error), and errors recorded. A durable
+run continues one trace across every process that takes it up: the trace is stored with the
+run when it starts, and each process's part of the run is a `run graph` span in it. Spans
+go to the global tracer provider, so whatever configured that (the OpenTelemetry SDK with
+an exporter, or `logfire.configure()`) receives them.
 
 The only module of graphc that imports OpenTelemetry.
 """
@@ -50,6 +51,14 @@ class _Spans:
             attributes["graphc.waits_for"] = list(node.waits_for)
         with self.tracer.start_as_current_span(f"run node {node_id}", attributes=attributes):
             yield
+
+    def retry(self, node: Any, attempt: int, error: BaseException) -> None:
+        span = trace.get_current_span()  # the node's: the attempts are inside it
+        span.add_event(
+            "retry",
+            {"graphc.attempt": attempt, "exception.type": type(error).__name__, "exception.message": str(error)},
+        )
+        span.set_attribute("graphc.attempts", attempt + 1)
 
     def carrier(self, graph: Any) -> dict[str, str]:
         carrier: dict[str, str] = {}

@@ -1,7 +1,8 @@
 """Hooks around runs and nodes, for tracing: none by default (nothing to pay), `graphc.otel` adds spans.
 
-An observer gives a context manager around each run (`run`), each node's `run` (`node`), and
-a carrier that lets a durable run continue one trace in the processes that take it up later.
+An observer gives a context manager around each run (`run`), each node's `run` (`node`), hears
+of each retry of a node (`retry`), and gives a carrier that lets a durable run continue one
+trace in the processes that take it up later.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ class Observer(Protocol):
 
     def node(self, graph: Graph[Any, Any, Any], node: BaseNode[Any, Any, Any]) -> AbstractContextManager[Any]:
         """Around one node's `run`."""
+        ...
+
+    def retry(self, node: BaseNode[Any, Any, Any], attempt: int, error: BaseException) -> None:
+        """Attempt number `attempt` of `node` failed with `error`; another follows (its `retry` policy)."""
         ...
 
     def carrier(self, graph: Graph[Any, Any, Any]) -> dict[str, str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-__all__ = ("backoff_delay", "keep_state", "restore_state", "with_timeout")
+__all__ = ("backoff_delay", "keep_state", "restore_state", "retrying", "with_timeout")
 
 _Value = TypeVar("_Value")
 
@@ -52,3 +52,14 @@ def backoff_delay(attempt: int, base: float, cap: float | None) -> float:
     if cap is not None:
         delay = min(delay, cap)
     return delay * random.uniform(0.5, 1.0)  # jitter: attempts of many runs do not stay in step
+
+
+def retrying(node: Any, attempt: int, error: BaseException) -> None:
+    """Attempt `attempt` of `node` failed with `error` and another follows: the observers hear of it.
+
+    Traces record it, and `graphc run` prints it. Only modules compiled for graphc's runtime call it.
+    """
+    from .observe import observers
+
+    for observer in observers:
+        observer.retry(node, attempt, error)

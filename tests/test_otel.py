@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 
 import graphc.otel
-from compiler import load
+from compiler import load, load_module
 
 from .conftest import EXAMPLES, ROOT
 
@@ -107,3 +108,40 @@ def test_a_durable_run_continues_one_trace_in_the_process_that_resumes_it(
     part_two = next(s for s in there if s["name"] == "run graph Review")
     assert part_two["parent"] == started.context.span_id
     assert {s["name"] for s in there} >= {"run node Review", "run graph Review"}
+
+
+def test_each_retry_is_an_event_of_its_node_s_span(
+    spans: InMemorySpanExporter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    monkeypatch.syspath_prepend(str(ROOT / "tests" / "data" / "policies"))
+    import flaky_model  # type: ignore[import-not-found]
+
+    flaky_model.SCRIPT[:] = ["busy", "busy"]
+    module = load_module(ROOT / "tests" / "data" / "policies" / "triage.graph")
+    result = asyncio.run(module.graph.run(module.Classify(), state=module.TriageState()))
+    assert result.output == "refunded: refund please"
+    classify = next(s for s in spans.get_finished_spans() if s.name == "run node Classify")
+    retries = [e for e in classify.events if e.name == "retry"]
+    assert [e.attributes["graphc.attempt"] for e in retries] == [1, 2]  # type: ignore[index]
+    assert retries[0].attributes["exception.type"] == "ModelBusy"  # type: ignore[index]
+    assert (classify.attributes or {})["graphc.attempts"] == 3
+
+
+def test_graphc_run_says_each_retry_in_its_trace(tmp_path: Path) -> None:
+    folder = tmp_path / "triage"
+    folder.mkdir()
+    for name in ("triage.graph", "flaky_model.py"):
+        (folder / name).write_text((ROOT / "tests" / "data" / "policies" / name).read_text())
+    script = "import flaky_model\nflaky_model.SCRIPT[:] = ['busy']\n"
+    (folder / "sitecustomize.py").write_text(script)  # the model is busy at first, in the run's own process
+    done = subprocess.run(
+        [sys.executable, "-m", "graphc", "run", str(folder / "triage.graph")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": f"{folder}{os.pathsep}{ROOT}"},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "`Classify` attempt 1 failed (ModelBusy: the model is busy); retrying" in done.stderr

@@ -73,6 +73,9 @@ def run(args: argparse.Namespace) -> int:
         from ._durable import run_durably
 
         return run_durably(args, graph, start, state, deps)
+    from runtime import observe
+
+    observe.observers.append(_RetryTrace())  # this process runs one graph: said on stderr as they happen
     max_steps = DEFAULT_MAX_STEPS if args.max_steps is None else args.max_steps or None
     history: list[Any] = []
     reached: list[Any] = [start]  # the node a run stopped at
@@ -119,6 +122,26 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     _print_outcome(args, graph, result, result.history, failed=False)
     return EXIT_OK
+
+
+class _RetryTrace:
+    """An observer that prints each retry of a node in the trace: `Classify attempt 1 failed (...); retrying`."""
+
+    def run(self, graph: Any, carrier: Any = None) -> Any:
+        import contextlib
+
+        return contextlib.nullcontext()
+
+    node = run
+
+    def retry(self, node: Any, attempt: int, error: BaseException) -> None:
+        print(
+            f"    `{node.get_id()}` attempt {attempt} failed ({type(error).__name__}: {error}); retrying",
+            file=sys.stderr,
+        )
+
+    def carrier(self, graph: Any) -> dict[str, str]:
+        return {}
 
 
 def _fork_summary(fork: Any) -> str:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from runtime import BaseNode, Edge, End, Graph, GraphRunContext
-from runtime.policies import backoff_delay, keep_state, restore_state, with_timeout
+from runtime.policies import backoff_delay, keep_state, restore_state, retrying, with_timeout
 
 from flaky_model import ModelBusy, ModelError, classify
 
@@ -53,10 +53,11 @@ class Classify(BaseNode[TriageState, None, str]):
             while True:
                 try:
                     return await with_timeout(self.run_once(ctx), 0.5)  # triage.graph:10
-                except ModelBusy:
+                except ModelBusy as _error:
                     restore_state(ctx.state, _checkpoint)
                     if _attempt == 3:
                         raise
+                    retrying(self, _attempt, _error)
                 await asyncio.sleep(backoff_delay(_attempt, 0.01, 0.02))
                 _attempt += 1
         except ModelError as error:  # triage.graph:12
@@ -85,10 +86,11 @@ class Refund(BaseNode[TriageState, None, str]):
         while True:
             try:
                 return await self.run_once(ctx)  # triage.graph:19
-            except Exception:
+            except Exception as _error:
                 restore_state(ctx.state, _checkpoint)
                 if _attempt == 2:
                     raise
+                retrying(self, _attempt, _error)
             _attempt += 1
 
     async def run_once(self, ctx: GraphRunContext[TriageState, None]) -> End[str]:

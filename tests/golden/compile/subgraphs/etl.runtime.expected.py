@@ -21,7 +21,7 @@ SPEC_FILE = "etl.graph"
 
 
 FetchPage = subgraph(
-    "FetchPage", __file__, "fetch_page_graph.py", "4d4c37c927613c08f8b3b477daa8bdbe4f212e4964270f9fc3201cecc05066ac"
+    "FetchPage", __file__, "fetch_page_graph.py", "3ef5949b959c84dbeabe66550fca4db896f04c5c49baa971c9c02dc8643648a3"
 )
 """The graph of fetch_page.graph, which transitions run as a sub-graph."""
 

@@ -7,7 +7,7 @@ import asyncio
 from dataclasses import dataclass
 
 from runtime import BaseNode, End, Graph, GraphRunContext
-from runtime.policies import backoff_delay, keep_state, restore_state
+from runtime.policies import backoff_delay, keep_state, restore_state, retrying
 
 from etl_tools import Flaky, download
 
@@ -31,10 +31,11 @@ class Download(BaseNode[None, None, int]):
         while True:
             try:
                 return await self.run_once(ctx)  # fetch_page.graph:7
-            except Flaky:
+            except Flaky as _error:
                 restore_state(ctx.state, _checkpoint)
                 if _attempt == 3:
                     raise
+                retrying(self, _attempt, _error)
             await asyncio.sleep(backoff_delay(_attempt, 0.01, None))
             _attempt += 1
 
