@@ -2,7 +2,9 @@
 
 Spans are named as pydantic_graph names them — `run graph {name}` around a run, `run node
 {node}` around each node — with the spec file and line of the node, what it waits for,
-each failed attempt a `retry` event (its number and error), and errors recorded. A durable
+each failed attempt a `retry` event (its number and error), a durable run's parks
+(`park`: its wait or sleep) and resumptions (`resume`: the wait and what took it: an answer,
+the deadline, the timer) as events of its `run graph` span, and errors recorded. A durable
 run continues one trace across every process that takes it up: the trace is stored with the
 run when it starts, and each process's part of the run is a `run graph` span in it. Spans
 go to the global tracer provider, so whatever configured that (the OpenTelemetry SDK with
@@ -59,6 +61,12 @@ class _Spans:
             {"graphc.attempt": attempt, "exception.type": type(error).__name__, "exception.message": str(error)},
         )
         span.set_attribute("graphc.attempts", attempt + 1)
+
+    def event(self, name: str, attributes: dict[str, Any]) -> None:
+        span = trace.get_current_span()  # the `run graph` span of this process's part of a durable run
+        span.add_event(name, attributes)
+        if name == "resume":
+            span.set_attributes({f"graphc.resumed.{k.removeprefix('graphc.')}": v for k, v in attributes.items()})
 
     def carrier(self, graph: Any) -> dict[str, str]:
         carrier: dict[str, str] = {}

@@ -612,6 +612,9 @@ class GraphRun(Generic[StateT, DepsT, RunEndT]):
                 step.duration = duration
                 step.kind = "node"
                 step.snapshot_state = snapshot
+                step.retries = node.failed_attempts  # None: the class's, unless a retry failed
+                if step.retries is not None:
+                    del node.failed_attempts
                 history.append(step)
                 ended = False
                 if not known and isinstance(next_node, End):

@@ -94,6 +94,9 @@ class BaseNode(ABC, Generic[StateT, DepsT, NodeRunEndT]):
     """How long the node waits for what it `waits_for`; then its `run` takes the deadline's edge (fields unset)."""
     sleep_policy: ClassVar[Sleep | None] = None
     """A sleep before the node runs: for `sleep_policy.seconds`, or until `sleep_until(ctx)`."""
+    failed_attempts: ClassVar[list[Any] | None] = None
+    """The failed attempts of this node's current run (its `retry` policy), set by `runtime.policies.retrying`
+    and moved to the run's history (`NodeStep.retries`) when the node has run."""
     pure: ClassVar[bool] = False
     """Whether `run` only computes from the node's fields, state and deps (the compiler proves it): a
     durable run records such a node in the step of the node before it, as replaying it gives the same."""

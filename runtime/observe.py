@@ -1,8 +1,8 @@
 """Hooks around runs and nodes, for tracing: none by default (nothing to pay), `graphc.otel` adds spans.
 
 An observer gives a context manager around each run (`run`), each node's `run` (`node`), hears
-of each retry of a node (`retry`), and gives a carrier that lets a durable run continue one
-trace in the processes that take it up later.
+of each retry of a node (`retry`) and of a durable run's parks and resumptions (`event`), and
+gives a carrier that lets a durable run continue one trace in the processes that take it up later.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from .graph import Graph
     from .nodes import BaseNode
 
-__all__ = ("Observer", "observers")
+__all__ = ("Observer", "observers", "tell")
 
 
 class Observer(Protocol):
@@ -32,6 +32,10 @@ class Observer(Protocol):
         """Attempt number `attempt` of `node` failed with `error`; another follows (its `retry` policy)."""
         ...
 
+    def event(self, name: str, attributes: dict[str, Any]) -> None:
+        """Something befell the run between nodes: `park` (it waits or sleeps, leaving this process) or `resume`."""
+        ...
+
     def carrier(self, graph: Graph[Any, Any, Any]) -> dict[str, str]:
         """The trace a durable run about to start belongs to, to store with it (W3C `traceparent`)."""
         ...
@@ -39,3 +43,9 @@ class Observer(Protocol):
 
 observers: list[Observer] = []
 """The observers in this process (`graphc.otel.instrument` adds one); empty, runs pay one check a step."""
+
+
+def tell(name: str, attributes: dict[str, Any]) -> None:
+    """Tell every observer of an `event`."""
+    for observer in observers:
+        observer.event(name, attributes)

@@ -7,6 +7,7 @@ modules compiled for pydantic_graph can carry a copy of them.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -57,9 +58,15 @@ def backoff_delay(attempt: int, base: float, cap: float | None) -> float:
 def retrying(node: Any, attempt: int, error: BaseException) -> None:
     """Attempt `attempt` of `node` failed with `error` and another follows: the observers hear of it.
 
-    Traces record it, and `graphc run` prints it. Only modules compiled for graphc's runtime call it.
+    Traces record it, `graphc run` prints it, and the node's step in the history keeps it
+    (`NodeStep.retries`). Only modules compiled for graphc's runtime call it.
     """
     from .observe import observers
+    from .state import FailedAttempt
+
+    failed = FailedAttempt(attempt, type(error).__name__, str(error))
+    with contextlib.suppress(AttributeError):  # a node class with `__slots__` keeps none
+        node.failed_attempts = [*(node.failed_attempts or [])[: attempt - 1], failed]
 
     for observer in observers:
         observer.retry(node, attempt, error)

@@ -242,6 +242,22 @@ def _serialize_node(
     return node_dict
 
 
+@dataclass(frozen=True, slots=True)
+class FailedAttempt:
+    """An attempt of a node that failed before another (its `retry` policy) succeeded."""
+
+    attempt: int
+    """Its number, from 1."""
+    error: str
+    """The exception's class."""
+    message: str
+    """What it said."""
+
+
+def _none(value: Any) -> bool:
+    return value is None
+
+
 @dataclass(slots=True)
 class NodeStep(Generic[StateT, RunEndT]):
     """History step describing the execution of a node in a graph."""
@@ -260,6 +276,8 @@ class NodeStep(Generic[StateT, RunEndT]):
         default=deep_copy_state, repr=False
     )
     """Function used to snapshot the state."""
+    retries: Annotated[list[FailedAttempt] | None, pydantic.Field(exclude_if=_none)] = None
+    """The attempts that failed before the node succeeded (its `retry` policy); None: it succeeded at once."""
 
     def __post_init__(self) -> None:
         # Snapshot so later changes to the live state do not rewrite history.

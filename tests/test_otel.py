@@ -92,6 +92,8 @@ def test_a_durable_run_continues_one_trace_in_the_process_that_resumes_it(
     started = next(s for s in here if s.name == "start graph Review")
     part_one = [s for s in here if s.name == "run graph Review"]
     assert part_one and part_one[0].parent is not None and part_one[0].parent.span_id == started.context.span_id
+    parked = next(e for e in part_one[0].events if e.name == "park")
+    assert dict(parked.attributes or {}) == {"graphc.node": "Review", "graphc.wait": 1, "graphc.park": "waiting"}
     out = tmp_path / "spans.jsonl"
     script = ROOT / "tests" / "data" / "durable" / "traced_resume.py"
     done = subprocess.run(
@@ -107,6 +109,7 @@ def test_a_durable_run_continues_one_trace_in_the_process_that_resumes_it(
     assert {s["trace"] for s in there} == {started.context.trace_id}  # one trace, two processes
     part_two = next(s for s in there if s["name"] == "run graph Review")
     assert part_two["parent"] == started.context.span_id
+    assert part_two["events"]["resume"] == {"graphc.node": "Review", "graphc.wait": 1, "graphc.by": "answer"}
     assert {s["name"] for s in there} >= {"run node Review", "run graph Review"}
 
 

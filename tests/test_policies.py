@@ -59,6 +59,19 @@ def test_a_retried_attempt_starts_from_the_state_before_it(model: Any, target: s
     assert [step.node.get_id() for step in result.history[:-1]] == ["Classify", "Refund"]  # one step per node
 
 
+def test_the_history_keeps_each_failed_attempt(model: Any) -> None:
+    module, result = _run("runtime", ["busy", "busy"])
+    classify, refund = result.history[:2]
+    assert [(r.attempt, r.error) for r in classify.retries] == [(1, "ModelBusy"), (2, "ModelBusy")]
+    assert refund.retries is None
+    dumped = json.loads(module.graph.dump_history(result.history))
+    assert [r["attempt"] for r in dumped[0]["retries"]] == [1, 2] and "retries" not in dumped[1]  # as pydantic_graph
+    again = module.graph.load_history(module.graph.dump_history(result.history))
+    assert again[0].retries == classify.retries
+    _, calm = _run("runtime", [])
+    assert calm.history[0].retries is None  # the node ran again without failing: no stale attempts
+
+
 @pytest.mark.parametrize("target", TARGETS)
 def test_retries_exhausted_the_error_propagates_with_its_spec_line(model: Any, target: str) -> None:
     with pytest.raises(model.ModelBusy) as caught:

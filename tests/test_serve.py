@@ -125,6 +125,42 @@ def test_runs_are_listed_filtered_and_paged_and_the_openapi_document_is_served(s
     assert {"/api/runs", "/api/runs/{run_id}/answer", "/api/runs/{run_id}/cancel"} <= set(document["paths"])
 
 
+def test_runs_are_started_from_a_stored_spec_or_one_sent_by_an_admin(served: dict[str, Any]) -> None:
+    server, tokens = served["server"], served["tokens"]
+    operator, admin = tokens["operator"], tokens["admin"]
+    body = {"graph": "Order", "run_id": "order-2"}
+    assert server.api(tokens["viewer"], "POST", "/api/runs", json=body).status_code == 403
+    key = {"Idempotency-Key": "start-order-2"}
+    started = server.api(operator, "POST", "/api/runs", json=body, headers=key)
+    assert started.status_code == 201, started.text
+    assert started.json()["id"] == "order-2" and started.json()["status"] in ("queued", "running", "waiting")
+    replayed = server.api(operator, "POST", "/api/runs", json=body, headers=key)  # one run, however often sent
+    assert replayed.status_code == 201 and replayed.headers["idempotent-replayed"] == "true"
+    assert server.api(operator, "POST", "/api/runs", json=body).status_code == 409  # the id is taken
+    until(lambda: run(server, operator, "order-2")["status"] == "waiting")
+    args = {"graph": "InvoiceApproval", "args": {"invoice": "INV-2", "amount": "lots"}}
+    bad = server.api(operator, "POST", "/api/runs", json=args)
+    assert bad.status_code == 422 and "amount" in bad.json()["error"]
+    assert server.api(operator, "POST", "/api/runs", json={"graph": "Nothing"}).status_code == 404
+    source = (ROOT / "tests" / "data" / "durable" / "failing.graph").read_text()
+    sent = {"source": source, "name": "failing.graph", "run_id": "sent"}
+    refused = server.api(operator, "POST", "/api/runs", json=sent)
+    assert refused.status_code == 403 and "admin" in refused.json()["error"]
+    assert server.api(admin, "POST", "/api/runs", json=sent).status_code == 201
+    assert until(lambda: (r := run(server, admin, "sent"))["status"] == "error" and r)["node"] == "Divide"
+    hostile = {"source": "graph G -> str\nfrom os import getcwd\nnode A:\n    -> End(getcwd())\n", "name": "g.graph"}
+    escaped = server.api(admin, "POST", "/api/runs", json=hostile)  # this server allows no imports
+    assert escaped.status_code == 422 and "`os`" in escaped.json()["error"], escaped.text
+    assert server.api(admin, "POST", "/api/runs", json={**sent, "name": "../x.graph"}).status_code == 422
+
+
+def test_waiting_for_me_lists_the_waits_the_caller_may_answer(served: dict[str, Any]) -> None:
+    server, tokens = served["server"], served["tokens"]
+    mine = server.api(tokens["operator"], "GET", "/api/runs", params={"waiting": "me"}).json()
+    assert sorted(r["id"] for r in mine["runs"]) == ["inv", "order"]
+    assert server.api(tokens["viewer"], "GET", "/api/runs", params={"waiting": "me"}).json()["total"] == 0
+
+
 def test_an_operator_cancels_a_run(served: dict[str, Any]) -> None:
     server, operator = served["server"], served["tokens"]["operator"]
     assert server.api(operator, "POST", "/api/runs/order/cancel").json()["status"] == "cancelled"
@@ -313,6 +349,17 @@ def test_an_operator_drives_the_invoice_from_the_browser(served: dict[str, Any],
     browser.switch_to.alert.accept()  # the confirmation
     until(lambda: shown_status(browser) == "cancelled")
     assert run(server, served["tokens"]["viewer"], "order")["status"] == "cancelled"
+    browser.get(server.url + "/runs/inv")  # a fork of the paid invoice, from after `Submit`, with an edited state
+    element(browser, By.CSS_SELECTOR, "#fork-form summary").click()
+    for field, value in (("fork-step", "1"), ("fork-state", '{"reminders": 0, "trail": ["forked by hand"]}')):
+        element(browser, By.ID, field).clear()
+        browser.find_element(By.ID, field).send_keys(value)
+    browser.find_element(By.ID, "fork").click()
+    browser.switch_to.alert.accept()
+    until(lambda: browser.current_url.endswith("/runs/inv.fork-1"))
+    until(lambda: shown_status(browser) == "waiting")
+    assert "forked by hand" in element(browser, By.ID, "state").get_attribute("textContent")
+    browser.save_screenshot(str(ARTEFACTS / "run-forked.png"))
 
 
 def test_a_viewer_sees_runs_but_cannot_change_them(served: dict[str, Any], browser: Any) -> None:

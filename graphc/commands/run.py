@@ -59,12 +59,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the command; returns its exit code."""
-    import asyncio
-    import contextlib
-
-    from runtime import End, GraphRuntimeError, answer_within
-    from runtime.nodes import unset_waits
-
     if args.max_steps is not None and args.max_steps < 0:
         raise UsageError("--max-steps must be 0 (no limit) or more")
     graph, start, state = start_of(args, load_spec(args.spec, args.allow_import))
@@ -75,7 +69,22 @@ def run(args: argparse.Namespace) -> int:
         return run_durably(args, graph, start, state, deps)
     from runtime import observe
 
-    observe.observers.append(_RetryTrace())  # this process runs one graph: said on stderr as they happen
+    said = _RetryTrace()
+    observe.observers.append(said)  # the retries of this run, said on stderr as they happen
+    try:
+        return _run_plainly(args, graph, start, state, deps)
+    finally:
+        observe.observers.remove(said)
+
+
+def _run_plainly(args: argparse.Namespace, graph: Any, start: Any, state: Any, deps: Any) -> int:
+    """Run the graph in this process, telling each step on stderr; the result on stdout."""
+    import asyncio
+    import contextlib
+
+    from runtime import End, GraphRuntimeError, answer_within
+    from runtime.nodes import unset_waits
+
     max_steps = DEFAULT_MAX_STEPS if args.max_steps is None else args.max_steps or None
     history: list[Any] = []
     reached: list[Any] = [start]  # the node a run stopped at
@@ -139,6 +148,9 @@ class _RetryTrace:
             f"    `{node.get_id()}` attempt {attempt} failed ({type(error).__name__}: {error}); retrying",
             file=sys.stderr,
         )
+
+    def event(self, name: str, attributes: dict[str, Any]) -> None:
+        pass  # a plain run neither parks nor resumes
 
     def carrier(self, graph: Any) -> dict[str, str]:
         return {}

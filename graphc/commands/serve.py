@@ -19,6 +19,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="a file whose text signs the console's session cookies (default: a random secret per start)",
     )
+    parser.add_argument(
+        "--allow-import",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="a module the specs of runs started through the API may import (as for graphc worker; default none)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,10 +45,14 @@ def run(args: argparse.Namespace) -> int:
 
     secret = None
     if args.secret_file:
-        with open(args.secret_file, encoding="utf-8") as handle:
-            secret = handle.read().strip()
+        try:
+            with open(args.secret_file, encoding="utf-8") as handle:
+                secret = handle.read().strip()
+        except OSError as e:
+            print(f"graphc serve: error: cannot read --secret-file: {e.strerror}: {args.secret_file}", file=sys.stderr)
+            return EXIT_USAGE
     try:
-        app = create_app(args.db, secret=secret)
+        app = create_app(args.db, secret=secret, allowed_imports=args.allow_import)
     except DurableError as e:
         print(f"graphc serve: error: {e}", file=sys.stderr)
         return EXIT_USAGE

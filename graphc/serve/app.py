@@ -57,11 +57,44 @@ OPENAPI: dict[str, Any] = {
                     _query("status", "string", "running, waiting, sleeping, success, error or cancelled"),
                     _query("graph", "string", "the graph's name"),
                     _query("q", "string", "text in the id, graph or node"),
+                    _query("waiting", "string", "`me`: the runs waiting for an answer the caller may give"),
                     _query("limit", "integer", "at most this many (default 50)"),
                     _query("offset", "integer", "skip this many"),
                 ],
                 "responses": {"200": {"description": "`{total, runs}`"}, "401": {"description": "no live token"}},
-            }
+            },
+            "post": {
+                "summary": "Queue a run for the workers: of the spec the newest run of `graph` runs (operator), "
+                "or of a spec sent as `source` (admin)",
+                "parameters": [_KEY],
+                "requestBody": {
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "graph": {"type": "string", "description": "run the stored spec of this graph"},
+                                    "source": {"type": "string", "description": "or this spec's text"},
+                                    "name": {"type": "string", "description": "its file name (`x.graph`)"},
+                                    "files": {"type": "object", "description": "the specs it uses: path → text"},
+                                    "start": {"type": "string", "description": "the start node (default the spec's)"},
+                                    "args": {"type": "object", "description": "the start node's arguments"},
+                                    "state": {"type": "object", "description": "the initial state"},
+                                    "run_id": {"type": "string"},
+                                    "max_steps": {"type": "integer"},
+                                },
+                            }
+                        }
+                    }
+                },
+                "responses": {
+                    "201": {"description": "the run, queued"},
+                    "403": {"description": "not an operator, or a sent spec without the admin role"},
+                    "404": {"description": "no stored spec of that graph"},
+                    "409": {"description": "the run id is taken"},
+                    "422": {"description": "the spec does not compile here, or bad `start`, `args` or `state`"},
+                },
+            },
         },
         "/api/runs/{run_id}": {
             "get": {
@@ -148,12 +181,15 @@ OPENAPI: dict[str, Any] = {
 """The API's OpenAPI document, served at `/api/openapi.json`."""
 
 
-def create_app(db: str | None = None, *, secret: str | None = None) -> Starlette:
+def create_app(
+    db: str | None = None, *, secret: str | None = None, allowed_imports: list[str] | None = None
+) -> Starlette:
     """The application over the runs of `db` (a URL or SQLite path; default `$GRAPHC_DB`).
 
     Args:
         db: The run database.
         secret: Signs session cookies; default a random one (sessions then end when the server does).
+        allowed_imports: The modules the specs of runs started through the API may import (default none).
     """
     from runtime.durable import DurableRuns
 
@@ -163,10 +199,11 @@ def create_app(db: str | None = None, *, secret: str | None = None) -> Starlette
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     secret = secret or secrets.token_urlsafe(32)
     links = _Links(secret)
-    api = _Api(runs, store, links)
+    api = _Api(runs, store, links, sorted(allowed_imports or []))
     console = _Console(runs, store, templates, links)
     routes = [
         Route("/api/runs", api.list_runs, methods=["GET"]),
+        Route("/api/runs", api.start, methods=["POST"]),
         Route("/api/runs/{run_id:str}", api.show, methods=["GET"]),
         Route("/api/runs/{run_id:str}/events", api.events, methods=["GET"]),
         Route("/api/runs/{run_id:str}/answer", api.answer, methods=["POST"]),
@@ -252,8 +289,8 @@ class _Links:
 
 
 class _Api:
-    def __init__(self, runs: Any, store: ConsoleStore, links: _Links) -> None:
-        self.runs, self.store, self.links = runs, store, links
+    def __init__(self, runs: Any, store: ConsoleStore, links: _Links, allowed_imports: list[str]) -> None:
+        self.runs, self.store, self.links, self.allowed_imports = runs, store, links, allowed_imports
 
     async def _as(
         self, request: Request, role: str, work: Callable[[Caller], Awaitable[Response]], *, mutating: bool = False
@@ -284,10 +321,20 @@ class _Api:
         """The runs, filtered and paged (see `OPENAPI`)."""
 
         async def work(caller: Caller) -> Response:
-            found = await _blocking(lambda: listed(self.runs, dict(request.query_params)))
+            found = await _blocking(lambda: listed(self.runs, dict(request.query_params), caller))
             return JSONResponse(found)
 
         return await self._as(request, "viewer", work)
+
+    async def start(self, request: Request) -> Response:
+        """Queue a run of a stored or sent spec for the workers."""
+
+        async def work(caller: Caller) -> Response:
+            body = await _body(request)
+            info = await _blocking(lambda: operations.start(self.runs, caller, body, self.allowed_imports))
+            return JSONResponse(info.as_json(), status_code=201)
+
+        return await self._as(request, "operator", work, mutating=True)
 
     async def show(self, request: Request) -> Response:
         """One run with its history."""
@@ -369,10 +416,16 @@ class _Api:
         return await self._as(request, "operator", work, mutating=True)
 
 
-def listed(runs: Any, query: dict[str, str]) -> dict[str, Any]:
-    """Runs filtered by status, graph and text, newest first, a page of them."""
+def listed(runs: Any, query: dict[str, str], caller: Caller) -> dict[str, Any]:
+    """Runs filtered by status, graph and text, newest first, a page of them.
+
+    `waiting=me`: the runs waiting for an answer the caller may give here (an operator's; a
+    viewer has none).
+    """
     status = query.get("status") or None
     found = runs.list(status) if status in (None, *_STATUSES) else []
+    if query.get("waiting") == "me":
+        found = [r for r in found if r.status == "waiting" and r.queued and caller.may("operator")]
     if graph := query.get("graph"):
         found = [r for r in found if r.graph == graph]
     if text := query.get("q", "").lower():
@@ -454,7 +507,7 @@ class _Console:
         if caller is None:
             return RedirectResponse("/login", status_code=303)
         query = dict(request.query_params)
-        found = await _blocking(lambda: listed(self.runs, query))
+        found = await _blocking(lambda: listed(self.runs, query, caller))
         return self._page(request, "runs.html", caller, found=found, query=query, statuses=_STATUSES)
 
     async def show(self, request: Request, *, error: str | None = None, values: Any = None) -> Response:

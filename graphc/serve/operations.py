@@ -30,6 +30,8 @@ class Step:
     changes: list[tuple[str, Any, Any]] = field(default_factory=list)
     """(field, before, after) for each state field the step changed."""
     started: str | None = None
+    retries: list[dict[str, Any]] = field(default_factory=list)
+    """The attempts that failed before the node succeeded: attempt, error, message."""
 
 
 def run_json(runs: Any, store: ConsoleStore, run_id: str) -> dict[str, Any]:
@@ -56,7 +58,9 @@ def steps_of(history: list[dict[str, Any]]) -> list[Step]:
             node = dict(step["node"])
             name = node.pop("node_id")
             state = step.get("state")
-            steps.append(Step(number, "node", name, node, state, _changes(before, state), step.get("start_ts")))
+            changes = _changes(before, state)
+            retries = step.get("retries") or []
+            steps.append(Step(number, "node", name, node, state, changes, step.get("start_ts"), retries))
             before = state
     return steps
 
@@ -266,3 +270,81 @@ def form_values(fields: list[dict[str, Any]], form: dict[str, str]) -> tuple[dic
         except ValueError:
             problems.append(f"`{name}`: `{text}` is not {'a whole number' if kind == 'integer' else 'a ' + kind}")
     return values, problems
+
+
+SPEC_SUFFIXES = (".graph", ".yaml", ".yml", ".toml")
+
+
+def start(runs: Any, caller: Caller, body: dict[str, Any], allowed_imports: list[str]) -> Any:
+    """Queue a run for the workers, as `graphc submit` does; the run as it is now.
+
+    The spec is the one the newest submitted run of `graph` runs (operator), or one sent in
+    the body as `source` with its file `name` and the specs it uses as `files` (admin: a spec
+    sent is new code for the workers). It is compiled here under the server's allow-list,
+    to build the start node (`start`, default the spec's; `args`) and the `state`.
+    """
+    import pydantic
+
+    from compiler.workers import spec_loader
+    from runtime.durable import DEFAULT_MAX_STEPS, DurableError
+
+    if "source" in body:
+        if not caller.may("admin"):
+            why = f"starting a run of a spec sent with the request needs the admin role; yours is {caller.role}"
+            raise Refused(403, why)
+        name, source, files = _sent_spec(body)
+    elif isinstance(body.get("graph"), str):
+        name, source, files = _stored_spec(runs, body["graph"])
+    else:
+        raise Refused(422, "name the `graph` whose stored spec to run, or send its `source`")
+    try:
+        graph = spec_loader(allowed_imports)(name, source, files)[0]
+    except ValueError as e:
+        raise Refused(422, f"the spec does not compile here: {e}") from None
+    start_name = body.get("start") or (graph.start_node.get_id() if graph.start_node else None)
+    if start_name not in graph.node_types:
+        known = ", ".join(graph.node_types)
+        why = "`start` names a node of the graph" if start_name else "the spec has no `start`; name one"
+        raise Refused(422, f"{why} ({known})")
+    args, state = body.get("args") or {}, body.get("state")
+    try:
+        node = pydantic.TypeAdapter(graph.node_types[start_name]).validate_python(args)
+        if state is not None and graph.state_type is not None:
+            state = pydantic.TypeAdapter(graph.state_type).validate_python(state)
+    except pydantic.ValidationError as e:
+        problems = "; ".join(f"{'.'.join(str(p) for p in x['loc']) or 'value'}: {x['msg']}" for x in e.errors())
+        raise Refused(422, f"bad `args` or `state`: {problems}") from None
+    max_steps = body.get("max_steps", DEFAULT_MAX_STEPS)
+    if not isinstance(max_steps, int) or isinstance(max_steps, bool) or max_steps < 0:
+        raise Refused(422, "`max_steps` is a whole number, 0 for no limit")
+    try:
+        run_id = runs.submit(
+            name, source, graph, node, state=state, run_id=body.get("run_id"), max_steps=max_steps, spec_files=files
+        )
+    except DurableError as e:
+        raise Refused(409, str(e)) from None
+    return runs.get(run_id)
+
+
+def _sent_spec(body: dict[str, Any]) -> tuple[str, str, dict[str, str]]:
+    name, source, files = body.get("name", "spec.graph"), body["source"], body.get("files") or {}
+    if not isinstance(name, str) or "/" in name or "\\" in name or not name.endswith(SPEC_SUFFIXES):
+        raise Refused(422, f"`name` is the spec's file name, ending in {', '.join(SPEC_SUFFIXES)}")
+    if not isinstance(source, str) or not isinstance(files, dict):
+        raise Refused(422, "`source` is the spec's text; `files` maps the paths of the specs it uses to their text")
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
+        raise Refused(422, "`files` maps paths to texts")
+    return name, source, files
+
+
+def _stored_spec(runs: Any, graph: str) -> tuple[str, str, dict[str, str]]:
+    """The spec of the newest submitted run of `graph`."""
+    from runtime.durable import DurableError
+
+    for info in sorted(runs.list(), key=lambda r: r.started.timestamp() if r.started else 0, reverse=True):
+        if info.graph == graph and info.queued:
+            with contextlib.suppress(DurableError):
+                name, source, files = runs.stored_spec(info.id)
+                return name, source, files
+    why = f"no spec of graph `{graph}` is stored: submit a run of it first (graphc submit), or send its `source`"
+    raise Refused(404, why)

@@ -909,15 +909,18 @@ def _inputs(wf: WorkflowStatus) -> builtins.list[Any]:
 def _trace_of(graph: Graph[Any, Any, Any]) -> dict[str, Any]:
     """The trace a run joins, stored with it so every process that takes it up continues it (when traced)."""
     for observer in observe.observers:
-        return {"graphc_trace": observer.carrier(graph)}
+        carrier = observer.carrier(graph)
+        if carrier:  # an observer that does not trace (a printer) gives none
+            return {"graphc_trace": carrier}
     return {}
 
 
 def _fork_point(operations: builtins.list[Any], step: int | None, run_id: str) -> tuple[int, int | None]:
     """Where a fork starts (the DBOS step it runs first) and the recorded step whose state it goes on from.
 
-    `step` None: from the node step that failed (else after the last one recorded). A step
-    records a node and the pure nodes after it: a fork starts at a step's beginning only.
+    `step` None: from the node step that failed (else after the last one recorded), the waits
+    before it kept with their answers. A step records a node and the pure nodes after it: a
+    fork starts at a step's beginning only.
     """
     records = [s for s in operations if s["function_name"] in (_NODE_STEP, _FORK_STEP)]
     done = [s for s in records if s["error"] is None]
@@ -930,7 +933,8 @@ def _fork_point(operations: builtins.list[Any], step: int | None, run_id: str) -
     count = 0
     for record in done:
         if count == step:
-            return record["function_id"], _last(done, record)
+            kept = _last(done, record)
+            return _after(kept), kept
         count += sum(h.get("kind") == "node" for h in record["output"]["steps"])
         if count > step:
             raise DurableError(
@@ -939,8 +943,15 @@ def _fork_point(operations: builtins.list[Any], step: int | None, run_id: str) -
                 "fork at the start of a step"
             )
     if count == step:
-        return max((s["function_id"] for s in operations), default=0) + 1, done[-1]["function_id"] if done else None
+        kept = done[-1]["function_id"] if done else None
+        return _after(kept), kept
     raise DurableError(f"run `{run_id}` recorded {count} node(s): there is no node {step} to fork after")
+
+
+def _after(kept: int | None) -> int:
+    """The first DBOS step after node step `kept` (None: the run's first): a fork keeping nodes up to `kept`
+    starts there, so the wait or sleep of the node after them is met afresh, not replayed with its answer."""
+    return kept + 1 if kept is not None else 1
 
 
 def _last(done: builtins.list[Any], record: Any) -> int | None:

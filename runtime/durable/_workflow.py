@@ -207,9 +207,15 @@ def _traced(run_id: str, loaded: _Loaded) -> contextlib.ExitStack:
     """The observers' span around this process's part of a run, in the trace stored with the run when it started."""
     spans = contextlib.ExitStack()
     if observe.observers:
-        carrier = _current_engine().attributes(run_id).get("graphc_trace")
+        engine = _current_engine()
+        carrier = engine.attributes(run_id).get("graphc_trace")
         for observer in observe.observers:
             spans.enter_context(observer.run(loaded.graph, carrier if isinstance(carrier, dict) else None))
+        parked = engine.client.get_event(run_id, _WAIT_EVENT, timeout_seconds=0)  # a read: nothing recorded
+        if isinstance(parked, dict):  # this part takes the run up from the park it left at
+            taken = _Store(engine.url).answer(run_id, parked["ordinal"])
+            by = taken[0] if taken is not None else "none"  # answer, deadline, wake or cancel
+            observe.tell("resume", {"graphc.node": parked["node"], "graphc.wait": parked["ordinal"], "graphc.by": by})
     return spans
 
 
@@ -234,7 +240,7 @@ def _input_for(run_id: str, node: BaseNode[Any, Any, Any], ordinal: int) -> dict
     DBOS.set_event(_WAIT_EVENT, event)  # every time, replays too: DBOS checks the same calls come in order
     answer = answer or store.answer(run_id, ordinal)
     if answer is None:
-        _park(run_id, ordinal, "waiting")
+        _park(run_id, node, ordinal, "waiting")
     kind, value = answer
     if kind == "cancel" or (kind == "answer" and value is None):  # the canceller ends the workflow
         raise _Parked("cancelled")
@@ -267,14 +273,15 @@ def _sleep(run_id: str, loaded: _Loaded, node: BaseNode[Any, Any, Any], state: A
     DBOS.set_event(_WAIT_EVENT, event)  # every time, replays too: DBOS checks the same calls come in order
     answer = answer or store.answer(run_id, ordinal)
     if answer is None:
-        _park(run_id, ordinal, "sleeping")
+        _park(run_id, node, ordinal, "sleeping")
     if answer[0] != "wake":
         raise _Parked("cancelled")
     DBOS.set_event(_WAIT_EVENT, None)
 
 
-def _park(run_id: str, ordinal: int, kind: str) -> NoReturn:
+def _park(run_id: str, node: BaseNode[Any, Any, Any], ordinal: int, kind: str) -> NoReturn:
     """Leave the workflow parked on `WAITING_QUEUE`; back on its own queue if the park was taken meanwhile."""
+    observe.tell("park", {"graphc.node": node.get_id(), "graphc.wait": ordinal, "graphc.park": kind})
     engine = _current_engine()
     engine.client.resume_workflow(run_id, queue_name=WAITING_QUEUE)
     answer = _Store(engine.url).answer(run_id, ordinal)

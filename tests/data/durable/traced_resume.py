@@ -22,5 +22,7 @@ runs.close()
 with open(out, "w") as handle:
     for span in exporter.get_finished_spans():
         parent = span.parent.span_id if span.parent else None
-        handle.write(json.dumps({"name": span.name, "trace": span.context.trace_id, "parent": parent}) + "\n")
+        events = {e.name: dict(e.attributes or {}) for e in span.events}
+        line = {"name": span.name, "trace": span.context.trace_id, "parent": parent, "events": events}
+        handle.write(json.dumps(line) + "\n")
 print(info.status)
