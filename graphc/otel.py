@@ -8,7 +8,8 @@ the deadline, the timer) as events of its `run graph` span, and errors recorded.
 run continues one trace across every process that takes it up: the trace is stored with the
 run when it starts, and each process's part of the run is a `run graph` span in it. Spans
 go to the global tracer provider, so whatever configured that (the OpenTelemetry SDK with
-an exporter, or `logfire.configure()`) receives them.
+an exporter, or `logfire.configure()`) receives them; a process that configured one needs
+no `instrument()` call at all.
 
 The only module of graphc that imports OpenTelemetry.
 """
@@ -95,11 +96,17 @@ def _spec_line(cls: type) -> tuple[str, int] | None:
 
 
 def instrument(tracer_provider: trace.TracerProvider | None = None) -> None:
-    """Trace every graph run in this process from now on (to `tracer_provider`, default the global one)."""
+    """Trace every graph run in this process from now on (to `tracer_provider`, default the global one).
+
+    Not needed where the process configures the global tracer provider (`logfire.configure()`,
+    or the SDK's `trace.set_tracer_provider`): runs then trace themselves (`runtime.observe.watching`).
+    """
     uninstrument()
+    observe.follow_configured_tracing = True
     observe.observers.append(_Spans(tracer_provider))
 
 
 def uninstrument() -> None:
-    """Stop tracing runs."""
+    """Stop tracing runs (also those a configured tracer provider would trace by itself)."""
+    observe.follow_configured_tracing = False
     observe.observers[:] = [o for o in observe.observers if not isinstance(o, _Spans)]

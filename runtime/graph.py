@@ -221,7 +221,7 @@ class Graph(Generic[StateT, DepsT, RunEndT]):
         with ExitStack() as stack:
             if span is not None:
                 stack.enter_context(span)
-            for observer in observe.observers:
+            for observer in observe.watching():
                 stack.enter_context(observer.run(self))
             yield GraphRun(
                 self,

@@ -7,6 +7,7 @@ gives a carrier that lets a durable run continue one trace in the processes that
 
 from __future__ import annotations
 
+import sys
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
     from .graph import Graph
     from .nodes import BaseNode
 
-__all__ = ("Observer", "observers", "tell")
+__all__ = ("Observer", "observers", "tell", "watching")
 
 
 class Observer(Protocol):
@@ -43,6 +44,31 @@ class Observer(Protocol):
 
 observers: list[Observer] = []
 """The observers in this process (`graphc.otel.instrument` adds one); empty, runs pay one check a step."""
+
+follow_configured_tracing = True
+"""Whether a run traces itself when the process configured OpenTelemetry (`graphc.otel.uninstrument` clears it)."""
+
+
+def watching() -> list[Observer]:
+    """The observers, once a run is about to start: tracing joins by itself where the process set it up.
+
+    As pydantic_graph's spans need nothing but `logfire.configure()`: when something in the
+    process has configured an OpenTelemetry tracer provider (logfire, or the SDK), the first
+    run after it installs `graphc.otel`'s observer. The runtime never imports OpenTelemetry:
+    it looks only if the process already has, so a process without tracing pays a lookup a run.
+    """
+    if not observers and follow_configured_tracing:
+        trace = sys.modules.get("opentelemetry.trace")
+        if trace is not None and type(trace.get_tracer_provider()).__name__ not in _UNCONFIGURED:
+            try:
+                from graphc.otel import instrument
+            except ImportError:  # a compiled graph run without graphc: nothing to trace with
+                return observers
+            instrument()
+    return observers
+
+
+_UNCONFIGURED = ("ProxyTracerProvider", "NoOpTracerProvider")
 
 
 def tell(name: str, attributes: dict[str, Any]) -> None:

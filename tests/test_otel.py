@@ -73,6 +73,32 @@ def test_nothing_is_traced_once_uninstrumented() -> None:
     assert exporter.get_finished_spans() == ()
 
 
+CONFIGURED_ONLY = """
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from compiler import load
+
+exporter = InMemorySpanExporter()
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(exporter))
+trace.set_tracer_provider(provider)  # what logfire.configure() does; graphc.otel is never called
+graph = load("examples/fives.graph")
+graph.run_sync(graph.node_types["DivisibleBy5"](foo=4))
+print(sorted({s.name.split()[0] + " " + s.name.split()[1] for s in exporter.get_finished_spans()}))
+"""
+
+
+def test_a_process_that_configured_tracing_needs_nothing_else() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", CONFIGURED_ONLY], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['run graph', 'run node']"
+
+
 @pytest.mark.slow
 def test_a_durable_run_continues_one_trace_in_the_process_that_resumes_it(
     tmp_path: Path, spans: InMemorySpanExporter

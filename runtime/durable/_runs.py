@@ -908,7 +908,7 @@ def _inputs(wf: WorkflowStatus) -> builtins.list[Any]:
 
 def _trace_of(graph: Graph[Any, Any, Any]) -> dict[str, Any]:
     """The trace a run joins, stored with it so every process that takes it up continues it (when traced)."""
-    for observer in observe.observers:
+    for observer in observe.watching():
         carrier = observer.carrier(graph)
         if carrier:  # an observer that does not trace (a printer) gives none
             return {"graphc_trace": carrier}
@@ -949,8 +949,10 @@ def _fork_point(operations: builtins.list[Any], step: int | None, run_id: str) -
 
 
 def _after(kept: int | None) -> int:
-    """The first DBOS step after node step `kept` (None: the run's first): a fork keeping nodes up to `kept`
-    starts there, so the wait or sleep of the node after them is met afresh, not replayed with its answer."""
+    """The first DBOS step after node step `kept` (None: the run's first), where a fork keeping it starts.
+
+    So the wait or sleep of the node after the kept ones is met afresh, not replayed with its answer.
+    """
     return kept + 1 if kept is not None else 1
 
 

@@ -206,7 +206,7 @@ def _run_workflow(key: str, start: dict[str, Any], state: Any, max_steps: int | 
 def _traced(run_id: str, loaded: _Loaded) -> contextlib.ExitStack:
     """The observers' span around this process's part of a run, in the trace stored with the run when it started."""
     spans = contextlib.ExitStack()
-    if observe.observers:
+    if observe.watching():
         engine = _current_engine()
         carrier = engine.attributes(run_id).get("graphc_trace")
         for observer in observe.observers:
