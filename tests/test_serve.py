@@ -142,6 +142,8 @@ def test_runs_are_started_from_a_stored_spec_or_one_sent_by_an_admin(served: dic
     bad = server.api(operator, "POST", "/api/runs", json=args)
     assert bad.status_code == 422 and "amount" in bad.json()["error"]
     assert server.api(operator, "POST", "/api/runs", json={"graph": "Nothing"}).status_code == 404
+    for odd in ({"start": ["Ask"]}, {"start": "Nowhere"}, {"max_steps": -1}, {"args": "x"}):
+        assert server.api(operator, "POST", "/api/runs", json={"graph": "Order", **odd}).status_code == 422, odd
     source = (ROOT / "tests" / "data" / "durable" / "failing.graph").read_text()
     sent = {"source": source, "name": "failing.graph", "run_id": "sent"}
     refused = server.api(operator, "POST", "/api/runs", json=sent)

@@ -302,14 +302,16 @@ def start(runs: Any, caller: Caller, body: dict[str, Any], allowed_imports: list
     except ValueError as e:
         raise Refused(422, f"the spec does not compile here: {e}") from None
     start_name = body.get("start") or (graph.start_node.get_id() if graph.start_node else None)
-    if start_name not in graph.node_types:
+    if not isinstance(start_name, str) or start_name not in graph.node_types:
         known = ", ".join(graph.node_types)
         why = "`start` names a node of the graph" if start_name else "the spec has no `start`; name one"
         raise Refused(422, f"{why} ({known})")
     args, state = body.get("args") or {}, body.get("state")
+    if state is not None and graph.state_type is type(None):
+        raise Refused(422, "the graph has no state: leave `state` out")
     try:
         node = pydantic.TypeAdapter(graph.node_types[start_name]).validate_python(args)
-        if state is not None and graph.state_type is not None:
+        if state is not None:
             state = pydantic.TypeAdapter(graph.state_type).validate_python(state)
     except pydantic.ValidationError as e:
         problems = "; ".join(f"{'.'.join(str(p) for p in x['loc']) or 'value'}: {x['msg']}" for x in e.errors())
