@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import types
 import typing
+import weakref
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, is_dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Generic
@@ -250,13 +251,26 @@ def optional_waits(cls: type[BaseNode[Any, Any, Any]]) -> set[str]:
     import pydantic
 
     optional = set()
-    for name, tp in waited_types(cls).items():
+    for name, adapter in _wait_adapters(cls).items():
         try:
-            pydantic.TypeAdapter(tp).validate_python(None)
+            adapter.validate_python(None)
         except pydantic.ValidationError:
             continue
         optional.add(name)
     return optional
+
+
+_adapters: weakref.WeakKeyDictionary[type, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def _wait_adapters(cls: type[BaseNode[Any, Any, Any]]) -> dict[str, Any]:
+    """A pydantic `TypeAdapter` per waited-for field of `cls`, built once per class (a tenth of a resume)."""
+    adapters = _adapters.get(cls)
+    if adapters is None:
+        import pydantic
+
+        adapters = _adapters[cls] = {name: pydantic.TypeAdapter(tp) for name, tp in waited_types(cls).items()}
+    return adapters
 
 
 def validate_waits(
@@ -282,6 +296,7 @@ def validate_waits(
     import pydantic
 
     types_ = waited_types(cls)
+    adapters = _wait_adapters(cls)
     optional = optional_waits(cls)
     problems = [f"`{name}` is not a field `{cls.get_id()}` waits for" for name in values if name not in types_]
     problems += [
@@ -295,7 +310,7 @@ def validate_waits(
             except (TypeError, ValueError):  # not JSON-like (set from Python): validated as it is
                 text = None
             try:
-                adapter = pydantic.TypeAdapter(types_[name])
+                adapter = adapters[name]
                 validated[name] = (
                     adapter.validate_json(text, strict=strict)
                     if text is not None

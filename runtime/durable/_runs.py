@@ -57,7 +57,7 @@ from ._engine import _engine_lock, _launch, _release_engine, _signals, _stop_eng
 from ._schedules import Schedule, Schedules
 from ._store import _Heartbeat, _Store
 from ._timers import Timekeeper, fire
-from ._workflow import _Loaded, _loaded, _run_workflow
+from ._workflow import _Loaded, _loaded, _run_workflow, warm_up
 
 
 @dataclass
@@ -256,6 +256,7 @@ class DurableRuns:
         for sub_run in self._unfinished_sub_runs(run_id):  # a crash left them on the queue of a process now gone
             engine.client.resume_workflow(sub_run, queue_name=engine.queue_name)
         engine.client.resume_workflow(run_id, queue_name=engine.queue_name)
+        warm_up(graph)  # while DBOS's queue hands the run to this process
         self._not_cancelled_meanwhile(client, run_id)
         return self._outcome(run_id, signal, answered=answered)
 
