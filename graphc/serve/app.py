@@ -430,7 +430,7 @@ def listed(runs: Any, query: dict[str, str], caller: Caller) -> dict[str, Any]:
         found = [r for r in found if r.graph == graph]
     if text := query.get("q", "").lower():
         found = [r for r in found if text in f"{r.id} {r.graph} {r.node or ''}".lower()]
-    found.sort(key=lambda r: r.started.timestamp() if r.started else 0, reverse=True)
+    found = operations.newest_first(found)
     limit, offset = _number(query.get("limit"), 50, 500), _number(query.get("offset"), 0, 10**9)
     return {"total": len(found), "runs": [r.as_json() for r in found[offset : offset + limit]]}
 

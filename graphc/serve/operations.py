@@ -272,9 +272,6 @@ def form_values(fields: list[dict[str, Any]], form: dict[str, str]) -> tuple[dic
     return values, problems
 
 
-SPEC_SUFFIXES = (".graph", ".yaml", ".yml", ".toml")
-
-
 def start(runs: Any, caller: Caller, body: dict[str, Any], allowed_imports: list[str]) -> Any:
     """Queue a run for the workers, as `graphc submit` does; the run as it is now.
 
@@ -286,6 +283,7 @@ def start(runs: Any, caller: Caller, body: dict[str, Any], allowed_imports: list
     import pydantic
 
     from compiler.workers import spec_loader
+    from graphc.commands._spec import brief
     from runtime.durable import DEFAULT_MAX_STEPS, DurableError
 
     if "source" in body:
@@ -314,8 +312,7 @@ def start(runs: Any, caller: Caller, body: dict[str, Any], allowed_imports: list
         if state is not None:
             state = pydantic.TypeAdapter(graph.state_type).validate_python(state)
     except pydantic.ValidationError as e:
-        problems = "; ".join(f"{'.'.join(str(p) for p in x['loc']) or 'value'}: {x['msg']}" for x in e.errors())
-        raise Refused(422, f"bad `args` or `state`: {problems}") from None
+        raise Refused(422, f"bad `args` or `state`: {brief(e)}") from None
     max_steps = body.get("max_steps", DEFAULT_MAX_STEPS)
     if not isinstance(max_steps, int) or isinstance(max_steps, bool) or max_steps < 0:
         raise Refused(422, "`max_steps` is a whole number, 0 for no limit")
@@ -328,10 +325,17 @@ def start(runs: Any, caller: Caller, body: dict[str, Any], allowed_imports: list
     return runs.get(run_id)
 
 
+def newest_first(found: list[Any]) -> list[Any]:
+    """Runs, the latest started first."""
+    return sorted(found, key=lambda r: r.started.timestamp() if r.started else 0, reverse=True)
+
+
 def _sent_spec(body: dict[str, Any]) -> tuple[str, str, dict[str, str]]:
     name, source, files = body.get("name", "spec.graph"), body["source"], body.get("files") or {}
-    if not isinstance(name, str) or "/" in name or "\\" in name or not name.endswith(SPEC_SUFFIXES):
-        raise Refused(422, f"`name` is the spec's file name, ending in {', '.join(SPEC_SUFFIXES)}")
+    from dsl.source import FORMATS
+
+    if not isinstance(name, str) or "/" in name or "\\" in name or not name.endswith(tuple(FORMATS)):
+        raise Refused(422, f"`name` is the spec's file name, ending in {', '.join(FORMATS)}")
     if not isinstance(source, str) or not isinstance(files, dict):
         raise Refused(422, "`source` is the spec's text; `files` maps the paths of the specs it uses to their text")
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
@@ -343,7 +347,7 @@ def _stored_spec(runs: Any, graph: str) -> tuple[str, str, dict[str, str]]:
     """The spec of the newest submitted run of `graph`."""
     from runtime.durable import DurableError
 
-    for info in sorted(runs.list(), key=lambda r: r.started.timestamp() if r.started else 0, reverse=True):
+    for info in newest_first(runs.list()):
         if info.graph == graph and info.queued:
             with contextlib.suppress(DurableError):
                 name, source, files = runs.stored_spec(info.id)
