@@ -24,7 +24,7 @@ import types
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dsl.cachedir import cache_dir
 from dsl.limits import DEFAULT_LIMITS, Limits
@@ -33,8 +33,8 @@ from dsl.source import read_source
 from runtime import Graph
 from runtime.fanout import SubGraph, provide_subgraph
 
-from .codegen import Target, UsedModule
-from .pipeline import compile_source
+if TYPE_CHECKING:  # the compiler proper is imported only on a cache miss: a cached load needs no jinja2, no lark
+    from .codegen import Target, UsedModule
 
 __all__ = ("SpecFinder", "cache_dir", "install_import_hook", "load", "load_module")
 
@@ -125,6 +125,8 @@ def load_module(
         entry = None  # a spec it uses changed since
     bytecode = _read_bytecode(key, entry.code) if entry is not None else None
     if entry is None:
+        from .pipeline import compile_source
+
         generated = compile_source(source, target=target, allowed_imports=allowed, limits=limits, sources=sources)[0]
         entry = _Entry(code=generated.source, uses=[_used_entry(used) for used in generated.uses])
         if use_disk_cache:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -253,6 +254,8 @@ def test_a_clean_exit_leaves_one_sqlite_file(tmp_path: Path) -> None:
         done = graphc(*command)
         assert done.returncode in (0, 3), done.stderr
         assert sorted(p.name for p in tmp_path.iterdir()) == ["runs.sqlite"], command  # no -wal, no -shm
+    with sqlite3.connect(db) as conn:  # nor a queue row per process that ran a graph
+        assert conn.execute("SELECT name FROM queues").fetchall() == []
 
 
 def test_two_durable_runs_in_one_process_do_not_trip_over_each_other(tmp_path: Path) -> None:

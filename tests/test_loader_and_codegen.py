@@ -6,6 +6,7 @@ import ast
 import asyncio
 import linecache
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import compiler
-from compiler import loader
+from compiler import loader, pipeline
 from compiler.pipeline import compile_spec
 from dsl.diagnostics import DiagnosticError
 from runtime import GraphRuntimeError
@@ -26,8 +27,8 @@ def test_load_compiles_and_caches_by_content(tmp_path: Path, monkeypatch: pytest
     spec = tmp_path / "count.graph"
     spec.write_text("graph Count -> int\nstart A\n\nnode A(n: int = 0):\n    if n >= 3 -> End(n)\n    -> A(n + 1)\n")
     calls = []
-    real = loader.compile_source
-    monkeypatch.setattr(loader, "compile_source", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = pipeline.compile_source  # imported by the loader on a cache miss only
+    monkeypatch.setattr(pipeline, "compile_source", lambda *a, **k: calls.append(1) or real(*a, **k))
     graph = compiler.load(spec)
     assert graph.run_sync().output == 3
     assert compiler.load(spec) is graph and len(calls) == 1  # same content: no recompilation
@@ -69,6 +70,22 @@ def test_the_disk_cache_keeps_bytecode_and_rebuilds_it_when_damaged(
         assert compiler.load(spec).run_sync().output == 2
         entry = loader._read_cache(key)
         assert entry is not None and loader._read_bytecode(key, entry.code) is not None  # rewritten whole
+
+
+def test_a_cached_load_does_not_import_the_compiler_proper(tmp_path: Path) -> None:
+    spec = tmp_path / "three.graph"
+    spec.write_text("graph Three -> int\nstart A\n\nnode A:\n    -> End(3)\n")
+    probe = (
+        "import sys, compiler; graph = compiler.load(sys.argv[1]); "
+        "print(graph.run_sync().output, sorted(m for m in ('compiler.pipeline', 'jinja2') if m in sys.modules))"
+    )
+    env = {**os.environ, "GRAPHC_CACHE_DIR": str(tmp_path / "cache")}
+    command = [sys.executable, "-c", probe, str(spec)]
+    runs = [subprocess.run(command, capture_output=True, text=True, env=env) for _ in "ab"]
+    assert [run.stdout.split(" ", 1) for run in runs] == [
+        ["3", "['compiler.pipeline', 'jinja2']\n"],  # compiled, then
+        ["3", "[]\n"],  # read from the disk cache: no checks, no template engine
+    ], [run.stderr for run in runs]
 
 
 def test_the_disk_cache_keeps_the_most_recently_used_entries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
@@ -206,6 +207,9 @@ def _stop_engine() -> _Engine | None:
     engine, _engine = _engine, None
     if engine is not None:
         DBOS.destroy(destroy_registry=False)
+        if engine.queue_name != RUNS_QUEUE:  # this process's own queue goes with it: one row per process otherwise
+            with contextlib.suppress(Exception):  # the database is away: the row only lingers
+                engine.client.delete_queue(engine.queue_name)
         if engine.sqlite is not None:
             engine.sqlite.dispose()
     return engine
