@@ -14,6 +14,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import datetime, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -281,3 +283,23 @@ def test_two_durable_runs_in_one_process_do_not_trip_over_each_other(tmp_path: P
             DurableRuns(db).start(graph, graph.node_types["Draft"]())
     finally:
         assert worker.stop(grace_seconds=5) == []
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"steps": [{"state": {"total": 3, "name": "Zoë ✓"}, "duration": 5.1e-07, "kind": "node"}], "next": None},
+        [1, 2.5, True, None, "x", (3, 4), {"nested": [{"deep": -1}]}],
+        {"when": datetime(2026, 12, 5, 7, 30, tzinfo=timezone.utc)},  # what JSON does not know goes DBOS's way
+        {"tags": {"a"}, "amount": Decimal("1.50")},
+    ],
+)
+def test_what_a_run_records_is_dbos_portable_json_to_the_character(value: Any) -> None:
+    from dbos import DBOSPortableJSONSerializer
+
+    from runtime.durable._common import _SERIALIZER
+
+    theirs = DBOSPortableJSONSerializer()
+    assert _SERIALIZER.name() == theirs.name()  # the records say which serializer reads them
+    assert _SERIALIZER.serialize(value) == theirs.serialize(value)
+    assert _SERIALIZER.deserialize(_SERIALIZER.serialize(value)) == theirs.deserialize(theirs.serialize(value))

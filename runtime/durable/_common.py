@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import inspect
+import json
 import os
 import re
 import sys
@@ -72,7 +73,22 @@ _WAIT_EVENT = "graphc.waiting"
 _SPEC_KEY = "spec:"
 
 
-_SERIALIZER = DBOSPortableJSONSerializer()
+class _PortableJSON(DBOSPortableJSONSerializer):
+    """DBOS's portable JSON (the same name and text, so either reads the other's records), written in one pass.
+
+    DBOS's own walks every value in Python to make it JSON-able before `json.dumps`; what graphc
+    records (steps, states, nodes) is JSON-able already, dumped by pydantic, so the C encoder
+    writes it directly. A value it cannot write (a datetime, a set) goes DBOS's way.
+    """
+
+    def serialize(self, value: Any) -> str:
+        try:
+            return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        except TypeError:
+            return super().serialize(value)
+
+
+_SERIALIZER = _PortableJSON()
 
 
 _DBOS_STATUS = {

@@ -139,6 +139,10 @@ def _launch(
                 "log_level": "WARNING",  # for `_DatabaseAway`; the console gets `_LOG_LEVEL`
                 "console_log_level": _LOG_LEVEL,
                 "notification_listener_polling_interval_sec": 0.05,
+                # PostgreSQL: no "SELECT 1" before each use of a pooled connection, a round trip of the ~10 a
+                # step makes (+8-14% steps/s); a connection the server dropped fails its statement instead,
+                # SQLAlchemy discards the pool, and DBOS retries the write on a new connection
+                "db_engine_kwargs": {"pool_pre_ping": False},
             }
         )
         queues: dict[str, dict[str, Any]] = {
