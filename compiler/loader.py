@@ -33,7 +33,7 @@ from dsl.source import read_source
 from runtime import Graph
 from runtime.fanout import SubGraph, provide_subgraph
 
-if TYPE_CHECKING:  # the compiler proper is imported only on a cache miss: a cached load needs no jinja2, no lark
+if TYPE_CHECKING:  # the compiler proper is imported on a cache miss only: a cached load needs no checks, no jinja2
     from .codegen import Target, UsedModule
 
 __all__ = ("SpecFinder", "cache_dir", "install_import_hook", "load", "load_module")

@@ -147,7 +147,9 @@ def _launch(
         )
         queues: dict[str, dict[str, Any]] = {
             queue_name: {
-                "polling_interval_sec": 0.05 if not worker else 0.1,
+                # a worker takes at most its free slots a look: runs of tens of ms waited for the next one
+                # (0.1 s capped a worker at --concurrency 2 to 20 short runs/s); idle, a look is one small transaction
+                "polling_interval_sec": 0.05,
                 "worker_concurrency": worker_concurrency,
                 "global_concurrency": global_concurrency,
             }
