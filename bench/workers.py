@@ -7,7 +7,9 @@ Beside it: each run's per-step overhead over the same graph run in memory
 ((median run time - in-memory run time) / 10), and the peer: the same chain as a LangGraph
 `StateGraph` checkpointed by `AsyncPostgresSaver` (`durability="sync"`), the runs split over
 the same number of processes, each running `--concurrency` at once; its throughput is runs /
-(last end - first start), the processes' start-up left out as the workers' is.
+(last end - first start), the processes' start-up left out as the workers' is. With
+PAUSE_MS 0 graphc's nodes are pure, so a run is recorded as one step where LangGraph
+checkpoints each node: the purity lever, measured as a user would meet it.
 
     python bench/workers.py [RUNS] [CONCURRENCY] [PAUSE_MS]
     # defaults: 1000 runs, 2 per worker (4: CPU-bound on 2 cores), 50 ms a node (0: short CPU-bound runs)
