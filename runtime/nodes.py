@@ -295,22 +295,20 @@ def validate_waits(
 
     import pydantic
 
-    types_ = waited_types(cls)
-    adapters = _wait_adapters(cls)
+    adapters = _wait_adapters(cls)  # by waited-for field: the types' hints are read again only for an error
     optional = optional_waits(cls)
-    problems = [f"`{name}` is not a field `{cls.get_id()}` waits for" for name in values if name not in types_]
+    problems = [f"`{name}` is not a field `{cls.get_id()}` waits for" for name in values if name not in adapters]
     problems += [
-        f"`{name}` is missing" for name in types_ if name not in values and name not in optional and not partial
+        f"`{name}` is missing" for name in adapters if name not in values and name not in optional and not partial
     ]
     validated: dict[str, Any] = {} if partial else {name: None for name in optional if name not in values}
     for name, value in values.items():
-        if name in types_:
+        if (adapter := adapters.get(name)) is not None:
             try:
                 text = json.dumps(value)
             except (TypeError, ValueError):  # not JSON-like (set from Python): validated as it is
                 text = None
             try:
-                adapter = adapters[name]
                 validated[name] = (
                     adapter.validate_json(text, strict=strict)
                     if text is not None
@@ -320,7 +318,7 @@ def validate_waits(
                 details = "; ".join(_located(err["loc"], err["msg"]) for err in e.errors())
                 problems.append(f"`{name}`: {details}")
     if problems:
-        expected = ", ".join(f"{name}: {type_name(t)}" for name, t in types_.items())
+        expected = ", ".join(f"{name}: {type_name(t)}" for name, t in waited_types(cls).items())
         raise ValueError(f"bad input for `{cls.get_id()}` ({expected}): " + "; ".join(problems))
     return validated
 
