@@ -9,10 +9,10 @@ import types
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager, ExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
-from time import perf_counter
+from time import perf_counter, time_ns
 from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar, cast
 
 import pydantic
@@ -23,12 +23,21 @@ from .exceptions import GraphRuntimeError, GraphSetupError
 from .fanout import Fork, run_fork
 from .locations import note_node_error, note_spec_line
 from .nodes import BaseNode, DepsT, End, GraphRunContext, NodeDef, RunEndT, unset_waits
-from .state import EndStep, HistoryStep, NodeStep, StateT, deep_copy_state, nodes_schema_var, state_copier
+from .state import (
+    EndStep,
+    HistoryStep,
+    NodeStep,
+    StatePacker,
+    StateT,
+    deep_copy_state,
+    nodes_schema_var,
+    state_copier,
+    state_packer,
+)
 from .timers import due_time
 
 __all__ = ("Graph", "GraphRun", "GraphRunResult")
 
-_now, _UTC = datetime.now, timezone.utc
 _new = object.__new__
 
 T = TypeVar("T")
@@ -468,6 +477,7 @@ class GraphRun(Generic[StateT, DepsT, RunEndT]):
         "_copy_state",
         "_ctx",
         "_next_node",
+        "_pack_state",
         "deps",
         "graph",
         "history",
@@ -509,13 +519,18 @@ class GraphRun(Generic[StateT, DepsT, RunEndT]):
         self.max_steps = max_steps
         self.steps = 0
         self._ctx = GraphRunContext(state, deps)
-        self._copy_state = self._state_copier()
+        self._copy_state, self._pack_state = self._state_copier()
         self._next_node: BaseNode[StateT, DepsT, RunEndT] | End[RunEndT] = start_node
 
-    def _state_copier(self) -> Callable[[StateT], StateT]:
-        """The graph's `snapshot_state`; the default made for the class of this run's state."""
+    def _state_copier(self) -> tuple[Callable[[StateT], StateT], StatePacker | None]:
+        """The graph's `snapshot_state` (the default made for the class of this run's state) and its `state_packer`.
+
+        The packer is None unless the snapshot is the default and the state a plain dataclass.
+        """
         snapshot = self.graph.snapshot_state
-        return state_copier(type(self.state)) if snapshot is deep_copy_state else snapshot
+        if snapshot is not deep_copy_state:
+            return snapshot, None
+        return state_copier(type(self.state)), state_packer(type(self.state))
 
     @property
     def next_node(self) -> BaseNode[StateT, DepsT, RunEndT] | End[RunEndT]:
@@ -564,7 +579,7 @@ class GraphRun(Generic[StateT, DepsT, RunEndT]):
         node_classes = graph._node_classes
         history, limit, max_steps = self.history, self.history_limit, self.max_steps
         recording = limit != 0  # history_limit=0: no history, so no timestamps and no snapshots
-        snapshot, copy_state = graph.snapshot_state, self._copy_state
+        snapshot, copy_state, pack_state = graph.snapshot_state, self._copy_state, self._pack_state
         watched = observe.observers
         while True:
             if max_steps is not None and self.steps >= max_steps:
@@ -579,7 +594,7 @@ class GraphRun(Generic[StateT, DepsT, RunEndT]):
             ctx = self._ctx
             if ctx.state is not self.state or ctx.deps is not self.deps:  # reassigned between steps
                 ctx = self._ctx = GraphRunContext(self.state, self.deps)
-                copy_state = self._copy_state = self._state_copier()
+                copy_state, pack_state = self._copy_state, self._pack_state = self._state_copier()
             if timers and node.sleep_policy is not None:
                 await _sleep_before(node, ctx)
             if node.waits_for and (unset := unset_waits(node)):
@@ -589,7 +604,7 @@ class GraphRun(Generic[StateT, DepsT, RunEndT]):
                     await _wait_out(node.answer_deadline.seconds)
             self.steps += 1
             if recording:
-                start_ts = _now(_UTC)
+                start_ns = time_ns()
                 start = perf_counter()
             try:
                 if watched:
@@ -606,9 +621,12 @@ class GraphRun(Generic[StateT, DepsT, RunEndT]):
             if recording:
                 duration = perf_counter() - start
                 step = _new(NodeStep)  # its fields set here, not by keyword: the hot path (test_history_steps_as_built)
-                step.state = copy_state(ctx.state)
+                if pack_state is not None and (values := pack_state[0](ctx.state)) is not None:
+                    step._packed, step._unpack = values, pack_state[1]  # type: ignore[misc]  # base slots; copied when read
+                else:
+                    step.state = copy_state(ctx.state)
                 step.node = node
-                step.start_ts = start_ts
+                step._ns = start_ns  # type: ignore[misc]  # `start_ts`: made when read
                 step.duration = duration
                 step.kind = "node"
                 step.snapshot_state = snapshot

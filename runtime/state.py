@@ -7,8 +7,8 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Annotated, Any, Generic, Literal, Union
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, NamedTuple, Union
 
 import pydantic
 from pydantic_core import core_schema
@@ -108,13 +108,39 @@ def deep_copy_state(state: StateT) -> StateT:
 
 def state_copier(cls: type) -> Callable[[Any], Any]:
     """`deep_copy_state` for states of class `cls`, made once per class (a run keeps it: a step pays no look-up)."""
+    return _snapshots(cls).copy
+
+
+StatePacker = tuple[Callable[[Any], "tuple[Any, ...] | None"], Callable[..., Any]]
+"""`state_packer`'s answer: `pack` (a state's field values, or None) and `unpack` (a copy from them)."""
+
+
+def state_packer(cls: type) -> StatePacker | None:
+    """For a plain dataclass `cls`: `pack`, its instance's field values or None, and `unpack`, their copy.
+
+    `unpack(*pack(state))` equals `deep_copy_state(state)` (every value is immutable), so
+    history can keep the tuple and build the copy when it is read (`NodeStep.state`). A
+    tuple of plain values is an object the garbage collector stops tracking; the copy is not.
+    None: `cls` is no plain dataclass (its states are copied at once).
+    """
+    snapshots = _snapshots(cls)
+    return None if snapshots.pack is None or snapshots.unpack is None else (snapshots.pack, snapshots.unpack)
+
+
+class _Snapshots(NamedTuple):
+    copy: Callable[[Any], Any]
+    pack: Callable[[Any], tuple[Any, ...] | None] | None
+    unpack: Callable[..., Any] | None
+
+
+def _snapshots(cls: type) -> _Snapshots:
     try:
         return _copiers[cls]
     except KeyError:
         if len(_copiers) >= _COPIERS_KEPT:  # bounded: a process that loads specs for ever keeps only the latest
             del _copiers[next(iter(_copiers))]
-        copier = _copiers[cls] = _flat_copier(cls) or _slow_copy
-        return copier
+        snapshots = _copiers[cls] = _flat_snapshots(cls) or _Snapshots(_slow_copy, None, None)
+        return snapshots
 
 
 def _slow_copy(state: Any) -> Any:
@@ -126,18 +152,18 @@ def _slow_copy(state: Any) -> Any:
         return copy.deepcopy(state)
 
 
-_copiers: dict[type, Callable[[Any], Any]] = {}
+_copiers: dict[type, _Snapshots] = {}
 _COPIERS_KEPT = 512
 """State classes whose copier is kept (a copier holds its class: weak keys would keep every class alive)."""
 _MISSING = object()
 
 
-def _flat_copier(cls: type) -> Callable[[Any], Any] | None:
-    """For a plain dataclass: a copier made for the class, so a step pays no loop for it.
+def _flat_snapshots(cls: type) -> _Snapshots | None:
+    """For a plain dataclass: its copier, packer and unpacker made for the class, so a step pays no loop for them.
 
-    It copies an instance whose attributes are exactly its fields, each holding an immutable
-    value, and hands any other to `_slow_copy`. The copy equals `copy.deepcopy`'s; its
-    attributes are set in the fields' order.
+    They handle an instance whose attributes are exactly its fields, each holding an immutable
+    value; `copy` hands any other to `_slow_copy`, `pack` returns None for it. The copy equals
+    `copy.deepcopy`'s; its attributes are set in the fields' order.
     """
     descriptors = _plain_dataclass_descriptors(cls)
     if descriptors is None:
@@ -154,23 +180,33 @@ def _flat_copier(cls: type) -> Callable[[Any], Any] | None:
         and all(f.init for f in fields)
     ):
         arguments = [v if not f.kw_only else f"{f.name}={v}" for v, f in zip(values, fields, strict=True)]
-        build = [f"        return _cls({', '.join(arguments)})"]
+        build = [f"return _cls({', '.join(arguments)})"]
     else:
         build = [
-            "        clone = _new(_cls)",
-            *(f"        _set(clone, {n!r}, {v})" for v, n in zip(values, names, strict=True)),
-            "        return clone",
+            "clone = _new(_cls)",
+            *(f"_set(clone, {n!r}, {v})" for v, n in zip(values, names, strict=True)),
+            "return clone",
         ]
-    source = "\n".join(
-        [
-            "def copy(state):",
+
+    def flat(name: str, then: list[str], otherwise: str) -> list[str]:
+        """A function reading the fields into `v0`… and, when all are immutable, doing `then`."""
+        return [
+            f"def {name}(state):",
             "    d = state.__dict__",
             f"    if len(d) != {len(names)}:",
-            "        return _slow(state)",
+            f"        return {otherwise}",
             *(f"    {v} = d.get({n!r}, _missing)" for v, n in zip(values, names, strict=True)),
             f"    if {' and '.join(f'type({v}) in _atomic' for v in values)}:",
-            *build,
-            "    return _slow(state)",
+            *(f"        {line}" for line in then),
+            f"    return {otherwise}",
+        ]
+
+    source = "\n".join(
+        [
+            f"def unpack({', '.join(values)}):",
+            *(f"    {line}" for line in build),
+            *flat("copy", build, "_slow(state)"),
+            *flat("pack", [f"return ({', '.join(values)},)"], "None"),
         ]
     )
     context: dict[str, Any] = {
@@ -182,8 +218,7 @@ def _flat_copier(cls: type) -> Callable[[Any], Any] | None:
         "_slow": _slow_copy,
     }
     exec(source, context)  # made above from the class's field names, each checked to be an identifier
-    copier: Callable[[Any], Any] = context["copy"]
-    return copier
+    return _Snapshots(context["copy"], context["pack"], context["unpack"])
 
 
 def _now_utc() -> datetime:
@@ -258,8 +293,44 @@ def _none(value: Any) -> bool:
     return value is None
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+class _Recorded:
+    """What a run records for a step and history builds when first read: the state's copy and the start time.
+
+    A run sets `_packed`/`_unpack` (the state's field values and the function that copies
+    them back, from `state_packer`) and `_ns` (`time.time_ns()`), leaving the `state` and
+    `start_ts` slots empty; reading one of those finds it empty, builds it here and keeps
+    it. A step made by `__init__` has every field set and never comes here.
+    """
+
+    __slots__ = ("_ns", "_packed", "_unpack")
+    _ns: int
+    _packed: tuple[Any, ...]
+    _unpack: Callable[..., Any]
+
+    def _build(self, name: str) -> Any:
+        try:
+            if name == "state":
+                value = self._unpack(*self._packed)
+                del self._packed, self._unpack
+            elif name == "start_ts":  # floored to the microsecond, as `datetime.now` is
+                value = _EPOCH + timedelta(microseconds=self._ns // 1000)
+                del self._ns
+            else:
+                raise AttributeError(name)
+        except AttributeError:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}") from None
+        setattr(self, name, value)
+        return value
+
+    if not TYPE_CHECKING:  # to a type checker a step has its fields and no others
+        __getattr__ = _build
+
+
 @dataclass(slots=True)
-class NodeStep(Generic[StateT, RunEndT]):
+class NodeStep(_Recorded, Generic[StateT, RunEndT]):
     """History step describing the execution of a node in a graph."""
 
     state: StateT

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import pickle
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -317,6 +319,48 @@ class _Step(BaseNode[Any, None, int]):
     async def run(self, ctx: GraphRunContext[Any]) -> _Step | End[int]:
         ctx.state.value += 1
         return End(ctx.state.value) if ctx.state.value >= 3 else _Step()
+
+
+def test_a_flat_state_snapshot_built_when_read_is_the_state_at_its_step() -> None:
+    """History keeps a flat state's values and the start time's nanoseconds; what it builds from them on reading
+    is what a copy and `datetime.now` at the step would have been, built once, pickled and compared as any step."""
+    before = datetime.now(tz=timezone.utc)
+    result = Graph(nodes=[_Step]).run_sync(_Step(), state=_Flat())
+    after = datetime.now(tz=timezone.utc)
+    steps = [step for step in result.history if isinstance(step, NodeStep)]
+    first = steps[0]
+    assert first.state == _Flat(1) and first.state is first.state
+    first.state.value = 10  # a snapshot read once is that object from then on
+    assert first.state == _Flat(10)
+    assert [step.state for step in steps[1:]] == [_Flat(2), _Flat(3)]
+    stamps = [step.start_ts for step in steps]
+    assert all(stamp.tzinfo is timezone.utc and before.replace(microsecond=0) <= stamp <= after for stamp in stamps)
+    assert stamps == sorted(stamps) and stamps[0] is first.start_ts
+    fresh = Graph(nodes=[_Step]).run_sync(_Step(), state=_Flat()).history[1]
+    assert isinstance(fresh, NodeStep)
+    made = NodeStep(state=_Flat(2), node=_Step(), start_ts=fresh.start_ts, duration=fresh.duration)
+    assert pickle.loads(pickle.dumps(fresh)) == copy.deepcopy(fresh) == made == fresh
+    with pytest.raises(AttributeError, match="'NodeStep' object has no attribute 'stat'"):
+        _ = fresh.stat  # type: ignore[attr-defined]
+
+
+def test_a_state_that_stops_being_flat_is_copied_whole() -> None:
+    """A flat class's state given a list, or an attribute beyond its fields, is deep-copied at its step."""
+
+    @dataclass
+    class Grow(BaseNode[Any, None, int]):
+        turn: int = 1
+
+        async def run(self, ctx: GraphRunContext[Any]) -> Grow | End[int]:
+            ctx.state.value = [2] if self.turn == 2 else self.turn
+            if self.turn == 3:
+                ctx.state.extra = "x"
+                return End(0)
+            return Grow(self.turn + 1)
+
+    history = Graph(nodes=[Grow]).run_sync(Grow(), state=_Flat()).history
+    states = [step.state for step in history if isinstance(step, NodeStep)]
+    assert [vars(state) for state in states] == [{"value": 1}, {"value": [2]}, {"value": 3, "extra": "x"}]
 
 
 def test_a_state_replaced_during_a_run_is_snapshot_by_its_own_class() -> None:
