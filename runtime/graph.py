@@ -628,10 +628,10 @@ class GraphRun(Generic[StateT, DepsT, RunEndT]):
                 step.node = node
                 step._ns = start_ns  # type: ignore[misc]  # `start_ts`: made when read
                 step.duration = duration
-                step.kind = "node"
-                step.snapshot_state = snapshot
-                step.retries = node.failed_attempts  # None: the class's, unless a retry failed
-                if step.retries is not None:
+                if snapshot is not deep_copy_state:  # `kind` and the others left at their defaults stay unset
+                    step.snapshot_state = snapshot
+                if node.failed_attempts is not None:  # None (the class's) unless a retry failed
+                    step.retries = node.failed_attempts
                     del node.failed_attempts
                 history.append(step)
                 ended = False

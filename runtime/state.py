@@ -155,7 +155,6 @@ def _slow_copy(state: Any) -> Any:
 _copiers: dict[type, _Snapshots] = {}
 _COPIERS_KEPT = 512
 """State classes whose copier is kept (a copier holds its class: weak keys would keep every class alive)."""
-_MISSING = object()
 
 
 def _flat_snapshots(cls: type) -> _Snapshots | None:
@@ -193,11 +192,13 @@ def _flat_snapshots(cls: type) -> _Snapshots | None:
         return [
             f"def {name}(state):",
             "    d = state.__dict__",
-            f"    if len(d) != {len(names)}:",
-            f"        return {otherwise}",
-            *(f"    {v} = d.get({n!r}, _missing)" for v, n in zip(values, names, strict=True)),
-            f"    if {' and '.join(f'type({v}) in _atomic' for v in values)}:",
-            *(f"        {line}" for line in then),
+            f"    if len(d) == {len(names)}:",
+            "        try:",
+            *(f"            {v} = d[{n!r}]" for v, n in zip(values, names, strict=True)),
+            "        except KeyError:",
+            f"            return {otherwise}",
+            f"        if {' and '.join(f'type({v}) in _atomic' for v in values)}:",
+            *(f"            {line}" for line in then),
             f"    return {otherwise}",
         ]
 
@@ -210,7 +211,6 @@ def _flat_snapshots(cls: type) -> _Snapshots | None:
         ]
     )
     context: dict[str, Any] = {
-        "_missing": _MISSING,
         "_atomic": _ATOMIC,
         "_new": object.__new__,
         "_set": _set_attribute,
@@ -297,12 +297,14 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 class _Recorded:
-    """What a run records for a step and history builds when first read: the state's copy and the start time.
+    """What a run records for a step, and what history builds from it when first read.
 
     A run sets `_packed`/`_unpack` (the state's field values and the function that copies
     them back, from `state_packer`) and `_ns` (`time.time_ns()`), leaving the `state` and
-    `start_ts` slots empty; reading one of those finds it empty, builds it here and keeps
-    it. A step made by `__init__` has every field set and never comes here.
+    `start_ts` slots empty, and leaves fields at their default (`kind`, …) unset: a step
+    costs a run fewer objects and stores (the in-memory hot path). Reading an empty slot
+    comes here, which builds the value and keeps it. A step made by `__init__` has every
+    field set and never comes here.
     """
 
     __slots__ = ("_ns", "_packed", "_unpack")
@@ -318,6 +320,8 @@ class _Recorded:
             elif name == "start_ts":  # floored to the microsecond, as `datetime.now` is
                 value = _EPOCH + timedelta(microseconds=self._ns // 1000)
                 del self._ns
+            elif name in _FIELD_DEFAULTS:  # a field the run left at its default
+                value = _FIELD_DEFAULTS[name]
             else:
                 raise AttributeError(name)
         except AttributeError:
@@ -357,6 +361,12 @@ class NodeStep(_Recorded, Generic[StateT, RunEndT]):
     def data_snapshot(self) -> BaseNode[StateT, Any, RunEndT]:
         """Return a deep copy of the node, for summarising history."""
         return copy.deepcopy(self.node)
+
+
+_FIELD_DEFAULTS: dict[str, Any] = {
+    f.name: f.default for f in dataclasses.fields(NodeStep) if f.default is not dataclasses.MISSING
+}
+"""The fields of `NodeStep` with a default, which a run leaves unset when it is the default."""
 
 
 @dataclass(slots=True)
