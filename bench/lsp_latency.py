@@ -36,7 +36,7 @@ async def main() -> None:
     client = LanguageClient("bench", "1")
     arrived: asyncio.Queue[float] = asyncio.Queue()
 
-    @client.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    @client.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)  # type: ignore[untyped-decorator]  # pygls: untyped
     def _published(params: types.PublishDiagnosticsParams) -> None:
         arrived.put_nowait(time.perf_counter())
 
@@ -74,7 +74,7 @@ async def main() -> None:
         )
     await client.shutdown_async(None)
     client.exit(None)
-    await client.stop()
+    await client.stop()  # type: ignore[no-untyped-call]  # pygls: untyped
 
 
 if __name__ == "__main__":

@@ -32,13 +32,13 @@ def build(lib: Any) -> tuple[Any, Any]:
     """The same two-node loop against `lib` (runtime or pydantic_graph)."""
 
     @dataclass
-    class Ping(lib.BaseNode[LoopState, None, int]):  # type: ignore[misc,name-defined]
+    class Ping(lib.BaseNode[LoopState, None, int]):  # type: ignore[misc]
         async def run(self, ctx: Any) -> Any:
             ctx.state.count += 1
             return Pong()
 
     @dataclass
-    class Pong(lib.BaseNode[LoopState, None, int]):  # type: ignore[misc,name-defined]
+    class Pong(lib.BaseNode[LoopState, None, int]):  # type: ignore[misc]
         async def run(self, ctx: Any) -> Any:
             ctx.state.total += ctx.state.count
             if ctx.state.count >= STEPS // 2:

@@ -41,7 +41,7 @@ names = (
 class_names = names.map(lambda s: s[0].upper() + s[1:]).filter(
     lambda s: not keyword.iskeyword(s) and s not in _RESERVED
 )
-texts = st.text(st.characters(blacklist_categories=("Cs",)), max_size=20)
+texts = st.text(st.characters(exclude_categories=["Cs"]), max_size=20)
 format_specs = st.text(alphabet="<>^0123456789.,+-x", min_size=1, max_size=5)
 
 
