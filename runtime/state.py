@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import threading
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -294,6 +295,7 @@ def _none(value: Any) -> bool:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_building = threading.Lock()
 
 
 class _Recorded:
@@ -313,21 +315,28 @@ class _Recorded:
     _unpack: Callable[..., Any]
 
     def _build(self, name: str) -> Any:
-        try:
+        with _building:  # one copy of a state, however many threads read it first at once
+            try:
+                return object.__getattribute__(self, name)  # built meanwhile by the thread that held the lock
+            except AttributeError:
+                pass
+            try:
+                if name == "state":
+                    value = self._unpack(*self._packed)
+                elif name == "start_ts":  # floored to the microsecond, as `datetime.now` is
+                    value = _EPOCH + timedelta(microseconds=self._ns // 1000)
+                elif name in _FIELD_DEFAULTS:  # a field the run left at its default
+                    value = _FIELD_DEFAULTS[name]
+                else:
+                    raise AttributeError(name)
+            except AttributeError:
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}") from None
+            setattr(self, name, value)
             if name == "state":
-                value = self._unpack(*self._packed)
                 del self._packed, self._unpack
-            elif name == "start_ts":  # floored to the microsecond, as `datetime.now` is
-                value = _EPOCH + timedelta(microseconds=self._ns // 1000)
+            elif name == "start_ts":
                 del self._ns
-            elif name in _FIELD_DEFAULTS:  # a field the run left at its default
-                value = _FIELD_DEFAULTS[name]
-            else:
-                raise AttributeError(name)
-        except AttributeError:
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}") from None
-        setattr(self, name, value)
-        return value
+            return value
 
     if not TYPE_CHECKING:  # to a type checker a step has its fields and no others
         __getattr__ = _build

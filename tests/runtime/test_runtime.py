@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import copy
 import pickle
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -342,6 +345,33 @@ def test_a_flat_state_snapshot_built_when_read_is_the_state_at_its_step() -> Non
     assert pickle.loads(pickle.dumps(fresh)) == copy.deepcopy(fresh) == made == fresh
     with pytest.raises(AttributeError, match="'NodeStep' object has no attribute 'stat'"):
         _ = fresh.stat  # type: ignore[attr-defined]
+
+
+def test_threads_reading_a_step_first_at_once_get_one_copy() -> None:
+    """A snapshot is built once: threads that read a step's state and start time together all get those objects."""
+
+    @dataclass
+    class Count(BaseNode[Any, None, int]):
+        async def run(self, ctx: GraphRunContext[Any]) -> Count | End[int]:
+            ctx.state.value += 1
+            return End(0) if ctx.state.value >= 300 else Count()
+
+    steps = [s for s in Graph(nodes=[Count]).run_sync(Count(), state=_Flat()).history if isinstance(s, NodeStep)]
+    barrier = threading.Barrier(4)
+
+    def read() -> list[tuple[int, int]]:
+        barrier.wait()
+        return [(id(step.state), id(step.start_ts)) for step in steps]
+
+    switching = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads change places as often as they can
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            seen = list(pool.map(lambda _: read(), range(4)))
+    finally:
+        sys.setswitchinterval(switching)
+    assert seen[0] == seen[1] == seen[2] == seen[3]
+    assert [step.state.value for step in steps] == list(range(1, 301))
 
 
 def test_a_state_that_stops_being_flat_is_copied_whole() -> None:
