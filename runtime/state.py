@@ -124,14 +124,12 @@ def state_packer(cls: type) -> StatePacker | None:
     tuple of plain values is an object the garbage collector stops tracking; the copy is not.
     None: `cls` is no plain dataclass (its states are copied at once).
     """
-    snapshots = _snapshots(cls)
-    return None if snapshots.pack is None or snapshots.unpack is None else (snapshots.pack, snapshots.unpack)
+    return _snapshots(cls).packer
 
 
 class _Snapshots(NamedTuple):
     copy: Callable[[Any], Any]
-    pack: Callable[[Any], tuple[Any, ...] | None] | None
-    unpack: Callable[..., Any] | None
+    packer: StatePacker | None
 
 
 def _snapshots(cls: type) -> _Snapshots:
@@ -140,7 +138,7 @@ def _snapshots(cls: type) -> _Snapshots:
     except KeyError:
         if len(_copiers) >= _COPIERS_KEPT:  # bounded: a process that loads specs for ever keeps only the latest
             del _copiers[next(iter(_copiers))]
-        snapshots = _copiers[cls] = _flat_snapshots(cls) or _Snapshots(_slow_copy, None, None)
+        snapshots = _copiers[cls] = _flat_snapshots(cls) or _Snapshots(_slow_copy, None)
         return snapshots
 
 
@@ -219,7 +217,7 @@ def _flat_snapshots(cls: type) -> _Snapshots | None:
         "_slow": _slow_copy,
     }
     exec(source, context)  # made above from the class's field names, each checked to be an identifier
-    return _Snapshots(context["copy"], context["pack"], context["unpack"])
+    return _Snapshots(context["copy"], (context["pack"], context["unpack"]))
 
 
 def _now_utc() -> datetime:
