@@ -41,10 +41,6 @@ __all__ = ("Graph", "GraphRun", "GraphRunResult")
 _new = object.__new__
 
 
-def _unpacked(*values: Any) -> Any:
-    raise AssertionError("no packer, so nothing packed")  # the `unpack` of a run without a packer: never called
-
-
 T = TypeVar("T")
 _R = TypeVar("_R")
 
@@ -584,8 +580,7 @@ class GraphRun(Generic[StateT, DepsT, RunEndT]):
         node_classes = graph._node_classes
         history, limit, max_steps = self.history, self.history_limit, self.max_steps
         recording = limit != 0  # history_limit=0: no history, so no timestamps and no snapshots
-        snapshot, copy_state = graph.snapshot_state, self._copy_state
-        pack, unpack = self._pack_state or (None, _unpacked)
+        snapshot, copy_state, pack_state = graph.snapshot_state, self._copy_state, self._pack_state
         custom_snapshot = snapshot is not deep_copy_state
         watched = observe.observers
         while True:
@@ -601,8 +596,7 @@ class GraphRun(Generic[StateT, DepsT, RunEndT]):
             ctx = self._ctx
             if ctx.state is not self.state or ctx.deps is not self.deps:  # reassigned between steps
                 ctx = self._ctx = GraphRunContext(self.state, self.deps)
-                self._copy_state, self._pack_state = self._state_copier()
-                copy_state, (pack, unpack) = self._copy_state, self._pack_state or (None, _unpacked)
+                copy_state, pack_state = self._copy_state, self._pack_state = self._state_copier()
             if timers and node.sleep_policy is not None:
                 await _sleep_before(node, ctx)
             if node.waits_for and (unset := unset_waits(node)):
@@ -629,8 +623,8 @@ class GraphRun(Generic[StateT, DepsT, RunEndT]):
             if recording:
                 duration = perf_counter() - start
                 step = _new(NodeStep)  # its fields set here, not by keyword: the hot path (test_history_steps_as_built)
-                if pack is not None and (values := pack(ctx.state)) is not None:
-                    step._packed, step._unpack = values, unpack  # type: ignore[misc]  # base slots; copied when read
+                if pack_state is not None and (values := pack_state[0](ctx.state)) is not None:
+                    step._packed, step._unpack = values, pack_state[1]  # type: ignore[misc]  # base slots; copied when read
                 else:
                     step.state = copy_state(ctx.state)
                 step.node = node
