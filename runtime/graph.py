@@ -79,7 +79,8 @@ class Graph(Generic[StateT, DepsT, RunEndT]):
     start_node: type[BaseNode[StateT, DepsT, RunEndT]] | None = field(repr=False)
     _state_type: type[StateT] | _Unset = field(repr=False)
     _run_end_type: type[RunEndT] | _Unset = field(repr=False)
-    _node_classes: frozenset[type[Any]] = field(repr=False)
+    _node_classes: dict[type[Any], bool] = field(repr=False)
+    """The node classes, each mapped to whether its nodes run at once: no sleep, no waits (read when built)."""
 
     def __init__(
         self,
@@ -129,7 +130,10 @@ class Graph(Generic[StateT, DepsT, RunEndT]):
         self.start_node = start_node
         self._deps_type = deps_type
         self.default_state = default_state
-        self._node_classes = frozenset(node_def.node for node_def in self.node_defs.values())
+        self._node_classes = {
+            node_def.node: node_def.node.sleep_policy is None and not node_def.node.waits_for
+            for node_def in self.node_defs.values()
+        }
 
     @property
     def node_types(self) -> dict[str, type[BaseNode[StateT, DepsT, RunEndT]]]:
@@ -583,27 +587,28 @@ class GraphRun(Generic[StateT, DepsT, RunEndT]):
         snapshot, copy_state, pack_state = graph.snapshot_state, self._copy_state, self._pack_state
         custom_snapshot = snapshot is not deep_copy_state
         watched = observe.observers
+        ctx = self._ctx
+        if ctx.state is not self.state or ctx.deps is not self.deps:  # reassigned between `next` calls
+            ctx = self._ctx = GraphRunContext(self.state, self.deps)
+            copy_state, pack_state = self._copy_state, self._pack_state = self._state_copier()
         while True:
             if max_steps is not None and self.steps >= max_steps:
                 raise GraphRuntimeError(
                     f"The graph run exceeded max_steps={max_steps} before reaching `End`; next node: `{node.get_id()}`."
                 )
-            if type(node) not in node_classes:
-                if isinstance(node, End):
-                    raise GraphRuntimeError(f"Cannot call `next` with an `End` node: {node!r}.")
-                if node.get_id() not in graph.node_defs:
-                    raise GraphRuntimeError(f"Node `{node}` is not in the graph.")
-            ctx = self._ctx
-            if ctx.state is not self.state or ctx.deps is not self.deps:  # reassigned between steps
-                ctx = self._ctx = GraphRunContext(self.state, self.deps)
-                copy_state, pack_state = self._copy_state, self._pack_state = self._state_copier()
-            if timers and node.sleep_policy is not None:
-                await _sleep_before(node, ctx)
-            if node.waits_for and (unset := unset_waits(node)):
-                if node.answer_deadline is None:
-                    raise GraphRuntimeError(waiting_message(node, unset))
-                if timers:  # nobody answers a plain run: the wait lasts until its deadline, then takes its edge
-                    await _wait_out(node.answer_deadline.seconds)
+            if not node_classes.get(type(node)):  # one look-up for the common case: a node of the graph, run at once
+                if type(node) not in node_classes:
+                    if isinstance(node, End):
+                        raise GraphRuntimeError(f"Cannot call `next` with an `End` node: {node!r}.")
+                    if node.get_id() not in graph.node_defs:
+                        raise GraphRuntimeError(f"Node `{node}` is not in the graph.")
+                if timers and node.sleep_policy is not None:
+                    await _sleep_before(node, ctx)
+                if node.waits_for and (unset := unset_waits(node)):
+                    if node.answer_deadline is None:
+                        raise GraphRuntimeError(waiting_message(node, unset))
+                    if timers:  # nobody answers a plain run: the wait lasts until its deadline, then takes its edge
+                        await _wait_out(node.answer_deadline.seconds)
             self.steps += 1
             if recording:
                 start_ns = time_ns()
@@ -654,8 +659,10 @@ class GraphRun(Generic[StateT, DepsT, RunEndT]):
                     f"Invalid node return type: `{type(next_node).__name__}`. Expected `BaseNode` or `End`."
                 )
             self._next_node = next_node
-            if not to_end or isinstance(next_node, End):
+            if not to_end or (not known and isinstance(next_node, End)):  # a class of the graph is no `End`
                 return next_node
+            if TYPE_CHECKING:
+                assert not isinstance(next_node, End)
             node = next_node
 
     async def _join(
