@@ -19,6 +19,7 @@ from dbos import (
     DBOSClient,
     PortableWorkflowError,
 )
+from dbos._dbos import _get_dbos_instance
 
 from ._common import (
     _LOG_LEVEL,
@@ -32,6 +33,7 @@ from ._common import (
     _sqlite_engine,
     _sqlite_file_problem,
 )
+from ._statements import install as install_statements
 
 
 class _DatabaseAway(logging.Handler):
@@ -161,6 +163,7 @@ def _launch(
             client = DBOSClient(system_database_url=url, serializer=_SERIALIZER, application_name="graphc")
             _register_early(client, queues)
             DBOS.launch()  # a worker's launch recovers its id's runs on DBOS's threads: they wait for `_engine`
+            install_statements(_get_dbos_instance()._sys_db)
             for name, settings in queues.items():
                 DBOS.register_queue(name, **settings)
         except Exception as e:

@@ -1,0 +1,233 @@
+"""DBOS's per-step statements, compiled once per database instead of built on every step.
+
+A durable step is DBOS's check (the workflow's status, the step's recorded output), the node,
+then its record (an owner check and the step's row). DBOS 3.4 builds those four statements
+with SQLAlchemy on every call; on SQLite that building was most of a step (a step a node:
+~890 steps/s, ~2,000 with them compiled once, `python bench/durable_steps.py`). DBOS already
+compiles its other hot statements once, on PostgreSQL (`SystemDatabase._execute_prepared`);
+this does the same for these, from the same SQLAlchemy expressions and with the same checks,
+on graphc's own DBOS instance only (`install`, after launch). It applies to the DBOS versions
+it was written against and to DBOS's own SQLite and PostgreSQL classes; anywhere else (a
+sharded subclass, another connection's driver, a session) DBOS's own code runs.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+from dbos._context import current_owner_xid
+from dbos._error import (
+    DBOSStepNondeterminismError,
+    DBOSUnexpectedStepError,
+    DBOSWorkflowCancelledError,
+    DBOSWorkflowConflictIDError,
+)
+from dbos._schemas import SCHEMA_PLACEHOLDER
+from dbos._sys_db import SystemDatabase, WorkflowStatusString
+from dbos._sys_db_postgres import PostgresSystemDatabase
+from dbos._sys_db_sqlite import SQLiteSystemDatabase
+
+__all__ = ("install", "installed")
+
+_VERSIONS = ("3.4.",)
+"""DBOS releases whose step statements these are (read from DBOS 3.4.0's `SystemDatabase`)."""
+_CLASSES = (SQLiteSystemDatabase, PostgresSystemDatabase)
+_OFF = "GRAPHC_DBOS_STATEMENTS"
+"""Set to `dbos` to keep DBOS's own statement building (to compare, or should this ever disagree with DBOS)."""
+_RECORDED = (
+    "workflow_uuid",
+    "function_id",
+    "function_name",
+    "started_at_epoch_ms",
+    "output",
+    "error",
+    "child_workflow_id",
+    "serialization",
+)
+
+_Prepared = tuple[str, "tuple[str, ...] | None", dict[str, Callable[[Any], Any]], dict[str, Any]]
+
+
+def install(database: SystemDatabase) -> bool:
+    """Make `database` (DBOS's launched system database) run its per-step statements compiled once; True if it does."""
+    if os.environ.get(_OFF) == "dbos" or type(database) not in _CLASSES:
+        return False
+    if not importlib.metadata.version("dbos").startswith(_VERSIONS):
+        return False
+    _Statements(database).install()
+    return True
+
+
+def installed(database: SystemDatabase) -> bool:
+    """Whether `install` took effect on `database`."""
+    return "_check_operation_execution_txn" in vars(database)
+
+
+class _Statements:
+    """The three per-step methods of one DBOS system database, each executing SQL compiled on its first call."""
+
+    def __init__(self, database: SystemDatabase) -> None:
+        self.database = database
+        self.prepared: dict[str, _Prepared] = {}
+        cls = type(database)  # DBOS's own methods, for whatever these do not cover
+        self.dbos_check = cls._check_operation_execution_txn.__get__(database)
+        self.dbos_owner = cls._check_owner_txn.__get__(database)
+        self.dbos_record = cls._record_operation_result_txn.__get__(database)
+
+    def install(self) -> None:
+        # instance attributes: DBOS calls these as `self._…_txn(...)`, so its own callers reach them
+        vars(self.database).update(
+            _check_operation_execution_txn=self.check,
+            _check_owner_txn=self.owner,
+            _record_operation_result_txn=self.record,
+        )
+
+    def _run(self, conn: Any, name: str, build: Callable[[], Any], values: dict[str, Any]) -> Any:
+        """Execute `build()`'s statement with `values` (its `p_` parameters), compiled on the first call."""
+        prepared = self.prepared.get(name)
+        if prepared is None:
+            prepared = self.prepared[name] = self._compile(build())
+        sql, order, processors, constants = prepared
+        params = {**constants, **values}
+        for key, process in processors.items():
+            params[key] = process(params[key])
+        return conn.exec_driver_sql(sql, tuple(params[k] for k in order) if order is not None else params)
+
+    def _compile(self, statement: Any) -> _Prepared:
+        """As DBOS's `_execute_prepared`: the engine's own SQL, each value through its type's bind processor."""
+        dialect = self.database.engine.dialect
+        compiled = statement.compile(
+            dialect=dialect,
+            schema_translate_map={SCHEMA_PLACEHOLDER: self.database.schema},
+            render_schema_translate=True,
+        )
+        processors: dict[str, Callable[[Any], Any]] = {}
+        constants: dict[str, Any] = {}  # the statement's own literals (a status, a format) are bound too
+        for name, bind in compiled.binds.items():
+            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if processor is not None:
+                processors[name] = processor
+            if not name.startswith("p_"):
+                constants[name] = bind.value
+        order = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup is not None else None
+        return str(compiled), order, processors, constants
+
+    def _ours(self, conn: Any) -> bool:
+        """Whether `conn` is one of the database's own engine (not a session, not another driver's)."""
+        return isinstance(conn, sa.Connection) and conn.dialect is self.database.engine.dialect
+
+    def check(self, workflow_id: str, function_id: int, function_name: str, conn: Any) -> Any:
+        """DBOS's `_check_operation_execution_txn`: raise if the workflow was cancelled, else the step's record."""
+        if not self._ours(conn):
+            return self.dbos_check(workflow_id, function_id, function_name, conn)
+        self.database._reject_shard_key(workflow_id, None)  # DBOS's check of each call (`_wf`)
+        tables, wf = self.database.tables, sa.bindparam("p_wf", type_=sa.String)
+        status, outputs = tables.workflow_status, tables.operation_outputs
+        rows = self._run(
+            conn,
+            "status",
+            lambda: sa.select(status.c.status).where(*self.database._wf(status, wf)),
+            {"p_wf": workflow_id},
+        ).all()
+        recorded = self._run(
+            conn,
+            "output",
+            lambda: sa.select(
+                outputs.c.output,
+                outputs.c.error,
+                outputs.c.function_name,
+                outputs.c.child_workflow_id,
+                outputs.c.serialization,
+            ).where(*self.database._wf(outputs, wf), outputs.c.function_id == sa.bindparam("p_step")),
+            {"p_wf": workflow_id, "p_step": function_id},
+        ).all()
+        assert rows, f"Error: Workflow {workflow_id} does not exist"
+        if rows[0][0] == WorkflowStatusString.CANCELLED.value:
+            raise DBOSWorkflowCancelledError(f"Workflow {workflow_id} is cancelled. Aborting function.")
+        if not recorded:
+            return None
+        output, error, recorded_name, child_workflow_id, serialization = recorded[0]
+        if function_name != recorded_name:
+            raise DBOSUnexpectedStepError(
+                workflow_id=workflow_id, step_id=function_id, expected_name=function_name, recorded_name=recorded_name
+            )
+        return {
+            "output": output,
+            "error": error,
+            "serialization": serialization,
+            "child_workflow_id": child_workflow_id,
+            "child_shard_key": None,
+        }
+
+    def owner(self, conn: Any, workflow_id: str, owner_xid: str) -> None:
+        """DBOS's `_check_owner_txn`: the row locked until commit, and refused unless `owner_xid` owns the workflow."""
+        if not self._ours(conn):
+            self.dbos_owner(conn, workflow_id, owner_xid)
+            return
+        self.database._reject_shard_key(workflow_id, None)
+        status, wf = self.database.tables.workflow_status, sa.bindparam("p_wf", type_=sa.String)
+        build: Callable[[], Any]
+        if self.database._is_sqlite:  # a write, so pysqlite opens BEGIN IMMEDIATE (DBOS's reason)
+            build = lambda: (  # noqa: E731
+                sa.update(status)
+                .where(*self.database._wf(status, wf))
+                .values(owner_xid=status.c.owner_xid)
+                .returning(status.c.owner_xid)
+            )
+        else:
+            build = lambda: (  # noqa: E731
+                sa.select(status.c.owner_xid).where(*self.database._wf(status, wf)).with_for_update(key_share=True)
+            )
+        if self._run(conn, "owner", build, {"p_wf": workflow_id}).scalar() != owner_xid:
+            raise DBOSWorkflowConflictIDError(workflow_id)
+
+    def record(
+        self,
+        result: Any,
+        completed_at_epoch_ms: int,
+        conn: Any,
+        *,
+        owner_xid: str | None = None,
+        child_values: dict[str, Any] | None = None,
+    ) -> None:
+        """DBOS's `_record_operation_result_txn`: the step's row, refused as nondeterminism if another was there."""
+        if not self._ours(conn) or child_values:
+            self.dbos_record(result, completed_at_epoch_ms, conn, owner_xid=owner_xid, child_values=child_values)
+            return
+        assert result["error"] is None or result["output"] is None, "Only one of error or output can be set"
+        workflow_id = result["workflow_uuid"]
+        owner_xid = owner_xid if owner_xid is not None else current_owner_xid(workflow_id)
+        if owner_xid is not None:
+            self.owner(conn, workflow_id, owner_xid)
+        outputs = self.database.tables.operation_outputs
+
+        def build() -> Any:
+            return (
+                self.database.dialect.insert(outputs)
+                .values(
+                    **{name: sa.bindparam(f"p_{name}") for name in _RECORDED},
+                    completed_at_epoch_ms=sa.bindparam("p_completed"),
+                    application_name=sa.bindparam("p_application"),
+                    retention_timestamp=self.database._now_ms_sql(),
+                )
+                .on_conflict_do_update(
+                    index_elements=self.database._key_conflict("workflow_uuid", "function_id"),
+                    set_={"completed_at_epoch_ms": outputs.c.completed_at_epoch_ms},
+                )
+                .returning(outputs.c.completed_at_epoch_ms)
+            )
+
+        values = {f"p_{name}": result[name] for name in _RECORDED}
+        values.update(p_completed=completed_at_epoch_ms, p_application=self.database.app_name)
+        try:
+            rows = self._run(conn, "record", build, values).fetchall()
+        except sa.exc.DBAPIError as error:
+            if self.database._is_unique_constraint_violation(error):
+                raise DBOSStepNondeterminismError(workflow_id, result["function_id"]) from None
+            raise
+        if rows and (rows[0][0] is None or int(rows[0][0]) != completed_at_epoch_ms):
+            raise DBOSStepNondeterminismError(workflow_id, result["function_id"])
