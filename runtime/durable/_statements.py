@@ -209,33 +209,50 @@ class _Statements:
         assert result["error"] is None or result["output"] is None, "Only one of error or output can be set"
         workflow_id = result["workflow_uuid"]
         owner_xid = owner_xid if owner_xid is not None else current_owner_xid(workflow_id)
-        if owner_xid is not None:
+        owned = owner_xid is not None and not self.database._is_sqlite
+        if owner_xid is not None and not owned:
             self.owner(conn, workflow_id, owner_xid)
-        outputs = self.database.tables.operation_outputs
+        outputs, status = self.database.tables.operation_outputs, self.database.tables.workflow_status
+        columns = {name: outputs.c[name] for name in _RECORDED}
+        columns.update(
+            completed_at_epoch_ms=outputs.c.completed_at_epoch_ms, application_name=outputs.c.application_name
+        )
+        binds = [sa.bindparam(f"p_{name}", type_=column.type) for name, column in columns.items()]
 
         def build() -> Any:
-            return (
-                self.database.dialect.insert(outputs)
-                .values(
-                    **{name: sa.bindparam(f"p_{name}") for name in _RECORDED},
-                    completed_at_epoch_ms=sa.bindparam("p_completed"),
-                    application_name=sa.bindparam("p_application"),
-                    retention_timestamp=self.database._now_ms_sql(),
+            insert = self.database.dialect.insert(outputs)
+            if owned:  # PostgreSQL: the owner's row locked and compared in the same statement, one round trip
+                self.database._reject_shard_key(workflow_id, None)
+                owner = (
+                    sa.select(status.c.owner_xid)
+                    .where(*self.database._wf(status, sa.bindparam("p_wf", type_=sa.String)))
+                    .with_for_update(key_share=True)
+                    .cte("owner")
                 )
-                .on_conflict_do_update(
-                    index_elements=self.database._key_conflict("workflow_uuid", "function_id"),
-                    set_={"completed_at_epoch_ms": outputs.c.completed_at_epoch_ms},
+                rows = sa.select(*binds, self.database._now_ms_sql()).where(
+                    owner.c.owner_xid == sa.bindparam("p_owner", type_=sa.String)
                 )
-                .returning(outputs.c.completed_at_epoch_ms)
-            )
+                insert = insert.from_select([*columns, "retention_timestamp"], rows)
+            else:
+                insert = insert.values(
+                    **dict(zip(columns, binds, strict=True)), retention_timestamp=self.database._now_ms_sql()
+                )
+            return insert.on_conflict_do_update(
+                index_elements=self.database._key_conflict("workflow_uuid", "function_id"),
+                set_={"completed_at_epoch_ms": outputs.c.completed_at_epoch_ms},
+            ).returning(outputs.c.completed_at_epoch_ms)
 
         values = {f"p_{name}": result[name] for name in _RECORDED}
-        values.update(p_completed=completed_at_epoch_ms, p_application=self.database.app_name)
+        values.update(p_completed_at_epoch_ms=completed_at_epoch_ms, p_application_name=self.database.app_name)
+        if owned:
+            values.update(p_wf=workflow_id, p_owner=owner_xid)
         try:
-            rows = self._run(conn, "record", build, values).fetchall()
+            rows = self._run(conn, "owned record" if owned else "record", build, values).fetchall()
         except sa.exc.DBAPIError as error:
             if self.database._is_unique_constraint_violation(error):
                 raise DBOSStepNondeterminismError(workflow_id, result["function_id"]) from None
             raise
+        if owned and not rows:  # not inserted, nor there already: the owner was another
+            raise DBOSWorkflowConflictIDError(workflow_id)
         if rows and (rows[0][0] is None or int(rows[0][0]) != completed_at_epoch_ms):
             raise DBOSStepNondeterminismError(workflow_id, result["function_id"])
