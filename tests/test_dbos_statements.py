@@ -1,7 +1,8 @@
 """DBOS's per-step statements compiled once (`runtime.durable._statements`) read and write as DBOS's own do.
 
 On a real run's database, SQLite and PostgreSQL: every recorded step reads back the same
-through both; a step written by each is the same row; both refuse the same things (a
+through both (also through the whole check and record, which on PostgreSQL run outside a
+transaction); a step written by each is the same row; both refuse the same things (a
 cancelled workflow, a step of another name, another owner, a second record with another
 completion time). DBOS's own methods are its classes' (the compiled ones sit on the instance).
 """
@@ -114,7 +115,13 @@ def test_compiled_step_statements_read_write_and_refuse_as_dbos_does(
         ):
             with database.engine.begin() as conn:
                 assert _refusal(record, result(step), conn=conn, **kwargs) is refused
-    assert _step_row(database, info.id, 1000) == _step_row(database, info.id, 1001)
+    database.record_operation_result(result(1003), completed_at_epoch_ms=1_700_000_000_500)  # outside a transaction
+    assert ("record_operation_result" in vars(database)) == db.startswith("postgresql")  # one statement, no BEGIN
+    rows = [_step_row(database, info.id, step) for step in (1000, 1001, 1003)]
+    assert rows[0] == rows[1] == rows[2]
+    for step, name in [*steps, (1003, "test.step"), (1004, "never.recorded")]:
+        ours = database.check_operation_execution(info.id, step, name)
+        assert ours == dbos.check_operation_execution(database, info.id, step, name)
     with database.engine.begin() as conn:
         written[1000]({**result(1002), "output": None, "error": '{"message": "boom"}'}, 1_700_000_000_500, conn)
     with database.engine.begin() as conn:

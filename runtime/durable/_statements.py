@@ -14,13 +14,16 @@ sharded subclass, another connection's driver, a session) DBOS's own code runs.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import os
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import sqlalchemy as sa
 from dbos._context import current_owner_xid
+from dbos._debug_trigger import DebugTriggers
 from dbos._error import (
     DBOSStepNondeterminismError,
     DBOSUnexpectedStepError,
@@ -28,7 +31,7 @@ from dbos._error import (
     DBOSWorkflowConflictIDError,
 )
 from dbos._schemas import SCHEMA_PLACEHOLDER
-from dbos._sys_db import SystemDatabase, WorkflowStatusString
+from dbos._sys_db import SystemDatabase, WorkflowStatusString, db_retry
 from dbos._sys_db_postgres import PostgresSystemDatabase
 from dbos._sys_db_sqlite import SQLiteSystemDatabase
 
@@ -80,12 +83,55 @@ class _Statements:
         self.dbos_record = cls._record_operation_result_txn.__get__(database)
 
     def install(self) -> None:
-        # instance attributes: DBOS calls these as `self._…_txn(...)`, so its own callers reach them
+        # instance attributes: DBOS calls these as `self._…(...)`, so its own callers reach them
         vars(self.database).update(
             _check_operation_execution_txn=self.check,
             _check_owner_txn=self.owner,
             _record_operation_result_txn=self.record,
         )
+        if not self.database._is_sqlite:  # each is one statement there: no BEGIN and COMMIT round trips around it
+            retried = db_retry(sys_db=self.database)
+            vars(self.database).update(
+                check_operation_execution=retried(self.check_alone),
+                record_operation_result=self.record_alone,
+            )
+
+    @contextlib.contextmanager
+    def _autocommit(self, workflow_id: str, owner_key: str | None) -> Iterator[sa.Connection]:
+        """A connection committing each statement as it runs, as DBOS's own `engine.begin()` would the one."""
+        with self.database._own_key(workflow_id, key=owner_key), self.database.engine.connect() as conn:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
+
+    def check_alone(
+        self, workflow_id: str, function_id: int, function_name: str, *, owner_key: str | None = None
+    ) -> Any:
+        """DBOS's `check_operation_execution` on PostgreSQL: `check`'s one statement, outside a transaction."""
+        with self._autocommit(workflow_id, owner_key) as conn:
+            return self.check(workflow_id, function_id, function_name, conn)
+
+    def record_alone(
+        self,
+        result: Any,
+        *,
+        completed_at_epoch_ms: int | None = None,
+        owner_xid: str | None = None,
+        owner_key: str | None = None,
+    ) -> None:
+        """DBOS's `record_operation_result` on PostgreSQL: `record`'s one statement, outside a transaction."""
+        completed = completed_at_epoch_ms if completed_at_epoch_ms is not None else int(time.time() * 1000)
+        if self.database._child_values(result["child_workflow_id"]):  # DBOS's own, in its transaction
+            type(self.database).record_operation_result(
+                self.database, result, completed_at_epoch_ms=completed, owner_xid=owner_xid, owner_key=owner_key
+            )
+            return
+
+        @db_retry(sys_db=self.database)
+        def once() -> None:  # outside the retry: the conflict check compares the stored completion to ours
+            with self._autocommit(result["workflow_uuid"], owner_key) as conn:
+                self.record(result, completed, conn, owner_xid=owner_xid)
+            DebugTriggers.debug_trigger_point(DebugTriggers.DEBUG_TRIGGER_STEP_COMMIT)
+
+        once()
 
     def _run(self, conn: Any, name: str, build: Callable[[], Any], values: dict[str, Any]) -> Any:
         """Execute `build()`'s statement with `values` (its `p_` parameters), compiled on the first call."""
@@ -208,6 +254,7 @@ class _Statements:
             return
         assert result["error"] is None or result["output"] is None, "Only one of error or output can be set"
         workflow_id = result["workflow_uuid"]
+        self.database._reject_shard_key(workflow_id, None)
         owner_xid = owner_xid if owner_xid is not None else current_owner_xid(workflow_id)
         owned = owner_xid is not None and not self.database._is_sqlite
         if owner_xid is not None and not owned:
@@ -222,7 +269,6 @@ class _Statements:
         def build() -> Any:
             insert = self.database.dialect.insert(outputs)
             if owned:  # PostgreSQL: the owner's row locked and compared in the same statement, one round trip
-                self.database._reject_shard_key(workflow_id, None)
                 owner = (
                     sa.select(status.c.owner_xid)
                     .where(*self.database._wf(status, sa.bindparam("p_wf", type_=sa.String)))
