@@ -2,14 +2,16 @@
 
 A durable step is DBOS's check (the workflow's status, the step's recorded output), the node,
 then its record (an owner check and the step's row). DBOS 3.4 builds those four statements
-with SQLAlchemy on every call (here the check's two reads are one statement, a join: one
-round trip fewer on PostgreSQL); on SQLite that building was most of a step (a step a node:
-~890 steps/s, ~2,000 with them compiled once, `python bench/durable_steps.py`). DBOS already
-compiles its other hot statements once, on PostgreSQL (`SystemDatabase._execute_prepared`);
-this does the same for these, built with DBOS's tables and key helpers and making its
-checks, on graphc's own DBOS instance only (`install`, after launch). It applies to the DBOS versions
-it was written against and to DBOS's own SQLite and PostgreSQL classes; anywhere else (a
-sharded subclass, another connection's driver, a session) DBOS's own code runs.
+with SQLAlchemy on every call, in two transactions; on SQLite that building was most of a step.
+DBOS already compiles its other hot statements once, on PostgreSQL (`_execute_prepared`); this
+does the same for these, with DBOS's tables, key helpers and checks, on graphc's own DBOS
+instance only (`install`, after launch). The check's two reads are one join; on PostgreSQL
+the record locks and compares the owner in its own statement, and the check and the record
+each run as that one statement outside a transaction: 2 round trips a step, not ~8.
+(`python bench/durable_steps.py`, a step a node: SQLite ~850 -> ~2,000 steps/s, PostgreSQL
+~400 -> ~950.) It applies to the DBOS releases it was written against and to DBOS's own
+SQLite and PostgreSQL classes; anywhere else (a sharded subclass, another connection's
+driver, a session) DBOS's own code runs.
 """
 
 from __future__ import annotations
