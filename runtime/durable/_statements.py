@@ -120,6 +120,7 @@ class _Statements:
         owner_key: str | None = None,
     ) -> None:
         """DBOS's `record_operation_result` on PostgreSQL: `record`'s one statement, outside a transaction."""
+        # outside the retry, as DBOS does: a retried write carries the same completion time, so it is no conflict
         completed = completed_at_epoch_ms if completed_at_epoch_ms is not None else int(time.time() * 1000)
         if self.database._child_values(result["child_workflow_id"]):  # DBOS's own, in its transaction
             type(self.database).record_operation_result(
@@ -128,7 +129,7 @@ class _Statements:
             return
 
         @db_retry(sys_db=self.database)
-        def once() -> None:  # outside the retry: the conflict check compares the stored completion to ours
+        def once() -> None:
             with self._autocommit(result["workflow_uuid"], owner_key) as conn:
                 self.record(result, completed, conn, owner_xid=owner_xid)
             DebugTriggers.debug_trigger_point(DebugTriggers.DEBUG_TRIGGER_STEP_COMMIT)
