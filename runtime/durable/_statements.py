@@ -54,6 +54,10 @@ _RECORDED = (
     "child_workflow_id",
     "serialization",
 )
+"""A step's columns taken from DBOS's result; `_COLUMNS` adds the two the record sets itself."""
+_COLUMNS = (*_RECORDED, "completed_at_epoch_ms", "application_name")
+_WORKFLOW = sa.bindparam("p_wf", type_=sa.String)
+"""The workflow id in every statement, as DBOS's key helper (`_wf`) compares it."""
 
 _Prepared = tuple[str, "tuple[str, ...] | None", dict[str, Callable[[Any], Any]], dict[str, Any]]
 
@@ -136,11 +140,11 @@ class _Statements:
 
         once()
 
-    def _run(self, conn: Any, name: str, build: Callable[[], Any], values: dict[str, Any]) -> Any:
-        """Execute `build()`'s statement with `values` (its `p_` parameters), compiled on the first call."""
-        prepared = self.prepared.get(name)
+    def _run(self, conn: Any, statement: Callable[[], Any], values: dict[str, Any]) -> Any:
+        """Execute `statement()` with `values` (its `p_` parameters): built and compiled on the first call only."""
+        prepared = self.prepared.get(statement.__name__)
         if prepared is None:
-            prepared = self.prepared[name] = self._compile(build())
+            prepared = self.prepared[statement.__name__] = self._compile(statement())
         sql, order, processors, constants = prepared
         params = {**constants, **values}
         for key, process in processors.items():
@@ -170,38 +174,78 @@ class _Statements:
         """Whether `conn` is one of the database's own engine (not a session, not another driver's)."""
         return isinstance(conn, sa.Connection) and conn.dialect is self.database.engine.dialect
 
+    def _check_statement(self) -> Any:
+        """The step check as one statement: the workflow's status joined to the step's row (DBOS reads them in two)."""
+        status, outputs = self.database.tables.workflow_status, self.database.tables.operation_outputs
+        recorded = sa.and_(
+            outputs.c.workflow_uuid == status.c.workflow_uuid, outputs.c.function_id == sa.bindparam("p_step")
+        )
+        return (
+            sa.select(
+                status.c.status,
+                outputs.c.output,
+                outputs.c.error,
+                outputs.c.function_name,
+                outputs.c.child_workflow_id,
+                outputs.c.serialization,
+            )
+            .select_from(status.outerjoin(outputs, recorded))
+            .where(*self.database._wf(status, _WORKFLOW))
+        )
+
+    def _owner_statement(self) -> Any:
+        """The owner check: the workflow's row locked until commit, its owner read."""
+        status = self.database.tables.workflow_status
+        if self.database._is_sqlite:  # a write, so pysqlite opens BEGIN IMMEDIATE (DBOS's reason)
+            return (
+                sa.update(status)
+                .where(*self.database._wf(status, _WORKFLOW))
+                .values(owner_xid=status.c.owner_xid)
+                .returning(status.c.owner_xid)
+            )
+        locked = sa.select(status.c.owner_xid).where(*self.database._wf(status, _WORKFLOW))
+        return locked.with_for_update(key_share=True)
+
+    def _record_statement(self) -> Any:
+        """The step's row, returning the completion time of the row there (ours, or one written before)."""
+        return self._insert(owned=False)
+
+    def _owned_record_statement(self) -> Any:
+        """PostgreSQL: the step's row, inserted only while `p_owner` owns the workflow.
+
+        The workflow's row is locked and compared in the same statement (DBOS takes two): no
+        row comes back when another owns it.
+        """
+        return self._insert(owned=True)
+
+    def _insert(self, *, owned: bool) -> Any:
+        outputs, status = self.database.tables.operation_outputs, self.database.tables.workflow_status
+        binds = {name: sa.bindparam(f"p_{name}", type_=outputs.c[name].type) for name in _COLUMNS}
+        insert = self.database.dialect.insert(outputs)
+        if owned:
+            owner = (
+                sa.select(status.c.owner_xid)
+                .where(*self.database._wf(status, _WORKFLOW))
+                .with_for_update(key_share=True)
+                .cte("owner")
+            )
+            rows = sa.select(*binds.values(), self.database._now_ms_sql()).where(
+                owner.c.owner_xid == sa.bindparam("p_owner", type_=sa.String)
+            )
+            insert = insert.from_select([*binds, "retention_timestamp"], rows)
+        else:
+            insert = insert.values(**binds, retention_timestamp=self.database._now_ms_sql())
+        return insert.on_conflict_do_update(
+            index_elements=self.database._key_conflict("workflow_uuid", "function_id"),
+            set_={"completed_at_epoch_ms": outputs.c.completed_at_epoch_ms},
+        ).returning(outputs.c.completed_at_epoch_ms)
+
     def check(self, workflow_id: str, function_id: int, function_name: str, conn: Any) -> Any:
         """DBOS's `_check_operation_execution_txn`: raise if the workflow was cancelled, else the step's record."""
         if not self._ours(conn):
             return self.dbos_check(workflow_id, function_id, function_name, conn)
         self.database._reject_shard_key(workflow_id, None)  # DBOS's check of each call (`_wf`)
-        tables, wf = self.database.tables, sa.bindparam("p_wf", type_=sa.String)
-        status, outputs = tables.workflow_status, tables.operation_outputs
-        rows = self._run(  # one statement, where DBOS reads the status and the step's row in two
-            conn,
-            "check",
-            lambda: (
-                sa.select(
-                    status.c.status,
-                    outputs.c.output,
-                    outputs.c.error,
-                    outputs.c.function_name,
-                    outputs.c.child_workflow_id,
-                    outputs.c.serialization,
-                )
-                .select_from(
-                    status.outerjoin(
-                        outputs,
-                        sa.and_(
-                            outputs.c.workflow_uuid == status.c.workflow_uuid,
-                            outputs.c.function_id == sa.bindparam("p_step"),
-                        ),
-                    )
-                )
-                .where(*self.database._wf(status, wf))
-            ),
-            {"p_wf": workflow_id, "p_step": function_id},
-        ).all()
+        rows = self._run(conn, self._check_statement, {"p_wf": workflow_id, "p_step": function_id}).all()
         assert rows, f"Error: Workflow {workflow_id} does not exist"
         if rows[0][0] == WorkflowStatusString.CANCELLED.value:
             raise DBOSWorkflowCancelledError(f"Workflow {workflow_id} is cancelled. Aborting function.")
@@ -226,20 +270,7 @@ class _Statements:
             self.dbos_owner(conn, workflow_id, owner_xid)
             return
         self.database._reject_shard_key(workflow_id, None)
-        status, wf = self.database.tables.workflow_status, sa.bindparam("p_wf", type_=sa.String)
-        build: Callable[[], Any]
-        if self.database._is_sqlite:  # a write, so pysqlite opens BEGIN IMMEDIATE (DBOS's reason)
-            build = lambda: (  # noqa: E731
-                sa.update(status)
-                .where(*self.database._wf(status, wf))
-                .values(owner_xid=status.c.owner_xid)
-                .returning(status.c.owner_xid)
-            )
-        else:
-            build = lambda: (  # noqa: E731
-                sa.select(status.c.owner_xid).where(*self.database._wf(status, wf)).with_for_update(key_share=True)
-            )
-        if self._run(conn, "owner", build, {"p_wf": workflow_id}).scalar() != owner_xid:
+        if self._run(conn, self._owner_statement, {"p_wf": workflow_id}).scalar() != owner_xid:
             raise DBOSWorkflowConflictIDError(workflow_id)
 
     def record(
@@ -262,41 +293,13 @@ class _Statements:
         owned = owner_xid is not None and not self.database._is_sqlite
         if owner_xid is not None and not owned:
             self.owner(conn, workflow_id, owner_xid)
-        outputs, status = self.database.tables.operation_outputs, self.database.tables.workflow_status
-        columns = {name: outputs.c[name] for name in _RECORDED}
-        columns.update(
-            completed_at_epoch_ms=outputs.c.completed_at_epoch_ms, application_name=outputs.c.application_name
-        )
-        binds = [sa.bindparam(f"p_{name}", type_=column.type) for name, column in columns.items()]
-
-        def build() -> Any:
-            insert = self.database.dialect.insert(outputs)
-            if owned:  # PostgreSQL: the owner's row locked and compared in the same statement, one round trip
-                owner = (
-                    sa.select(status.c.owner_xid)
-                    .where(*self.database._wf(status, sa.bindparam("p_wf", type_=sa.String)))
-                    .with_for_update(key_share=True)
-                    .cte("owner")
-                )
-                rows = sa.select(*binds, self.database._now_ms_sql()).where(
-                    owner.c.owner_xid == sa.bindparam("p_owner", type_=sa.String)
-                )
-                insert = insert.from_select([*columns, "retention_timestamp"], rows)
-            else:
-                insert = insert.values(
-                    **dict(zip(columns, binds, strict=True)), retention_timestamp=self.database._now_ms_sql()
-                )
-            return insert.on_conflict_do_update(
-                index_elements=self.database._key_conflict("workflow_uuid", "function_id"),
-                set_={"completed_at_epoch_ms": outputs.c.completed_at_epoch_ms},
-            ).returning(outputs.c.completed_at_epoch_ms)
-
         values = {f"p_{name}": result[name] for name in _RECORDED}
         values.update(p_completed_at_epoch_ms=completed_at_epoch_ms, p_application_name=self.database.app_name)
         if owned:
             values.update(p_wf=workflow_id, p_owner=owner_xid)
+        statement = self._owned_record_statement if owned else self._record_statement
         try:
-            rows = self._run(conn, "owned record" if owned else "record", build, values).fetchall()
+            rows = self._run(conn, statement, values).fetchall()
         except sa.exc.DBAPIError as error:
             if self.database._is_unique_constraint_violation(error):
                 raise DBOSStepNondeterminismError(workflow_id, result["function_id"]) from None
