@@ -298,12 +298,16 @@ def element(browser: Any, by: str, value: str) -> Any:
 
 def shown_status(browser: Any) -> str:
     """The status the run page shows now ("" while it reloads)."""
-    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
     from selenium.webdriver.common.by import By
 
     try:
         return str(element(browser, By.ID, "status").text)
     except StaleElementReferenceException:
+        return ""
+    except WebDriverException as error:  # chromedriver's word for the same: the page was replaced mid-read
+        if "does not belong to the document" not in str(error):
+            raise
         return ""
 
 
